@@ -1,0 +1,29 @@
+"""sklearn-emotion: predict the valence and arousal an image evokes.
+
+A scikit-learn compatible reproduction of Kim et al., "Building Emotional
+Machines: Recognizing Image Emotions through Deep Neural Networks"
+(IEEE TMM 2018).
+"""
+
+from ._image import ImageLoadError, load_image
+from .features import (
+    ColorFeatures,
+    GISTFeatures,
+    ImageBatchError,
+    LBPFeatures,
+)
+from .resources import ResourceError, get_data_home
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ColorFeatures",
+    "GISTFeatures",
+    "ImageBatchError",
+    "ImageLoadError",
+    "LBPFeatures",
+    "ResourceError",
+    "__version__",
+    "get_data_home",
+    "load_image",
+]

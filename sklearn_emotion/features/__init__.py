@@ -1,0 +1,17 @@
+"""Image feature transformers and their pure-function cores."""
+
+from ._base import ImageBatchError, ImageTransformer
+from .color import ColorFeatures, color_features, color_names
+from .texture import GISTFeatures, LBPFeatures, gist, lbp_histogram
+
+__all__ = [
+    "ColorFeatures",
+    "GISTFeatures",
+    "ImageBatchError",
+    "ImageTransformer",
+    "LBPFeatures",
+    "color_features",
+    "color_names",
+    "gist",
+    "lbp_histogram",
+]

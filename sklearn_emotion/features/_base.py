@@ -1,0 +1,304 @@
+"""The one base class every image feature transformer derives from.
+
+A family supplies only:
+
+- ``_compute_batch(self, images) -> ndarray (n, d)`` over RGB uint8 arrays;
+- ``_feature_names(self) -> list[str]``;
+- optionally ``_validate_params_extra(self)``, ``_cache_token(self)`` and
+  ``_parallel`` (``"images"``: joblib processes over chunks of images, for
+  pure-numpy families; ``"model"``: one model batch at a time in this process,
+  images decoded by ``n_jobs`` threads, for the CNN families whose network
+  already uses every core or the GPU).
+
+Everything else (image input, batching, the per-image cache, parallelism,
+progress, bad-input handling, feature names and ``set_output``) lives here.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import joblib
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from .._cache import FeatureCache, cache_location
+from .._image import ImageLoadError, as_image_list, image_key, load_image
+
+__all__ = ["ImageBatchError", "ImageTransformer"]
+
+#: Bump when a change to any feature function changes its numbers: it
+#: invalidates every cached feature.
+FEATURE_VERSION = "1"
+
+
+class ImageBatchError(ValueError):
+    """Some images of a batch could not be loaded.
+
+    Raised by ``transform`` with ``on_error="raise"`` after every *good* image
+    was processed (and cached, with ``memory``), so one bad file never loses
+    the others' results.
+
+    Attributes
+    ----------
+    errors : dict of int -> ImageLoadError
+        The failed items, by position in ``X``.
+    features : ndarray
+        The full feature matrix with NaN rows for the failed items.
+    """
+
+    def __init__(self, errors: dict, features: np.ndarray | None = None):
+        self.errors = errors
+        self.features = features
+        lines = "\n".join(f"  - {e}" for _, e in sorted(errors.items())[:20])
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(f"{len(errors)} image(s) could not be loaded:\n{lines}{more}")
+
+    def __reduce__(self):
+        return (type(self), (self.errors, self.features))
+
+
+def _load_many(items, indices):
+    images, good, errors = [], [], {}
+    for item, i in zip(items, indices):
+        try:
+            images.append(load_image(item, i))
+            good.append(i)
+        except ImageLoadError as exc:
+            errors[i] = exc
+    return images, good, errors
+
+
+def _chunk_worker(est, items, indices):
+    """Load and featurise one chunk (runs in a joblib worker)."""
+    images, good, errors = _load_many(items, indices)
+    feats = est._compute_checked(images) if images else None
+    return good, feats, errors
+
+
+class ImageTransformer(TransformerMixin, BaseEstimator):
+    """Base class of the image feature transformers (not for direct use).
+
+    Subclass parameters shared by every family:
+
+    memory : None, str, path-like or joblib.Memory
+        Where to cache features per image (see :mod:`sklearn_emotion._cache`).
+    batch_size : int
+        Images per batch (per model call for the CNN families, per joblib
+        task for the others).
+    n_jobs : int or None
+        joblib workers; None means 1 unless in a ``joblib.parallel_config``.
+    verbose : bool or int
+        Show a tqdm progress bar.
+    on_error : {"raise", "nan"}
+        What ``transform`` does with images that cannot be loaded:
+        ``"raise"`` an :class:`ImageBatchError` after processing the others,
+        or ``"nan"``: warn and return NaN rows for them.
+    """
+
+    _parallel = "images"
+
+    # ---------------------------------------------------------------- hooks
+    def _compute_batch(self, images):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _feature_names(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _validate_params_extra(self):
+        """Check family-specific parameters; raise ValueError/TypeError."""
+
+    def _cache_token(self):
+        """Hashable description of every parameter that changes the numbers."""
+        mech = {"memory", "batch_size", "n_jobs", "verbose", "on_error"}
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in mech}
+        return (type(self).__name__, FEATURE_VERSION, sorted(params.items()))
+
+    # ------------------------------------------------------------ internals
+    def _validate_common(self):
+        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
+            raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
+        if self.on_error not in ("raise", "nan"):
+            raise ValueError(f"on_error must be 'raise' or 'nan', got {self.on_error!r}")
+        cache_location(self.memory)  # type check
+        self._validate_params_extra()
+
+    def _compute_checked(self, images):
+        feats = np.asarray(self._compute_batch(images), dtype=np.float64)
+        if feats.shape != (len(images), self.n_features_out_):
+            raise RuntimeError(
+                f"{type(self).__name__}._compute_batch returned shape {feats.shape}, "
+                f"expected {(len(images), self.n_features_out_)}"
+            )
+        return feats
+
+    def _get_cache(self):
+        loc = cache_location(self.memory)
+        if loc is None:
+            return None
+        token = joblib.hash(self._cache_token())
+        return FeatureCache(loc, f"{type(self).__name__}-{token}")
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        # lazily built model runners / filter banks are rebuilt after loading
+        state.pop("_lazy", None)
+        return state
+
+    def _lazy_get(self, name, factory):
+        lazy = self.__dict__.setdefault("_lazy", {})
+        if name not in lazy:
+            lazy[name] = factory()
+        return lazy[name]
+
+    # ------------------------------------------------------------ public API
+    def fit(self, X, y=None):
+        """Validate the parameters and the input container; learn nothing.
+
+        Parameters
+        ----------
+        X : sequence of images
+            Paths, arrays or PIL images (see :func:`sklearn_emotion.load_image`).
+            Only the container is checked here; images are read in ``transform``.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._validate_common()
+        as_image_list(X)
+        self.feature_names_out_ = np.asarray(self._feature_names(), dtype=object)
+        self.n_features_out_ = len(self.feature_names_out_)
+        return self
+
+    def transform(self, X):
+        """Compute the features of each image.
+
+        Parameters
+        ----------
+        X : sequence of images
+            Paths, arrays or PIL images, possibly mixed.
+
+        Returns
+        -------
+        features : ndarray of shape (n_images, n_features_out_)
+
+        Raises
+        ------
+        ImageBatchError
+            With ``on_error="raise"``, when any image cannot be loaded; the
+            error lists every failed item and carries the other rows.
+        """
+        check_is_fitted(self, "n_features_out_")
+        items = as_image_list(X)
+        n, d = len(items), self.n_features_out_
+        out = np.full((n, d), np.nan, dtype=np.float64)
+        errors: dict[int, ImageLoadError] = {}
+        cache = self._get_cache()
+        keys = [None] * n
+        todo = list(range(n))
+        if cache is not None:
+            todo = []
+            for i, item in enumerate(items):
+                try:
+                    keys[i] = image_key(item, i)
+                except ImageLoadError as exc:
+                    errors[i] = exc
+                    continue
+                vec = cache.get(keys[i])
+                if vec is not None and vec.shape == (d,):
+                    out[i] = vec
+                else:
+                    todo.append(i)
+        bs = int(self.batch_size)
+        chunks = [todo[s : s + bs] for s in range(0, len(todo), bs)]
+        bar = tqdm(
+            total=len(todo),
+            disable=not self.verbose,
+            desc=type(self).__name__,
+            unit="img",
+        )
+        try:
+            for good, feats, errs in self._run_chunks(items, chunks):
+                errors.update(errs)
+                if good:
+                    out[good] = feats
+                    if cache is not None:
+                        for row, i in enumerate(good):
+                            cache.put(keys[i], feats[row])
+                bar.update(len(good) + len(errs))
+        finally:
+            bar.close()
+        # what the last transform computed versus read from the cache (logs only)
+        self._transform_stats = {
+            "images": n,
+            "cached": n - len(todo) - len(set(errors) - set(todo)),
+            "computed": len(todo) - len(set(errors) & set(todo)),
+            "failed": len(errors),
+        }
+        if errors:
+            if self.on_error == "raise":
+                raise ImageBatchError(errors, out)
+            warnings.warn(
+                f"{type(self).__name__}: {len(errors)} image(s) could not be loaded and "
+                f"got NaN features: "
+                + "; ".join(str(e) for _, e in sorted(errors.items())[:5]),
+                UserWarning,
+                stacklevel=2,
+            )
+        return out
+
+    def _run_chunks(self, items, chunks):
+        if not chunks:
+            return
+        n_jobs = self.n_jobs
+        if self._parallel == "images" and n_jobs not in (None, 1) and len(chunks) > 1:
+            yield from joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
+                joblib.delayed(_chunk_worker)(self, [items[i] for i in c], c) for c in chunks
+            )
+            return
+        if self._parallel == "model" and n_jobs not in (None, 1):
+            with joblib.Parallel(n_jobs=n_jobs, prefer="threads") as par:
+                for c in chunks:
+                    parts = par(
+                        joblib.delayed(_load_many)([items[i]], [i]) for i in c
+                    )
+                    images, good, errors = [], [], {}
+                    for im, g, e in parts:
+                        images += im
+                        good += g
+                        errors.update(e)
+                    feats = self._compute_checked(images) if images else None
+                    yield good, feats, errors
+            return
+        for c in chunks:
+            yield _chunk_worker(self, [items[i] for i in c], c)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Images have no input feature names.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self, "n_features_out_")
+        return self.feature_names_out_.copy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.one_d_array = True
+        tags.input_tags.string = True
+        tags.requires_fit = True
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+

@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+from sklearn_emotion import ColorFeatures
+from sklearn_emotion.features.color import (
+    COLOR_NAMES, color_feature_names, color_features, color_names, load_color_name_table,
+)
+
+
+@pytest.fixture(scope="module")
+def table(data_home):
+    return load_color_name_table()
+
+
+def _img(rgb, shape=(20, 30)):
+    return np.broadcast_to(np.asarray(rgb, np.uint8), (*shape, 3)).copy()
+
+
+def _f(x, name):
+    return x[color_feature_names().index(name)]
+
+
+def test_pure_red(table):
+    f = color_features(_img((255, 0, 0)), table)
+    assert f.shape == (22,)
+    np.testing.assert_allclose(f[:3], [1, 0, 0])
+    assert _f(f, "mean_h") == pytest.approx(0.0) and _f(f, "mean_s") == 1 and _f(f, "mean_v") == 1
+    # joint HSV bins (8, 3, 3): hue bin 0, saturation bin 2, value bin 2
+    assert _f(f, "hsv_peak_bin") == (0 * 3 + 2) * 3 + 2
+    assert _f(f, "hsv_peak_fraction") == 1.0
+    # the real table is soft: (255, 0, 0) is 49 % "red" and red is its top name;
+    # hard assignment puts every pixel on "red"
+    soft = f[8:19]
+    assert soft.argmax() == COLOR_NAMES.index("red") and _f(f, "name_red") > 0.45
+    assert color_names(_img((255, 0, 0)), table, "hard")[COLOR_NAMES.index("red")] == 1.0
+
+
+def test_pure_blue_and_green_hue(table):
+    fb = color_features(_img((0, 0, 255)), table)
+    assert _f(fb, "mean_h") == pytest.approx(2 / 3)
+    assert fb[8:19].argmax() == COLOR_NAMES.index("blue")
+    assert color_names(_img((0, 0, 255)), table, "hard")[COLOR_NAMES.index("blue")] == 1.0
+    assert _f(fb, "hsv_peak_bin") == (5 * 3 + 2) * 3 + 2  # 240 deg -> hue bin 5 of 8
+    fg = color_features(_img((0, 255, 0)), table)
+    assert _f(fg, "mean_h") == pytest.approx(1 / 3)
+
+
+def test_hue_is_circular(table):
+    # half pure red (0 deg), half magenta-red at 350 deg: linear mean would be ~0.49
+    a = _img((255, 0, 0))
+    a[:, 15:] = (255, 0, 43)  # hue ~ 349.9 deg
+    h = _f(color_features(a, table), "mean_h")
+    assert min(h, 1 - h) < 0.02
+
+
+def test_half_white_half_black(table):
+    a = _img((0, 0, 0))
+    a[:, 15:] = 255
+    f = color_features(a, table)
+    np.testing.assert_allclose(f[:3], 0.5)
+    assert _f(f, "mean_v") == 0.5 and _f(f, "mean_s") == 0
+    assert _f(f, "hsv_peak_fraction") == 0.5
+    names = dict(zip(COLOR_NAMES, color_names(a, table, "hard")))
+    assert names["black"] == pytest.approx(0.5) and names["white"] == pytest.approx(0.5)
+    soft = dict(zip(COLOR_NAMES, color_names(a, table)))
+    assert sorted(soft, key=soft.get)[-2:] in (["black", "white"], ["white", "black"])
+    np.testing.assert_allclose(sum(soft.values()), 1)
+
+
+def test_pad_formulas(table):
+    dark, bright = _img((60, 40, 40)), _img((240, 160, 160))  # same S, V x4
+    fd, fb = color_features(dark, table), color_features(bright, table)
+    for f in (fd, fb):
+        B, S = _f(f, "mean_v"), _f(f, "mean_s")
+        np.testing.assert_allclose(
+            [_f(f, "pleasure"), _f(f, "arousal"), _f(f, "dominance")],
+            [0.69 * B + 0.22 * S, -0.31 * B + 0.60 * S, -0.76 * B + 0.32 * S],
+        )
+    assert _f(fb, "pleasure") > _f(fd, "pleasure")
+    assert _f(fb, "dominance") < _f(fd, "dominance")
+    assert _f(fb, "arousal") < _f(fd, "arousal")
+
+
+def test_transformer_matches_function(table, rng):
+    imgs = [rng.integers(0, 256, (16, 12, 3), dtype=np.uint8) for _ in range(3)]
+    T = ColorFeatures(hsv_bins=(4, 2, 2), names_mode="hard").fit(imgs)
+    expected = np.stack([color_features(i, table, (4, 2, 2), "hard") for i in imgs])
+    np.testing.assert_allclose(T.transform(imgs), expected)
+    assert list(T.get_feature_names_out()) == color_feature_names()
+
+
+def test_bad_params():
+    with pytest.raises(ValueError, match="names_mode"):
+        ColorFeatures(names_mode="fuzzy").fit([np.zeros((2, 2, 3), np.uint8)])
+    with pytest.raises(ValueError, match="hsv_bins"):
+        ColorFeatures(hsv_bins=(8, 0, 3)).fit([np.zeros((2, 2, 3), np.uint8)])

@@ -1,0 +1,102 @@
+import hashlib
+import http.server
+import threading
+from functools import partial
+
+import pytest
+
+from sklearn_emotion import ResourceError, get_data_home
+from sklearn_emotion.resources import DATA_HOME_ENV, REGISTRY, Resource, fetch
+
+
+def test_data_home_from_env(monkeypatch, tmp_path):
+    monkeypatch.setenv(DATA_HOME_ENV, str(tmp_path))
+    assert get_data_home() == tmp_path.resolve()
+    assert get_data_home(tmp_path / "x") == (tmp_path / "x").resolve()
+
+
+def test_data_home_default_without_env(monkeypatch):
+    monkeypatch.delenv(DATA_HOME_ENV, raising=False)
+    assert "sklearn-emotion" in str(get_data_home())
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_registered_resource_verifies_in_shared(name, data_home):
+    path = fetch(name)
+    assert path == data_home.resolve() / name
+    assert path.is_file()
+
+
+def _reg(sha, url=None):
+    return {"small/file.txt": Resource(sha, url, "test file")}
+
+
+def test_wrong_hash_is_refused(tmp_path):
+    (tmp_path / "small").mkdir()
+    (tmp_path / "small/file.txt").write_bytes(b"corrupted copy")
+    good = hashlib.sha256(b"original").hexdigest()
+    with pytest.raises(ResourceError, match="corrupted.*refusing") as exc:
+        fetch("small/file.txt", tmp_path, registry=_reg(good))
+    assert str(tmp_path / "small/file.txt") in str(exc.value)
+    assert good in str(exc.value)
+
+
+def test_missing_resource_error_names_everything(tmp_path):
+    url = "https://example.invalid/file.txt"
+    with pytest.raises(ResourceError) as exc:
+        fetch("small/file.txt", tmp_path, registry=_reg("0" * 64, url), download=False)
+    msg = str(exc.value)
+    assert "'small/file.txt'" in msg and str(tmp_path) in msg
+    assert str(tmp_path / "small/file.txt") in msg and url in msg and DATA_HOME_ENV in msg
+
+
+def test_missing_resource_without_url(tmp_path):
+    with pytest.raises(ResourceError, match="no direct download; source: test file"):
+        fetch("small/file.txt", tmp_path, registry=_reg("0" * 64))
+
+
+def test_unknown_resource():
+    with pytest.raises(ResourceError, match="unknown resource 'nope'"):
+        fetch("nope")
+
+
+def test_failed_download_is_a_resource_error(tmp_path):
+    # nothing listens on this port: the download fails fast and is explained
+    url = "http://127.0.0.1:9/file.txt"
+    with pytest.raises(ResourceError, match="downloading it from http://127.0.0.1:9/file.txt failed"):
+        fetch("small/file.txt", tmp_path / "home", registry=_reg("0" * 64, url))
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a, **k: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield served, f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def test_download_from_local_server_is_verified(http_server, tmp_path):
+    served, base = http_server
+    payload = b"valence,arousal\n5,5\n" * 100
+    (served / "file.txt").write_bytes(payload)
+    reg = _reg(hashlib.sha256(payload).hexdigest(), f"{base}/file.txt")
+    home = tmp_path / "home"
+    path = fetch("small/file.txt", home, registry=reg)
+    assert path == home.resolve() / "small/file.txt"
+    assert path.read_bytes() == payload
+    # second call uses the file in place
+    assert fetch("small/file.txt", home, registry=reg, download=False) == path
+
+
+def test_download_with_wrong_hash_is_rejected(http_server, tmp_path):
+    served, base = http_server
+    (served / "file.txt").write_bytes(b"tampered")
+    reg = _reg(hashlib.sha256(b"expected").hexdigest(), f"{base}/file.txt")
+    with pytest.raises(ResourceError, match="failed"):
+        fetch("small/file.txt", tmp_path / "home", registry=reg)
+    assert not (tmp_path / "home/small/file.txt").exists()
