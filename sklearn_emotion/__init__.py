@@ -11,6 +11,8 @@ from .features import (
     GISTFeatures,
     ImageBatchError,
     LBPFeatures,
+    ObjectFeatures,
+    SceneFeatures,
 )
 from .resources import ResourceError, get_data_home
 
@@ -22,6 +24,8 @@ __all__ = [
     "ImageBatchError",
     "ImageLoadError",
     "LBPFeatures",
+    "ObjectFeatures",
+    "SceneFeatures",
     "ResourceError",
     "__version__",
     "get_data_home",

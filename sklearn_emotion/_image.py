@@ -292,3 +292,12 @@ def image_key(item, index: int | None = None) -> str:
     h.update(rgb.tobytes())
     return h.hexdigest()
 
+
+
+def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an RGB uint8 image to ``size = (height, width)`` (bilinear, no
+    crop: the whole picture is kept, as ``keras.utils.load_img(target_size=)``)."""
+    h, w = size
+    if image.shape[:2] == (h, w):
+        return image
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))

@@ -19,8 +19,9 @@ INSTANCE_PARAMS = {
     "FFNNRegressor": dict(hidden_layer_sizes=(16,), batch_size=32, max_iter=20,
                           learning_rate_init=1e-2, solver="adam", random_state=0,
                           early_stopping=False),
-    "ObjectFeatures": dict(backbone="tflite"),
+    "ObjectFeatures": dict(backbone="models/mobilenet_v2_1.0_224_quant.tflite", batch_size=2),
     "CNNRegressor": dict(max_iter=1, batch_size=4),
+    "SceneFeatures": dict(batch_size=2),
 }
 
 # checks that cannot apply, with the reason; applied by test_common

@@ -1,6 +1,8 @@
 """Image feature transformers and their pure-function cores."""
 
 from ._base import ImageBatchError, ImageTransformer
+from .objects import ObjectFeatures
+from .scene import SceneFeatures
 from .color import ColorFeatures, color_features, color_names
 from .texture import GISTFeatures, LBPFeatures, gist, lbp_histogram
 
@@ -10,6 +12,8 @@ __all__ = [
     "ImageBatchError",
     "ImageTransformer",
     "LBPFeatures",
+    "ObjectFeatures",
+    "SceneFeatures",
     "color_features",
     "color_names",
     "gist",

@@ -1,0 +1,69 @@
+"""keras.applications backbones by name: constructor, preprocessing, input size."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .resources import REGISTRY, ResourceError, fetch
+
+# name -> (keras.applications class, preprocessing module, input side)
+BACKBONES = {
+    "vgg16": ("VGG16", "vgg16", 224),
+    "vgg19": ("VGG19", "vgg19", 224),
+    "resnet50": ("ResNet50", "resnet", 224),
+    "mobilenet_v2": ("MobileNetV2", "mobilenet_v2", 224),
+    "efficientnet_b0": ("EfficientNetB0", "efficientnet", 224),
+}
+
+
+def resolve_file(spec, data_home=None) -> Path:
+    """A registry name is fetched (and verified) from the data home; anything
+    else is taken as a file path, which must exist."""
+    spec = os.fspath(spec)
+    if spec in REGISTRY:
+        return fetch(spec, data_home)
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{spec}: no such file (and not a registered resource name)")
+    return path
+
+
+def preprocess_fn(name):
+    import keras
+
+    return getattr(keras.applications, BACKBONES[name][1]).preprocess_input
+
+
+def build_backbone(name, weights, *, include_top, data_home=None, pooling=None):
+    """Build a keras.applications model.
+
+    ``weights`` is ``"imagenet"`` (Keras' own download, online), ``None``
+    (random), a registry name (verified from the data home) or a file path.
+    The classifier, when included, outputs logits (no softmax).
+    """
+    import keras
+
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    cls_name, _, side = BACKBONES[name]
+    ctor = getattr(keras.applications, cls_name)
+    w = weights
+    if weights not in (None, "imagenet"):
+        w = os.fspath(resolve_file(weights, data_home))
+    kwargs = dict(weights=w, include_top=include_top, input_shape=(side, side, 3))
+    if include_top:
+        kwargs.update(classes=1000, classifier_activation=None)
+    else:
+        kwargs.update(pooling=pooling or "avg")
+    try:
+        return ctor(**kwargs)
+    except Exception as exc:
+        if weights == "imagenet":
+            raise ResourceError(
+                f"could not get Keras' ImageNet weights for {name!r} "
+                f"({type(exc).__name__}: {exc}). Offline, pass weights=<path to a "
+                ".weights.h5 file> or a registered resource, e.g. backbone='mobilenet_v2', "
+                "weights='models/mobilenet_v2_1.0_224_imagenet.weights.h5'"
+            ) from exc
+        raise

@@ -1,0 +1,116 @@
+"""Model runners: the only place that knows Keras or TFLite.
+
+A runner maps a batch of preprocessed inputs to named float outputs.  Runners
+are built lazily by the transformers (never in ``__init__``), are never
+pickled (the transformers drop them in ``__getstate__``) and are rebuilt after
+unpickling, so estimators stay cheap to construct, cloneable and picklable.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["KerasRunner", "TFLiteRunner"]
+
+
+def _dequantize(arr, detail):
+    scale, zero = detail.get("quantization", (0.0, 0))
+    arr = np.asarray(arr)
+    if scale and np.issubdtype(arr.dtype, np.integer):
+        return (arr.astype(np.float32) - zero) * scale
+    return arr.astype(np.float32, copy=False)
+
+
+class TFLiteRunner:
+    """Run a ``.tflite`` model with ai-edge-litert, one image at a time.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file.
+    num_threads : int, optional
+        Interpreter threads; None uses every core.
+    tensors : sequence of str, optional
+        Names of intermediate tensors to return besides the model outputs
+        (read with ``experimental_preserve_all_tensors``).
+    """
+
+    def __init__(self, path, num_threads=None, tensors=()):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = os.fspath(path)
+        self.tensors = tuple(tensors)
+        kwargs = {}
+        if self.tensors:
+            kwargs["experimental_preserve_all_tensors"] = True
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # preserve-all-tensors notice
+            self.interpreter = Interpreter(
+                model_path=self.path, num_threads=num_threads or os.cpu_count(), **kwargs
+            )
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.outputs = self.interpreter.get_output_details()
+        by_name = {d["name"]: d for d in self.interpreter.get_tensor_details()}
+        missing = [t for t in self.tensors if t not in by_name]
+        if missing:
+            raise ValueError(f"{self.path}: no tensor named {missing}")
+        self.extra = [by_name[t] for t in self.tensors]
+
+    @property
+    def input_shape(self):
+        return tuple(int(s) for s in self.input["shape"])
+
+    @property
+    def input_dtype(self):
+        return self.input["dtype"]
+
+    def run(self, batch):
+        """Run each item of ``batch`` (already in the model's input dtype).
+
+        Returns
+        -------
+        outputs : dict of str -> ndarray
+            ``"output0"``, ``"output1"``, … and each requested tensor by name,
+            dequantized to float32, stacked over the batch.
+        """
+        results: dict[str, list] = {}
+        for x in batch:
+            self.interpreter.set_tensor(self.input["index"], np.asarray(x)[None])
+            self.interpreter.invoke()
+            for k, d in enumerate(self.outputs):
+                results.setdefault(f"output{k}", []).append(
+                    _dequantize(self.interpreter.get_tensor(d["index"]), d)[0]
+                )
+            for d in self.extra:
+                results.setdefault(d["name"], []).append(
+                    _dequantize(self.interpreter.get_tensor(d["index"]), d)[0]
+                )
+        return {k: np.stack(v) for k, v in results.items()}
+
+
+class KerasRunner:
+    """Run a ``keras.Model`` on whole batches.
+
+    TensorFlow places the computation: on a GPU when one is present, on the
+    CPU otherwise.  Nothing here forces a device.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Maps a batch to one output or a list of outputs.
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def run(self, batch):
+        """Return ``{"output0": ..., "output1": ...}`` as float32 numpy arrays."""
+        out = self.model(np.asarray(batch), training=False)
+        if not isinstance(out, (list, tuple)):
+            out = [out]
+        return {f"output{k}": np.asarray(o, dtype=np.float32) for k, o in enumerate(out)}

@@ -1,0 +1,164 @@
+"""Semantic features (Kim et al. 2018, §IV-D): ADE20K class fractions."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+from scipy.special import softmax
+
+from .._backbones import resolve_file
+from .._image import resize_rgb
+from .._runners import KerasRunner, TFLiteRunner
+from ..resources import fetch
+from ._base import ImageTransformer
+
+__all__ = ["SceneFeatures", "ade20k_labels"]
+
+DEFAULT_SCENE_MODEL = "models/deeplabv3_mobilenetv2_ade20k.tflite"
+
+
+def ade20k_labels(data_home=None) -> list[str]:
+    """The 151 ADE20K label names, ``"others"`` first then the 150 classes."""
+    path = fetch("models/ade20k_labels_151.txt", data_home)
+    rows = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    names = [r[1].strip() if len(r) == 2 else r[0].split(None, 1)[1].strip() for r in rows]
+    if len(names) != 151:
+        raise ValueError(f"{path}: expected 151 labels, found {len(names)}")
+    return names
+
+
+def _label(name):
+    return re.sub(r"[^0-9a-z]+", "_", name.split(";")[0].split(",")[0].strip().lower()).strip("_")
+
+
+class SceneFeatures(ImageTransformer):
+    """Fraction of an image's pixels in each ADE20K class: the paper's semantic features.
+
+    Parameters
+    ----------
+    model : str, path-like or keras.Model, default="models/deeplabv3_mobilenetv2_ade20k.tflite"
+        A ``.tflite`` scene parser (registered resource name or path) with a
+        fixed square float input on [-1, 1] and per-pixel logits over
+        ``others`` + 150 ADE20K classes, run with ai-edge-litert (the default
+        DeepLabV3-MobileNetV2 takes 513×513); or a ``keras.Model`` mapping a
+        float32 batch of RGB images on [0, 255] at its input size to
+        per-pixel class logits (put any preprocessing inside it), run in
+        batches through TensorFlow (on a GPU when present).
+    labels : sequence of str, optional
+        Class names for a ``keras.Model``, one per output channel; the 151
+        ADE20K labels (``others`` first) by default.
+    mode : {"hard", "soft"}, default="hard"
+        ``"hard"``: share of pixels whose argmax is each class (the paper).
+        ``"soft"``: mean per-pixel softmax probability of each class.
+    include_others : bool, default=True
+        Keep the ``others`` (unlabelled) channel as the last feature, so the
+        fractions sum to 1.  With False, only the paper's 150 classes are
+        returned and they sum to 1 minus the ``others`` share.
+    num_threads : int, optional
+        TFLite interpreter threads; None uses every core.
+    data_home : str or path-like, optional
+        Where registered resources are found.
+    memory, batch_size, n_jobs, verbose, on_error
+        As for :class:`ColorFeatures`.
+
+    Attributes
+    ----------
+    feature_names_out_ : ndarray of str
+        ``scene_<class>``, e.g. ``scene_sky``, ``scene_person``.
+    n_features_out_ : int
+        151 by default, 150 with ``include_others=False``.
+
+    Notes
+    -----
+    Images are resized to the model's input size without cropping. The
+    default model costs about 0.4 s an image on 2 CPU cores; use ``memory=``
+    so it runs once per image.
+    """
+
+    _parallel = "model"
+
+    def __init__(self, model=DEFAULT_SCENE_MODEL, labels=None, mode="hard", include_others=True,
+                 num_threads=None, data_home=None, *, memory=None, batch_size=8, n_jobs=None,
+                 verbose=False, on_error="raise"):
+        self.model = model
+        self.labels = labels
+        self.mode = mode
+        self.include_others = include_others
+        self.num_threads = num_threads
+        self.data_home = data_home
+        self.memory = memory
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    def _is_keras(self):
+        m = self.model
+        if isinstance(m, (str, os.PathLike)):
+            if not os.fspath(m).endswith(".tflite"):
+                raise ValueError(f"model {os.fspath(m)!r} is not a .tflite file")
+            return False
+        if hasattr(m, "layers") and callable(m):
+            return True
+        raise TypeError(f"model must be a .tflite path or a keras.Model, got {type(m).__name__}")
+
+    def _validate_params_extra(self):
+        self._is_keras()
+        if self.mode not in ("hard", "soft"):
+            raise ValueError(f"mode must be 'hard' or 'soft', got {self.mode!r}")
+
+    def _cache_token(self):
+        name, version, params = super()._cache_token()
+        params = dict(params)
+        for k in ("num_threads", "data_home"):
+            params.pop(k, None)
+        if self._is_keras():
+            from .objects import _weights_hash
+
+            m = self.model
+            params["model"] = ("keras", m.name,
+                               self._lazy_get("weights_hash", lambda: _weights_hash(m)))
+        return (name, version, sorted(params.items(), key=lambda kv: kv[0]))
+
+    def _all_labels(self):
+        if self.labels is not None:
+            return list(self.labels)
+        return ade20k_labels(self.data_home)
+
+    def _feature_names(self):
+        from .objects import _unique
+
+        labels = _unique([f"scene_{_label(n)}" for n in self._all_labels()])
+        # channel 0 is "others": put it last, or drop it
+        return labels[1:] + (labels[:1] if self.include_others else [])
+
+    def _runner(self):
+        def build():
+            if self._is_keras():
+                side = tuple(int(s) for s in self.model.input_shape[1:3])
+                return dict(runner=KerasRunner(self.model), side=side, keras=True)
+            r = TFLiteRunner(resolve_file(self.model, self.data_home), self.num_threads)
+            return dict(runner=r, side=r.input_shape[1:3], keras=False)
+
+        return self._lazy_get("runner", build)
+
+    def _compute_batch(self, images):
+        r = self._runner()
+        batch = np.stack([resize_rgb(im, r["side"]) for im in images]).astype(np.float32)
+        if not r["keras"]:
+            batch = batch / 127.5 - 1.0
+        logits = r["runner"].run(batch)["output0"]  # (n, h, w, classes)
+        n_cls = logits.shape[-1]
+        if n_cls != len(self._all_labels()):
+            raise ValueError(f"model has {n_cls} classes, labels has {len(self._all_labels())}")
+        out = np.empty((len(images), n_cls))
+        for k, lg in enumerate(logits):
+            if self.mode == "hard":
+                counts = np.bincount(lg.argmax(axis=-1).ravel(), minlength=n_cls)
+                out[k] = counts / counts.sum()
+            else:
+                out[k] = softmax(lg.astype(np.float64), axis=-1).reshape(-1, n_cls).mean(axis=0)
+        out = np.concatenate([out[:, 1:], out[:, :1]], axis=1)
+        return out if self.include_others else out[:, :-1]
