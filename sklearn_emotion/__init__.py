@@ -14,12 +14,14 @@ from .features import (
     ObjectFeatures,
     SceneFeatures,
 )
+from .models import FFNNRegressor
 from .resources import ResourceError, get_data_home
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ColorFeatures",
+    "FFNNRegressor",
     "GISTFeatures",
     "ImageBatchError",
     "ImageLoadError",
