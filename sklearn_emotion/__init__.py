@@ -14,12 +14,14 @@ from .features import (
     ObjectFeatures,
     SceneFeatures,
 )
-from .models import FFNNRegressor
+from .models import CNNRegressor, FFNNRegressor
+from .pipeline import make_paper_pipeline
 from .resources import ResourceError, get_data_home
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CNNRegressor",
     "ColorFeatures",
     "FFNNRegressor",
     "GISTFeatures",
@@ -31,5 +33,6 @@ __all__ = [
     "ResourceError",
     "__version__",
     "get_data_home",
+    "make_paper_pipeline",
     "load_image",
 ]

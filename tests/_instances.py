@@ -20,7 +20,8 @@ INSTANCE_PARAMS = {
                           learning_rate_init=1e-2, solver="adam", random_state=0,
                           early_stopping=False),
     "ObjectFeatures": dict(backbone="models/mobilenet_v2_1.0_224_quant.tflite", batch_size=2),
-    "CNNRegressor": dict(max_iter=1, batch_size=4),
+    "CNNRegressor": dict(backbone="mobilenet_v2", max_iter=1, batch_size=4,
+                         weights="models/mobilenet_v2_1.0_224_imagenet_notop.weights.h5"),
     "SceneFeatures": dict(batch_size=2),
 }
 

@@ -264,8 +264,9 @@ class FFNNRegressor(RegressorMixin, BaseEstimator):
                     break
         else:
             warnings.warn(
-                f"FFNNRegressor: max_iter={self.max_iter} epochs reached and the "
-                f"{'validation' if Xv is not None else 'training'} loss was still falling",
+                f"FFNNRegressor: max_iter={self.max_iter} epochs reached before the "
+                f"{'validation' if Xv is not None else 'training'} loss stopped improving for "
+                f"n_iter_no_change={self.n_iter_no_change} epochs",
                 ConvergenceWarning,
             )
         self.n_iter_ = epoch + 1

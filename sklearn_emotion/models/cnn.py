@@ -1,0 +1,308 @@
+"""CNNRegressor: the paper's transfer-learning baseline (Sec. VI-C, Table IV)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._backbones import BACKBONES, build_backbone, preprocess_fn
+from .._image import as_image_list, load_image, resize_rgb
+from ..features._base import ImageBatchError
+
+__all__ = ["CNNRegressor"]
+
+
+def _load_all(X, side):
+    items = as_image_list(X)
+    out = np.empty((len(items), side, side, 3), np.uint8)
+    errors = {}
+    from .._image import ImageLoadError
+
+    for i, item in enumerate(items):
+        try:
+            out[i] = resize_rgb(load_image(item, i), (side, side))
+        except ImageLoadError as exc:
+            errors[i] = exc
+    if errors:
+        raise ImageBatchError(errors)
+    return out
+
+
+class CNNRegressor(RegressorMixin, BaseEstimator):
+    """Fine-tuned CNN regressor straight from images (the paper's Table IV baseline).
+
+    An ImageNet backbone from ``keras.applications`` loses its classifier; a
+    linear regression head (one output per target) goes on its pooled
+    features.  ``train_range="conv-frozen"`` trains the head only;
+    ``"conv-train"`` trains every layer.
+
+    Parameters
+    ----------
+    backbone : str, default="vgg19"
+        A ``keras.applications`` name (see :class:`ObjectFeatures`).
+    weights : str or None, default="imagenet"
+        ``"imagenet"`` (Keras' download, online), a ``.weights.h5`` path or a
+        registered resource, e.g.
+        ``"models/mobilenet_v2_1.0_224_imagenet_notop.weights.h5"``.
+    train_range : {"conv-frozen", "conv-train"}, default="conv-frozen"
+        Train the head only, or the whole network.
+    batch_size : int, default=50
+        Minibatch size (the paper's).
+    learning_rate : float, default=1e-4
+        Adam learning rate.
+    max_iter : int, default=30
+        Maximum epochs.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction``; keep the best epoch; stop after
+        ``n_iter_no_change`` epochs without a ``tol`` improvement.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=5
+    tol : float, default=1e-4
+    random_state : int, RandomState or None, default=None
+        Seeds the head initialisation, the split and the minibatch order.
+    data_home : str or path-like, optional
+        Where registered weight files are found.
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        Backbone plus head; takes preprocessed images.
+    loss_curve_, validation_loss_curve_ : list of float
+    n_iter_ : int
+    n_outputs_ : int
+
+    Notes
+    -----
+    Batch-normalisation layers stay frozen, in inference mode, in both modes
+    (the folded MobileNetV2 weights of the data home require it, and it is the
+    standard practice for small fine-tuning sets).  With ``conv-frozen`` the
+    backbone's pooled features are computed once per fit and only the head is
+    trained on them, which is the same computation, much faster.  Training
+    runs through TensorFlow, on a GPU when present.
+    """
+
+    _takes_images = True
+
+    _parameter_constraints: dict = {
+        "backbone": [StrOptions(set(BACKBONES))],
+        "weights": [str, os.PathLike, None],
+        "train_range": [StrOptions({"conv-frozen", "conv-train"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "data_home": [str, os.PathLike, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, backbone="vgg19", weights="imagenet", train_range="conv-frozen", *,
+                 batch_size=50, learning_rate=1e-4, max_iter=30, early_stopping=True,
+                 validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
+                 data_home=None, verbose=False):
+        self.backbone = backbone
+        self.weights = weights
+        self.train_range = train_range
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.data_home = data_home
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.one_d_array = True
+        tags.input_tags.string = True
+        tags.target_tags.multi_output = True
+        tags.non_deterministic = True  # conv-train on a GPU is not bit-reproducible
+        return tags
+
+    def _side(self):
+        return BACKBONES[self.backbone][2]
+
+    def _prep(self, imgs):
+        return preprocess_fn(self.backbone)(imgs.astype(np.float32))
+
+    def fit(self, X, y):
+        """Fine-tune on images.
+
+        Parameters
+        ----------
+        X : sequence of images
+            Paths, arrays or PIL images.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        self
+        """
+        import keras
+
+        self._validate_params()
+        t0 = time.perf_counter()
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim not in (1, 2) or not np.isfinite(y).all():
+            raise ValueError("y must be a finite 1-D or 2-D array")
+        self._y_1d = y.ndim == 1
+        Y = y.reshape(len(y), -1).astype(np.float32)
+        imgs = _load_all(X, self._side())
+        if len(imgs) != len(Y):
+            raise ValueError(f"X has {len(imgs)} images but y has {len(Y)} rows")
+        self.n_outputs_ = Y.shape[1]
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(0, 2**31 - 10))
+        if self.early_stopping:
+            n_val = max(2, int(np.ceil(self.validation_fraction * len(imgs))))
+            tr, va = train_test_split(np.arange(len(imgs)), test_size=n_val, random_state=rng)
+        else:
+            tr, va = np.arange(len(imgs)), None
+
+        base = build_backbone(self.backbone, self.weights, include_top=False,
+                              data_home=self.data_home, pooling="avg")
+        for layer in base.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+        base.trainable = self.train_range == "conv-train"
+        if self.train_range == "conv-train":
+            for layer in base.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
+        side = self._side()
+        inp = keras.Input((side, side, 3))
+        feats = base(inp, training=False)  # BN in inference mode throughout
+        head = keras.layers.Dense(
+            self.n_outputs_, name="regression_head",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+            bias_initializer=keras.initializers.Constant(Y[tr].mean(axis=0)),
+        )
+        model = keras.Model(inp, head(feats), name=f"{self.backbone}_regressor")
+
+        if self.train_range == "conv-frozen":
+            # the frozen backbone is a fixed function: compute it once
+            def embed(idx):
+                return np.concatenate([
+                    np.asarray(base(self._prep(imgs[idx[s:s + 64]]), training=False))
+                    for s in range(0, len(idx), 64)
+                ]) if len(idx) else np.empty((0, base.output_shape[-1]), np.float32)
+
+            Etr = embed(tr)
+            Eva = embed(va) if va is not None else None
+            fin = keras.Input((Etr.shape[1],))
+            trainer = keras.Model(fin, head(fin))
+
+            def batch_x(idx, train=True):
+                return (Etr if train else Eva)[idx]
+        else:
+            trainer = model
+
+            def batch_x(idx, train=True):
+                return self._prep(imgs[(tr if train else va)[idx]])
+
+        trainer.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
+        bs = min(int(self.batch_size), len(tr))
+        self.loss_curve_, self.validation_loss_curve_ = [], []
+        best, best_w, stall = np.inf, None, 0
+        for epoch in range(int(self.max_iter)):
+            order = rng.permutation(len(tr))
+            losses, sizes = [], []
+            for s in range(0, len(tr), bs):
+                idx = order[s:s + bs]
+                out = trainer.train_on_batch(batch_x(idx), Y[tr][idx], return_dict=True)
+                losses.append(float(out["loss"]))
+                sizes.append(len(idx))
+            loss = float(np.average(losses, weights=sizes))
+            self.loss_curve_.append(loss)
+            if va is not None:
+                pv = np.concatenate([np.asarray(trainer(batch_x(np.arange(s, min(s + 64, len(va))), False),
+                                                        training=False))
+                                     for s in range(0, len(va), 64)])
+                monitored = float(np.mean((pv - Y[va]) ** 2))
+                self.validation_loss_curve_.append(monitored)
+            else:
+                monitored = loss
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: loss {loss:.4f}, monitored {monitored:.4f}")
+            if monitored < best - self.tol:
+                best, stall = monitored, 0
+                best_w = [w.copy() for w in model.get_weights()]
+            else:
+                stall += 1
+                if stall >= self.n_iter_no_change:
+                    break
+        else:
+            if self.max_iter > 1:
+                warnings.warn(
+                    f"CNNRegressor: max_iter={self.max_iter} epochs reached before the monitored "
+                    f"loss stopped improving for n_iter_no_change={self.n_iter_no_change} epochs",
+                    ConvergenceWarning)
+        model.set_weights(best_w)
+        self.n_iter_ = epoch + 1
+        self.best_loss_ = float(best)
+        self.model_ = model
+        self.fit_time_ = time.perf_counter() - t0
+        return self
+
+    def predict(self, X):
+        """Predict valence/arousal for images.
+
+        Parameters
+        ----------
+        X : sequence of images
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        check_is_fitted(self, "model_")
+        imgs = _load_all(X, self._side())
+        out = np.concatenate([
+            np.asarray(self.model_(self._prep(imgs[s:s + 64]), training=False), dtype=np.float64)
+            for s in range(0, len(imgs), 64)
+        ]) if len(imgs) else np.empty((0, self.n_outputs_))
+        return out[:, 0] if self._y_1d else out
+
+    # ----------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        model = state.pop("model_", None)
+        if model is not None:
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "model.keras")
+                model.save(path)
+                with open(path, "rb") as f:
+                    state["_model_bytes"] = f.read()
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        blob = state.pop("_model_bytes", None)
+        self.__dict__.update(state)
+        if blob is not None:
+            import keras
+
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "model.keras")
+                with open(path, "wb") as f:
+                    f.write(blob)
+                self.model_ = keras.saving.load_model(path, compile=False)

@@ -1,0 +1,151 @@
+"""make_paper_pipeline: the paper's features + scaler + regressor as one Pipeline."""
+
+from __future__ import annotations
+
+from sklearn.base import clone
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR
+
+from .features import ColorFeatures, GISTFeatures, LBPFeatures, ObjectFeatures, SceneFeatures
+from .models import FFNNRegressor
+
+__all__ = ["FEATURE_FAMILIES", "make_features", "make_paper_pipeline"]
+
+#: The data-home MobileNetV2 used as the object backbone by default: it runs
+#: offline.  The paper's VGG16 is ``ObjectFeatures("vgg16")`` (Keras download).
+DEFAULT_OBJECT = dict(backbone="mobilenet_v2",
+                      weights="models/mobilenet_v2_1.0_224_imagenet.weights.h5")
+
+FEATURE_FAMILIES = {
+    "color": lambda: ColorFeatures(),
+    "gist": lambda: GISTFeatures(),
+    "lbp": lambda: LBPFeatures(),
+    "object": lambda: ObjectFeatures(**DEFAULT_OBJECT),
+    "scene": lambda: SceneFeatures(),
+}
+#: Shorthands accepted in ``features``.
+ALIASES = {"low": ("color", "gist", "lbp"), "low-level": ("color", "gist", "lbp"),
+           "semantic": ("scene",), "all": ("color", "gist", "lbp", "object", "scene")}
+
+
+def _expand(features):
+    if isinstance(features, str):
+        features = (features,)
+    out = []
+    for f in features:
+        if isinstance(f, str):
+            for name in ALIASES.get(f, (f,)):
+                if name not in FEATURE_FAMILIES and name not in _extra_families():
+                    raise ValueError(
+                        f"unknown feature family {name!r}; choose from "
+                        f"{sorted(set(FEATURE_FAMILIES) | set(_extra_families()) | set(ALIASES))}"
+                    )
+                if name not in [n for n, _ in out]:
+                    fam = {**FEATURE_FAMILIES, **_extra_families()}[name]
+                    out.append((name, fam()))
+        elif isinstance(f, tuple) and len(f) == 2:
+            out.append((f[0], f[1]))
+        else:  # an estimator
+            out.append((type(f).__name__.lower().replace("features", ""), f))
+    if not out:
+        raise ValueError("features must name at least one family")
+    return out
+
+
+def _extra_families():
+    """Families beyond the paper, registered when their module is present."""
+    extra = {}
+    try:
+        from .features.faces import FaceExpressionFeatures
+
+        extra["face"] = lambda: FaceExpressionFeatures()
+    except ImportError:
+        pass
+    try:
+        from .features.lexicon import ObjectEmotionFeatures
+
+        extra["object_emotion"] = lambda: ObjectEmotionFeatures(**DEFAULT_OBJECT)
+    except ImportError:
+        pass
+    return extra
+
+
+def make_features(features=("color", "gist", "lbp", "object", "scene"), *, memory=None,
+                  n_jobs=None, verbose=False):
+    """A FeatureUnion of the chosen image feature families.
+
+    Parameters
+    ----------
+    features : str or sequence
+        Family names (``"color"``, ``"gist"``, ``"lbp"``, ``"object"``,
+        ``"scene"``, plus ``"face"`` and ``"object_emotion"`` where
+        available), shorthands (``"low"`` = colour+GIST+LBP, ``"semantic"``,
+        ``"all"``), ``(name, transformer)`` pairs or transformer instances.
+    memory : None, str, path-like or joblib.Memory
+        Per-image feature cache, given to every family.
+    n_jobs : int, optional
+        Given to every family (image-level parallelism).
+    verbose : bool
+        Progress bars.
+    """
+    steps = []
+    for name, est in _expand(features):
+        est = clone(est)
+        params = {k: v for k, v in dict(memory=memory, n_jobs=n_jobs, verbose=verbose).items()
+                  if k in est.get_params()}
+        steps.append((name, est.set_params(**params)))
+    return FeatureUnion(steps)
+
+
+def make_paper_pipeline(features=("color", "gist", "lbp", "object", "scene"), regressor="ffnn",
+                        memory=None, *, n_jobs=None, verbose=False, random_state=0, **params):
+    """The paper's model: image features → StandardScaler → regressor.
+
+    Parameters
+    ----------
+    features : str or sequence, default=all five families
+        See :func:`make_features`.
+    regressor : {"ffnn", "svr", "linear"} or estimator, default="ffnn"
+        ``"ffnn"`` is :class:`FFNNRegressor` with the paper's settings,
+        ``"svr"`` ``sklearn.svm.SVR()`` (RBF, one target at a time: wrap it in
+        ``MultiOutputRegressor`` for V and A together), ``"linear"``
+        ``LinearRegression()``; any scikit-learn regressor is used as given.
+    memory : None, str, path-like or joblib.Memory, default=None
+        Per-image feature cache for every family: grid searches and CV folds
+        then compute each image's features once.
+    n_jobs : int, optional
+        Image-level parallelism of the feature families.
+    verbose : bool, default=False
+        Progress bars.
+    random_state : int, default=0
+        Seed of the FFNN.
+    **params
+        Set on the pipeline afterwards, e.g.
+        ``regressor__C=10`` or ``features__object__output="logits"``.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        Steps ``features`` (a FeatureUnion), ``scale`` and ``regressor``.
+        A grid over feature combinations sets families to ``"drop"``:
+        ``{"features__gist": ["drop", GISTFeatures()]}``.
+    """
+    if isinstance(regressor, str):
+        regs = {"ffnn": lambda: FFNNRegressor(random_state=random_state),
+                "svr": lambda: SVR(),
+                "linear": lambda: LinearRegression()}
+        if regressor not in regs:
+            raise ValueError(f"regressor must be one of {sorted(regs)} or an estimator, got {regressor!r}")
+        reg = regs[regressor]()
+    else:
+        reg = clone(regressor)
+    pipe = Pipeline([
+        ("features", make_features(features, memory=memory, n_jobs=n_jobs, verbose=verbose)),
+        ("scale", StandardScaler()),
+        ("regressor", reg),
+    ])
+    if params:
+        pipe.set_params(**params)
+    return pipe
