@@ -1,0 +1,216 @@
+"""Command line: ``sklearn-emotion reproduce | train | predict``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+_IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def _cmd_reproduce(args):
+    from .reproduce import run_reproduction
+
+    run_reproduction(
+        args.output, folds=args.folds, subset=args.subset,
+        tables=[t.strip() for t in args.tables.split(",") if t.strip()],
+        n_jobs=args.n_jobs, cache_dir=args.cache_dir, random_state=args.random_state,
+        ffnn_max_iter=args.ffnn_max_iter, cnn=not args.no_cnn, cnn_max_iter=args.cnn_max_iter,
+        cnn_train_max_iter=args.cnn_train_max_iter, ffnn_hidden=_hidden(args.ffnn_hidden),
+        progress=not args.quiet,
+    )
+    return 0
+
+
+def _hidden(text):
+    if text is None:
+        return None
+    return tuple(int(u) for u in text.split(",") if u.strip())
+
+
+def _cmd_train(args):
+    import joblib
+    import numpy as np
+
+    from .datasets import load_emotion6, load_ratings
+    from .pipeline import make_paper_pipeline
+
+    if args.dataset == "emotion6":
+        X, y = load_emotion6(return_X_y=True)
+    else:
+        if not args.image_dir:
+            print("error: --image-dir is required with a ratings CSV", file=sys.stderr)
+            return 2
+        b = load_ratings(args.dataset, args.image_dir, filename_column=args.filename_column,
+                         valence_column=args.valence_column, arousal_column=args.arousal_column,
+                         scale=(args.scale_low, args.scale_high))
+        X, y = b.filenames, b.target
+    features = [f.strip() for f in args.features.split(",") if f.strip()]
+    params = {}
+    if args.regressor == "ffnn" and args.ffnn_hidden:
+        params["regressor__hidden_layer_sizes"] = _hidden(args.ffnn_hidden)
+    if args.regressor == "svr":
+        from sklearn.multioutput import MultiOutputRegressor
+        from sklearn.svm import SVR
+
+        reg = MultiOutputRegressor(SVR(C=args.svr_c))
+    else:
+        reg = args.regressor
+    pipe = make_paper_pipeline(features, reg, memory=args.cache_dir, n_jobs=args.n_jobs,
+                               verbose=not args.quiet, **params)
+    pipe.fit(list(X), np.asarray(y))
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # the feature cache is a training-time convenience; the saved model
+    # computes features afresh (or uses the cache its user sets)
+    for _, est in pipe.named_steps["features"].transformer_list:
+        if est != "drop" and "memory" in est.get_params():
+            est.set_params(memory=None, verbose=False)
+    joblib.dump(pipe, out)
+    print(f"trained on {len(X)} images with features {features} and {args.regressor}; saved {out}")
+    return 0
+
+
+def _expand_inputs(items):
+    paths, problems = [], []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in _IMAGE_EXTS and q.is_file())
+            if not found:
+                problems.append((str(p), "folder holds no image files"))
+            paths += [str(q) for q in found]
+        else:
+            paths.append(str(p))
+    return paths, problems
+
+
+def _cmd_predict(args):
+    import joblib
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from ._image import ImageLoadError, load_image
+    from ._lexicons import nearest_emotion_word
+
+    model = joblib.load(args.model)
+    paths, problems = _expand_inputs(args.images)
+    good, images = [], []
+    for p in tqdm(paths, desc="reading", disable=args.quiet, unit="img"):
+        try:
+            images.append(load_image(p))
+            good.append(p)
+        except ImageLoadError as exc:
+            problems.append((p, exc.reason))
+    preds = np.empty((0, 2))
+    if good:
+        chunks = [list(range(s, min(s + args.batch_size, len(good)))) for s in range(0, len(good), args.batch_size)]
+        parts = []
+        for c in tqdm(chunks, desc="predicting", disable=args.quiet, unit="batch"):
+            parts.append(np.asarray(model.predict([images[i] for i in c])).reshape(len(c), -1))
+        preds = np.vstack(parts)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "valence", "arousal", "emotion_word"])
+        for p, (v, a) in zip(good, preds[:, :2]):
+            w.writerow([p, f"{v:.4f}", f"{a:.4f}", nearest_emotion_word(v, a)])
+    print(f"predicted {len(good)} image(s); wrote {out}")
+    if args.plot and good:
+        _plot_va(good, preds, args.plot)
+        print(f"wrote {args.plot}")
+    if problems:
+        print(f"{len(problems)} input(s) could not be used:", file=sys.stderr)
+        for p, why in problems:
+            print(f"  {p}: {why}", file=sys.stderr)
+    return 0 if good else 1
+
+
+def _plot_va(paths, preds, dest):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(8, 8))
+    for p, (v, a) in zip(paths, preds[:, :2]):
+        with Image.open(p) as im:
+            im = im.convert("RGB")
+            im.thumbnail((56, 56))
+            ax.add_artist(AnnotationBbox(OffsetImage(np.asarray(im)), (v, a), frameon=False))
+    ax.set(xlim=(1, 9), ylim=(1, 9), xlabel="valence", ylabel="arousal",
+           title="Predicted valence-arousal")
+    ax.axhline(5, color="grey", lw=0.5)
+    ax.axvline(5, color="grey", lw=0.5)
+    fig.tight_layout()
+    fig.savefig(dest, dpi=100)
+    plt.close(fig)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="sklearn-emotion",
+                                description="Predict the valence and arousal an image evokes.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("reproduce", help="run the paper's protocol on Emotion6")
+    r.add_argument("--output", default="emotion6-results", help="output folder")
+    r.add_argument("--folds", type=int, default=5)
+    r.add_argument("--subset", type=int, default=None, help="use N random images (quick run)")
+    r.add_argument("--tables", default="2,3,4,best", help="comma list of 2, 3, 4, best")
+    r.add_argument("--n-jobs", type=int, default=None)
+    r.add_argument("--cache-dir", default=None, help="per-image feature cache folder")
+    r.add_argument("--random-state", type=int, default=0)
+    r.add_argument("--ffnn-max-iter", type=int, default=300, help="epoch budget per FFNN fit")
+    r.add_argument("--ffnn-hidden", default=None, help="hidden sizes, e.g. 3000,1000,500")
+    r.add_argument("--no-cnn", action="store_true", help="skip the fine-tuned CNN rows")
+    r.add_argument("--cnn-max-iter", type=int, default=100, help="epochs, conv-frozen")
+    r.add_argument("--cnn-train-max-iter", type=int, default=3, help="epochs, conv-train")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=_cmd_reproduce)
+
+    t = sub.add_parser("train", help="fit a pipeline on a dataset and save it")
+    t.add_argument("--dataset", default="emotion6", help="'emotion6' or a ratings CSV")
+    t.add_argument("--image-dir", default=None)
+    t.add_argument("--filename-column", default="filename")
+    t.add_argument("--valence-column", default="valence")
+    t.add_argument("--arousal-column", default="arousal")
+    t.add_argument("--scale-low", type=float, default=1.0)
+    t.add_argument("--scale-high", type=float, default=9.0)
+    t.add_argument("--features", default="color,gist,lbp,object,scene")
+    t.add_argument("--regressor", default="ffnn", choices=["ffnn", "svr", "linear"])
+    t.add_argument("--svr-c", type=float, default=1.0)
+    t.add_argument("--ffnn-hidden", default=None)
+    t.add_argument("--cache-dir", default=None)
+    t.add_argument("--n-jobs", type=int, default=None)
+    t.add_argument("--output", required=True, help="model file (.joblib)")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=_cmd_train)
+
+    q = sub.add_parser("predict", help="predict valence and arousal for images")
+    q.add_argument("model", help="a model saved by 'train'")
+    q.add_argument("images", nargs="+", help="image files or folders")
+    q.add_argument("--output", default="predictions.csv")
+    q.add_argument("--plot", default=None, help="PNG of the images placed in V-A space")
+    q.add_argument("--batch-size", type=int, default=32)
+    q.add_argument("--quiet", action="store_true")
+    q.set_defaults(func=_cmd_predict)
+    return p
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""End to end: the reproduction command on a small subset with the real models."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import KFold, cross_validate
+
+from sklearn_emotion import make_paper_pipeline
+from sklearn_emotion.cli import main
+from sklearn_emotion.datasets import load_emotion6
+from sklearn_emotion.reproduce import subset_indices
+
+N, FOLDS = 40, 2
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, data_home):
+    out = tmp_path_factory.mktemp("repro")
+    args = ["reproduce", "--output", str(out / "res"), "--subset", str(N), "--folds", str(FOLDS),
+            "--tables", "2,3,4,best", "--ffnn-max-iter", "4", "--ffnn-hidden", "16",
+            "--cnn-max-iter", "2", "--cnn-train-max-iter", "1", "--cache-dir", str(out / "cache"),
+            "--quiet"]
+    assert main(args) == 0
+    return out, args
+
+
+def test_files_and_finite_numbers(run):
+    out, _ = run
+    res = out / "res"
+    for name in ("tables.md", "tables.csv", "per_fold.csv", "results.json",
+                 "scatter_pred_vs_true.png", "va_thumbnails.png"):
+        assert (res / name).stat().st_size > 0, name
+    t = pd.read_csv(res / "tables.csv")
+    assert set(t["table"]) == {"II", "III", "IV", "best"}
+    num = t.select_dtypes("number")
+    # epochs exist only for the networks; Pearson r is undefined only for the
+    # constant mean predictor; every other number is finite
+    mse_r2 = num[[c for c in num if "mse" in c or "r2" in c or "seconds" in c]]
+    assert np.isfinite(mse_r2.to_numpy()).all()
+    r_cols = [c for c in num if "_r_" in c]
+    not_mean = t["model"] != "mean of training targets"
+    assert np.isfinite(num.loc[not_mean, r_cols].to_numpy()).all()
+    assert num.loc[~not_mean, r_cols].isna().all().all()
+    nets = t["model"].str.contains("FFNN|CNN")
+    assert np.isfinite(num.loc[nets, ["epochs_mean"]].to_numpy()).all()
+    models = set(t["model"])
+    assert {"linear regression", "SVR (RBF, C=1)", "mean of training targets",
+            "FFNN (paper settings)", "FFNN (tuned)"} <= models
+    assert any(m.startswith("CNN fine-tuned") and "conv-frozen" in m for m in models)
+    assert any("conv-train" in m for m in models)
+    assert set(t[t.table == "III"]["features"]) == {"low-level", "object", "semantic", "all"}
+    pf = pd.read_csv(res / "per_fold.csv")
+    assert (pf.groupby(["table", "model", "features"]).size() == FOLDS).all()
+    md = (res / "tables.md").read_text()
+    assert "Table II" in md and "Table IV" in md and "±" in md
+
+
+def test_tables_match_a_direct_cross_validate(run):
+    out, _ = run
+    X, y = load_emotion6(return_X_y=True)
+    keep = subset_indices(len(X), N, 0)
+    X, y = list(X[keep]), y[keep]
+    cv = KFold(FOLDS, shuffle=True, random_state=0)
+    pf = pd.read_csv(out / "res" / "per_fold.csv")
+    for model, reg, target, col in (("SVR (RBF, C=1)", "svr", 0, "test_mse_V"),
+                                    ("SVR (RBF, C=1)", "svr", 1, "test_mse_A"),
+                                    ("linear regression", "linear", 0, "test_mse_V")):
+        pipe = make_paper_pipeline("all", reg, memory=out / "cache")
+        cvres = cross_validate(pipe, X, y[:, target] if reg == "svr" else y, cv=cv,
+                               scoring="neg_mean_squared_error" if reg == "svr" else None,
+                               return_estimator=True)
+        rows = pf[(pf.table == "IV") & (pf.model == model)].sort_values("fold")
+        if reg == "svr":
+            direct = -cvres["test_score"]
+        else:
+            direct = []
+            for est, (_, te) in zip(cvres["estimator"], cv.split(X)):
+                p = est.predict([X[i] for i in te])
+                direct.append(np.mean((y[te, 0] - p[:, 0]) ** 2))
+        np.testing.assert_allclose(rows[col].to_numpy(), direct, rtol=1e-6)
+
+
+def test_warm_run_reads_every_feature_from_cache(run, tmp_path):
+    out, args = run
+    args = list(args)
+    args[args.index("--output") + 1] = str(tmp_path / "warm")
+    args[args.index("--tables") + 1] = "3"
+    assert main(args) == 0
+    info = json.loads((tmp_path / "warm" / "results.json").read_text())
+    assert all(v["computed"] == 0 and v["cached"] == N for v in info["features"].values())
