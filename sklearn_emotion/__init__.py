@@ -8,6 +8,8 @@ Machines: Recognizing Image Emotions through Deep Neural Networks"
 from ._image import ImageLoadError, load_image
 from .features import (
     ColorFeatures,
+    FaceExpressionFeatures,
+    ObjectEmotionFeatures,
     GISTFeatures,
     ImageBatchError,
     LBPFeatures,
@@ -23,6 +25,8 @@ __version__ = "0.1.0"
 __all__ = [
     "CNNRegressor",
     "ColorFeatures",
+    "FaceExpressionFeatures",
+    "ObjectEmotionFeatures",
     "FFNNRegressor",
     "GISTFeatures",
     "ImageBatchError",

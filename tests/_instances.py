@@ -23,6 +23,7 @@ INSTANCE_PARAMS = {
     "CNNRegressor": dict(backbone="mobilenet_v2", max_iter=1, batch_size=4,
                          weights="models/mobilenet_v2_1.0_224_imagenet_notop.weights.h5"),
     "SceneFeatures": dict(batch_size=2),
+    "ObjectEmotionFeatures": dict(backbone="models/mobilenet_v2_1.0_224_quant.tflite"),
 }
 
 # checks that cannot apply, with the reason; applied by test_common

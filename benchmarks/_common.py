@@ -1,0 +1,44 @@
+"""Shared helpers of the benchmark scripts."""
+
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def emotion6_subset(n, step=None):
+    from sklearn_emotion.datasets import load_emotion6
+
+    X = load_emotion6().filenames
+    step = step or len(X) // n
+    return list(X[::step][:n])
+
+
+def median_time(fn, repeat=3):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def machine():
+    import os
+
+    return {"python": sys.version.split()[0], "platform": platform.platform(),
+            "cpus": os.cpu_count(), "numpy": np.__version__}
+
+
+def write(name, command, payload, markdown):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"command": command, "machine": machine(), **payload}
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=1))
+    (RESULTS / f"{name}.md").write_text(f"Command: `{command}`\n\n{markdown}\n")
+    print(markdown)
