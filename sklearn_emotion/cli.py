@@ -173,7 +173,7 @@ def build_parser():
     r.add_argument("--ffnn-hidden", default=None, help="hidden sizes, e.g. 3000,1000,500")
     r.add_argument("--no-cnn", action="store_true", help="skip the fine-tuned CNN rows")
     r.add_argument("--cnn-max-iter", type=int, default=100, help="epochs, conv-frozen")
-    r.add_argument("--cnn-train-max-iter", type=int, default=3, help="epochs, conv-train")
+    r.add_argument("--cnn-train-max-iter", type=int, default=2, help="epochs, conv-train")
     r.add_argument("--quiet", action="store_true")
     r.set_defaults(func=_cmd_reproduce)
 

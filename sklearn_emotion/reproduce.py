@@ -30,7 +30,8 @@ from tqdm.auto import tqdm
 from .datasets import load_emotion6
 from .features import ColorFeatures, GISTFeatures, LBPFeatures, ObjectFeatures, SceneFeatures
 from .models import FFNNRegressor
-from .pipeline import DEFAULT_OBJECT
+from .features import FaceExpressionFeatures, ObjectEmotionFeatures
+from .pipeline import DEFAULT_OBJECT, make_scaler
 
 __all__ = ["FEATURE_SETS", "evaluate", "run_reproduction"]
 
@@ -39,8 +40,10 @@ TFLITE_OBJECT = dict(backbone="models/mobilenet_v2_1.0_224_quant.tflite")
 #: Paper-faithful FFNN (Sec. V) and the tuned one (Adam, smaller batches, L2).
 PAPER_FFNN = dict(hidden_layer_sizes=(3000, 1000, 500), solver="sgd", learning_rate_init=1e-4,
                   momentum=0.9, batch_size=1000, early_stopping=True, n_iter_no_change=20)
-TUNED_FFNN = dict(hidden_layer_sizes=(3000, 1000, 500), solver="adam", learning_rate_init=1e-5,
-                  batch_size=64, alpha=1e-3, early_stopping=True, n_iter_no_change=8)
+TUNED_FFNN = dict(hidden_layer_sizes=(3000, 1000, 500), solver="adam", learning_rate_init=1e-4,
+                  batch_size=64, alpha=1e-2, early_stopping=True, n_iter_no_change=8)
+#: Standardised features are clipped to this many standard deviations.
+CLIP = 5.0
 
 
 def _families():
@@ -52,6 +55,8 @@ def _families():
         "object_tflite": ObjectFeatures(**TFLITE_OBJECT),
         "object_logits": ObjectFeatures(**DEFAULT_OBJECT, output="logits"),
         "scene": SceneFeatures(),
+        "face": FaceExpressionFeatures(),
+        "object_emotion": ObjectEmotionFeatures(**DEFAULT_OBJECT),
     }
 
 
@@ -64,7 +69,17 @@ FEATURE_SETS = {
     "all (TFLite object)": ("color", "gist", "lbp", "object_tflite", "scene"),
     "all (object logits)": ("color", "gist", "lbp", "object_logits", "scene"),
     "object logits + scene": ("object_logits", "scene"),
+    "all + face": ("color", "gist", "lbp", "object", "scene", "face"),
+    "all + object emotion": ("color", "gist", "lbp", "object", "scene", "object_emotion"),
+    "all + face + object emotion": ("color", "gist", "lbp", "object", "scene", "face",
+                                    "object_emotion"),
+    "all (object logits) + face + object emotion": ("color", "gist", "lbp", "object_logits",
+                                                    "scene", "face", "object_emotion"),
 }
+
+#: Feature sets the nested search chooses from.
+BEST_CANDIDATES = ("all (object logits)", "object logits + scene",
+                   "all (object logits) + face + object emotion")
 
 
 @dataclass
@@ -145,9 +160,10 @@ def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None
     return res
 
 
-def _ffnn(params, random_state, max_iter):
-    return make_pipeline(StandardScaler(), FFNNRegressor(**params, max_iter=max_iter,
-                                                         random_state=random_state))
+def _ffnn(params, random_state, max_iter, clip=5.0):
+    scaler = make_scaler(clip)  # clip=None: the plain StandardScaler
+    return make_pipeline(scaler, FFNNRegressor(**params, max_iter=max_iter,
+                                               random_state=random_state))
 
 
 def _fmt(s, k):
@@ -219,7 +235,7 @@ def _plots(out, y, oof, paths, title, n_thumbs=60, seed=0):
 
 def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=("2", "3", "4", "best"),
                      n_jobs=None, cache_dir=None, random_state=0, ffnn_max_iter=300,
-                     ffnn_hidden=None, cnn=True, cnn_max_iter=100, cnn_train_max_iter=3,
+                     ffnn_hidden=None, cnn=True, cnn_max_iter=100, cnn_train_max_iter=2,
                      data_home=None, log=print, progress=True):
     """Run the paper's protocol on Emotion6 and write tables and plots.
 
@@ -247,7 +263,7 @@ def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=
         Include the fine-tuned CNN rows of Table IV.
     cnn_max_iter : int, default=100
         Epoch budget of the conv-frozen CNN (cheap: the head only).
-    cnn_train_max_iter : int, default=3
+    cnn_train_max_iter : int, default=2
         Epoch budget of the conv-train CNN (every layer: about 100 s an epoch
         on Emotion6 on 2 CPU cores).
 
@@ -267,14 +283,44 @@ def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=
         paths, y = paths[keep], y[keep]
     log(f"Emotion6: {len(paths)} images, {folds}-fold CV, tables {', '.join(tables)}")
 
-    # ---- features: once per image, through the transformers and the cache
-    need = set()
+    # ---- what to run
+    cv = KFold(n_splits=folds, shuffle=True, random_state=random_state)
+    hid = {} if ffnn_hidden is None else {"hidden_layer_sizes": tuple(ffnn_hidden)}
+    ffnn_paper = _ffnn({**PAPER_FFNN, **hid}, random_state, ffnn_max_iter, CLIP)
+    ffnn_tuned = _ffnn({**TUNED_FFNN, **hid}, random_state, ffnn_max_iter, CLIP)
+    ffnn_plain = _ffnn({**PAPER_FFNN, **hid}, random_state, ffnn_max_iter, clip=None)
+    svr = make_pipeline(make_scaler(CLIP), SVR())
+    linear = make_pipeline(make_scaler(CLIP), LinearRegression())
+    plan = []  # (table, model name, model, joint, feature set)
     if "2" in tables:
-        need |= set(FEATURE_SETS["all"]) | set(FEATURE_SETS["all (TFLite object)"])
-    if "3" in tables or "4" in tables:
-        need |= set(FEATURE_SETS["all"])
+        for fs in ("all", "all (TFLite object)"):
+            plan.append(("II", "FFNN (tuned)", ffnn_tuned, True, fs))
+        plan.append(("II", "FFNN (paper settings)", ffnn_paper, True, "all"))
+    if "3" in tables:
+        for fs in ("low-level", "object", "semantic", "all"):
+            plan.append(("III", "FFNN (tuned)", ffnn_tuned, True, fs))
+        for fs in ("low-level", "object", "semantic", "all", "all + face", "all + object emotion",
+                   "all + face + object emotion"):
+            plan.append(("III", "SVR (RBF, C=1)", svr, False, fs))
+        plan.append(("III", "FFNN (tuned)", ffnn_tuned, True, "all + face + object emotion"))
+    if "4" in tables:
+        plan.append(("IV", "mean of training targets", make_pipeline(DummyRegressor()), True, "all"))
+        plan.append(("IV", "linear regression", linear, True, "all"))
+        plan.append(("IV", "linear regression (plain StandardScaler, no clipping)",
+                     make_pipeline(StandardScaler(), LinearRegression()), True, "all"))
+        plan.append(("IV", "SVR (RBF, C=1)", svr, False, "all"))
+        plan.append(("IV", "FFNN (paper settings)", ffnn_paper, True, "all"))
+        plan.append(("IV", "FFNN (paper settings, plain StandardScaler, no clipping)", ffnn_plain,
+                     True, "all"))
+        plan.append(("IV", "FFNN (tuned)", ffnn_tuned, True, "all"))
+    cnn_plan = []
+    if "4" in tables and cnn:
+        cnn_plan = [("conv-frozen", 1e-3, cnn_max_iter), ("conv-train", 1e-4, cnn_train_max_iter)]
+
+    # ---- features: once per image, through the transformers and the cache
+    need = {f for *_, fs in plan for f in FEATURE_SETS[fs]}
     if "best" in tables:
-        need |= set(FEATURE_SETS["all (object logits)"]) | set(FEATURE_SETS["all"])
+        need |= {f for c in BEST_CANDIDATES for f in FEATURE_SETS[c]}
     fams = _families()
     feats, feat_log = {}, {}
     for name in [n for n in fams if n in need]:
@@ -283,7 +329,8 @@ def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=
             est.set_params(data_home=data_home)
         t0 = time.perf_counter()
         feats[name] = est.fit_transform(list(paths))
-        stats = dict(est._transform_stats, seconds=round(time.perf_counter() - t0, 2),
+        inner = getattr(est, "object_features_", est)  # ObjectEmotionFeatures reads ObjectFeatures
+        stats = dict(inner._transform_stats, seconds=round(time.perf_counter() - t0, 2),
                      n_features=feats[name].shape[1])
         feat_log[name] = stats
         log(f"features {name}: {stats['computed']} computed, {stats['cached']} read from cache "
@@ -292,31 +339,18 @@ def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=
     def X_of(set_name):
         return np.hstack([feats[f] for f in FEATURE_SETS[set_name]])
 
-    cv = KFold(n_splits=folds, shuffle=True, random_state=random_state)
-    hid = {} if ffnn_hidden is None else {"hidden_layer_sizes": tuple(ffnn_hidden)}
-    ffnn_paper = _ffnn({**PAPER_FFNN, **hid}, random_state, ffnn_max_iter)
-    ffnn_tuned = _ffnn({**TUNED_FFNN, **hid}, random_state, ffnn_max_iter)
-    plan = []  # (table, model name, model, joint, feature set)
-    base = make_pipeline(DummyRegressor())
-    if "2" in tables:
-        for fs in ("all", "all (TFLite object)"):
-            plan.append(("II", "FFNN (paper settings)", ffnn_paper, True, fs))
-            plan.append(("II", "FFNN (tuned)", ffnn_tuned, True, fs))
-    if "3" in tables:
-        for fs in ("low-level", "object", "semantic", "all"):
-            plan.append(("III", "FFNN (tuned)", ffnn_tuned, True, fs))
-    if "4" in tables:
-        plan.append(("IV", "mean of training targets", base, True, "all"))
-        plan.append(("IV", "linear regression", make_pipeline(StandardScaler(), LinearRegression()), True, "all"))
-        plan.append(("IV", "SVR (RBF, C=1)", make_pipeline(StandardScaler(), SVR()), False, "all"))
-        plan.append(("IV", "FFNN (paper settings)", ffnn_paper, True, "all"))
-        plan.append(("IV", "FFNN (tuned)", ffnn_tuned, True, "all"))
     # identical (model, features) pairs are run once and reported in each table
     done: dict[tuple, Result] = {}
     results: list[Result] = []
-    n_runs = len({(m, fs) for _, m, _, _, fs in plan}) * folds
-    n_runs += (2 * folds if ("4" in tables and cnn) else 0) + (folds if "best" in tables else 0)
+    n_runs = (len({(m, fs) for _, m, _, _, fs in plan}) + len(cnn_plan)
+              + (1 if "best" in tables else 0)) * folds
     bar = tqdm(total=n_runs, desc="reproduce (fits)", disable=not progress, unit="fold")
+    best_info = None
+
+    def flush():
+        _write(out, results, feat_log, best_info, len(paths), folds, random_state, y, paths,
+               time.perf_counter() - t_start, log=None)
+
     for table, mname, model, joint, fs in plan:
         key = (mname, fs)
         if key not in done:
@@ -324,36 +358,42 @@ def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=
                                  features=fs, log=log, bar=bar)
         r = done[key]
         results.append(Result(table, mname, fs, r.folds, r.oof))
+        flush()  # partial tables are on disk after every model
 
-    if "4" in tables and cnn:
+    if "best" in tables:
+        best_info, r = _nested_best(feats, y, cv, random_state, n_jobs, log, bar)
+        results.append(r)
+        flush()
+
+    if cnn_plan:
         from .models import CNNRegressor
 
-        for rng_name, lr, epochs in (("conv-frozen", 1e-3, cnn_max_iter),
-                                     ("conv-train", 1e-4, cnn_train_max_iter)):
+        for rng_name, lr, epochs in cnn_plan:
             model = CNNRegressor(backbone="mobilenet_v2",
                                  weights="models/mobilenet_v2_1.0_224_imagenet_notop.weights.h5",
                                  train_range=rng_name, max_iter=epochs, learning_rate=lr,
                                  random_state=random_state, data_home=data_home)
             r = evaluate(model, paths.astype(object), y, cv, joint=True, table="IV",
                          name=f"CNN fine-tuned, MobileNetV2 ({rng_name}, max {epochs} epochs)",
-                         features="image pixels",
-                         log=log, bar=bar)
+                         features="image pixels", log=log, bar=bar)
             results.append(r)
-
-    best_info = None
-    if "best" in tables:
-        best_info, r = _nested_best(feats, y, cv, random_state, n_jobs, log, bar)
-        results.append(r)
+            flush()
     bar.close()
+    wall = time.perf_counter() - t_start
+    return _write(out, results, feat_log, best_info, len(paths), folds, random_state, y, paths,
+                  wall, log=log, plots=True)
 
-    # ---- write
+
+def _write(out, results, feat_log, best_info, n_images, folds, random_state, y, paths, wall,
+           log=None, plots=False):
     summaries = [r.summary() for r in results]
-    md = [f"# Emotion6 reproduction of Kim et al. (2018)\n",
-          f"{len(paths)} images, {folds}-fold CV (KFold shuffle, random_state={random_state}); "
+    md = ["# Emotion6 reproduction of Kim et al. (2018)\n",
+          f"{n_images} images, {folds}-fold CV (KFold shuffle, random_state={random_state}); "
           "mean ± std over folds. Always predicting the training mean scores MSE ≈ the target "
-          "variance (V 3.37, A 0.78 on all of Emotion6).\n"]
+          "variance (V 3.37, A 0.78 on all of Emotion6). Unless a row says otherwise, features "
+          f"are standardised and clipped to ±{CLIP:g} (make_scaler).\n"]
     titles = {"II": "Table II: FFNN on all features, per object backbone",
-              "III": "Table III: feature families (FFNN, tuned)",
+              "III": "Table III: feature families",
               "IV": "Table IV: regressors on all features",
               "best": "Best configuration (nested CV)"}
     for t in ("II", "III", "IV", "best"):
@@ -362,20 +402,19 @@ def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=
             md.append(_markdown(rows, titles[t]))
     if best_info:
         md.append("Chosen per outer fold (inner 3-fold grid search on the training folds only):\n\n"
-                  + "\n".join(f"- fold {k + 1}: V {c['V']}, A {c['A']}"
+                  + "\n".join(f"- fold {k + 1}: V {c['V']}; A {c['A']}"
                               for k, c in enumerate(best_info["choices"])) + "\n")
     md.append("### Per-fold MSE\n\n" + _per_fold_markdown(results))
     md.append("### Features\n\n| family | columns | computed | from cache | seconds |\n|---|---|---|---|---|\n"
               + "\n".join(f"| {k} | {v['n_features']} | {v['computed']} | {v['cached']} | {v['seconds']} |"
                           for k, v in feat_log.items()) + "\n")
-    wall = time.perf_counter() - t_start
-    md.append(f"Wall time: {wall:.0f} s.\n")
+    md.append(f"Wall time: {wall:.0f} s{'' if plots else ' so far (run in progress)'}.\n")
     (out / "tables.md").write_text("\n".join(md), encoding="utf-8")
     import csv
 
     with open(out / "tables.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(summaries[0].keys()) if summaries else ["table"],
-                           extrasaction="ignore")
+        keys = list(dict.fromkeys(k for s in summaries for k in s)) or ["table"]
+        w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         for s in summaries:
             w.writerow(s)
@@ -386,23 +425,23 @@ def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=
         for r in results:
             for k, fo in enumerate(r.folds):
                 w.writerow([r.table, r.model, r.features, k + 1] + [fo.get(c, "") for c in keys])
-    plotted = next((r for r in results if r.table == "best"), None) or next(
-        (r for r in results if r.model.startswith("FFNN") and r.features == "all"), None) or (
-        results[-1] if results else None)
-    if plotted is not None:
+    if plots and results:
+        plotted = next((r for r in results if r.table == "best"), None) or next(
+            (r for r in results if r.model.startswith("FFNN") and r.features == "all"), results[-1])
         _plots(out, y, plotted.oof, paths, f"{plotted.model} on {plotted.features}")
-    summary = {"n_images": len(paths), "folds": folds, "random_state": random_state,
+    summary = {"n_images": n_images, "folds": folds, "random_state": random_state,
                "features": feat_log, "results": summaries, "best": best_info,
-               "wall_seconds": wall}
+               "wall_seconds": wall, "complete": plots}
     (out / "results.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
-    log(f"wrote {out}/tables.md, tables.csv, per_fold.csv, results.json and plots ({wall:.0f} s)")
+    if log:
+        log(f"wrote {out}/tables.md, tables.csv, per_fold.csv, results.json and plots ({wall:.0f} s)")
     return summary
 
 
 def _nested_best(feats, y, cv, random_state, n_jobs, log, bar):
     """Choose feature set and SVR settings inside each training fold (3-fold
     inner CV), per target; report the outer test folds."""
-    candidates = ["all (object logits)", "object logits + scene", "all"]
+    candidates = list(BEST_CANDIDATES)
     grid = {"svr__C": [1.0, 3.0, 10.0], "svr__epsilon": [0.1, 0.3]}
     X_sets = {c: np.hstack([feats[f] for f in FEATURE_SETS[c]]) for c in candidates}
     res = Result("best", "nested CV: best of feature sets × SVR grid", " / ".join(candidates),
@@ -415,7 +454,7 @@ def _nested_best(feats, y, cv, random_state, n_jobs, log, bar):
         for j, t in enumerate(("V", "A")):
             best = None
             for c in candidates:
-                gs = GridSearchCV(make_pipeline(StandardScaler(), SVR()), grid, cv=3,
+                gs = GridSearchCV(make_pipeline(make_scaler(CLIP), SVR()), grid, cv=3,
                                   scoring="neg_mean_squared_error", n_jobs=n_jobs)
                 gs.fit(X_sets[c][tr], y[tr, j])
                 if best is None or gs.best_score_ > best[0]:

@@ -50,7 +50,10 @@ def test_files_and_finite_numbers(run):
             "FFNN (paper settings)", "FFNN (tuned)"} <= models
     assert any(m.startswith("CNN fine-tuned") and "conv-frozen" in m for m in models)
     assert any("conv-train" in m for m in models)
-    assert set(t[t.table == "III"]["features"]) == {"low-level", "object", "semantic", "all"}
+    assert set(t[t.table == "III"]["features"]) == {
+        "low-level", "object", "semantic", "all", "all + face", "all + object emotion",
+        "all + face + object emotion"}
+    assert any("no clipping" in m for m in models)
     pf = pd.read_csv(res / "per_fold.csv")
     assert (pf.groupby(["table", "model", "features"]).size() == FOLDS).all()
     md = (res / "tables.md").read_text()
