@@ -41,7 +41,7 @@ TFLITE_OBJECT = dict(backbone="models/mobilenet_v2_1.0_224_quant.tflite")
 PAPER_FFNN = dict(hidden_layer_sizes=(3000, 1000, 500), solver="sgd", learning_rate_init=1e-4,
                   momentum=0.9, batch_size=1000, early_stopping=True, n_iter_no_change=20)
 TUNED_FFNN = dict(hidden_layer_sizes=(3000, 1000, 500), solver="adam", learning_rate_init=1e-4,
-                  batch_size=64, alpha=1e-2, early_stopping=True, n_iter_no_change=8)
+                  batch_size=64, alpha=1e-1, early_stopping=True, n_iter_no_change=8)
 #: Standardised features are clipped to this many standard deviations.
 CLIP = 5.0
 
