@@ -11,7 +11,6 @@ checks the two agree).
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -60,6 +60,10 @@ class ImageBatchError(ValueError):
         return (type(self), (self.errors, self.features))
 
 
+def _weights_hash(model):
+    return joblib.hash([np.asarray(w) for w in model.get_weights()])
+
+
 def _load_many(items, indices):
     images, good, errors = [], [], {}
     for item, i in zip(items, indices):
@@ -110,10 +114,23 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
     def _validate_params_extra(self):
         """Check family-specific parameters; raise ValueError/TypeError."""
 
+    #: Parameters that never change the numbers: they are left out of the cache key.
+    _not_cache_params = ("memory", "batch_size", "n_jobs", "verbose", "on_error",
+                         "num_threads", "data_home")
+
     def _cache_token(self):
-        """Hashable description of every parameter that changes the numbers."""
-        mech = {"memory", "batch_size", "n_jobs", "verbose", "on_error"}
-        params = {k: v for k, v in self.get_params(deep=False).items() if k not in mech}
+        """Hashable description of every parameter that changes the numbers.
+
+        A ``keras.Model`` parameter is described by its name and a hash of its
+        weights (computed once per estimator).
+        """
+        params = {}
+        for k, v in self.get_params(deep=False).items():
+            if k in self._not_cache_params:
+                continue
+            if hasattr(v, "get_weights") and hasattr(v, "layers"):
+                v = ("keras", v.name, self._lazy_get(f"weights_hash_{k}", lambda v=v: _weights_hash(v)))
+            params[k] = v
         return (type(self).__name__, FEATURE_VERSION, sorted(params.items()))
 
     # ------------------------------------------------------------ internals

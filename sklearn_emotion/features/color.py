@@ -215,10 +215,6 @@ class ColorFeatures(ImageTransformer):
         if self.names_mode not in ("soft", "hard"):
             raise ValueError(f"names_mode must be 'soft' or 'hard', got {self.names_mode!r}")
 
-    def _cache_token(self):
-        token = super()._cache_token()
-        return token[:2] + ([p for p in token[2] if p[0] != "data_home"],)
-
     def _feature_names(self):
         return color_feature_names()
 

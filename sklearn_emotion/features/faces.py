@@ -171,10 +171,6 @@ class FaceExpressionFeatures(ImageTransformer):
         if self.skin_threshold is not None and not 0 <= self.skin_threshold <= 1:
             raise ValueError(f"skin_threshold must be in [0, 1] or None, got {self.skin_threshold!r}")
 
-    def _cache_token(self):
-        name, version, params = super()._cache_token()
-        return name, version, [p for p in params if p[0] not in ("num_threads", "data_home")]
-
     def _feature_names(self):
         return (["n_faces", "face_area_fraction"] + [f"face_mean_{e}" for e in EXPRESSIONS]
                 + [f"face_largest_{e}" for e in EXPRESSIONS])

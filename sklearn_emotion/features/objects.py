@@ -139,17 +139,6 @@ class ObjectFeatures(ImageTransformer):
         if self.output not in _OUTPUTS:
             raise ValueError(f"output must be one of {_OUTPUTS}, got {self.output!r}")
 
-    def _cache_token(self):
-        token = list(super()._cache_token())
-        params = dict(token[2])
-        for k in ("num_threads", "data_home"):
-            params.pop(k, None)
-        if self._kind() == "keras":
-            m = self.backbone
-            params["backbone"] = ("keras", m.name, [w.shape for w in m.weights],
-                                  self._lazy_get("weights_hash", lambda: _weights_hash(m)))
-        return (token[0], token[1], sorted(params.items(), key=lambda kv: kv[0]))
-
     # --------------------------------------------------------------- names
     def _class_names(self):
         if self._kind() == "keras" and self.labels is not None:
@@ -251,9 +240,3 @@ class ObjectFeatures(ImageTransformer):
         if self.output == "log_proba":
             return log_softmax(logits, axis=1)
         return softmax(logits, axis=1)
-
-
-def _weights_hash(model):
-    import joblib
-
-    return joblib.hash([np.asarray(w) for w in model.get_weights()])

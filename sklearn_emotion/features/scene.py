@@ -109,19 +109,6 @@ class SceneFeatures(ImageTransformer):
         if self.mode not in ("hard", "soft"):
             raise ValueError(f"mode must be 'hard' or 'soft', got {self.mode!r}")
 
-    def _cache_token(self):
-        name, version, params = super()._cache_token()
-        params = dict(params)
-        for k in ("num_threads", "data_home"):
-            params.pop(k, None)
-        if self._is_keras():
-            from .objects import _weights_hash
-
-            m = self.model
-            params["model"] = ("keras", m.name,
-                               self._lazy_get("weights_hash", lambda: _weights_hash(m)))
-        return (name, version, sorted(params.items(), key=lambda kv: kv[0]))
-
     def _all_labels(self):
         if self.labels is not None:
             return list(self.labels)

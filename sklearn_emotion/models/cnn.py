@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -19,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._backbones import BACKBONES, build_backbone, preprocess_fn
 from .._image import as_image_list, load_image, resize_rgb
 from ..features._base import ImageBatchError
+from ._training import train_epochs
 
 __all__ = ["CNNRegressor"]
 
@@ -220,45 +219,21 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                 return self._prep(imgs[(tr if train else va)[idx]])
 
         trainer.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
-        bs = min(int(self.batch_size), len(tr))
-        self.loss_curve_, self.validation_loss_curve_ = [], []
-        best, best_w, stall = np.inf, None, 0
-        for epoch in range(int(self.max_iter)):
-            order = rng.permutation(len(tr))
-            losses, sizes = [], []
-            for s in range(0, len(tr), bs):
-                idx = order[s:s + bs]
-                out = trainer.train_on_batch(batch_x(idx), Y[tr][idx], return_dict=True)
-                losses.append(float(out["loss"]))
-                sizes.append(len(idx))
-            loss = float(np.average(losses, weights=sizes))
-            self.loss_curve_.append(loss)
-            if va is not None:
-                pv = np.concatenate([np.asarray(trainer(batch_x(np.arange(s, min(s + 64, len(va))), False),
-                                                        training=False))
-                                     for s in range(0, len(va), 64)])
-                monitored = float(np.mean((pv - Y[va]) ** 2))
-                self.validation_loss_curve_.append(monitored)
-            else:
-                monitored = loss
-            if self.verbose:
-                print(f"Epoch {epoch + 1}: loss {loss:.4f}, monitored {monitored:.4f}")
-            if monitored < best - self.tol:
-                best, stall = monitored, 0
-                best_w = [w.copy() for w in model.get_weights()]
-            else:
-                stall += 1
-                if stall >= self.n_iter_no_change:
-                    break
-        else:
-            if self.max_iter > 1:
-                warnings.warn(
-                    f"CNNRegressor: max_iter={self.max_iter} epochs reached before the monitored "
-                    f"loss stopped improving for n_iter_no_change={self.n_iter_no_change} epochs",
-                    ConvergenceWarning)
-        model.set_weights(best_w)
-        self.n_iter_ = epoch + 1
-        self.best_loss_ = float(best)
+        def step(idx):
+            return trainer.train_on_batch(batch_x(idx), Y[tr][idx], return_dict=True)["loss"]
+
+        def validate():
+            pv = np.concatenate([
+                np.asarray(trainer(batch_x(np.arange(s, min(s + 64, len(va))), False), training=False))
+                for s in range(0, len(va), 64)])
+            return float(np.mean((pv - Y[va]) ** 2)), None
+
+        hist = train_epochs(self, model, step, len(tr), rng, validate if va is not None else None,
+                            "lower learning_rate")
+        self.loss_curve_ = hist["loss_curve"]
+        self.validation_loss_curve_ = hist["validation_loss_curve"]
+        self.n_iter_ = hist["n_iter"]
+        self.best_loss_ = hist["best_loss"]
         self.model_ = model
         self.fit_time_ = time.perf_counter() - t0
         return self

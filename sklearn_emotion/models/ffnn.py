@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import copy
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._training import train_epochs
 
 __all__ = ["FFNNRegressor"]
 
@@ -223,57 +223,25 @@ class FFNNRegressor(RegressorMixin, BaseEstimator):
         model = _build(X.shape[1], self.n_outputs_, hidden, self.activation, self.alpha, seed,
                        Yt.mean(axis=0))
         model.compile(optimizer=self._optimizer(), loss="mse")
-        bs = min(int(self.batch_size), len(Xt))
-        self.loss_curve_, self.validation_loss_curve_, self.validation_scores_ = [], [], []
-        best, best_weights, stall = np.inf, None, 0
         var_v = None if Yv is None else Yv.var(axis=0)
-        for epoch in range(int(self.max_iter)):
-            order = rng.permutation(len(Xt))
-            losses, weights = [], []
-            for s in range(0, len(Xt), bs):
-                idx = order[s : s + bs]
-                out = model.train_on_batch(Xt[idx], Yt[idx], return_dict=True)
-                losses.append(float(out["loss"]))
-                weights.append(len(idx))
-            train_loss = float(np.average(losses, weights=weights))
-            if not np.isfinite(train_loss):
-                raise FloatingPointError(
-                    f"training diverged at epoch {epoch + 1} (loss {train_loss}); lower "
-                    "learning_rate_init or scale the inputs (StandardScaler)"
-                )
-            self.loss_curve_.append(train_loss)
-            if Xv is not None:
-                pv = np.asarray(model(Xv, training=False))
-                mse = float(np.mean((pv - Yv) ** 2))
-                r2 = float(np.mean(1 - ((pv - Yv) ** 2).mean(axis=0) / np.maximum(var_v, 1e-12)))
-                self.validation_loss_curve_.append(mse)
-                self.validation_scores_.append(r2)
-                monitored = mse
-            else:
-                monitored = train_loss
-            if self.verbose:
-                extra = f", validation MSE = {monitored:.5f}" if Xv is not None else ""
-                print(f"Iteration {epoch + 1}, loss = {train_loss:.5f}{extra}")
-            if monitored < best - self.tol:
-                best, stall = monitored, 0
-                best_weights = [w.copy() for w in model.get_weights()] if Xv is not None else None
-                best_epoch = epoch
-            else:
-                stall += 1
-                if stall >= self.n_iter_no_change:
-                    break
-        else:
-            warnings.warn(
-                f"FFNNRegressor: max_iter={self.max_iter} epochs reached before the "
-                f"{'validation' if Xv is not None else 'training'} loss stopped improving for "
-                f"n_iter_no_change={self.n_iter_no_change} epochs",
-                ConvergenceWarning,
-            )
-        self.n_iter_ = epoch + 1
-        self.best_loss_ = float(best)
+
+        def step(idx):
+            return model.train_on_batch(Xt[idx], Yt[idx], return_dict=True)["loss"]
+
+        def validate():
+            pv = np.asarray(model(Xv, training=False))
+            se = ((pv - Yv) ** 2).mean(axis=0)
+            return float(se.mean()), float(np.mean(1 - se / np.maximum(var_v, 1e-12)))
+
+        hist = train_epochs(self, model, step, len(Xt), rng, validate if Xv is not None else None,
+                            "lower learning_rate_init or scale the inputs (StandardScaler)")
+        self.loss_curve_ = hist["loss_curve"]
+        self.validation_loss_curve_ = hist["validation_loss_curve"]
+        self.validation_scores_ = hist["extra"]
+        self.n_iter_ = hist["n_iter"]
+        self.best_loss_ = hist["best_loss"]
         if Xv is not None:
-            model.set_weights(best_weights)
-            self.best_validation_score_ = self.validation_scores_[best_epoch]
+            self.best_validation_score_ = self.validation_scores_[hist["best_epoch"]]
         self.model_ = model
         self.fit_time_ = time.perf_counter() - t0
         return self
