@@ -120,3 +120,16 @@ def test_bad_params(images):
         ObjectFeatures("mobilenet_v2", output="softmax").fit(images)
     with pytest.raises(ValueError, match="neither a keras.applications name"):
         ObjectFeatures("alexnet").fit(images)
+
+
+@pytest.mark.parametrize("name", ["vgg16", "vgg19", "resnet50", "efficientnet_b0"])
+def test_named_backbones_build_and_run(name, images):
+    # offline, only the architecture and its own preprocessing can be checked
+    # (random weights); the ImageNet weights come from Keras' download online
+    est = ObjectFeatures(name, weights=None, output="logits").fit(images[:1])
+    F = est.transform(images[:2])
+    assert F.shape == (2, 1000) and np.isfinite(F).all()
+    assert not np.allclose(F[0], F[1])
+    emb = ObjectFeatures(name, weights=None, output="embedding").fit(images[:1])
+    expected = {"vgg16": 4096, "vgg19": 4096, "resnet50": 2048, "efficientnet_b0": 1280}[name]
+    assert emb.n_features_out_ == expected
