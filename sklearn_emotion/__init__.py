@@ -5,6 +5,7 @@ Machines: Recognizing Image Emotions through Deep Neural Networks"
 (IEEE TMM 2018).
 """
 
+from . import datasets
 from ._image import ImageLoadError, load_image
 from .features import (
     ColorFeatures,

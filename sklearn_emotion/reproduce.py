@@ -207,7 +207,9 @@ def _plots(out, y, oof, paths, title, n_thumbs=60, seed=0):
         r = pearsonr(y[:, j], oof[:, j])[0]
         ax.set(xlim=(1, 9), ylim=(1, 9), xlabel=f"true {t.lower()}", ylabel=f"predicted {t.lower()}",
                title=f"{t}: r = {r:.2f}, MSE = {np.mean((y[:, j] - oof[:, j]) ** 2):.2f}")
-    fig.suptitle(title + " (out-of-fold predictions)")
+    import textwrap
+
+    fig.suptitle(textwrap.fill(title + " (out-of-fold predictions)", 100), fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "scatter_pred_vs_true.png", dpi=110)
     plt.close(fig)
