@@ -26,7 +26,7 @@ if kind == "ffnn":
                       random_state=0)
 elif kind == "mlp":
     from sklearn.neural_network import MLPRegressor
-    m = MLPRegressor((3000, 1000, 500), solver="sgd", batch_size=1000, learning_rate_init=1e-4,
+    m = MLPRegressor(hidden_layer_sizes=(3000, 1000, 500), solver="sgd", batch_size=1000, learning_rate_init=1e-4,
                      momentum=0.9, nesterovs_momentum=False, max_iter=epochs, early_stopping=False,
                      n_iter_no_change=10**6, tol=0, shuffle=True, random_state=0)
 else:

@@ -277,17 +277,26 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
                 joblib.delayed(_chunk_worker)(self, [items[i] for i in c], c) for c in chunks
             )
             return
-        if self._parallel == "model" and n_jobs not in (None, 1):
-            with joblib.Parallel(n_jobs=n_jobs, prefer="threads") as par:
-                for c in chunks:
-                    parts = par(
-                        joblib.delayed(_load_many)([items[i]], [i]) for i in c
-                    )
-                    images, good, errors = [], [], {}
-                    for im, g, e in parts:
-                        images += im
-                        good += g
-                        errors.update(e)
+        if self._parallel == "model":
+            # decode the next chunks in threads while the network runs on
+            # this one (PIL, TensorFlow and LiteRT release the GIL); up to
+            # max(1, n_jobs) chunks are decoded ahead
+            from collections import deque
+            from concurrent.futures import ThreadPoolExecutor
+
+            depth = max(1, int(n_jobs or 1))
+            with ThreadPoolExecutor(max_workers=depth) as pool:
+                pending = deque()
+                it = iter(chunks)
+                for c in it:
+                    pending.append(pool.submit(_load_many, [items[i] for i in c], c))
+                    if len(pending) >= depth:
+                        break
+                while pending:
+                    images, good, errors = pending.popleft().result()
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(_load_many, [items[i] for i in nxt], nxt))
                     feats = self._compute_checked(images) if images else None
                     yield good, feats, errors
             return
