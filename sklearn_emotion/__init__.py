@@ -37,6 +37,7 @@ __all__ = [
     "SceneFeatures",
     "ResourceError",
     "__version__",
+    "datasets",
     "get_data_home",
     "make_paper_pipeline",
     "load_image",

@@ -26,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 from tqdm.auto import tqdm
 
+from ._backbones import keras_cached_backbones
 from .datasets import load_emotion6
 from .features import ColorFeatures, GISTFeatures, LBPFeatures, ObjectFeatures, SceneFeatures
 from .models import FFNNRegressor
@@ -292,9 +293,15 @@ def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=
     ffnn_plain = _ffnn({**PAPER_FFNN, **hid}, random_state, ffnn_max_iter, clip=None)
     svr = make_pipeline(make_scaler(CLIP), SVR())
     linear = make_pipeline(make_scaler(CLIP), LinearRegression())
+    sets = dict(FEATURE_SETS)
     plan = []  # (table, model name, model, joint, feature set)
     if "2" in tables:
-        for fs in ("all", "all (TFLite object)"):
+        extra = []
+        for name in keras_cached_backbones():  # other backbones, when their weights are here
+            fam = f"object_{name}"
+            sets[f"all ({name} object)"] = ("color", "gist", "lbp", fam, "scene")
+            extra.append(f"all ({name} object)")
+        for fs in ("all", "all (TFLite object)", *extra):
             plan.append(("II", "FFNN (tuned)", ffnn_tuned, True, fs))
         plan.append(("II", "FFNN (paper settings)", ffnn_paper, True, "all"))
     if "3" in tables:
@@ -319,10 +326,12 @@ def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=
         cnn_plan = [("conv-frozen", 1e-3, cnn_max_iter), ("conv-train", 1e-4, cnn_train_max_iter)]
 
     # ---- features: once per image, through the transformers and the cache
-    need = {f for *_, fs in plan for f in FEATURE_SETS[fs]}
+    need = {f for *_, fs in plan for f in sets[fs]}
     if "best" in tables:
         need |= {f for c in BEST_CANDIDATES for f in FEATURE_SETS[c]}
     fams = _families()
+    for name in keras_cached_backbones():
+        fams[f"object_{name}"] = ObjectFeatures(name, "imagenet")
     feats, feat_log = {}, {}
     for name in [n for n in fams if n in need]:
         est = fams[name].set_params(memory=cache_dir, n_jobs=n_jobs, verbose=progress)
@@ -338,7 +347,7 @@ def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=
             f"({stats['seconds']} s, {stats['n_features']} columns)")
 
     def X_of(set_name):
-        return np.hstack([feats[f] for f in FEATURE_SETS[set_name]])
+        return np.hstack([feats[f] for f in sets[set_name]])
 
     # identical (model, features) pairs are run once and reported in each table
     done: dict[tuple, Result] = {}

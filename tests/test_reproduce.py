@@ -93,3 +93,13 @@ def test_warm_run_reads_every_feature_from_cache(run, tmp_path):
     assert main(args) == 0
     info = json.loads((tmp_path / "warm" / "results.json").read_text())
     assert all(v["computed"] == 0 and v["cached"] == N for v in info["features"].values())
+
+
+def test_backbones_with_local_keras_weights_are_detected(tmp_path, monkeypatch):
+    from sklearn_emotion._backbones import KERAS_WEIGHT_FILES, keras_cached_backbones
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    assert keras_cached_backbones() == []
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / KERAS_WEIGHT_FILES["vgg16"]).write_bytes(b"x")
+    assert keras_cached_backbones() == ["vgg16"]
