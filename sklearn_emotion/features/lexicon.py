@@ -187,6 +187,3 @@ class ObjectEmotionFeatures(ImageTransformer):
             exc.features = object_emotion(exc.features, self.class_table_)
             raise
         return object_emotion(proba, self.class_table_)
-
-    def _compute_batch(self, images):  # used only through the inner ObjectFeatures
-        return object_emotion(self.object_features_._compute_batch(images), self.class_table_)

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._backbones import BACKBONES, build_backbone, preprocess_fn
-from .._image import as_image_list, load_image, resize_rgb
+from .._image import ImageLoadError, as_image_list, load_image, resize_rgb
 from ..features._base import ImageBatchError
 from ._training import train_epochs
 
@@ -26,8 +26,6 @@ def _load_all(X, side):
     items = as_image_list(X)
     out = np.empty((len(items), side, side, 3), np.uint8)
     errors = {}
-    from .._image import ImageLoadError
-
     for i, item in enumerate(items):
         try:
             out[i] = resize_rgb(load_image(item, i), (side, side))
@@ -179,11 +177,9 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
 
         base = build_backbone(self.backbone, self.weights, include_top=False,
                               data_home=self.data_home, pooling="avg")
-        for layer in base.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False
         base.trainable = self.train_range == "conv-train"
         if self.train_range == "conv-train":
+            # base.trainable = True made every layer trainable again
             for layer in base.layers:
                 if isinstance(layer, keras.layers.BatchNormalization):
                     layer.trainable = False
