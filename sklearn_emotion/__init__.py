@@ -15,15 +15,18 @@ from .features import (
     ImageBatchError,
     LBPFeatures,
     ObjectFeatures,
+    PooledLayerFeatures,
     SceneFeatures,
 )
 from .models import CNNRegressor, FFNNRegressor
 from .pipeline import make_paper_pipeline
+from .pretrained import AffectModel, load_pretrained
 from .resources import ResourceError, get_data_home
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AffectModel",
     "CNNRegressor",
     "ColorFeatures",
     "FaceExpressionFeatures",
@@ -34,6 +37,7 @@ __all__ = [
     "ImageLoadError",
     "LBPFeatures",
     "ObjectFeatures",
+    "PooledLayerFeatures",
     "SceneFeatures",
     "ResourceError",
     "__version__",
@@ -41,4 +45,5 @@ __all__ = [
     "get_data_home",
     "make_paper_pipeline",
     "load_image",
+    "load_pretrained",
 ]

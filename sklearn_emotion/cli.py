@@ -34,6 +34,11 @@ def _hidden(text):
 
 
 def _cmd_train(args):
+    if args.recipe:
+        return _train_recipe(args)
+    if not args.output:
+        print("error: --output is required", file=sys.stderr)
+        return 2
     import joblib
     import numpy as np
 
@@ -76,6 +81,63 @@ def _cmd_train(args):
     return 0
 
 
+def _train_recipe(args):
+    from .pretrained import fit_recipe
+
+    out = Path(args.output or f"{args.recipe}-model")
+    model, meta = fit_recipe(args.recipe, memory=args.cache_dir, n_jobs=args.n_jobs,
+                             verbose=not args.quiet)
+    model.save(out, metadata=meta)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    print(f"recipe {args.recipe!r}: trained on {model.n_train_} images; saved {out} "
+          f"({size / 1e6:.2f} MB; load it with sklearn_emotion.load_pretrained({str(out)!r}))")
+    return 0
+
+
+def _load_model(spec):
+    """A saved AffectModel folder, a joblib pipeline, or None for the shipped model."""
+    from .pretrained import load_pretrained
+
+    if spec is None:
+        return load_pretrained(), "pretrained"
+    p = Path(spec)
+    if p.is_dir():
+        return load_pretrained(p), "affect"
+    import joblib
+
+    return joblib.load(p), "pipeline"
+
+
+def _predict_chunk(model, kind, paths):
+    """Predictions for one chunk of paths: (frame of good rows, their paths, {path: reason})."""
+    import numpy as np
+    import pandas as pd
+
+    from .features import ImageBatchError
+
+    if kind in ("pretrained", "affect"):
+        try:
+            F = model.features_.transform(paths)
+            errors = {}
+        except ImageBatchError as exc:
+            F, errors = exc.features, exc.errors
+        frame = model._frame_from_features(F)
+        keep = [i for i in range(len(paths)) if i not in errors]
+        frame = frame.iloc[keep].reset_index(drop=True)
+    else:
+        try:
+            pred = np.asarray(model.predict(paths)).reshape(len(paths), -1)
+            errors, keep = {}, list(range(len(paths)))
+        except ImageBatchError as exc:
+            errors = exc.errors
+            keep = [i for i in range(len(paths)) if i not in errors]
+            pred = (np.asarray(model.predict([paths[i] for i in keep])).reshape(len(keep), -1)
+                    if keep else np.empty((0, 2)))
+        frame = pd.DataFrame({"valence": pred[:, 0], "arousal": pred[:, 1]})
+    reasons = {paths[i]: getattr(e, "reason", str(e)) for i, e in errors.items()}
+    return frame, [paths[i] for i in keep], reasons
+
+
 def _expand_inputs(items):
     paths, problems = [], []
     for item in items:
@@ -91,39 +153,39 @@ def _expand_inputs(items):
 
 
 def _cmd_predict(args):
-    import joblib
     import numpy as np
+    import pandas as pd
     from tqdm.auto import tqdm
 
-    from ._image import ImageLoadError, load_image
     from ._lexicons import nearest_emotion_word
 
-    model = joblib.load(args.model)
+    model, kind = _load_model(args.model)
     paths, problems = _expand_inputs(args.images)
-    good, images = [], []
-    for p in tqdm(paths, desc="reading", disable=args.quiet, unit="img"):
-        try:
-            images.append(load_image(p))
-            good.append(p)
-        except ImageLoadError as exc:
-            problems.append((p, exc.reason))
-    preds = np.empty((0, 2))
-    if good:
-        chunks = [list(range(s, min(s + args.batch_size, len(good)))) for s in range(0, len(good), args.batch_size)]
-        parts = []
-        for c in tqdm(chunks, desc="predicting", disable=args.quiet, unit="batch"):
-            parts.append(np.asarray(model.predict([images[i] for i in c])).reshape(len(c), -1))
-        preds = np.vstack(parts)
+    frames, good = [], []
+    bs = max(1, int(args.batch_size))
+    # stream: features, predictions and errors one chunk at a time, so memory
+    # does not grow with the number of images
+    with tqdm(total=len(paths), desc="predicting", disable=args.quiet, unit="img") as bar:
+        for s in range(0, len(paths), bs):
+            chunk = paths[s:s + bs]
+            frame, ok, reasons = _predict_chunk(model, kind, chunk)
+            frames.append(frame)
+            good += ok
+            problems += list(reasons.items())
+            bar.update(len(chunk))
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["valence", "arousal"])
+    table.insert(0, "path", good)
+    table["emotion_word"] = [nearest_emotion_word(v, a)
+                             for v, a in zip(table["valence"], table["arousal"])]
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "valence", "arousal", "emotion_word"])
-        for p, (v, a) in zip(good, preds[:, :2]):
-            w.writerow([p, f"{v:.4f}", f"{a:.4f}", nearest_emotion_word(v, a)])
-    print(f"predicted {len(good)} image(s); wrote {out}")
+    table.to_csv(out, index=False, float_format="%.4f")
+    which = {"pretrained": "the pretrained model", "affect": f"model {args.model}",
+             "pipeline": f"model {args.model}"}[kind]
+    print(f"predicted {len(good)} image(s) with {which}; wrote {out}")
     if args.plot and good:
-        _plot_va(good, preds, args.plot)
+        _plot_va(good, table[["valence", "arousal"]].to_numpy(np.float64), args.plot)
         print(f"wrote {args.plot}")
     if problems:
         print(f"{len(problems)} input(s) could not be used:", file=sys.stderr)
@@ -191,12 +253,19 @@ def build_parser():
     t.add_argument("--ffnn-hidden", default=None)
     t.add_argument("--cache-dir", default=None)
     t.add_argument("--n-jobs", type=int, default=None)
-    t.add_argument("--output", required=True, help="model file (.joblib)")
+    t.add_argument("--recipe", default=None, choices=["default"],
+                   help="fit a named recipe instead of a pipeline: 'default' rebuilds the "
+                        "shipped pretrained model from Emotion6 + OASIS (the other "
+                        "training options are ignored)")
+    t.add_argument("--output", default=None,
+                   help="model file (.joblib), or with --recipe a model folder")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_cmd_train)
 
     q = sub.add_parser("predict", help="predict valence and arousal for images")
-    q.add_argument("model", help="a model saved by 'train'")
+    q.add_argument("--model", default=None,
+                   help="a model saved by 'train' (.joblib file or --recipe folder); "
+                        "default: the pretrained model shipped with the package")
     q.add_argument("images", nargs="+", help="image files or folders")
     q.add_argument("--output", default="predictions.csv")
     q.add_argument("--plot", default=None, help="PNG of the images placed in V-A space")

@@ -87,6 +87,16 @@ REGISTRY: dict[str, Resource] = {
         "Emotion6, Peng et al., CVPR 2015. Academic research only.",
         member="Emotion6/ground_truth.txt",
     ),
+    "data/oasis/OASIS.csv": Resource(
+        "7f059c01d627739d0d64bf71ea7727ecec80df1e3e702007744e6fb6c6dffe5a",
+        None,
+        "OASIS, Kurdi, Lozano & Banaji, Behavior Research Methods 2017: 900 "
+        "photos with valence/arousal ratings on 1-7, released by the authors "
+        "for free research use (images from Pixabay, Wikimedia and similar "
+        "sources without copyright restrictions). Get the ratings file and the "
+        "images folder from the authors' OASIS release and lay them out as "
+        "data/oasis/OASIS.csv and data/oasis/images/<Theme>.jpg.",
+    ),
     "lexicons/nrc_vad_v1.txt": Resource(
         "7ca443b2aed2d3fc62f65987783ea08bc95726a1fe3bb66ef551439786fb1125",
         None,

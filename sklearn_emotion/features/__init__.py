@@ -2,6 +2,7 @@
 
 from ._base import ImageBatchError, ImageTransformer
 from .faces import FaceExpressionFeatures
+from .layers import PooledLayerFeatures, pool_feature_maps
 from .lexicon import ObjectEmotionFeatures
 from .objects import ObjectFeatures
 from .scene import SceneFeatures
@@ -17,9 +18,11 @@ __all__ = [
     "ImageTransformer",
     "LBPFeatures",
     "ObjectFeatures",
+    "PooledLayerFeatures",
     "SceneFeatures",
     "color_features",
     "color_names",
     "gist",
     "lbp_histogram",
+    "pool_feature_maps",
 ]

@@ -1,0 +1,311 @@
+"""Pooled activations of several CNN layers: mid- and high-level appearance.
+
+Beyond the paper.  The paper describes an image to its regressor by the
+1,000 ImageNet class scores of a CNN (:class:`ObjectFeatures`).  The class
+scores throw away most of what the network saw: textures, colours, layout and
+parts live in the intermediate layers.  Pooling each chosen layer's feature
+maps over space (channel means, optionally standard deviations, the "style"
+statistics of Gatys et al.) keeps that information at a few thousand
+numbers an image.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .._backbones import BACKBONES, build_backbone, preprocess_fn, resolve_file
+from .._image import resize_rgb
+from .._runners import KerasRunner, TFLiteRunner
+from ._base import ImageTransformer
+
+__all__ = ["PooledLayerFeatures", "pool_feature_maps", "DEFAULT_LAYERS"]
+
+_STATS = ("mean", "std", "max")
+
+#: Default taps: the end of each MobileNetV2 stage (strides 4, 8, 16, 16, 32,
+#: 32), the last 1,280-channel feature map and the class logits.  The TFLite
+#: names are the first ``;``-separated part of the tensor names of the
+#: quantized Coral model; the Keras names are ``keras.applications``' layers.
+DEFAULT_LAYERS = {
+    "tflite": (
+        "MobilenetV2/expanded_conv_2/add",
+        "MobilenetV2/expanded_conv_5/add",
+        "MobilenetV2/expanded_conv_9/add",
+        "MobilenetV2/expanded_conv_12/add",
+        "MobilenetV2/expanded_conv_15/add",
+        "MobilenetV2/expanded_conv_16/project/add_fold",
+        "MobilenetV2/Conv_1/Relu6",
+    ),
+    "mobilenet_v2": (
+        "block_2_add",
+        "block_5_add",
+        "block_9_add",
+        "block_12_add",
+        "block_15_add",
+        "block_16_project_BN",
+        "out_relu",
+    ),
+}
+
+
+def pool_feature_maps(maps, stats=("mean",)):
+    """Pool feature maps over space.
+
+    Parameters
+    ----------
+    maps : array-like of shape (n, h, w, c) or (n, c)
+        Activations of one layer for ``n`` images (channels last).  A 2-D
+        input (already pooled, e.g. logits) is returned as it is for
+        ``"mean"`` and gives zeros for ``"std"`` and itself for ``"max"``.
+    stats : sequence of {"mean", "std", "max"}, default=("mean",)
+        Statistics over the spatial positions of each channel, concatenated
+        in this order.
+
+    Returns
+    -------
+    pooled : ndarray of shape (n, c * len(stats)), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> maps = np.arange(8, dtype=float).reshape(1, 2, 2, 2)
+    >>> pool_feature_maps(maps, ("mean", "max"))
+    array([[3., 4., 6., 7.]])
+    """
+    m = np.asarray(maps, dtype=np.float64)
+    if m.ndim == 2:
+        m = m[:, None, None, :]
+    if m.ndim != 4:
+        raise ValueError(f"maps must be (n, h, w, c) or (n, c), got shape {m.shape}")
+    flat = m.reshape(m.shape[0], -1, m.shape[-1])
+    out = []
+    for s in stats:
+        if s == "mean":
+            out.append(flat.mean(axis=1))
+        elif s == "std":
+            out.append(flat.std(axis=1))
+        elif s == "max":
+            out.append(flat.max(axis=1))
+        else:
+            raise ValueError(f"unknown statistic {s!r}; choose from {_STATS}")
+    return np.concatenate(out, axis=1)
+
+
+def _short(name):
+    """A readable feature-name prefix for a layer or tensor name."""
+    first = name.split(";")[0]
+    parts = [p for p in first.split("/") if p and p != "MobilenetV2"]
+    return "_".join(parts).lower().replace("expanded_conv", "block")
+
+
+class PooledLayerFeatures(ImageTransformer):
+    """Spatially pooled activations of several layers of a pretrained CNN.
+
+    Beyond the paper: richer than the 1,000 class scores of
+    :class:`ObjectFeatures`, and the base of the pretrained affect model
+    (:func:`sklearn_emotion.load_pretrained`).
+
+    Parameters
+    ----------
+    backbone : str, path-like or keras.Model, default="models/mobilenet_v2_1.0_224_quant.tflite"
+        - a ``.tflite`` network (registered resource name or path), run with
+          ai-edge-litert; intermediate tensors are read with
+          ``experimental_preserve_all_tensors``;
+        - a ``keras.applications`` name (``"mobilenet_v2"``, ``"vgg16"``, …)
+          with ``weights``, run through TensorFlow (a GPU when present);
+        - a ``keras.Model`` taking float32 RGB on [0, 255] at its input size.
+    layers : sequence of str, default=None
+        Layers to tap.  For a ``.tflite`` network: tensor names, or their
+        first ``;``-separated part.  For Keras: layer names.  None takes
+        :data:`DEFAULT_LAYERS` for the TFLite MobileNetV2 and for
+        ``"mobilenet_v2"``; other backbones need explicit layers.
+    stats : sequence of {"mean", "std", "max"}, default=("mean", "std")
+        Statistics over space of each channel.
+    flip : bool, default=True
+        Average the features of the image and of its mirror image (left and
+        right swapped), so the features do not depend on which way a scene
+        faces.  Doubles the network time.
+    weights : str or None, default="models/mobilenet_v2_1.0_224_imagenet.weights.h5"
+        For a named Keras backbone: a registered resource, a path,
+        ``"imagenet"`` (Keras' download) or None.  Ignored otherwise.
+    num_threads : int, optional
+        TFLite interpreter threads; None uses every core.
+    data_home : str or path-like, optional
+        Where registered resources are found.
+    memory, batch_size, n_jobs, verbose, on_error
+        As for :class:`ColorFeatures`; ``batch_size`` is the model batch and
+        ``n_jobs`` the number of threads decoding images.
+
+    Attributes
+    ----------
+    feature_names_out_ : ndarray of str
+        ``<layer>_<stat>_<channel>``, e.g. ``block_5_add_mean_3``.
+    n_features_out_ : int
+        3,952 with the defaults (1,976 channels × mean and std).
+
+    See Also
+    --------
+    ObjectFeatures : the class scores of the same networks (the paper's
+        object features).
+
+    Notes
+    -----
+    Images are resized to the network's input size (224×224 for
+    MobileNetV2) without cropping.  With a quantized TFLite network the
+    activations are dequantized before pooling.
+
+    Examples
+    --------
+    >>> from skimage import data
+    >>> from sklearn_emotion.features import PooledLayerFeatures
+    >>> f = PooledLayerFeatures().fit([data.astronaut()])       # doctest: +SKIP
+    >>> f.transform([data.astronaut()]).shape                   # doctest: +SKIP
+    (1, 3952)
+    """
+
+    _parallel = "model"
+
+    def __init__(self, backbone="models/mobilenet_v2_1.0_224_quant.tflite", layers=None,
+                 stats=("mean", "std"), flip=True,
+                 weights="models/mobilenet_v2_1.0_224_imagenet.weights.h5",
+                 num_threads=None, data_home=None, *, memory=None, batch_size=32,
+                 n_jobs=None, verbose=False, on_error="raise"):
+        self.backbone = backbone
+        self.layers = layers
+        self.stats = stats
+        self.flip = flip
+        self.weights = weights
+        self.num_threads = num_threads
+        self.data_home = data_home
+        self.memory = memory
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.on_error = on_error
+
+    def _kind(self):
+        b = self.backbone
+        if isinstance(b, (str, os.PathLike)):
+            s = os.fspath(b)
+            if s in BACKBONES:
+                return "named"
+            if s.endswith(".tflite"):
+                return "tflite"
+            raise ValueError(
+                f"backbone {s!r} is neither a keras.applications name "
+                f"({', '.join(sorted(BACKBONES))}) nor a .tflite file"
+            )
+        if hasattr(b, "layers") and callable(b):
+            return "keras"
+        raise TypeError(f"backbone must be a name, a .tflite path or a keras.Model, got {type(b).__name__}")
+
+    def _layer_names(self):
+        if self.layers is not None:
+            layers = [str(x) for x in self.layers]
+            if not layers:
+                raise ValueError("layers must name at least one layer")
+            return layers
+        kind = self._kind()
+        key = "tflite" if kind == "tflite" else (self.backbone if kind == "named" else None)
+        if key not in DEFAULT_LAYERS:
+            raise ValueError(f"no default layers for backbone {self.backbone!r}: pass layers=")
+        return list(DEFAULT_LAYERS[key])
+
+    def _validate_params_extra(self):
+        self._kind()
+        stats = list(self.stats) if not isinstance(self.stats, str) else [self.stats]
+        bad = [s for s in stats if s not in _STATS]
+        if bad or not stats:
+            raise ValueError(f"stats must be a non-empty sequence of {_STATS}, got {self.stats!r}")
+        if not isinstance(self.flip, (bool, np.bool_)):
+            raise ValueError(f"flip must be a bool, got {self.flip!r}")
+        self._layer_names()
+
+    def _stats(self):
+        return [self.stats] if isinstance(self.stats, str) else list(self.stats)
+
+    # ------------------------------------------------------------- runner
+    def _runner(self):
+        return self._lazy_get("runner", self._build_runner)
+
+    def _build_runner(self):
+        kind = self._kind()
+        wanted = self._layer_names()
+        if kind == "tflite":
+            path = resolve_file(self.backbone, self.data_home)
+            probe = TFLiteRunner(path, self.num_threads)
+            # activations only: 4-D (1, h, w, c) or 2-D (1, c) tensors, one image
+            details = [d for d in probe.interpreter.get_tensor_details()
+                       if len(d["shape"]) in (2, 4) and int(d["shape"][0]) == 1]
+            names = []
+            for w in wanted:
+                hits = [d["name"] for d in details if d["name"] == w]
+                if not hits:
+                    hits = [d["name"] for d in details if d["name"].split(";")[0] == w]
+                if len(hits) != 1:
+                    raise ValueError(
+                        f"{path}: layer {w!r} matches {len(hits)} tensors"
+                        + (f": {hits[:3]}" if hits else "")
+                    )
+                names.append(hits[0])
+            runner = TFLiteRunner(path, self.num_threads, names)
+            channels = [int(d["shape"][-1]) for d in runner.extra]
+            return dict(kind=kind, runner=runner, tensors=names, channels=channels,
+                        side=probe.input_shape[1:3], pre=None)
+        import keras
+
+        if kind == "named":
+            model = build_backbone(self.backbone, self.weights, include_top=True,
+                                   data_home=self.data_home)
+            pre = preprocess_fn(self.backbone)
+        else:
+            model, pre = self.backbone, None
+        outs = []
+        for w in wanted:
+            try:
+                outs.append(model.get_layer(w).output)
+            except ValueError:
+                raise ValueError(f"backbone has no layer named {w!r}") from None
+        tap = keras.Model(model.input, outs)
+        channels = [int(o.shape[-1]) for o in outs]
+        side = tuple(int(s) for s in model.input_shape[1:3])
+        return dict(kind=kind, runner=KerasRunner(tap), channels=channels, side=side, pre=pre)
+
+    def _feature_names(self):
+        r = self._runner()
+        names = []
+        for layer, c in zip(self._layer_names(), r["channels"]):
+            prefix = _short(layer)
+            for s in self._stats():
+                names.extend(f"{prefix}_{s}_{k}" for k in range(c))
+        return names
+
+    def _forward(self, batch):
+        """Pooled features of a batch of resized RGB uint8 images."""
+        r = self._runner()
+        stats = self._stats()
+        if r["kind"] == "tflite":
+            runner = r["runner"]
+            if runner.input_dtype == np.uint8:
+                x = batch.astype(np.uint8)
+            else:
+                x = (batch.astype(np.float32) / 127.5 - 1.0).astype(runner.input_dtype)
+            res = runner.run(x)
+            maps = [res[name] for name in r["tensors"]]
+        else:
+            x = batch.astype(np.float32)
+            if r["pre"] is not None:
+                x = r["pre"](x)
+            res = r["runner"].run(x)
+            maps = [res[f"output{k}"] for k in range(len(r["channels"]))]
+        return np.concatenate([pool_feature_maps(m, stats) for m in maps], axis=1)
+
+    def _compute_batch(self, images):
+        r = self._runner()
+        batch = np.stack([resize_rgb(im, r["side"]) for im in images])
+        feats = self._forward(batch)
+        if self.flip:
+            feats = 0.5 * (feats + self._forward(batch[:, :, ::-1]))
+        return feats

@@ -1,0 +1,662 @@
+"""The pretrained affect model: valence, arousal, intervals and emotions out of the box.
+
+:class:`AffectModel` is a scikit-learn regressor over images: pooled
+activations of a pretrained CNN (:class:`~sklearn_emotion.PooledLayerFeatures`
+by default), standardised and clipped, then one ridge regression per target
+whose penalty is chosen on the training data alone (efficient leave-one-out,
+:class:`~sklearn.linear_model.RidgeCV`).  Around it:
+
+- **intervals** by CV+ (Barber, Candès, Ramdas & Tibshirani 2021): the model
+  is refitted on ``cv`` folds of the training data; each training image's
+  out-of-fold residual, added to the prediction of the fold model that did
+  not see it, gives the interval's end points.  Under exchangeability the
+  coverage is at least ``1 - 2 * (1 - coverage)`` in theory and close to
+  ``coverage`` in practice;
+- **emotion distributions** over Emotion6's seven categories, by a
+  multinomial logistic regression on the same standardised features fitted
+  to the rated distributions (soft labels).
+
+Everything fitted is a set of numeric arrays, so a fitted model is saved as
+a JSON description plus a ``.npz`` of arrays (:meth:`AffectModel.save`) and
+loaded by :func:`load_pretrained` without unpickling anything.  The package
+ships one such model, fitted on all of Emotion6 and OASIS by
+``sklearn-emotion train --recipe default``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import KFold
+from sklearn.utils.validation import check_is_fitted
+
+from .datasets._emotion6 import EMOTION_NAMES
+
+__all__ = ["AffectModel", "load_pretrained", "PRETRAINED_DIR", "FORMAT"]
+
+#: Folder of the model shipped inside the package.
+PRETRAINED_DIR = Path(__file__).parent / "pretrained_models" / "default"
+
+#: Name and version of the on-disk format.
+FORMAT = ("sklearn-emotion/affect-model", 1)
+
+TARGET_NAMES = ("valence", "arousal")
+_DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 25))
+
+
+def _default_features():
+    from .features import PooledLayerFeatures
+
+    return PooledLayerFeatures()
+
+
+class _Linear:
+    """Standardise, clip, then an affine map: one fitted ridge head."""
+
+    def __init__(self, mean, scale, coef, intercept, clip):
+        self.mean, self.scale, self.coef, self.intercept, self.clip = mean, scale, coef, intercept, clip
+
+    @classmethod
+    def fit(cls, F, Y, alphas, clip):
+        mean = F.mean(axis=0)
+        scale = F.std(axis=0)
+        scale[scale < 1e-12] = 1.0
+        Z = _standardise(F, mean, scale, clip)
+        ridge = RidgeCV(alphas=alphas, alpha_per_target=True).fit(Z, Y)
+        return cls(mean, scale, np.asarray(ridge.coef_).T.copy(), np.asarray(ridge.intercept_),
+                   clip), np.atleast_1d(ridge.alpha_)
+
+    def predict(self, F):
+        return _standardise(F, self.mean, self.scale, self.clip) @ self.coef + self.intercept
+
+
+def _standardise(F, mean, scale, clip):
+    Z = (F - mean) / scale
+    if clip is not None:
+        np.clip(Z, -clip, clip, out=Z)
+    return Z
+
+
+def _fit_soft_multinomial(Z, P, alpha, max_iter=500):
+    """Multinomial logistic regression on soft labels (rows of ``P`` sum to 1).
+
+    Minimises mean KL(P || softmax(Z W + b)) + alpha/2 ||W||^2 with L-BFGS.
+    Returns W (d, k) and b (k,).
+    """
+    from scipy.optimize import minimize
+
+    n, d = Z.shape
+    k = P.shape[1]
+    b0 = np.log(np.clip(P.mean(axis=0), 1e-12, None))
+
+    def loss(theta):
+        W = theta[: d * k].reshape(d, k)
+        b = theta[d * k:]
+        logq = log_softmax(Z @ W + b, axis=1)
+        f = -(P * logq).sum() / n + 0.5 * alpha * (W * W).sum()
+        G = (np.exp(logq) - P) / n
+        gW = Z.T @ G + alpha * W
+        return f, np.concatenate([gW.ravel(), G.sum(axis=0)])
+
+    theta0 = np.concatenate([np.zeros(d * k), b0])
+    res = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    return res.x[: d * k].reshape(d, k), res.x[d * k:]
+
+
+class AffectModel(RegressorMixin, BaseEstimator):
+    """Valence and arousal of images, with intervals and emotion distributions.
+
+    A regressor whose ``X`` is a sequence of images (paths, arrays or PIL
+    images) and whose ``y`` is ``(n, 2)`` valence and arousal on 1-9.
+    :func:`load_pretrained` returns one fitted on Emotion6 and OASIS.
+
+    Parameters
+    ----------
+    features : image transformer, default=None
+        Computes the image features; None uses
+        :class:`~sklearn_emotion.PooledLayerFeatures` with its defaults
+        (MobileNetV2 TFLite, seven layers, mean and std, mirror averaging).
+        It is cloned in ``fit``; set its ``memory``, ``n_jobs`` or
+        ``on_error`` through it (``features__memory=...``).
+    alphas : sequence of float, default=25 values from 0.1 to 1e5
+        Ridge penalties to choose from, per target, by efficient
+        leave-one-out on the training data.
+    clip : float or None, default=5.0
+        Standardised features are clipped to ``[-clip, clip]`` so that one
+        unusual image cannot push a prediction far outside the training
+        range.
+    coverage : float, default=0.8
+        Nominal coverage of :meth:`predict_interval`.
+    cv : int, default=5
+        Folds used to calibrate the intervals (CV+); 0 disables intervals.
+    emotion_alpha : float, default=1e-3
+        L2 penalty of the emotion-distribution head (per sample).
+    random_state : int, RandomState instance or None, default=0
+        Shuffles the calibration folds.
+
+    Attributes
+    ----------
+    features_ : image transformer
+        The fitted feature transformer.
+    alpha_ : ndarray of shape (2,)
+        Ridge penalty chosen for valence and for arousal.
+    n_features_in_ : int
+        Number of image features the heads use.
+    fold_alpha_ : ndarray of shape (cv, 2)
+        Penalties chosen inside each calibration fold.
+    calibration_residuals_ : ndarray of shape (n_samples, 2)
+        Absolute out-of-fold residuals of the training images.
+    emotion_names_ : list of str or None
+        The emotion categories when ``fit`` got ``distributions``.
+    n_train_ : int
+        Number of training images.
+
+    See Also
+    --------
+    load_pretrained : the model shipped with the package.
+    sklearn_emotion.make_paper_pipeline : the paper's pipelines.
+
+    References
+    ----------
+    R. F. Barber, E. J. Candès, A. Ramdas, R. J. Tibshirani, "Predictive
+    inference with the jackknife+", Annals of Statistics 49(1), 2021.
+
+    Examples
+    --------
+    >>> from skimage import data
+    >>> from sklearn_emotion import load_pretrained
+    >>> model = load_pretrained()                            # doctest: +SKIP
+    >>> model.predict([data.astronaut()]).round(1)          # doctest: +SKIP
+    array([[6.1, 4.9]])
+    """
+
+    _takes_images = True
+
+    def __init__(self, features=None, alphas=_DEFAULT_ALPHAS, clip=5.0, coverage=0.8, cv=5,
+                 emotion_alpha=1e-3, random_state=0):
+        self.features = features
+        self.alphas = alphas
+        self.clip = clip
+        self.coverage = coverage
+        self.cv = cv
+        self.emotion_alpha = emotion_alpha
+        self.random_state = random_state
+
+    # ------------------------------------------------------------ checks
+    def _validate(self):
+        if not (0.0 < float(self.coverage) < 1.0):
+            raise ValueError(f"coverage must lie in (0, 1), got {self.coverage!r}")
+        if not (isinstance(self.cv, (int, np.integer)) and (self.cv == 0 or self.cv >= 2)):
+            raise ValueError(f"cv must be 0 or an int >= 2, got {self.cv!r}")
+        if self.clip is not None and not float(self.clip) > 0:
+            raise ValueError(f"clip must be None or > 0, got {self.clip!r}")
+        alphas = np.asarray(self.alphas, dtype=float).ravel()
+        if alphas.size == 0 or (alphas <= 0).any():
+            raise ValueError("alphas must be a non-empty sequence of positive numbers")
+        if not float(self.emotion_alpha) > 0:
+            raise ValueError(f"emotion_alpha must be > 0, got {self.emotion_alpha!r}")
+        return alphas
+
+    # --------------------------------------------------------------- fit
+    def fit(self, X, y, distributions=None):
+        """Compute the features of ``X`` and fit every head.
+
+        Parameters
+        ----------
+        X : sequence of images
+            Paths, arrays or PIL images.
+        y : array-like of shape (n_samples, 2)
+            Valence and arousal on 1-9.
+        distributions : array-like of shape (n_samples, 7), optional
+            Rated emotion distributions (Emotion6's order: anger, disgust,
+            fear, joy, sadness, surprise, neutral).  Rows of NaN (images of
+            a set without distributions) are left out of that head only.
+
+        Returns
+        -------
+        self
+        """
+        features = _default_features() if self.features is None else clone(self.features)
+        F = features.fit_transform(X)
+        return self._fit_features(features, F, y, distributions)
+
+    def _fit_features(self, features, F, y, distributions=None):
+        """Fit the heads on precomputed features ``F`` of the training images."""
+        alphas = self._validate()
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim != 2 or y.shape[1] != 2:
+            raise ValueError(f"y must be (n_samples, 2) valence/arousal, got shape {y.shape}")
+        F = np.asarray(F, dtype=np.float64)
+        if len(F) != len(y):
+            raise ValueError(f"X has {len(F)} images but y has {len(y)} rows")
+        bad = ~np.isfinite(F).all(axis=1)
+        if bad.any():
+            raise ValueError(f"{int(bad.sum())} training image(s) have no features (unreadable)")
+        clip = None if self.clip is None else float(self.clip)
+        self.features_ = features
+        self.n_features_in_ = F.shape[1]
+        self.n_train_ = len(F)
+        self.main_, self.alpha_ = _Linear.fit(F, y, alphas, clip)
+        self.folds_ = []
+        if self.cv:
+            fold_of = np.empty(len(F), dtype=np.int64)
+            resid = np.empty_like(y)
+            alphas_k = []
+            kf = KFold(int(self.cv), shuffle=True, random_state=self.random_state)
+            for k, (tr, te) in enumerate(kf.split(F)):
+                lin, a = _Linear.fit(F[tr], y[tr], alphas, clip)
+                self.folds_.append(lin)
+                alphas_k.append(a)
+                fold_of[te] = k
+                resid[te] = np.abs(y[te] - lin.predict(F[te]))
+            self.fold_of_ = fold_of
+            self.calibration_residuals_ = resid
+            self.fold_alpha_ = np.asarray(alphas_k)
+        self.emotion_names_ = None
+        if distributions is not None:
+            P = np.asarray(distributions, dtype=np.float64)
+            if P.shape != (len(F), len(EMOTION_NAMES)):
+                raise ValueError(f"distributions must be (n_samples, {len(EMOTION_NAMES)}), got {P.shape}")
+            rows = np.isfinite(P).all(axis=1)
+            if rows.sum() < 10:
+                raise ValueError("distributions has fewer than 10 complete rows")
+            P = P[rows] / P[rows].sum(axis=1, keepdims=True)
+            Z = _standardise(F[rows], self.main_.mean, self.main_.scale, clip)
+            self.emotion_coef_, self.emotion_intercept_ = _fit_soft_multinomial(
+                Z, P, float(self.emotion_alpha))
+            self.emotion_names_ = list(EMOTION_NAMES)
+        return self
+
+    # ----------------------------------------------------------- predict
+    def _features(self, X):
+        check_is_fitted(self, "main_")
+        F = np.asarray(self.features_.transform(X), dtype=np.float64)
+        if F.shape[1] != self.n_features_in_:
+            raise ValueError(f"features have {F.shape[1]} columns, the model expects {self.n_features_in_}")
+        return F
+
+    @staticmethod
+    def _rows(F):
+        ok = np.isfinite(F).all(axis=1)
+        return ok, F[ok]
+
+    def predict(self, X):
+        """Predict valence and arousal (1-9).
+
+        Parameters
+        ----------
+        X : sequence of images
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_images, 2)
+            Valence and arousal, clipped to [1, 9].  Images that could not
+            be read (with ``features__on_error="nan"``) get NaN rows.
+        """
+        return self._predict_features(self._features(X))
+
+    def _predict_features(self, F):
+        out = np.full((len(F), 2), np.nan)
+        ok, G = self._rows(F)
+        if len(G):
+            out[ok] = np.clip(self.main_.predict(G), 1.0, 9.0)
+        return out
+
+    def predict_interval(self, X):
+        """Prediction intervals at the nominal ``coverage`` (CV+).
+
+        Parameters
+        ----------
+        X : sequence of images
+
+        Returns
+        -------
+        intervals : ndarray of shape (n_images, 2, 2)
+            ``[:, j, 0]`` and ``[:, j, 1]`` are the low and high ends for
+            target ``j`` (0 valence, 1 arousal), within [1, 9].
+        """
+        return self._interval_features(self._features(X))
+
+    def _interval_features(self, F):
+        check_is_fitted(self, "main_")
+        if not self.folds_:
+            raise ValueError("intervals need cv >= 2 at fit time")
+        out = np.full((len(F), 2, 2), np.nan)
+        ok, G = self._rows(F)
+        if not len(G):
+            return out
+        n = len(self.fold_of_)
+        alpha = 1.0 - float(self.coverage)
+        k_lo = int(np.floor(alpha * (n + 1)))
+        k_hi = int(np.ceil((1 - alpha) * (n + 1)))
+        k_lo = min(max(k_lo, 1), n)
+        k_hi = min(max(k_hi, 1), n)
+        fold_pred = np.stack([f.predict(G) for f in self.folds_])  # (K, m, 2)
+        res = np.empty((len(G), 2, 2))
+        for j in range(2):
+            mu = fold_pred[self.fold_of_, :, j]  # (n, m): fold model of each training image
+            R = self.calibration_residuals_[:, j][:, None]
+            lo = np.partition(mu - R, k_lo - 1, axis=0)[k_lo - 1]
+            hi = np.partition(mu + R, k_hi - 1, axis=0)[k_hi - 1]
+            res[:, j, 0], res[:, j, 1] = lo, hi
+        out[ok] = np.clip(res, 1.0, 9.0)
+        return out
+
+    def predict_emotions(self, X):
+        """Predicted distribution over Emotion6's seven emotions.
+
+        Parameters
+        ----------
+        X : sequence of images
+
+        Returns
+        -------
+        proba : ndarray of shape (n_images, 7)
+            Probabilities in the order of ``emotion_names_``; rows sum to 1.
+        """
+        return self._emotions_features(self._features(X))
+
+    def _emotions_features(self, F):
+        check_is_fitted(self, "main_")
+        if self.emotion_names_ is None:
+            raise ValueError("this model was fitted without emotion distributions")
+        out = np.full((len(F), len(self.emotion_names_)), np.nan)
+        ok, G = self._rows(F)
+        if len(G):
+            Z = _standardise(G, self.main_.mean, self.main_.scale, self.main_.clip)
+            out[ok] = softmax(Z @ self.emotion_coef_ + self.emotion_intercept_, axis=1)
+        return out
+
+    def predict_frame(self, X):
+        """Everything at once, as a pandas DataFrame (one row per image).
+
+        Columns: ``valence``, ``arousal``, ``valence_low``, ``valence_high``,
+        ``arousal_low``, ``arousal_high`` (when intervals were calibrated),
+        ``p_<emotion>`` for each emotion and ``emotion`` (the most likely
+        one) when the model has an emotion head.  The features are computed
+        once.
+        """
+        return self._frame_from_features(self._features(X))
+
+    def _frame_from_features(self, F):
+        import pandas as pd
+
+        cols = {}
+        pred = self._predict_features(F)
+        cols["valence"], cols["arousal"] = pred[:, 0], pred[:, 1]
+        if self.folds_:
+            iv = self._interval_features(F)
+            for j, t in enumerate(TARGET_NAMES):
+                cols[f"{t}_low"], cols[f"{t}_high"] = iv[:, j, 0], iv[:, j, 1]
+        if self.emotion_names_ is not None:
+            P = self._emotions_features(F)
+            for k, e in enumerate(self.emotion_names_):
+                cols[f"p_{e}"] = P[:, k]
+            top = np.array([None] * len(P), dtype=object)
+            ok = np.isfinite(P).all(axis=1)
+            top[ok] = np.asarray(self.emotion_names_, dtype=object)[P[ok].argmax(axis=1)]
+            cols["emotion"] = top
+        return pd.DataFrame(cols)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.one_d_array = True
+        tags.input_tags.string = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        return tags
+
+    # ------------------------------------------------------- persistence
+    def save(self, path, metadata=None):
+        """Save as ``model.json`` + ``arrays.npz`` in the folder ``path``.
+
+        Nothing is pickled: the JSON names the feature transformer's class
+        (one of this package's) and its parameters; the arrays are plain
+        numeric arrays.  :func:`load_pretrained` reads it back.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Folder to create or overwrite.
+        metadata : dict, optional
+            JSON-serialisable notes stored under ``"metadata"`` (training
+            data, recipe, checks).
+        """
+        check_is_fitted(self, "main_")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        fparams = {k: v for k, v in self.features_.get_params(deep=False).items()
+                   if k not in ("memory", "n_jobs", "verbose")}
+        desc = {
+            "format": FORMAT[0],
+            "format_version": FORMAT[1],
+            "features": {"class": type(self.features_).__name__, "params": _jsonable(fparams),
+                         "names": [str(n) for n in self.features_.get_feature_names_out()]},
+            "params": _jsonable({k: v for k, v in self.get_params(deep=False).items()
+                                 if k != "features"}),
+            "targets": list(TARGET_NAMES),
+            "n_train": int(self.n_train_),
+            "alpha": [float(a) for a in self.alpha_],
+            "emotion_names": self.emotion_names_,
+            "metadata": metadata or {},
+        }
+        arrays = {f"main_{k}": getattr(self.main_, k) for k in ("mean", "scale", "coef", "intercept")}
+        for i, f in enumerate(self.folds_):
+            for k in ("mean", "scale", "coef", "intercept"):
+                arrays[f"fold{i}_{k}"] = getattr(f, k)
+        if self.folds_:
+            arrays["fold_of"] = self.fold_of_
+            arrays["calibration_residuals"] = self.calibration_residuals_
+            arrays["fold_alpha"] = self.fold_alpha_
+        if self.emotion_names_ is not None:
+            arrays["emotion_coef"] = self.emotion_coef_
+            arrays["emotion_intercept"] = self.emotion_intercept_
+        # float32 halves the size; every number the model uses is stored once
+        stored = {k: (v.astype(np.float32) if v.dtype.kind == "f" and v.ndim > 1 else v)
+                  for k, v in arrays.items()}
+        np.savez_compressed(path / "arrays.npz", **stored)
+        with open(path / "model.json", "w", encoding="utf-8") as f:
+            json.dump(desc, f, indent=1, sort_keys=True)
+            f.write("\n")
+        return path
+
+    def _cast_like_saved(self):
+        """Round the multi-dimensional arrays to float32, as :meth:`save` stores them,
+        so a freshly fitted model predicts exactly what its saved copy will."""
+        for lin in [self.main_, *self.folds_]:
+            lin.coef = lin.coef.astype(np.float32).astype(np.float64)
+        if self.emotion_names_ is not None:
+            self.emotion_coef_ = self.emotion_coef_.astype(np.float32).astype(np.float64)
+        return self
+
+
+def _jsonable(d):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (np.integer,)):
+            v = int(v)
+        elif isinstance(v, (np.floating,)):
+            v = float(v)
+        elif isinstance(v, (tuple, list, np.ndarray)):
+            v = [x.item() if hasattr(x, "item") else x for x in v]
+        elif isinstance(v, os.PathLike):
+            v = os.fspath(v)
+        if not isinstance(v, (str, int, float, bool, list, type(None))):
+            raise TypeError(f"parameter {k}={v!r} cannot be saved as JSON")
+        out[k] = v
+    return out
+
+
+def _feature_classes():
+    from . import features
+
+    return {name: getattr(features, name) for name in features.__all__
+            if isinstance(getattr(features, name), type)
+            and issubclass(getattr(features, name), features.ImageTransformer)
+            and name != "ImageTransformer"}
+
+
+def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verbose=False,
+                    on_error="raise"):
+    """Load a fitted :class:`AffectModel`: by default the one shipped with the package.
+
+    Loading never unpickles: the model is a JSON description plus numeric
+    arrays read with ``allow_pickle=False``.  The CNN it uses is a
+    registered resource, found in the data home (see
+    :func:`sklearn_emotion.get_data_home`) and verified by sha256.
+
+    Parameters
+    ----------
+    path : str or path-like, default=None
+        A folder written by :meth:`AffectModel.save`; None loads the shipped
+        model (fitted on all of Emotion6 and OASIS; see
+        ``docs/model_card.md``).
+    data_home : str or path-like, default=None
+        Where the feature network is found.
+    memory, n_jobs, verbose, on_error
+        Set on the feature transformer: per-image cache, decoding threads,
+        progress bar, and what to do with unreadable images (``"nan"``
+        gives NaN rows instead of raising).
+
+    Returns
+    -------
+    model : AffectModel
+        Fitted: ``predict``, ``predict_interval``, ``predict_emotions`` and
+        ``predict_frame`` work at once.
+
+    Examples
+    --------
+    >>> from sklearn_emotion import load_pretrained
+    >>> model = load_pretrained()                                 # doctest: +SKIP
+    >>> model.predict_frame(["photo.jpg"])                        # doctest: +SKIP
+    """
+    path = PRETRAINED_DIR if path is None else Path(path)
+    desc_file, arr_file = path / "model.json", path / "arrays.npz"
+    if not desc_file.is_file() or not arr_file.is_file():
+        raise FileNotFoundError(f"{path}: not a saved affect model (needs model.json and arrays.npz)")
+    with open(desc_file, encoding="utf-8") as f:
+        desc = json.load(f)
+    if (desc.get("format"), desc.get("format_version")) != FORMAT:
+        raise ValueError(
+            f"{desc_file}: format {desc.get('format')!r} v{desc.get('format_version')!r}, "
+            f"this version reads {FORMAT[0]!r} v{FORMAT[1]}"
+        )
+    classes = _feature_classes()
+    cls_name = desc["features"]["class"]
+    if cls_name not in classes:
+        raise ValueError(f"{desc_file}: unknown feature transformer {cls_name!r}")
+    fparams = dict(desc["features"]["params"])
+    fparams.update(memory=memory, n_jobs=n_jobs, verbose=verbose, on_error=on_error)
+    if data_home is not None:
+        fparams["data_home"] = os.fspath(data_home)
+    for k, v in list(fparams.items()):
+        if isinstance(v, list):
+            fparams[k] = tuple(v)
+    features = classes[cls_name](**fparams).fit([])
+    names = [str(n) for n in features.get_feature_names_out()]
+    if names != desc["features"]["names"]:
+        raise ValueError(f"{desc_file}: the feature network gives different feature names than "
+                         "the saved model expects (another network version?)")
+    params = dict(desc["params"])
+    if isinstance(params.get("alphas"), list):
+        params["alphas"] = tuple(params["alphas"])
+    model = AffectModel(features=classes[cls_name](**{k: v for k, v in fparams.items()}), **params)
+    with np.load(arr_file, allow_pickle=False) as z:
+        A = {k: z[k].astype(np.float64) if z[k].dtype.kind == "f" else z[k] for k in z.files}
+    clip = None if params.get("clip") is None else float(params["clip"])
+
+    def lin(prefix):
+        return _Linear(A[f"{prefix}_mean"], A[f"{prefix}_scale"], A[f"{prefix}_coef"],
+                       A[f"{prefix}_intercept"], clip)
+
+    model.features_ = features
+    model.n_features_in_ = len(names)
+    model.n_train_ = int(desc["n_train"])
+    model.main_ = lin("main")
+    model.alpha_ = np.asarray(desc["alpha"])
+    n_folds = sum(1 for k in A if k.endswith("_coef") and k.startswith("fold"))
+    model.folds_ = [lin(f"fold{i}") for i in range(n_folds)]
+    if n_folds:
+        model.fold_of_ = A["fold_of"].astype(np.int64)
+        model.calibration_residuals_ = A["calibration_residuals"]
+        model.fold_alpha_ = A["fold_alpha"]
+    model.emotion_names_ = desc.get("emotion_names")
+    if model.emotion_names_ is not None:
+        model.emotion_coef_ = A["emotion_coef"]
+        model.emotion_intercept_ = A["emotion_intercept"]
+    model.metadata_ = desc.get("metadata", {})
+    return model
+
+
+#: Fixed images whose predictions are recorded in the shipped model's
+#: metadata and checked by the tests (scikit-image's bundled samples).
+CHECK_IMAGES = ("astronaut", "chelsea", "coffee")
+
+
+def check_images():
+    """The :data:`CHECK_IMAGES` as RGB arrays (from ``skimage.data``)."""
+    from skimage import data
+
+    return [getattr(data, name)() for name in CHECK_IMAGES]
+
+
+RECIPES = ("default",)
+
+
+def fit_recipe(recipe="default", *, data_home=None, memory=None, n_jobs=None, verbose=False):
+    """Fit a named recipe: the shipped model is ``fit_recipe("default")``.
+
+    ``"default"``: :class:`AffectModel` with its default features and
+    settings, fitted on all 1,980 Emotion6 and all 900 OASIS images
+    (targets on 1-9), with Emotion6's rated emotion distributions for the
+    emotion head (OASIS has none; those rows are left out of that head).
+
+    Parameters
+    ----------
+    recipe : {"default"}
+    data_home : str or path-like, optional
+        Where the data sets and the network are found.
+    memory : str, path-like or None
+        Per-image feature cache for the training images.
+    n_jobs : int, optional
+        Decoding threads.
+    verbose : bool
+        Progress bars.
+
+    Returns
+    -------
+    model : AffectModel
+        Fitted, with its coefficient arrays rounded as :meth:`AffectModel.save`
+        stores them, so it predicts what its saved copy predicts.
+    metadata : dict
+        Training data, recipe and the check predictions, for ``save``.
+    """
+    from .datasets import combine_datasets, load_emotion6, load_oasis
+    from .features import PooledLayerFeatures
+
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose from {RECIPES}")
+    e6 = load_emotion6(data_home)
+    oasis = load_oasis(data_home)
+    both = combine_datasets(("emotion6", e6), ("oasis", oasis))
+    dist = np.vstack([e6.distributions, np.full((len(oasis.filenames), len(EMOTION_NAMES)), np.nan)])
+    feats = PooledLayerFeatures(data_home=data_home, memory=memory, n_jobs=n_jobs, verbose=verbose)
+    model = AffectModel(features=feats).fit(list(both.filenames), both.target, distributions=dist)
+    model._cast_like_saved()
+    model.features_.set_params(memory=None, verbose=False, n_jobs=None)
+    checks = model.predict(check_images())
+    metadata = {
+        "recipe": recipe,
+        "command": f"sklearn-emotion train --recipe {recipe} --output DIR",
+        "training_data": {"emotion6": len(e6.filenames), "oasis": len(oasis.filenames)},
+        "check_images": {f"skimage.data.{n}": [float(v) for v in row]
+                         for n, row in zip(CHECK_IMAGES, checks)},
+    }
+    return model, metadata
