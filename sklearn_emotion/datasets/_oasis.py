@@ -9,7 +9,7 @@ from ..resources import fetch
 from ._ratings import _read_table
 
 TARGET_NAMES = ("valence", "arousal")
-CATEGORIES = ("Animal", "Object", "Person", "Scene")
+CATEGORIES = ("Animal", "Object", "Person", "Scenery")
 
 DESCR = """\
 OASIS: Open Affective Standardized Image Set

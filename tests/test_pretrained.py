@@ -1,0 +1,250 @@
+"""OASIS, combined sets, AffectModel, the shipped pretrained model and its CLI."""
+
+import builtins
+import json
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import softmax
+from sklearn.base import clone
+from sklearn.model_selection import KFold, LeaveOneGroupOut, cross_val_predict
+from sklearn.pipeline import make_pipeline
+
+from sklearn_emotion import AffectModel, PooledLayerFeatures, load_pretrained
+from sklearn_emotion.cli import main
+from sklearn_emotion.datasets import combine_datasets, load_emotion6, load_oasis
+from sklearn_emotion.pretrained import (
+    CHECK_IMAGES,
+    PRETRAINED_DIR,
+    _fit_soft_multinomial,
+    check_images,
+)
+
+# Predictions of the shipped model for skimage.data.astronaut, chelsea and
+# coffee, recorded when it was built (``sklearn-emotion train --recipe
+# default``; also stored in its model.json).  Valence, arousal on 1-9.
+RECORDED = {
+    "astronaut": [5.937779972537985, 5.123497212886826],
+    "chelsea": [6.799826339726332, 4.953035458721558],
+    "coffee": [5.3165984992611, 4.4071762615636105],
+}
+
+
+# ------------------------------------------------------------------ datasets
+def test_load_oasis_reads_the_published_csv():
+    b = load_oasis()
+    assert b.filenames.shape == (900,) and b.target.shape == (900, 2)
+    # the 1-7 ratings mapped to 1-9; the data home's README gives these variances
+    assert np.var(b.target[:, 0]) == pytest.approx(2.68, abs=0.01)
+    assert np.var(b.target[:, 1]) == pytest.approx(1.25, abs=0.01)
+    assert b.target.min() >= 1 and b.target.max() <= 9
+    # first row: Acorns 1, valence 4.686 and arousal 2.347 on 1-7
+    assert b.themes[0] == "Acorns 1"
+    assert b.target[0] == pytest.approx([1 + 3.68627451 * 8 / 6, 1 + 1.346534653 * 8 / 6])
+    assert set(b.categories) == {"Animal", "Object", "Person", "Scenery"}
+    # themes with trailing spaces in the CSV still find their photo
+    assert all(not t.endswith(" ") for t in b.themes)
+    assert all(f.endswith(".jpg") for f in b.filenames)
+    X, y = load_oasis(return_X_y=True)
+    assert list(X) == list(b.filenames) and np.array_equal(y, b.target)
+    f = load_oasis(as_frame=True)
+    assert list(f.target.columns) == ["valence", "arousal"] and len(f.frame) == 900
+
+
+def test_combine_datasets_makes_cross_set_evaluation_one_line():
+    both = combine_datasets("emotion6", "oasis")
+    assert len(both.filenames) == 2880
+    assert list(np.unique(both.groups, return_counts=True)[1]) == [1980, 900]
+    splits = list(LeaveOneGroupOut().split(both.filenames, both.target, both.groups))
+    assert [len(te) for _, te in splits] == [1980, 900]
+    with pytest.raises(ValueError, match="given twice"):
+        combine_datasets("oasis", "oasis")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        combine_datasets("imagenet")
+
+
+# ------------------------------------------------------------ model pieces
+def test_soft_multinomial_recovers_a_known_distribution_model():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(3000, 4))
+    W = rng.normal(size=(4, 3))
+    P = softmax(Z @ W + [0.2, -0.1, 0.0], axis=1)
+    W_hat, b_hat = _fit_soft_multinomial(Z, P, alpha=1e-6)
+    Q = softmax(Z @ W_hat + b_hat, axis=1)
+    assert np.abs(Q - P).max() < 1e-3
+
+
+def _fit_numeric(model, F, y, P=None):
+    feats = PooledLayerFeatures()  # stands in for the transformer; not used to predict here
+    return model._fit_features(feats, F, y, P)
+
+
+def test_cv_plus_intervals_cover_at_the_nominal_rate():
+    rng = np.random.default_rng(0)
+    n, d = 1500, 20
+    w = rng.normal(size=(d, 2))
+
+    def draw(m):
+        F = rng.normal(size=(m, d))
+        y = 5 + 0.3 * F @ w + rng.normal(scale=[0.6, 0.3], size=(m, 2))
+        return F, y
+
+    F, y = draw(n)
+    model = _fit_numeric(AffectModel(coverage=0.8, cv=5), F, y)
+    Ft, yt = draw(4000)
+    iv = model._interval_features(Ft)
+    inside = (iv[:, :, 0] <= yt) & (yt <= iv[:, :, 1])
+    cover = inside.mean(axis=0)
+    assert np.all(np.abs(cover - 0.8) < 0.03), cover
+    # the intervals' widths follow each target's own noise
+    width = (iv[:, :, 1] - iv[:, :, 0]).mean(axis=0)
+    assert width[0] > 1.5 * width[1]
+    # and 0.95 widens them
+    wide = _fit_numeric(AffectModel(coverage=0.95, cv=5), F, y)._interval_features(Ft)
+    assert np.all((wide[:, :, 1] - wide[:, :, 0]).mean(axis=0) > width)
+
+
+def test_parameters_are_checked_in_fit():
+    F = np.random.default_rng(0).normal(size=(30, 3))
+    y = np.full((30, 2), 5.0)
+    for bad in (dict(coverage=1.5), dict(cv=1), dict(clip=-1), dict(alphas=[]),
+                dict(emotion_alpha=0)):
+        with pytest.raises(ValueError):
+            _fit_numeric(AffectModel(**bad), F, y)
+    with pytest.raises(ValueError, match=r"\(n_samples, 2\)"):
+        _fit_numeric(AffectModel(), F, y[:, 0])
+
+
+# ----------------------------------------------------- on real images
+@pytest.fixture(scope="module")
+def small_set():
+    b = load_emotion6()
+    idx = np.arange(0, 1980, 33)  # 60 images, all six keywords
+    return list(b.filenames[idx]), b.target[idx], b.distributions[idx]
+
+
+@pytest.fixture(scope="module")
+def fitted(small_set, tmp_path_factory):
+    X, y, P = small_set
+    cache = tmp_path_factory.mktemp("cache")
+    model = AffectModel(features=PooledLayerFeatures(memory=str(cache)), cv=3)
+    return model.fit(X, y, distributions=P)
+
+
+def test_affect_model_on_real_images(fitted, small_set):
+    X, y, _ = small_set
+    pred = fitted.predict(X[:5])
+    assert pred.shape == (5, 2) and np.all((pred >= 1) & (pred <= 9))
+    iv = fitted.predict_interval(X[:5])
+    assert iv.shape == (5, 2, 2)
+    assert np.all(iv[:, :, 0] <= pred) and np.all(pred <= iv[:, :, 1])
+    em = fitted.predict_emotions(X[:5])
+    assert em.shape == (5, 7) and np.allclose(em.sum(axis=1), 1)
+    frame = fitted.predict_frame(X[:5])
+    assert list(frame.columns) == [
+        "valence", "arousal", "valence_low", "valence_high", "arousal_low", "arousal_high",
+        "p_anger", "p_disgust", "p_fear", "p_joy", "p_sadness", "p_surprise", "p_neutral",
+        "emotion"]
+    assert np.allclose(frame[["valence", "arousal"]], pred)
+    # it learned something: training fit beats predicting the mean
+    assert fitted.score(X, y) > 0
+    # a clone is unfitted and carries the same parameters
+    c = clone(fitted)
+    assert not hasattr(c, "main_") and c.get_params()["cv"] == 3
+
+
+def test_affect_model_nan_rows_for_unreadable_images(fitted, small_set, tmp_path):
+    X, _, _ = small_set
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff not a jpeg")
+    model = clone(fitted).set_params(features=PooledLayerFeatures(on_error="nan"))
+    model.fit(X[:30], fitted.predict(X[:30]))
+    with pytest.warns(UserWarning, match="broken.jpg"):
+        pred = model.predict([X[0], str(bad), X[1]])
+    assert np.isnan(pred[1]).all() and np.isfinite(pred[[0, 2]]).all()
+
+
+def test_save_and_load_never_unpickle(fitted, small_set, tmp_path, monkeypatch):
+    X, _, _ = small_set
+    fitted._cast_like_saved()
+    path = fitted.save(tmp_path / "m", metadata={"note": "test"})
+    assert {p.name for p in path.iterdir()} == {"model.json", "arrays.npz"}
+
+    def refuse(*a, **k):
+        raise AssertionError("loading unpickled something")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(joblib, "load", refuse)
+    loaded = load_pretrained(path)
+    monkeypatch.undo()
+    assert loaded.metadata_ == {"note": "test"}
+    np.testing.assert_allclose(loaded.predict(X[:4]), fitted.predict(X[:4]), atol=1e-6)
+    np.testing.assert_allclose(loaded.predict_interval(X[:4]), fitted.predict_interval(X[:4]),
+                               atol=1e-6)
+    np.testing.assert_allclose(loaded.predict_emotions(X[:4]), fitted.predict_emotions(X[:4]),
+                               atol=1e-6)
+    # a tampered description is refused, not executed
+    desc = json.loads((path / "model.json").read_text())
+    desc["features"]["class"] = "os.system"
+    (path / "model.json").write_text(json.dumps(desc))
+    with pytest.raises(ValueError, match="unknown feature transformer"):
+        load_pretrained(path)
+
+
+def test_affect_model_in_cross_val_predict_and_pipeline(small_set):
+    X, y, _ = small_set
+    model = AffectModel(cv=2)
+    pred = cross_val_predict(model, X[:24], y[:24], cv=KFold(2))
+    assert pred.shape == (24, 2) and np.isfinite(pred).all()
+    pipe = make_pipeline(AffectModel(cv=0)).fit(X[:12], y[:12])
+    assert pipe.predict(X[:2]).shape == (2, 2)
+
+
+# --------------------------------------------------------- the shipped model
+def test_shipped_model_is_small_and_loads_without_pickle(monkeypatch):
+    size = sum(p.stat().st_size for p in PRETRAINED_DIR.iterdir())
+    assert size <= 10 * 2**20
+
+    def refuse(*a, **k):
+        raise AssertionError("loading unpickled something")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(builtins, "eval", refuse)
+    model = load_pretrained()
+    monkeypatch.undo()
+    assert model.n_train_ == 2880
+    assert model.metadata_["training_data"] == {"emotion6": 1980, "oasis": 900}
+
+
+def test_shipped_model_predicts_the_recorded_values():
+    model = load_pretrained()
+    pred = model.predict(check_images())
+    recorded = np.array([RECORDED[n] for n in CHECK_IMAGES])
+    np.testing.assert_allclose(pred, recorded, atol=1e-4)
+    stored = np.array([model.metadata_["check_images"][f"skimage.data.{n}"] for n in CHECK_IMAGES])
+    np.testing.assert_allclose(pred, stored, atol=1e-4)
+
+
+def test_cli_predict_uses_the_pretrained_model(tmp_path, capsys):
+    b = load_oasis()
+    imgs = list(b.filenames[:3])
+    (tmp_path / "bad.jpg").write_bytes(b"nope")
+    out = tmp_path / "pred.csv"
+    rc = main(["predict", *imgs, str(tmp_path / "bad.jpg"), "--output", str(out), "--quiet"])
+    assert rc == 0
+    df = pd.read_csv(out)
+    assert len(df) == 3 and list(df["path"]) == imgs
+    for col in ("valence", "arousal", "valence_low", "valence_high", "arousal_low",
+                "arousal_high", "p_joy", "emotion", "emotion_word"):
+        assert col in df.columns
+    assert (df["valence_low"] <= df["valence"]).all() and (df["valence"] <= df["valence_high"]).all()
+    np.testing.assert_allclose(df[["valence", "arousal"]], load_pretrained().predict(imgs),
+                               atol=1e-4)
+    captured = capsys.readouterr()
+    assert "pretrained model" in captured.out
+    assert "bad.jpg" in captured.err
