@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 
-def train_epochs(est, model, step, n_train, rng, validate=None, hint=""):
+def train_epochs(est, model, step, n_train, rng, validate=None, hint="", monitor="loss"):
     """Run epochs of ``step`` over shuffled minibatches until early stopping.
 
     Parameters
@@ -27,11 +27,15 @@ def train_epochs(est, model, step, n_train, rng, validate=None, hint=""):
     rng : numpy.random.RandomState
         Shuffles the minibatches.
     validate : callable, optional
-        ``validate() -> (mse, extra)``, the monitored validation loss and a
-        dict of further per-epoch values; without it the training loss is
+        ``validate() -> (loss, score)``: the validation loss and a
+        higher-is-better score (R²); without it the training loss is
         monitored.
     hint : str
         Appended to the divergence error.
+    monitor : {"loss", "score"}
+        With ``validate``: stop on the validation loss (must fall by
+        ``tol``) or on the score (must rise by ``tol``, as MLPRegressor's
+        early stopping does on R²).
 
     Returns
     -------
@@ -55,20 +59,23 @@ def train_epochs(est, model, step, n_train, rng, validate=None, hint=""):
         hist["loss_curve"].append(loss)
         monitored = loss
         if validate is not None:
-            monitored, extra = validate()
-            hist["validation_loss_curve"].append(monitored)
+            vloss, extra = validate()
+            hist["validation_loss_curve"].append(vloss)
             hist["extra"].append(extra)
+            monitored = -extra if monitor == "score" else vloss
         if est.verbose:
-            v = f", validation MSE = {monitored:.5f}" if validate is not None else ""
+            v = f", validation MSE = {vloss:.5f}" if validate is not None else ""
             print(f"Iteration {epoch + 1}, loss = {loss:.5f}{v}")
-        if monitored < best - est.tol:
-            best, stall, best_epoch = monitored, 0, epoch
+        # MLPRegressor's rule: the patience counter restarts only on an
+        # improvement of at least tol; the best value (and weights) follow
+        # any improvement
+        stall = 0 if monitored < best - est.tol else stall + 1
+        if monitored < best:
+            best, best_epoch = monitored, epoch
             if validate is not None:
                 best_weights = [w.copy() for w in model.get_weights()]
-        else:
-            stall += 1
-            if stall >= est.n_iter_no_change:
-                break
+        if stall >= est.n_iter_no_change:
+            break
     else:
         warnings.warn(
             f"{type(est).__name__}: max_iter={est.max_iter} epochs reached before the "
@@ -78,5 +85,6 @@ def train_epochs(est, model, step, n_train, rng, validate=None, hint=""):
         )
     if best_weights is not None:
         model.set_weights(best_weights)
+    best = -best if (validate is not None and monitor == "score") else best
     hist.update(n_iter=epoch + 1, best_loss=float(best), best_epoch=best_epoch)
     return hist
