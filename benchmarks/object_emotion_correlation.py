@@ -18,7 +18,7 @@ from _common import RESULTS, write  # noqa: E402
 
 from sklearn_emotion import ObjectFeatures  # noqa: E402
 from sklearn_emotion.datasets import load_emotion6  # noqa: E402
-from sklearn_emotion.features.lexicon import class_emotion_table, object_emotion  # noqa: E402
+from sklearn_emotion.features.object_emotion import class_emotion_table, object_emotion  # noqa: E402
 
 
 def main():

@@ -17,6 +17,26 @@ BACKBONES = {
 }
 
 
+def model_kind(spec, *, named=True, what="backbone") -> str:
+    """What a model parameter is: ``"named"`` (a keras.applications name),
+    ``"tflite"`` (a ``.tflite`` path or resource) or ``"keras"`` (a model).
+
+    Raises ValueError/TypeError naming the parameter otherwise.
+    """
+    if isinstance(spec, (str, os.PathLike)):
+        s = os.fspath(spec)
+        if named and s in BACKBONES:
+            return "named"
+        if s.endswith(".tflite"):
+            return "tflite"
+        choices = f"a keras.applications name ({', '.join(sorted(BACKBONES))}) or " if named else ""
+        raise ValueError(f"{what} {s!r} is not {choices}a .tflite file")
+    if hasattr(spec, "layers") and callable(spec):
+        return "keras"
+    kinds = "a name, a .tflite path or a keras.Model" if named else "a .tflite path or a keras.Model"
+    raise TypeError(f"{what} must be {kinds}, got {type(spec).__name__}")
+
+
 def resolve_file(spec, data_home=None) -> Path:
     """A registry name is fetched (and verified) from the data home; anything
     else is taken as a file path, which must exist."""

@@ -20,12 +20,17 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
+    "ImageBatchError",
     "ImageLoadError",
     "as_image_list",
     "describe_item",
     "image_key",
     "load_image",
 ]
+
+#: File extensions taken as images where a folder or a name without an
+#: extension is resolved.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
 # Largest array accepted: the same bound as Pillow's decompression-bomb error.
 _MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
@@ -49,6 +54,32 @@ class ImageLoadError(ValueError):
 
     def __reduce__(self):  # keep it picklable across joblib workers
         return (type(self), (self.item, self.reason))
+
+
+class ImageBatchError(ValueError):
+    """Some images of a batch could not be loaded.
+
+    Raised by ``transform`` with ``on_error="raise"`` after every *good* image
+    was processed (and cached, with ``memory``), so one bad file never loses
+    the others' results.
+
+    Attributes
+    ----------
+    errors : dict of int -> ImageLoadError
+        The failed items, by position in ``X``.
+    features : ndarray
+        The full feature matrix with NaN rows for the failed items.
+    """
+
+    def __init__(self, errors: dict, features: np.ndarray | None = None):
+        self.errors = errors
+        self.features = features
+        lines = "\n".join(f"  - {e}" for _, e in sorted(errors.items())[:20])
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(f"{len(errors)} image(s) could not be loaded:\n{lines}{more}")
+
+    def __reduce__(self):
+        return (type(self), (self.errors, self.features))
 
 
 def describe_item(item, index: int | None = None) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 __all__ = ["main"]
 
-_IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+from ._image import IMAGE_EXTENSIONS as _IMAGE_EXTS
 
 
 def _cmd_reproduce(args):
@@ -113,7 +113,7 @@ def _predict_chunk(model, kind, paths):
     import numpy as np
     import pandas as pd
 
-    from .features import ImageBatchError
+    from ._image import ImageBatchError
 
     if kind in ("pretrained", "affect"):
         try:
@@ -185,37 +185,15 @@ def _cmd_predict(args):
              "pipeline": f"model {args.model}"}[kind]
     print(f"predicted {len(good)} image(s) with {which}; wrote {out}")
     if args.plot and good:
-        _plot_va(good, table[["valence", "arousal"]].to_numpy(np.float64), args.plot)
+        from ._plotting import plot_va_thumbnails
+
+        plot_va_thumbnails(good, table[["valence", "arousal"]].to_numpy(np.float64), args.plot)
         print(f"wrote {args.plot}")
     if problems:
         print(f"{len(problems)} input(s) could not be used:", file=sys.stderr)
         for p, why in problems:
             print(f"  {p}: {why}", file=sys.stderr)
     return 0 if good else 1
-
-
-def _plot_va(paths, preds, dest):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
-    from PIL import Image
-
-    fig, ax = plt.subplots(figsize=(8, 8))
-    for p, (v, a) in zip(paths, preds[:, :2]):
-        with Image.open(p) as im:
-            im = im.convert("RGB")
-            im.thumbnail((56, 56))
-            ax.add_artist(AnnotationBbox(OffsetImage(np.asarray(im)), (v, a), frameon=False))
-    ax.set(xlim=(1, 9), ylim=(1, 9), xlabel="valence", ylabel="arousal",
-           title="Predicted valence-arousal")
-    ax.axhline(5, color="grey", lw=0.5)
-    ax.axvline(5, color="grey", lw=0.5)
-    fig.tight_layout()
-    fig.savefig(dest, dpi=100)
-    plt.close(fig)
 
 
 def build_parser():

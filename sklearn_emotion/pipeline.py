@@ -48,29 +48,50 @@ def _expand(features):
                     out.append((name, fam()))
         elif isinstance(f, tuple) and len(f) == 2:
             out.append((f[0], f[1]))
-        else:  # an estimator
-            out.append((type(f).__name__.lower().replace("features", ""), f))
+        else:  # an estimator: its family's name, else its class name lowercased
+            out.append((None, f))
     if not out:
         raise ValueError("features must name at least one family")
+    return _name_unnamed(out)
+
+
+def _family_name(est):
+    from .features import FaceExpressionFeatures, ObjectEmotionFeatures, PooledLayerFeatures
+
+    by_class = {ColorFeatures: "color", GISTFeatures: "gist", LBPFeatures: "lbp",
+                ObjectFeatures: "object", SceneFeatures: "scene",
+                FaceExpressionFeatures: "face", ObjectEmotionFeatures: "object_emotion",
+                PooledLayerFeatures: "layers"}
+    return by_class.get(type(est), type(est).__name__.lower())
+
+
+def _name_unnamed(steps):
+    """Name instances as ``sklearn.pipeline.make_union`` does: repeated names
+    get ``-1``, ``-2``, ... suffixes; explicit and registry names are kept."""
+    from collections import Counter
+
+    taken = {n for n, _ in steps if n is not None}
+    names = [n if n is not None else _family_name(e) for n, e in steps]
+    counts = Counter(n for (given, _), n in zip(steps, names) if given is None)
+    seen = Counter()
+    out = []
+    for (given, est), name in zip(steps, names):
+        if given is None and (counts[name] > 1 or name in taken):
+            seen[name] += 1
+            name = f"{name}-{seen[name]}"
+        out.append((name, est))
+    dup = [n for n, c in Counter(n for n, _ in out).items() if c > 1]
+    if dup:
+        raise ValueError(f"feature names given twice: {dup}")
     return out
 
 
 def _extra_families():
-    """Families beyond the paper, registered when their module is present."""
-    extra = {}
-    try:
-        from .features.faces import FaceExpressionFeatures
+    """Families beyond the paper (faces, object emotion)."""
+    from .features import FaceExpressionFeatures, ObjectEmotionFeatures
 
-        extra["face"] = lambda: FaceExpressionFeatures()
-    except ImportError:
-        pass
-    try:
-        from .features.lexicon import ObjectEmotionFeatures
-
-        extra["object_emotion"] = lambda: ObjectEmotionFeatures(**DEFAULT_OBJECT)
-    except ImportError:
-        pass
-    return extra
+    return {"face": lambda: FaceExpressionFeatures(),
+            "object_emotion": lambda: ObjectEmotionFeatures(**DEFAULT_OBJECT)}
 
 
 def make_features(features=("color", "gist", "lbp", "object", "scene"), *, memory=None,

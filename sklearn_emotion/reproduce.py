@@ -194,45 +194,29 @@ def _per_fold_markdown(results):
 
 
 def _plots(out, y, oof, paths, title, n_thumbs=60, seed=0):
-    import matplotlib
+    import textwrap
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
-    from PIL import Image
+    from matplotlib.figure import Figure
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+    from ._plotting import plot_va_thumbnails
+
+    fig = Figure(figsize=(10, 4.6))
+    axes = fig.subplots(1, 2)
     for j, (ax, t) in enumerate(zip(axes, ("Valence", "Arousal"))):
         ax.scatter(y[:, j], oof[:, j], s=6, alpha=0.4)
         ax.plot([1, 9], [1, 9], "k--", lw=1)
         r = pearsonr(y[:, j], oof[:, j])[0]
         ax.set(xlim=(1, 9), ylim=(1, 9), xlabel=f"true {t.lower()}", ylabel=f"predicted {t.lower()}",
                title=f"{t}: r = {r:.2f}, MSE = {np.mean((y[:, j] - oof[:, j]) ** 2):.2f}")
-    import textwrap
-
     fig.suptitle(textwrap.fill(title + " (out-of-fold predictions)", 100), fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "scatter_pred_vs_true.png", dpi=110)
-    plt.close(fig)
 
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(paths), size=min(n_thumbs, len(paths)), replace=False)
-    fig, ax = plt.subplots(figsize=(9, 9))
-    for i in idx:
-        with Image.open(paths[i]) as im:
-            im = im.convert("RGB")
-            im.thumbnail((56, 56))
-            ab = AnnotationBbox(OffsetImage(np.asarray(im), zoom=1.0), (oof[i, 0], oof[i, 1]),
-                                frameon=False)
-        ax.add_artist(ab)
-    lo = np.floor(oof.min(0)) - 0.3
-    hi = np.ceil(oof.max(0)) + 0.3
-    ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel="predicted valence",
-           ylabel="predicted arousal", title="Images at their predicted valence-arousal (cf. Fig. 10)")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "va_thumbnails.png", dpi=100)
-    plt.close(fig)
+    plot_va_thumbnails([paths[i] for i in idx], oof[idx], out / "va_thumbnails.png",
+                       title="Images at their predicted valence-arousal (cf. Fig. 10)",
+                       limits=None)
 
 
 def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=("2", "3", "4", "best"),
@@ -339,8 +323,7 @@ def run_reproduction(output="emotion6-results", *, folds=5, subset=None, tables=
             est.set_params(data_home=data_home)
         t0 = time.perf_counter()
         feats[name] = est.fit_transform(list(paths))
-        inner = getattr(est, "object_features_", est)  # ObjectEmotionFeatures reads ObjectFeatures
-        stats = dict(inner._transform_stats, seconds=round(time.perf_counter() - t0, 2),
+        stats = dict(est._transform_stats, seconds=round(time.perf_counter() - t0, 2),
                      n_features=feats[name].shape[1])
         feat_log[name] = stats
         log(f"features {name}: {stats['computed']} computed, {stats['cached']} read from cache "

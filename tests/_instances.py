@@ -24,6 +24,8 @@ INSTANCE_PARAMS = {
                          weights="models/mobilenet_v2_1.0_224_imagenet_notop.weights.h5"),
     "SceneFeatures": dict(batch_size=2),
     "ObjectEmotionFeatures": dict(backbone="models/mobilenet_v2_1.0_224_quant.tflite"),
+    "PooledLayerFeatures": dict(batch_size=2),
+    "AffectModel": dict(cv=2),
 }
 
 # checks that cannot apply, with the reason; applied by test_common

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-_IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+from .._image import IMAGE_EXTENSIONS as _IMAGE_EXTS
 
 
 def _read_table(csv_path: Path, sep):

@@ -3,7 +3,7 @@
 from ._base import ImageBatchError, ImageTransformer
 from .faces import FaceExpressionFeatures
 from .layers import PooledLayerFeatures, pool_feature_maps
-from .lexicon import ObjectEmotionFeatures
+from .object_emotion import ObjectEmotionFeatures
 from .objects import ObjectFeatures
 from .scene import SceneFeatures
 from .color import ColorFeatures, color_features, color_names

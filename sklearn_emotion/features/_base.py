@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from .._cache import FeatureCache, cache_location
-from .._image import ImageLoadError, as_image_list, image_key, load_image
+from .._image import ImageBatchError, ImageLoadError, as_image_list, image_key, load_image
 
 __all__ = ["ImageBatchError", "ImageTransformer"]
 
@@ -34,34 +34,44 @@ __all__ = ["ImageBatchError", "ImageTransformer"]
 FEATURE_VERSION = "1"
 
 
-class ImageBatchError(ValueError):
-    """Some images of a batch could not be loaded.
-
-    Raised by ``transform`` with ``on_error="raise"`` after every *good* image
-    was processed (and cached, with ``memory``), so one bad file never loses
-    the others' results.
-
-    Attributes
-    ----------
-    errors : dict of int -> ImageLoadError
-        The failed items, by position in ``X``.
-    features : ndarray
-        The full feature matrix with NaN rows for the failed items.
-    """
-
-    def __init__(self, errors: dict, features: np.ndarray | None = None):
-        self.errors = errors
-        self.features = features
-        lines = "\n".join(f"  - {e}" for _, e in sorted(errors.items())[:20])
-        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
-        super().__init__(f"{len(errors)} image(s) could not be loaded:\n{lines}{more}")
-
-    def __reduce__(self):
-        return (type(self), (self.errors, self.features))
-
-
 def _weights_hash(model):
     return joblib.hash([np.asarray(w) for w in model.get_weights()])
+
+
+def label_slug(name: str) -> str:
+    """A class name as a feature-name part: its first synonym (before ``;``
+    or ``,``), lowercased, runs of other characters as ``_``."""
+    import re
+
+    first = re.split(r"[;,]", name, maxsplit=1)[0].strip().lower()
+    return re.sub(r"[^0-9a-z]+", "_", first).strip("_")
+
+
+def unique_names(names):
+    """Repeated names get ``_2``, ``_3``, ... suffixes."""
+    seen, out = {}, []
+    for n in names:
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        out.append(n if k == 0 else f"{n}_{k + 1}")
+    return out
+
+
+def _file_token(value):
+    """A registered resource or an existing file, described by its content."""
+    import os
+
+    from ..resources import REGISTRY, _sha256
+
+    if isinstance(value, (str, os.PathLike)):
+        spec = os.fspath(value)
+        if spec in REGISTRY:
+            return ("resource", REGISTRY[spec].sha256)
+        if os.path.isfile(spec):
+            from pathlib import Path
+
+            return ("file", _sha256(Path(spec).resolve()))
+    return value
 
 
 def _load_many(items, indices):
@@ -121,15 +131,25 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
     def _cache_token(self):
         """Hashable description of every parameter that changes the numbers.
 
-        A ``keras.Model`` parameter is described by its name and a hash of its
-        weights (computed once per estimator).
+        File-valued parameters are described by their content: a registered
+        resource by its registry sha256 (the only content :func:`fetch`
+        accepts, whatever the data home), any other existing file by the
+        sha256 of its bytes (memoised per path, size and mtime), so an
+        overwritten weights file never serves stale features.  A
+        ``keras.Model`` parameter is described by a hash of its weights.
+        Computed once per fit.
         """
+        return self._lazy_get("cache_token", self._make_cache_token)
+
+    def _make_cache_token(self):
         params = {}
         for k, v in self.get_params(deep=False).items():
             if k in self._not_cache_params:
                 continue
             if hasattr(v, "get_weights") and hasattr(v, "layers"):
-                v = ("keras", v.name, self._lazy_get(f"weights_hash_{k}", lambda v=v: _weights_hash(v)))
+                v = ("keras", v.name, _weights_hash(v))
+            else:
+                v = _file_token(v)
             params[k] = v
         return (type(self).__name__, FEATURE_VERSION, sorted(params.items()))
 
@@ -158,6 +178,17 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         token = joblib.hash(self._cache_token())
         return FeatureCache(loc, f"{type(self).__name__}-{token}")
 
+    def set_params(self, **params):
+        """Set parameters; framework objects built from the old ones are dropped.
+
+        As in skorch, a changed parameter invalidates the model runner,
+        table or filter bank built from it; the next ``fit`` (or, for a
+        fitted estimator, the next use) rebuilds them.
+        """
+        super().set_params(**params)
+        self.__dict__.pop("_lazy", None)
+        return self
+
     def __getstate__(self):
         state = self.__dict__.copy()
         # lazily built model runners / filter banks are rebuilt after loading
@@ -185,6 +216,9 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         -------
         self
         """
+        # framework objects (model runners, tables, filter banks) and the
+        # cache token are rebuilt from the current parameters on every fit
+        self.__dict__["_lazy"] = {}
         self._validate_common()
         as_image_list(X)
         self.feature_names_out_ = np.asarray(self._feature_names(), dtype=object)

@@ -11,11 +11,10 @@ numbers an image.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
-from .._backbones import BACKBONES, build_backbone, preprocess_fn, resolve_file
+from .._backbones import build_backbone, model_kind, preprocess_fn, resolve_file
 from .._image import resize_rgb
 from .._runners import KerasRunner, TFLiteRunner
 from ._base import ImageTransformer
@@ -186,20 +185,7 @@ class PooledLayerFeatures(ImageTransformer):
         self.on_error = on_error
 
     def _kind(self):
-        b = self.backbone
-        if isinstance(b, (str, os.PathLike)):
-            s = os.fspath(b)
-            if s in BACKBONES:
-                return "named"
-            if s.endswith(".tflite"):
-                return "tflite"
-            raise ValueError(
-                f"backbone {s!r} is neither a keras.applications name "
-                f"({', '.join(sorted(BACKBONES))}) nor a .tflite file"
-            )
-        if hasattr(b, "layers") and callable(b):
-            return "keras"
-        raise TypeError(f"backbone must be a name, a .tflite path or a keras.Model, got {type(b).__name__}")
+        return model_kind(self.backbone)
 
     def _layer_names(self):
         if self.layers is not None:

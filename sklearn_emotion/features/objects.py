@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import re
 
 import numpy as np
 from scipy.special import log_softmax, softmax
 
-from .._backbones import BACKBONES, build_backbone, preprocess_fn, resolve_file
+from .._backbones import build_backbone, model_kind, preprocess_fn, resolve_file
 from .._image import resize_rgb
 from .._runners import KerasRunner, TFLiteRunner
 from ..resources import fetch
-from ._base import ImageTransformer
+from ._base import ImageTransformer, label_slug, unique_names
 
 __all__ = ["ObjectFeatures", "imagenet_labels"]
 
@@ -26,20 +24,6 @@ def imagenet_labels(data_home=None) -> list[str]:
     if len(lines) != 1001 or lines[0] != "background":
         raise ValueError(f"{path}: expected 1001 lines starting with 'background'")
     return lines[1:]
-
-
-def _feature_label(name: str) -> str:
-    first = name.split(",")[0].strip().lower()
-    return re.sub(r"[^0-9a-z]+", "_", first).strip("_")
-
-
-def _unique(names):
-    seen, out = {}, []
-    for n in names:
-        k = seen.get(n, 0)
-        seen[n] = k + 1
-        out.append(n if k == 0 else f"{n}_{k + 1}")
-    return out
 
 
 class ObjectFeatures(ImageTransformer):
@@ -119,20 +103,7 @@ class ObjectFeatures(ImageTransformer):
 
     # ------------------------------------------------------------------ kind
     def _kind(self):
-        b = self.backbone
-        if isinstance(b, (str, os.PathLike)):
-            s = os.fspath(b)
-            if s in BACKBONES:
-                return "named"
-            if s.endswith(".tflite"):
-                return "tflite"
-            raise ValueError(
-                f"backbone {s!r} is neither a keras.applications name "
-                f"({', '.join(sorted(BACKBONES))}) nor a .tflite file"
-            )
-        if hasattr(b, "layers") and callable(b):
-            return "keras"
-        raise TypeError(f"backbone must be a name, a .tflite path or a keras.Model, got {type(b).__name__}")
+        return model_kind(self.backbone)
 
     def _validate_params_extra(self):
         self._kind()
@@ -153,7 +124,7 @@ class ObjectFeatures(ImageTransformer):
             n = self._runner()["n_classes"]
             if len(names) != n:
                 raise ValueError(f"labels has {len(names)} names, the model has {n} classes")
-        return _unique([f"obj_{_feature_label(n)}" for n in names])
+        return unique_names([f"obj_{label_slug(n)}" for n in names])
 
     # --------------------------------------------------------------- model
     def _runner(self):

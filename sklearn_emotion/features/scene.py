@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import re
 
 import numpy as np
 from scipy.special import softmax
 
-from .._backbones import resolve_file
+from .._backbones import model_kind, resolve_file
 from .._image import resize_rgb
 from .._runners import KerasRunner, TFLiteRunner
 from ..resources import fetch
-from ._base import ImageTransformer
+from ._base import ImageTransformer, label_slug, unique_names
 
 __all__ = ["SceneFeatures", "ade20k_labels"]
 
@@ -27,10 +25,6 @@ def ade20k_labels(data_home=None) -> list[str]:
     if len(names) != 151:
         raise ValueError(f"{path}: expected 151 labels, found {len(names)}")
     return names
-
-
-def _label(name):
-    return re.sub(r"[^0-9a-z]+", "_", name.split(";")[0].split(",")[0].strip().lower()).strip("_")
 
 
 class SceneFeatures(ImageTransformer):
@@ -95,14 +89,7 @@ class SceneFeatures(ImageTransformer):
         self.on_error = on_error
 
     def _is_keras(self):
-        m = self.model
-        if isinstance(m, (str, os.PathLike)):
-            if not os.fspath(m).endswith(".tflite"):
-                raise ValueError(f"model {os.fspath(m)!r} is not a .tflite file")
-            return False
-        if hasattr(m, "layers") and callable(m):
-            return True
-        raise TypeError(f"model must be a .tflite path or a keras.Model, got {type(m).__name__}")
+        return model_kind(self.model, named=False, what="model") == "keras"
 
     def _validate_params_extra(self):
         self._is_keras()
@@ -115,9 +102,7 @@ class SceneFeatures(ImageTransformer):
         return ade20k_labels(self.data_home)
 
     def _feature_names(self):
-        from .objects import _unique
-
-        labels = _unique([f"scene_{_label(n)}" for n in self._all_labels()])
+        labels = unique_names([f"scene_{label_slug(n)}" for n in self._all_labels()])
         # channel 0 is "others": put it last, or drop it
         return labels[1:] + (labels[:1] if self.include_others else [])
 

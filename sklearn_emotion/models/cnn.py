@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backbones import BACKBONES, build_backbone, preprocess_fn
 from .._image import ImageLoadError, as_image_list, load_image, resize_rgb
-from ..features._base import ImageBatchError
+from .._image import ImageBatchError
 from ._training import train_epochs
 
 __all__ = ["CNNRegressor"]

@@ -6,7 +6,7 @@ from skimage import data
 
 from sklearn_emotion import ObjectEmotionFeatures, ObjectFeatures
 from sklearn_emotion._lexicons import load_warriner, nearest_emotion_word
-from sklearn_emotion.features.lexicon import class_emotion_table, object_emotion
+from sklearn_emotion.features.object_emotion import class_emotion_table, object_emotion
 from sklearn_emotion.features.objects import imagenet_labels
 
 W = "models/mobilenet_v2_1.0_224_imagenet.weights.h5"
@@ -48,13 +48,18 @@ def test_object_emotion_function():
     np.testing.assert_allclose(F[2], [5, 5, 5, 0.0])
 
 
-def test_transformer_reuses_object_cache(tmp_path, data_home):
+def test_transformer_reuses_object_cache(tmp_path, data_home, monkeypatch):
     X = [data.chelsea(), data.coffee()]
     obj = ObjectFeatures("mobilenet_v2", W, memory=tmp_path)
     P = obj.fit_transform(X)
     emo = ObjectEmotionFeatures("mobilenet_v2", W, memory=tmp_path).fit(X)
-    F = emo.transform(X)
-    assert emo.object_features_._transform_stats["computed"] == 0  # read from the cache
+
+    def no_network(self, images):
+        raise AssertionError("the network ran although the cache holds these images")
+
+    monkeypatch.setattr(ObjectFeatures, "_compute_batch", no_network)
+    F = emo.transform(X)  # read from the cache
+    monkeypatch.undo()
     np.testing.assert_allclose(F, object_emotion(P, emo.class_table_))
     assert 0.75 < emo.matched_fraction_ <= 1
     assert list(emo.get_feature_names_out())[0] == "objemo_valence"

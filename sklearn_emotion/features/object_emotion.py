@@ -165,6 +165,12 @@ class ObjectEmotionFeatures(ImageTransformer):
                               n_jobs=self.n_jobs, verbose=self.verbose, on_error=self.on_error)
 
     def fit(self, X, y=None):
+        """Build the word-norm table and the inner :class:`ObjectFeatures`.
+
+        The inner transformer is built here from the current parameters
+        (``object_features_``), so ``set_params`` followed by ``fit`` always
+        agree; ``transform`` never changes it.
+        """
         super().fit(X, y)
         self.class_table_, self.matched_words_ = class_emotion_table(
             None, self.lexicon, self.data_home)
@@ -175,15 +181,13 @@ class ObjectEmotionFeatures(ImageTransformer):
     def transform(self, X):
         """Object emotion of each image: (n_images, 4)."""
         check_is_fitted(self, "class_table_")
-        from ._base import ImageBatchError
+        from .._image import ImageBatchError
 
-        # mechanics parameters may have been set after fit
-        self.object_features_.set_params(
-            memory=self.memory, batch_size=self.batch_size, n_jobs=self.n_jobs,
-            verbose=self.verbose, on_error=self.on_error)
         try:
             proba = self.object_features_.transform(X)
         except ImageBatchError as exc:
             exc.features = object_emotion(exc.features, self.class_table_)
             raise
+        finally:
+            self._transform_stats = getattr(self.object_features_, "_transform_stats", None)
         return object_emotion(proba, self.class_table_)

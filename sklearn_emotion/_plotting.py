@@ -1,0 +1,88 @@
+"""Figures of images in the valence-arousal plane (CLI ``--plot`` and reproduction).
+
+Figures are built with :class:`matplotlib.figure.Figure` directly, never
+through ``pyplot``: library code must not choose or change the user's
+matplotlib backend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._image import ImageLoadError, load_image
+
+__all__ = ["plot_va_thumbnails", "thumbnail"]
+
+#: Above this many images the plot shows a density and a sample of thumbnails.
+MAX_THUMBNAILS = 300
+
+
+def thumbnail(item, size=56):
+    """The image as the features see it (EXIF-rotated, RGB, alpha on white), shrunk to ``size``."""
+    from PIL import Image
+
+    im = Image.fromarray(load_image(item))
+    im.thumbnail((size, size))
+    return np.asarray(im)
+
+
+def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", limits=(1, 9),
+                       max_thumbnails=MAX_THUMBNAILS, seed=0, dpi=100):
+    """Draw each image at its valence-arousal position and save a PNG.
+
+    Parameters
+    ----------
+    items : sequence of images
+        Paths, arrays or PIL images, decoded as the feature transformers do.
+    va : array-like of shape (n, 2)
+        Valence and arousal of each image.
+    dest : str or path-like
+        Output PNG.
+    title : str
+    limits : (float, float) or None
+        Axis limits for both axes; None fits them to the points.
+    max_thumbnails : int
+        With more images, a hexbin density of all of them is drawn and a
+        random sample of this many thumbnails on top.
+    seed : int
+        Chooses the sample.
+
+    Returns
+    -------
+    shown : int
+        Thumbnails drawn (unreadable images are skipped).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    va = np.asarray(va, dtype=np.float64).reshape(-1, 2)
+    fig = Figure(figsize=(8, 8))
+    ax = fig.add_subplot()
+    idx = np.arange(len(va))
+    if len(va) > max_thumbnails:
+        ax.hexbin(va[:, 0], va[:, 1], gridsize=40, cmap="Greys", mincnt=1,
+                  extent=None if limits is None else (*limits, *limits))
+        idx = np.sort(np.random.default_rng(seed).choice(len(va), max_thumbnails, replace=False))
+        title = f"{title} ({len(va)} images: density, and {max_thumbnails} of them shown)"
+    shown = 0
+    size = 56 if len(idx) <= 100 else 36
+    for i in idx:
+        try:
+            thumb = thumbnail(items[i], size)
+        except ImageLoadError:
+            continue
+        ax.add_artist(AnnotationBbox(OffsetImage(thumb), (va[i, 0], va[i, 1]), frameon=False))
+        shown += 1
+    if limits is None:
+        lo, hi = np.floor(va.min(0)) - 0.3, np.ceil(va.max(0)) + 0.3
+        ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
+    else:
+        ax.set(xlim=limits, ylim=limits)
+        mid = (limits[0] + limits[1]) / 2
+        ax.axhline(mid, color="grey", lw=0.5)
+        ax.axvline(mid, color="grey", lw=0.5)
+    ax.set(xlabel="valence", ylabel="arousal", title=title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(dest, dpi=dpi)
+    return shown
