@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
+from sklearn.utils._param_validation import HasMethods, Interval, Options
 from sklearn.utils.validation import check_is_fitted
 
 from .datasets._emotion6 import EMOTION_NAMES
@@ -189,18 +191,21 @@ class AffectModel(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------ checks
+    _parameter_constraints: dict = {
+        "features": [None, HasMethods(["fit", "transform"])],
+        "alphas": ["array-like"],
+        "clip": [None, Interval(Real, 0, None, closed="neither")],
+        "coverage": [Interval(Real, 0, 1, closed="neither")],
+        "cv": [Options(Integral, {0}), Interval(Integral, 2, None, closed="left")],
+        "emotion_alpha": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
     def _validate(self):
-        if not (0.0 < float(self.coverage) < 1.0):
-            raise ValueError(f"coverage must lie in (0, 1), got {self.coverage!r}")
-        if not (isinstance(self.cv, (int, np.integer)) and (self.cv == 0 or self.cv >= 2)):
-            raise ValueError(f"cv must be 0 or an int >= 2, got {self.cv!r}")
-        if self.clip is not None and not float(self.clip) > 0:
-            raise ValueError(f"clip must be None or > 0, got {self.clip!r}")
+        self._validate_params()
         alphas = np.asarray(self.alphas, dtype=float).ravel()
         if alphas.size == 0 or (alphas <= 0).any():
             raise ValueError("alphas must be a non-empty sequence of positive numbers")
-        if not float(self.emotion_alpha) > 0:
-            raise ValueError(f"emotion_alpha must be > 0, got {self.emotion_alpha!r}")
         return alphas
 
     # --------------------------------------------------------------- fit

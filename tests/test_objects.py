@@ -116,9 +116,9 @@ def test_offline_imagenet_download_is_explained(images, monkeypatch):
 
 
 def test_bad_params(images):
-    with pytest.raises(ValueError, match="output must be"):
+    with pytest.raises(ValueError, match="'output' parameter of ObjectFeatures must be"):
         ObjectFeatures("mobilenet_v2", output="softmax").fit(images)
-    with pytest.raises(ValueError, match="neither a keras.applications name"):
+    with pytest.raises(ValueError, match="backbone 'alexnet' is not a keras.applications name"):
         ObjectFeatures("alexnet").fit(images)
 
 

@@ -67,7 +67,7 @@ def test_keras_model_scene_parser(result):
 
 
 def test_bad_params():
-    with pytest.raises(ValueError, match="mode must be"):
+    with pytest.raises(ValueError, match="'mode' parameter of SceneFeatures must be"):
         SceneFeatures(mode="fuzzy").fit([np.zeros((4, 4, 3), np.uint8)])
-    with pytest.raises(ValueError, match="not a .tflite file"):
+    with pytest.raises(ValueError, match="model 'x.onnx' is not a .tflite file"):
         SceneFeatures(model="x.onnx").fit([np.zeros((4, 4, 3), np.uint8)])

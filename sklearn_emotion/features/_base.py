@@ -16,11 +16,14 @@ progress, bad-input handling, feature names and ``set_output``) lives here.
 
 from __future__ import annotations
 
+import os
 import warnings
+from numbers import Integral
 
 import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
@@ -114,6 +117,20 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
 
     _parallel = "images"
 
+    #: Parameter constraints (scikit-learn's ``_parameter_constraints``),
+    #: checked by ``fit``; families extend this dict with their own.  What a
+    #: constraint cannot say (the elements of a tuple, relations between two
+    #: parameters) is checked in ``_validate_params_extra``.
+    _parameter_constraints: dict = {
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+        "on_error": [StrOptions({"raise", "nan"})],
+        "data_home": [None, str, os.PathLike],
+        "num_threads": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
     # ---------------------------------------------------------------- hooks
     def _compute_batch(self, images):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -155,11 +172,8 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------ internals
     def _validate_common(self):
-        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
-            raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
-        if self.on_error not in ("raise", "nan"):
-            raise ValueError(f"on_error must be 'raise' or 'nan', got {self.on_error!r}")
-        cache_location(self.memory)  # type check
+        self._validate_params()  # _parameter_constraints, as scikit-learn's estimators
+        cache_location(self.memory)
         self._validate_params_extra()
 
     def _compute_checked(self, images):

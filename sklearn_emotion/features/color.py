@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 from skimage.color import rgb2hsv
 
 from ..resources import fetch
@@ -208,12 +209,16 @@ class ColorFeatures(ImageTransformer):
         self.verbose = verbose
         self.on_error = on_error
 
+    _parameter_constraints = {
+        **ImageTransformer._parameter_constraints,
+        "hsv_bins": ["array-like"],
+        "names_mode": [StrOptions({"soft", "hard"})],
+    }
+
     def _validate_params_extra(self):
         bins = tuple(self.hsv_bins)
         if len(bins) != 3 or not all(isinstance(b, (int, np.integer)) and b >= 1 for b in bins):
             raise ValueError(f"hsv_bins must be three positive ints, got {self.hsv_bins!r}")
-        if self.names_mode not in ("soft", "hard"):
-            raise ValueError(f"names_mode must be 'soft' or 'hard', got {self.names_mode!r}")
 
     def _feature_names(self):
         return color_feature_names()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 from PIL import Image
 from skimage.color import rgb2gray, rgb2ycbcr
 
@@ -165,11 +168,14 @@ class FaceExpressionFeatures(ImageTransformer):
         self.verbose = verbose
         self.on_error = on_error
 
-    def _validate_params_extra(self):
-        if not self.scale_factor > 1:
-            raise ValueError(f"scale_factor must be > 1, got {self.scale_factor!r}")
-        if self.skin_threshold is not None and not 0 <= self.skin_threshold <= 1:
-            raise ValueError(f"skin_threshold must be in [0, 1] or None, got {self.skin_threshold!r}")
+    _parameter_constraints = {
+        **ImageTransformer._parameter_constraints,
+        "scale_factor": [Interval(Real, 1, None, closed="neither")],
+        "min_neighbor_number": [Interval(Integral, 1, None, closed="left")],
+        "min_size": [Interval(Integral, 1, None, closed="left")],
+        "skin_threshold": [None, Interval(Real, 0, 1, closed="both")],
+        "max_side": [Interval(Integral, 16, None, closed="left")],
+    }
 
     def _feature_names(self):
         return (["n_faces", "face_area_fraction"] + [f"face_mean_{e}" for e in EXPRESSIONS]

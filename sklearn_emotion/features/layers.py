@@ -12,7 +12,10 @@ numbers an image.
 from __future__ import annotations
 
 
+import os
+
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._backbones import build_backbone, model_kind, preprocess_fn, resolve_file
 from .._image import resize_rgb
@@ -199,14 +202,21 @@ class PooledLayerFeatures(ImageTransformer):
             raise ValueError(f"no default layers for backbone {self.backbone!r}: pass layers=")
         return list(DEFAULT_LAYERS[key])
 
+    _parameter_constraints = {
+        **ImageTransformer._parameter_constraints,
+        "backbone": [str, os.PathLike, HasMethods(["get_weights", "__call__"])],
+        "layers": [None, "array-like"],
+        "stats": [StrOptions(set(_STATS)), "array-like"],
+        "flip": ["boolean"],
+        "weights": [None, str, os.PathLike],
+    }
+
     def _validate_params_extra(self):
         self._kind()
-        stats = list(self.stats) if not isinstance(self.stats, str) else [self.stats]
+        stats = self._stats()
         bad = [s for s in stats if s not in _STATS]
         if bad or not stats:
             raise ValueError(f"stats must be a non-empty sequence of {_STATS}, got {self.stats!r}")
-        if not isinstance(self.flip, (bool, np.bool_)):
-            raise ValueError(f"flip must be a bool, got {self.flip!r}")
         self._layer_names()
 
     def _stats(self):

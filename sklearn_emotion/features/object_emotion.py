@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._lexicons import load_nrc_vad, load_warriner
@@ -113,6 +115,9 @@ def object_emotion(proba, table):
     return out
 
 
+_MECHANICS = ("memory", "batch_size", "n_jobs", "verbose", "on_error")
+
+
 class ObjectEmotionFeatures(ImageTransformer):
     """Expected valence, arousal and dominance of the objects in an image.
 
@@ -156,6 +161,12 @@ class ObjectEmotionFeatures(ImageTransformer):
         self.verbose = verbose
         self.on_error = on_error
 
+    _parameter_constraints = {
+        **ImageTransformer._parameter_constraints,
+        **{k: ObjectFeatures._parameter_constraints[k] for k in ("backbone", "weights")},
+        "lexicon": [StrOptions({"warriner+nrc", "warriner", "nrc"})],
+    }
+
     def _feature_names(self):
         return ["objemo_valence", "objemo_arousal", "objemo_dominance", "objemo_matched_mass"]
 
@@ -183,11 +194,17 @@ class ObjectEmotionFeatures(ImageTransformer):
         check_is_fitted(self, "class_table_")
         from .._image import ImageBatchError
 
+        # the mechanics parameters (cache, batching, threads, progress, error
+        # policy) apply at transform time, as for every family: read them
+        # through a shallow view of the fitted inner transformer, which is
+        # itself never modified (its network is shared, not rebuilt)
+        inner = copy.copy(self.object_features_)
+        inner.__dict__.update({k: getattr(self, k) for k in _MECHANICS})
         try:
-            proba = self.object_features_.transform(X)
+            proba = inner.transform(X)
         except ImageBatchError as exc:
             exc.features = object_emotion(exc.features, self.class_table_)
             raise
         finally:
-            self._transform_stats = getattr(self.object_features_, "_transform_stats", None)
+            self._transform_stats = getattr(inner, "_transform_stats", None)
         return object_emotion(proba, self.class_table_)

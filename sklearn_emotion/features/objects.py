@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 
+import os
+
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from scipy.special import log_softmax, softmax
 
 from .._backbones import build_backbone, model_kind, preprocess_fn, resolve_file
@@ -105,10 +108,16 @@ class ObjectFeatures(ImageTransformer):
     def _kind(self):
         return model_kind(self.backbone)
 
+    _parameter_constraints = {
+        **ImageTransformer._parameter_constraints,
+        "backbone": [str, os.PathLike, HasMethods(["get_weights", "__call__"])],
+        "weights": [None, str, os.PathLike],
+        "output": [StrOptions(set(_OUTPUTS))],
+        "labels": [None, "array-like"],
+    }
+
     def _validate_params_extra(self):
         self._kind()
-        if self.output not in _OUTPUTS:
-            raise ValueError(f"output must be one of {_OUTPUTS}, got {self.output!r}")
 
     # --------------------------------------------------------------- names
     def _class_names(self):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 
+import os
+
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from scipy.special import softmax
 
 from .._backbones import model_kind, resolve_file
@@ -91,10 +94,16 @@ class SceneFeatures(ImageTransformer):
     def _is_keras(self):
         return model_kind(self.model, named=False, what="model") == "keras"
 
+    _parameter_constraints = {
+        **ImageTransformer._parameter_constraints,
+        "model": [str, os.PathLike, HasMethods(["get_weights", "__call__"])],
+        "labels": [None, "array-like"],
+        "mode": [StrOptions({"hard", "soft"})],
+        "include_others": ["boolean"],
+    }
+
     def _validate_params_extra(self):
         self._is_keras()
-        if self.mode not in ("hard", "soft"):
-            raise ValueError(f"mode must be 'hard' or 'soft', got {self.mode!r}")
 
     def _all_labels(self):
         if self.labels is not None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 import scipy.fft
 from PIL import Image
 from skimage.feature import local_binary_pattern
@@ -237,11 +240,15 @@ class GISTFeatures(ImageTransformer):
         self.verbose = verbose
         self.on_error = on_error
 
+    _parameter_constraints = {
+        **ImageTransformer._parameter_constraints,
+        "image_size": [Interval(Integral, 1, None, closed="left")],
+        "orientations_per_scale": ["array-like"],
+        "n_blocks": [Interval(Integral, 1, None, closed="left")],
+        "prefilter_fc": [Interval(Real, 0, None, closed="neither")],
+    }
+
     def _validate_params_extra(self):
-        for name in ("image_size", "n_blocks"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= 1):
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
         if self.image_size < 4 * self.n_blocks:
             raise ValueError(
                 f"image_size={self.image_size} is too small for n_blocks={self.n_blocks}"
@@ -251,8 +258,6 @@ class GISTFeatures(ImageTransformer):
             raise ValueError(
                 f"orientations_per_scale must be positive ints, got {self.orientations_per_scale!r}"
             )
-        if not self.prefilter_fc > 0:
-            raise ValueError(f"prefilter_fc must be > 0, got {self.prefilter_fc!r}")
 
     def _feature_names(self):
         names = []
@@ -307,11 +312,11 @@ class LBPFeatures(ImageTransformer):
         self.verbose = verbose
         self.on_error = on_error
 
-    def _validate_params_extra(self):
-        if not (isinstance(self.P, (int, np.integer)) and self.P >= 2):
-            raise ValueError(f"P must be an int >= 2, got {self.P!r}")
-        if not self.R > 0:
-            raise ValueError(f"R must be > 0, got {self.R!r}")
+    _parameter_constraints = {
+        **ImageTransformer._parameter_constraints,
+        "P": [Interval(Integral, 2, None, closed="left")],
+        "R": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def _feature_names(self):
         n = self.P * (self.P - 1) + 2
