@@ -27,7 +27,8 @@ from _common import write  # noqa: E402
 from sklearn_emotion import CNNRegressor  # noqa: E402
 from sklearn_emotion.datasets import load_emotion6  # noqa: E402
 from sklearn_emotion.pipeline import make_scaler  # noqa: E402
-from sklearn_emotion.reproduce import FEATURE_SETS, _families  # noqa: E402
+from sklearn_emotion.pipeline import FEATURE_FAMILIES  # noqa: E402
+from sklearn_emotion.reproduce import FEATURE_SETS  # noqa: E402
 
 
 def scores(y, p):
@@ -47,8 +48,7 @@ def main():
     a = ap.parse_args()
     warnings.simplefilter("ignore")
     paths, y = load_emotion6(return_X_y=True)
-    fams = _families()
-    X = np.hstack([fams[f].set_params(memory=a.cache_dir).fit_transform(list(paths))
+    X = np.hstack([FEATURE_FAMILIES[f]().set_params(memory=a.cache_dir).fit_transform(list(paths))
                    for f in FEATURE_SETS["object logits + scene"]])
     cv = KFold(5, shuffle=True, random_state=0)
     oof = {k: np.zeros_like(y) for k in ("cnn", "svr", "mean")}

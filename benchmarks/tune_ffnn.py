@@ -20,7 +20,8 @@ from _common import write  # noqa: E402
 from sklearn_emotion import FFNNRegressor  # noqa: E402
 from sklearn_emotion.pipeline import make_scaler  # noqa: E402
 from sklearn_emotion.datasets import load_emotion6  # noqa: E402
-from sklearn_emotion.reproduce import FEATURE_SETS, _families  # noqa: E402
+from sklearn_emotion.pipeline import FEATURE_FAMILIES  # noqa: E402
+from sklearn_emotion.reproduce import FEATURE_SETS  # noqa: E402
 
 CANDIDATES = {
     "paper: SGD lr 1e-4, momentum 0.9, batch 1000": dict(solver="sgd", learning_rate_init=1e-4, batch_size=1000),
@@ -40,8 +41,7 @@ def main():
     a = ap.parse_args()
     warnings.simplefilter("ignore")
     paths, y = load_emotion6(return_X_y=True)
-    fams = _families()
-    X = np.hstack([fams[f].set_params(memory=a.cache_dir).fit_transform(list(paths))
+    X = np.hstack([FEATURE_FAMILIES[f]().set_params(memory=a.cache_dir).fit_transform(list(paths))
                    for f in FEATURE_SETS[a.features]])
     tr, _ = next(KFold(5, shuffle=True, random_state=0).split(X))
     itr, iva = train_test_split(tr, test_size=0.2, random_state=0)

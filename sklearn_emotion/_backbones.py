@@ -87,20 +87,3 @@ def build_backbone(name, weights, *, include_top, data_home=None, pooling=None):
                 "weights='models/mobilenet_v2_1.0_224_imagenet.weights.h5'"
             ) from exc
         raise
-
-
-#: File names under which Keras caches each backbone's ImageNet weights
-#: (``$KERAS_HOME/models/``, default ``~/.keras/models/``).
-KERAS_WEIGHT_FILES = {
-    "vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-    "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-    "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
-    "efficientnet_b0": "efficientnetb0.h5",
-}
-
-
-def keras_cached_backbones() -> list[str]:
-    """Named backbones whose Keras ImageNet weights are already on this machine,
-    so ``weights="imagenet"`` works offline."""
-    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
-    return [n for n, f in KERAS_WEIGHT_FILES.items() if (home / "models" / f).is_file()]

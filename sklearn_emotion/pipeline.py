@@ -9,22 +9,42 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVR
 
-from .features import ColorFeatures, GISTFeatures, LBPFeatures, ObjectFeatures, SceneFeatures
+from .features import (
+    ColorFeatures,
+    FaceExpressionFeatures,
+    GISTFeatures,
+    LBPFeatures,
+    ObjectEmotionFeatures,
+    ObjectFeatures,
+    PooledLayerFeatures,
+    SceneFeatures,
+)
 from .models import FFNNRegressor
 
 __all__ = ["FEATURE_FAMILIES", "make_features", "make_paper_pipeline", "make_scaler"]
+
 
 #: The data-home MobileNetV2 used as the object backbone by default: it runs
 #: offline.  The paper's VGG16 is ``ObjectFeatures("vgg16")`` (Keras download).
 DEFAULT_OBJECT = dict(backbone="mobilenet_v2",
                       weights="models/mobilenet_v2_1.0_224_imagenet.weights.h5")
 
+#: The quantized TFLite MobileNetV2 of the data home (Coral test data).
+TFLITE_OBJECT = dict(backbone="models/mobilenet_v2_1.0_224_quant.tflite")
+
+#: The one registry of feature families: name -> factory.  The paper's five,
+#: two variants of the object family, and the families beyond the paper.
 FEATURE_FAMILIES = {
     "color": lambda: ColorFeatures(),
     "gist": lambda: GISTFeatures(),
     "lbp": lambda: LBPFeatures(),
     "object": lambda: ObjectFeatures(**DEFAULT_OBJECT),
     "scene": lambda: SceneFeatures(),
+    "object_tflite": lambda: ObjectFeatures(**TFLITE_OBJECT),
+    "object_logits": lambda: ObjectFeatures(**DEFAULT_OBJECT, output="logits"),
+    "face": lambda: FaceExpressionFeatures(),
+    "object_emotion": lambda: ObjectEmotionFeatures(**DEFAULT_OBJECT),
+    "layers": lambda: PooledLayerFeatures(),
 }
 #: Shorthands accepted in ``features``.
 ALIASES = {"low": ("color", "gist", "lbp"), "low-level": ("color", "gist", "lbp"),
@@ -38,14 +58,13 @@ def _expand(features):
     for f in features:
         if isinstance(f, str):
             for name in ALIASES.get(f, (f,)):
-                if name not in FEATURE_FAMILIES and name not in _extra_families():
+                if name not in FEATURE_FAMILIES:
                     raise ValueError(
                         f"unknown feature family {name!r}; choose from "
-                        f"{sorted(set(FEATURE_FAMILIES) | set(_extra_families()) | set(ALIASES))}"
+                        f"{sorted(set(FEATURE_FAMILIES) | set(ALIASES))}"
                     )
                 if name not in [n for n, _ in out]:
-                    fam = {**FEATURE_FAMILIES, **_extra_families()}[name]
-                    out.append((name, fam()))
+                    out.append((name, FEATURE_FAMILIES[name]()))
         elif isinstance(f, tuple) and len(f) == 2:
             out.append((f[0], f[1]))
         else:  # an estimator: its family's name, else its class name lowercased
@@ -56,8 +75,6 @@ def _expand(features):
 
 
 def _family_name(est):
-    from .features import FaceExpressionFeatures, ObjectEmotionFeatures, PooledLayerFeatures
-
     by_class = {ColorFeatures: "color", GISTFeatures: "gist", LBPFeatures: "lbp",
                 ObjectFeatures: "object", SceneFeatures: "scene",
                 FaceExpressionFeatures: "face", ObjectEmotionFeatures: "object_emotion",
@@ -86,14 +103,6 @@ def _name_unnamed(steps):
     return out
 
 
-def _extra_families():
-    """Families beyond the paper (faces, object emotion)."""
-    from .features import FaceExpressionFeatures, ObjectEmotionFeatures
-
-    return {"face": lambda: FaceExpressionFeatures(),
-            "object_emotion": lambda: ObjectEmotionFeatures(**DEFAULT_OBJECT)}
-
-
 def make_features(features=("color", "gist", "lbp", "object", "scene"), *, memory=None,
                   n_jobs=None, verbose=False):
     """A FeatureUnion of the chosen image feature families.
@@ -101,9 +110,10 @@ def make_features(features=("color", "gist", "lbp", "object", "scene"), *, memor
     Parameters
     ----------
     features : str or sequence
-        Family names (``"color"``, ``"gist"``, ``"lbp"``, ``"object"``,
-        ``"scene"``, plus ``"face"`` and ``"object_emotion"`` where
-        available), shorthands (``"low"`` = colour+GIST+LBP, ``"semantic"``,
+        Names from :data:`FEATURE_FAMILIES` (``"color"``, ``"gist"``,
+        ``"lbp"``, ``"object"``, ``"scene"``, ``"object_tflite"``,
+        ``"object_logits"``, ``"face"``, ``"object_emotion"``,
+        ``"layers"``), shorthands (``"low"`` = colour+GIST+LBP, ``"semantic"``,
         ``"all"``), ``(name, transformer)`` pairs or transformer instances.
     memory : None, str, path-like or joblib.Memory
         Per-image feature cache, given to every family.

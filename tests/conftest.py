@@ -4,14 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-# Tests read the real resources in place.  CI sets SKLEARN_EMOTION_DATA to
-# ../shared; a developer checkout beside ../shared gets the same default.
-if not os.environ.get("SKLEARN_EMOTION_DATA") and (REPO.parent / "shared").is_dir():
-    os.environ["SKLEARN_EMOTION_DATA"] = str(REPO.parent / "shared")
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# SKLEARN_EMOTION_DATA's default for a checkout beside ../shared is set in
+# the repository's top-level conftest.py (it serves the doctests too).
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,7 @@ def test_predict_folder_with_bad_files(model, tmp_path, capsys):
         shutil.copy(p, folder / f"good{i}.jpg")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     csv = tmp_path / "pred.csv"
-    rc = main(["predict", str(out), str(folder), imgs[2], str(tmp_path / "missing.png"),
+    rc = main(["predict", "--model", str(out), str(folder), imgs[2], str(tmp_path / "missing.png"),
                "--output", str(csv), "--plot", str(tmp_path / "va.png"), "--quiet"])
     assert rc == 0
     df = pd.read_csv(csv)
@@ -57,7 +57,7 @@ def test_predict_folder_with_bad_files(model, tmp_path, capsys):
 def test_predict_nothing_usable_exits_nonzero(model, tmp_path):
     _, out, _ = model
     (tmp_path / "x.jpg").write_text("no")
-    assert main(["predict", str(out), str(tmp_path / "x.jpg"), "--output",
+    assert main(["predict", "--model", str(out), str(tmp_path / "x.jpg"), "--output",
                  str(tmp_path / "p.csv"), "--quiet"]) == 1
 
 

@@ -95,11 +95,20 @@ def test_warm_run_reads_every_feature_from_cache(run, tmp_path):
     assert all(v["computed"] == 0 and v["cached"] == N for v in info["features"].values())
 
 
-def test_backbones_with_local_keras_weights_are_detected(tmp_path, monkeypatch):
-    from sklearn_emotion._backbones import KERAS_WEIGHT_FILES, keras_cached_backbones
+def test_table2_backbones_only_when_asked(tmp_path, monkeypatch):
+    from sklearn_emotion.reproduce import make_plan
 
+    # weights in the user's Keras cache do not change what runs
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    assert keras_cached_backbones() == []
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / KERAS_WEIGHT_FILES["vgg16"]).write_bytes(b"x")
-    assert keras_cached_backbones() == ["vgg16"]
+    (tmp_path / "models" / "vgg16_weights_tf_dim_ordering_tf_kernels.h5").write_bytes(b"x")
+    runs, sets, fams = make_plan(("2",))
+    assert [(r.model_name, r.feature_set) for r in runs] == [
+        ("FFNN (tuned)", "all"), ("FFNN (tuned)", "all (TFLite object)"),
+        ("FFNN (paper settings)", "all")]
+    assert fams == {}
+    runs, sets, fams = make_plan(("2",), backbones=("vgg16",))
+    assert ("FFNN (tuned)", "all (vgg16 object)") in [(r.model_name, r.feature_set) for r in runs]
+    assert sets["all (vgg16 object)"] == ("color", "gist", "lbp", "object_vgg16", "scene")
+    est = fams["object_vgg16"]()
+    assert est.backbone == "vgg16" and est.weights == "imagenet"

@@ -76,9 +76,11 @@ def load_oasis(data_home=None, return_X_y=False, as_frame=False):
     Examples
     --------
     >>> from sklearn_emotion.datasets import load_oasis
-    >>> oasis = load_oasis()                      # doctest: +SKIP
-    >>> oasis.target.shape                        # doctest: +SKIP
+    >>> oasis = load_oasis()
+    >>> oasis.target.shape
     (900, 2)
+    >>> oasis.categories[:3].tolist()
+    ['Object', 'Object', 'Object']
     """
     csv_path = fetch("data/oasis/OASIS.csv", data_home)
     root = csv_path.parent / "images"

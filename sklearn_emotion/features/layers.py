@@ -162,8 +162,8 @@ class PooledLayerFeatures(ImageTransformer):
     --------
     >>> from skimage import data
     >>> from sklearn_emotion.features import PooledLayerFeatures
-    >>> f = PooledLayerFeatures().fit([data.astronaut()])       # doctest: +SKIP
-    >>> f.transform([data.astronaut()]).shape                   # doctest: +SKIP
+    >>> f = PooledLayerFeatures().fit([data.astronaut()])
+    >>> f.transform([data.astronaut()]).shape
     (1, 3952)
     """
 

@@ -1,0 +1,138 @@
+"""Evaluation: cross-validated scores of a model on a feature matrix.
+
+Features are stateless (``fit`` learns nothing), so each family is computed
+once per image and models are cross-validated on the stacked matrices:
+exactly what ``cross_validate(make_paper_pipeline(...), paths, y, cv=...)``
+computes (``tests/test_reproduce.py`` checks the two agree).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import pearsonr
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import SVR
+
+from ..pipeline import make_scaler
+from ._protocol import BEST_CANDIDATES, CLIP, FEATURE_SETS
+
+__all__ = ["Result", "evaluate", "nested_best", "scores", "subset_indices"]
+
+
+@dataclass
+class Result:
+    """Per-fold scores of one model on one feature set."""
+
+    table: str
+    model: str
+    features: str
+    folds: list = field(default_factory=list)  # dicts per fold
+    oof: np.ndarray | None = None  # out-of-fold predictions (n, 2)
+
+    def summary(self):
+        out = {"table": self.table, "model": self.model, "features": self.features}
+        keys = self.folds[0].keys()
+        for k in keys:
+            vals = np.array([f[k] for f in self.folds], dtype=float)
+            out[k + "_mean"] = float(vals.mean())
+            out[k + "_std"] = float(vals.std())
+        return out
+
+
+def scores(y_true, y_pred, prefix):
+    out = {}
+    for j, t in enumerate(("V", "A")):
+        e = y_true[:, j] - y_pred[:, j]
+        mse = float(np.mean(e**2))
+        var = float(np.var(y_true[:, j]))
+        out[f"{prefix}_mse_{t}"] = mse
+        out[f"{prefix}_r2_{t}"] = 1 - mse / var if var > 0 else float("nan")
+        # undefined (NaN, "n/a" in the tables) for a constant prediction
+        out[f"{prefix}_r_{t}"] = (
+            float(pearsonr(y_true[:, j], y_pred[:, j])[0])
+            if np.ptp(y_pred[:, j]) > 1e-9 * max(1.0, abs(float(y_pred[0, j]))) else float("nan")
+        )
+    return out
+
+
+def subset_indices(n, subset, random_state=0):
+    """The sorted indices of the ``--subset`` images (fixed by the seed)."""
+    return np.sort(np.random.default_rng(random_state).choice(n, subset, replace=False))
+
+
+def _fit_predict(model, joint, Xtr, ytr, Xs):
+    """Fit ``model`` for V and A (jointly, or one clone per target)."""
+    if joint:
+        m = clone(model).fit(Xtr, ytr)
+        return [m.predict(X).reshape(len(X), 2) for X in Xs], m
+    preds = [np.empty((len(X), 2)) for X in Xs]
+    fitted = []
+    for j in range(2):
+        m = clone(model).fit(Xtr, ytr[:, j])
+        fitted.append(m)
+        for p, X in zip(preds, Xs):
+            p[:, j] = m.predict(X)
+    return preds, fitted
+
+
+def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None, bar=None):
+    """Cross-validate ``model`` on a feature matrix; train and test scores per fold."""
+    res = Result(table, name, features, oof=np.full(y.shape, np.nan))
+    for k, (tr, te) in enumerate(cv.split(X)):
+        t0 = time.perf_counter()
+        (ptr, pte), fitted = _fit_predict(model, joint, X[tr], y[tr], [X[tr], X[te]])
+        rec = {**scores(y[tr], ptr, "train"), **scores(y[te], pte, "test"),
+               "fit_seconds": time.perf_counter() - t0}
+        last = fitted if not isinstance(fitted, list) else fitted[0]
+        reg = last.steps[-1][1] if hasattr(last, "steps") else last
+        if hasattr(reg, "n_iter_"):
+            rec["epochs"] = float(reg.n_iter_)
+        res.folds.append(rec)
+        res.oof[te] = pte
+        if log:
+            log(f"  [{table}] {name} on {features}, fold {k + 1}: test MSE V {rec['test_mse_V']:.3f}"
+                f" A {rec['test_mse_A']:.3f} ({rec['fit_seconds']:.1f} s)")
+        if bar is not None:
+            bar.update(1)
+    return res
+
+
+def nested_best(feats, y, cv, random_state, n_jobs, log, bar=None):
+    """Choose feature set and SVR settings inside each training fold (3-fold
+    inner CV), per target; report the outer test folds."""
+    candidates = list(BEST_CANDIDATES)
+    grid = {"svr__C": [1.0, 3.0, 10.0], "svr__epsilon": [0.1, 0.3]}
+    X_sets = {c: np.hstack([feats[f] for f in FEATURE_SETS[c]]) for c in candidates}
+    res = Result("best", "nested CV: best of feature sets × SVR grid", " / ".join(candidates),
+                 oof=np.full(y.shape, np.nan))
+    choices = []
+    for k, (tr, te) in enumerate(cv.split(y)):
+        t0 = time.perf_counter()
+        ptr, pte = np.empty((len(tr), 2)), np.empty((len(te), 2))
+        choice = {}
+        for j, t in enumerate(("V", "A")):
+            best = None
+            for c in candidates:
+                gs = GridSearchCV(make_pipeline(make_scaler(CLIP), SVR()), grid, cv=3,
+                                  scoring="neg_mean_squared_error", n_jobs=n_jobs)
+                gs.fit(X_sets[c][tr], y[tr, j])
+                if best is None or gs.best_score_ > best[0]:
+                    best = (gs.best_score_, c, gs)
+            _, c, gs = best
+            choice[t] = f"{c}, C={gs.best_params_['svr__C']}, epsilon={gs.best_params_['svr__epsilon']}"
+            ptr[:, j] = gs.predict(X_sets[c][tr])
+            pte[:, j] = gs.predict(X_sets[c][te])
+        rec = {**scores(y[tr], ptr, "train"), **scores(y[te], pte, "test"),
+               "fit_seconds": time.perf_counter() - t0}
+        res.folds.append(rec)
+        res.oof[te] = pte
+        choices.append(choice)
+        log(f"  [best] fold {k + 1}: {choice}; test MSE V {rec['test_mse_V']:.3f} A {rec['test_mse_A']:.3f}")
+        if bar is not None:
+            bar.update(1)
+    return {"candidates": candidates, "grid": grid, "choices": choices}, res

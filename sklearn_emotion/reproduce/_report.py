@@ -1,0 +1,149 @@
+"""Reporting: tables (Markdown, CSV), per-fold numbers, JSON and plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import pearsonr
+
+from ._protocol import CLIP
+
+__all__ = ["Report", "write_report"]
+
+TITLES = {"II": "Table II: FFNN on all features, per object backbone",
+          "III": "Table III: feature families",
+          "IV": "Table IV: regressors on all features",
+          "best": "Best configuration (nested CV)"}
+
+
+@dataclass
+class Report:
+    """Everything a reproduction writes."""
+
+    out: Path
+    dataset: str
+    paths: np.ndarray
+    y: np.ndarray
+    folds: int
+    random_state: int
+    results: list = field(default_factory=list)
+    features: dict = field(default_factory=dict)  # family -> computed/cached/seconds/columns
+    best: dict | None = None
+    notes: list = field(default_factory=list)  # what was skipped, and why
+    wall: float = 0.0
+    complete: bool = False
+
+
+def _fmt(s, k):
+    if not np.isfinite(s[k + "_mean"]):
+        return "n/a"
+    return f"{s[k + '_mean']:.3f} ± {s[k + '_std']:.3f}"
+
+
+def _markdown(rows, title):
+    cols = ["model", "features", "test MSE V", "test MSE A", "test R² V", "test R² A",
+            "test r V", "test r A", "train MSE V", "train MSE A"]
+    keys = ["test_mse_V", "test_mse_A", "test_r2_V", "test_r2_A", "test_r_V", "test_r_A",
+            "train_mse_V", "train_mse_A"]
+    lines = [f"### {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for s in rows:
+        lines.append("| " + " | ".join([s["model"], s["features"]] + [_fmt(s, k) for k in keys]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _per_fold_markdown(results):
+    lines = ["| table | model | features | fold | train MSE V | test MSE V | train MSE A | test MSE A |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        for k, f in enumerate(r.folds):
+            lines.append(f"| {r.table} | {r.model} | {r.features} | {k + 1} | {f['train_mse_V']:.3f} | "
+                         f"{f['test_mse_V']:.3f} | {f['train_mse_A']:.3f} | {f['test_mse_A']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plots(out, y, oof, paths, title, n_thumbs=60, seed=0):
+    import textwrap
+
+    from matplotlib.figure import Figure
+
+    from ._plotting import plot_va_thumbnails
+
+    fig = Figure(figsize=(10, 4.6))
+    axes = fig.subplots(1, 2)
+    for j, (ax, t) in enumerate(zip(axes, ("Valence", "Arousal"))):
+        ax.scatter(y[:, j], oof[:, j], s=6, alpha=0.4)
+        ax.plot([1, 9], [1, 9], "k--", lw=1)
+        r = pearsonr(y[:, j], oof[:, j])[0]
+        ax.set(xlim=(1, 9), ylim=(1, 9), xlabel=f"true {t.lower()}", ylabel=f"predicted {t.lower()}",
+               title=f"{t}: r = {r:.2f}, MSE = {np.mean((y[:, j] - oof[:, j]) ** 2):.2f}")
+    fig.suptitle(textwrap.fill(title + " (out-of-fold predictions)", 100), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "scatter_pred_vs_true.png", dpi=110)
+
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(paths), size=min(n_thumbs, len(paths)), replace=False)
+    plot_va_thumbnails([paths[i] for i in idx], oof[idx], out / "va_thumbnails.png",
+                       title="Images at their predicted valence-arousal (cf. Fig. 10)",
+                       limits=None)
+
+
+def write_report(rep: Report, log=None):
+    """Write ``tables.md``, ``tables.csv``, ``per_fold.csv``, ``results.json``
+    and, once the run is complete, the plots.  Called after every model, so a
+    partial run leaves partial tables."""
+    out = rep.out
+    summaries = [r.summary() for r in rep.results]
+    var = rep.y.var(axis=0)
+    md = [f"# {rep.dataset}: reproduction of Kim et al. (2018)\n",
+          f"{len(rep.paths)} images, {rep.folds}-fold CV (KFold shuffle, "
+          f"random_state={rep.random_state}); mean ± std over folds. Always predicting the "
+          f"training mean scores MSE ≈ the target variance (V {var[0]:.2f}, A {var[1]:.2f} on "
+          "these images). Unless a row says otherwise, features are standardised and clipped "
+          f"to ±{CLIP:g} (make_scaler).\n"]
+    if rep.notes:
+        md.append("\n".join(f"- {n}" for n in rep.notes) + "\n")
+    for t in ("II", "III", "IV", "best"):
+        rows = [s for s in summaries if s["table"] == t]
+        if rows:
+            md.append(_markdown(rows, TITLES[t]))
+    if rep.best:
+        md.append("Chosen per outer fold (inner 3-fold grid search on the training folds only):\n\n"
+                  + "\n".join(f"- fold {k + 1}: V {c['V']}; A {c['A']}"
+                              for k, c in enumerate(rep.best["choices"])) + "\n")
+    md.append("### Per-fold MSE\n\n" + _per_fold_markdown(rep.results))
+    md.append("### Features\n\n| family | columns | computed | from cache | seconds |\n|---|---|---|---|---|\n"
+              + "\n".join(f"| {k} | {v['n_features']} | {v['computed']} | {v['cached']} | {v['seconds']} |"
+                          for k, v in rep.features.items()) + "\n")
+    md.append(f"Wall time: {rep.wall:.0f} s{'' if rep.complete else ' so far (run in progress)'}.\n")
+    (out / "tables.md").write_text("\n".join(md), encoding="utf-8")
+    with open(out / "tables.csv", "w", newline="") as f:
+        keys = list(dict.fromkeys(k for s in summaries for k in s)) or ["table"]
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for s in summaries:
+            w.writerow(s)
+    with open(out / "per_fold.csv", "w", newline="") as f:
+        keys = sorted({k for r in rep.results for fo in r.folds for k in fo})
+        w = csv.writer(f)
+        w.writerow(["table", "model", "features", "fold"] + keys)
+        for r in rep.results:
+            for k, fo in enumerate(r.folds):
+                w.writerow([r.table, r.model, r.features, k + 1] + [fo.get(c, "") for c in keys])
+    if rep.complete and rep.results:
+        plotted = next((r for r in rep.results if r.table == "best"), None) or next(
+            (r for r in rep.results if r.model.startswith("FFNN") and r.features == "all"),
+            rep.results[-1])
+        _plots(out, rep.y, plotted.oof, rep.paths, f"{plotted.model} on {plotted.features}")
+    summary = {"dataset": rep.dataset, "n_images": len(rep.paths), "folds": rep.folds,
+               "random_state": rep.random_state, "features": rep.features, "results": summaries,
+               "best": rep.best, "notes": rep.notes, "wall_seconds": rep.wall,
+               "complete": rep.complete}
+    (out / "results.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
+    if log and rep.complete:
+        log(f"wrote {out}/tables.md, tables.csv, per_fold.csv, results.json and plots "
+            f"({rep.wall:.0f} s)")
+    return summary
