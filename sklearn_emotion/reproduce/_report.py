@@ -70,7 +70,7 @@ def _plots(out, y, oof, paths, title, n_thumbs=60, seed=0):
 
     from matplotlib.figure import Figure
 
-    from ._plotting import plot_va_thumbnails
+    from .._plotting import plot_va_thumbnails
 
     fig = Figure(figsize=(10, 4.6))
     axes = fig.subplots(1, 2)
