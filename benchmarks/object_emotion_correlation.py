@@ -1,10 +1,11 @@
-"""The paper's Sec. IV-C / Fig. 8 study on Emotion6: do the emotions of the
-objects a CNN recognises correlate with the images' rated valence and arousal?
+"""The paper's Sec. IV-C / Fig. 8 study on a rated set (Emotion6 or OASIS): do
+the emotions of the objects a CNN recognises correlate with the images' rated
+valence and arousal?
 
 Object emotion = word norms (Warriner et al. 2013, NRC-VAD fallback) of the
 ImageNet classes, from (a) the top-1 matched class, (b) the
 probability-weighted mixture over matched classes.
-Run: python benchmarks/object_emotion_correlation.py --cache-dir cache
+Run: python benchmarks/object_emotion_correlation.py --cache-dir cache [--dataset oasis]
 """
 
 import argparse
@@ -17,15 +18,17 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from _common import RESULTS, write  # noqa: E402
 
 from sklearn_emotion import ObjectFeatures  # noqa: E402
-from sklearn_emotion.datasets import load_emotion6  # noqa: E402
+from sklearn_emotion.reproduce import load_dataset  # noqa: E402
 from sklearn_emotion.features.object_emotion import class_emotion_table, object_emotion  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--dataset", default="emotion6", choices=["emotion6", "oasis"])
     a = ap.parse_args()
-    X, y = load_emotion6(return_X_y=True)
+    name, X, y = load_dataset(a.dataset)
+    suffix = "" if a.dataset == "emotion6" else f"_{a.dataset}"
     P = ObjectFeatures("mobilenet_v2", "models/mobilenet_v2_1.0_224_imagenet.weights.h5",
                        memory=a.cache_dir).fit_transform(list(X))
     table, _ = class_emotion_table()
@@ -38,12 +41,10 @@ def main():
         for j, t in enumerate(("valence", "arousal")):
             r, p = pearsonr(vals[:, j], y[:, j])
             rows[f"{kind}, {t}"] = {"r": float(r), "p": float(p)}
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(9, 8))
+    fig = Figure(figsize=(9, 8))
+    axes = fig.subplots(2, 2)
     for i, (kind, vals) in enumerate((("top-1 class", top1), ("probability-weighted", mix))):
         for j, t in enumerate(("valence", "arousal")):
             ax = axes[i, j]
@@ -53,9 +54,10 @@ def main():
                    title=f"r = {st['r']:.3f}, p = {st['p']:.1e}")
     fig.tight_layout()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    fig.savefig(RESULTS / "object_emotion_correlation.png", dpi=100)
+    fig.suptitle(f"{name}: object emotion against rated emotion")
+    fig.savefig(RESULTS / f"object_emotion_correlation{suffix}.png", dpi=100)
     holds = rows["top-1 class, valence"]["r"] > rows["top-1 class, arousal"]["r"]
-    md = ["Emotion6, 1,980 images; object classes from MobileNetV2 (data-home Keras weights); "
+    md = [f"{name}, {len(X):,} images; object classes from MobileNetV2 (data-home Keras weights); "
           f"{ok.mean():.1%} of the 1,000 ImageNet classes matched to word norms.", "",
           "| object emotion | Pearson r | p-value |", "|---|---|---|"]
     md += [f"| {k} | {v['r']:.3f} | {v['p']:.2e} |" for k, v in rows.items()]
@@ -64,9 +66,10 @@ def main():
            f"{rows['top-1 class, valence']['r']:.3f}, arousal r = {rows['top-1 class, arousal']['r']:.3f}; "
            f"weighted: {rows['probability-weighted, valence']['r']:.3f} vs "
            f"{rows['probability-weighted, arousal']['r']:.3f}).", "",
-           "![scatter](object_emotion_correlation.png)"]
-    write("object_emotion_correlation",
-          f"python benchmarks/object_emotion_correlation.py --cache-dir {a.cache_dir}",
+           f"![scatter](object_emotion_correlation{suffix}.png)"]
+    write(f"object_emotion_correlation{suffix}",
+          f"python benchmarks/object_emotion_correlation.py --cache-dir {a.cache_dir} "
+          f"--dataset {a.dataset}",
           {"rows": rows, "matched_fraction": float(ok.mean())}, "\n".join(md))
 
 

@@ -42,6 +42,17 @@ def _cmd_reproduce(args):
     return 0
 
 
+def _cmd_cross_set(args):
+    from .reproduce import run_cross_set
+
+    run_cross_set(args.output, datasets=tuple(d.strip() for d in args.datasets.split(",")),
+                  folds=args.folds, subset=args.subset, cache_dir=args.cache_dir,
+                  n_jobs=args.n_jobs, random_state=args.random_state,
+                  ffnn_max_iter=args.ffnn_max_iter, ffnn_hidden=_hidden(args.ffnn_hidden),
+                  progress=not args.quiet)
+    return 0
+
+
 def _hidden(text):
     if text is None:
         return None
@@ -248,6 +259,21 @@ def build_parser():
                    help="epochs, conv-train CNN (default: %(default)s)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=_cmd_reproduce)
+
+    c = sub.add_parser("cross-set", help="Tables III/IV fitted on one rated set, tested on another")
+    c.add_argument("--datasets", default="emotion6,oasis", help="two sets (default: %(default)s)")
+    c.add_argument("--output", default="cross-set-results", help="output folder (default: %(default)s)")
+    c.add_argument("--folds", type=int, default=5,
+                   help="folds of the within-set numbers beside (default: %(default)s)")
+    c.add_argument("--subset", type=int, default=None, help="use N random images of each set")
+    c.add_argument("--cache-dir", default=None, help="per-image feature cache folder")
+    c.add_argument("--n-jobs", type=int, default=None, help="image-level parallelism")
+    c.add_argument("--random-state", type=int, default=0, help="(default: %(default)s)")
+    c.add_argument("--ffnn-max-iter", type=int, default=300,
+                   help="epoch budget per FFNN fit (default: %(default)s)")
+    c.add_argument("--ffnn-hidden", default=None, help="hidden sizes, e.g. 3000,1000,500")
+    c.add_argument("--quiet", action="store_true", help="no progress bars")
+    c.set_defaults(func=_cmd_cross_set)
 
     t = sub.add_parser("train", help="fit a pipeline on a rated image set and save it")
     dataset_options(t)

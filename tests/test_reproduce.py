@@ -112,3 +112,59 @@ def test_table2_backbones_only_when_asked(tmp_path, monkeypatch):
     assert sets["all (vgg16 object)"] == ("color", "gist", "lbp", "object_vgg16", "scene")
     est = fams["object_vgg16"]()
     assert est.backbone == "vgg16" and est.weights == "imagenet"
+
+
+def test_reproduce_on_a_second_rated_set_matches_cross_validate(tmp_path):
+    """`reproduce --dataset oasis` on a subset: its numbers are a direct cross_validate's."""
+    from sklearn_emotion.datasets import load_oasis
+
+    n, folds = 30, 2
+    out = tmp_path / "oasis"
+    args = ["reproduce", "--dataset", "oasis", "--output", str(out), "--subset", str(n),
+            "--folds", str(folds), "--tables", "4", "--no-cnn", "--ffnn-max-iter", "3",
+            "--ffnn-hidden", "8", "--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    assert main(args) == 0
+    md = (out / "tables.md").read_text()
+    assert md.startswith("# OASIS") and "30 images" in md
+    X, y = load_oasis(return_X_y=True)
+    keep = subset_indices(len(X), n, 0)
+    X, y = list(X[keep]), y[keep]
+    cv = KFold(folds, shuffle=True, random_state=0)
+    pf = pd.read_csv(out / "per_fold.csv")
+    rows = pf[(pf.table == "IV") & (pf.model == "SVR (RBF, C=1)")].sort_values("fold")
+    for target, col in ((0, "test_mse_V"), (1, "test_mse_A")):
+        res = cross_validate(make_paper_pipeline("all", "svr", memory=tmp_path / "cache"), X,
+                             y[:, target], cv=cv, scoring="neg_mean_squared_error")
+        np.testing.assert_allclose(rows[col].to_numpy(), -res["test_score"], rtol=1e-6)
+
+
+def test_cross_set_table_matches_direct_fits(tmp_path):
+    from scipy.stats import pearsonr
+
+    from sklearn_emotion.datasets import load_oasis
+    from sklearn_emotion.reproduce import run_cross_set
+
+    n = 24
+    runs = (("SVR (RBF, C=1)", "low-level"), ("linear regression", "object"))
+    summary = run_cross_set(tmp_path / "x", subset=n, folds=2, runs=runs,
+                            cache_dir=tmp_path / "cache", progress=False, log=None)
+    assert summary["complete"] and len(summary["rows"]) == 2
+    md = (tmp_path / "x" / "cross_set.md").read_text()
+    assert "Emotion6 -> OASIS" in md and "OASIS -> Emotion6" in md
+    e6, oa = load_emotion6(), load_oasis()
+    ke, ko = subset_indices(1980, n, 0), subset_indices(900, n, 0)
+    Xe, ye = list(e6.filenames[ke]), e6.target[ke]
+    Xo, yo = list(oa.filenames[ko]), oa.target[ko]
+    # SVR, one model per target, on the low-level families, fitted on Emotion6
+    pipe = make_paper_pipeline("low", "svr", memory=tmp_path / "cache")
+    pv = pipe.fit(Xe, ye[:, 0]).predict(Xo)
+    got = summary["rows"][0]["Emotion6 -> OASIS"]
+    assert got["test_r_V"] == pytest.approx(pearsonr(yo[:, 0], pv)[0], rel=1e-6)
+    assert got["test_mse_V"] == pytest.approx(np.mean((yo[:, 0] - pv) ** 2), rel=1e-6)
+    # linear regression on object features, fitted on OASIS, both targets at once
+    pipe = make_paper_pipeline("object", "linear", memory=tmp_path / "cache")
+    pa = pipe.fit(Xo, yo).predict(Xe)
+    got = summary["rows"][1]["OASIS -> Emotion6"]
+    assert got["test_r_A"] == pytest.approx(pearsonr(ye[:, 1], pa[:, 1])[0], rel=1e-6)
+    # the within-set numbers are there too
+    assert np.isfinite(summary["rows"][0]["within OASIS"]["test_r_V_mean"])

@@ -136,3 +136,9 @@ def nested_best(feats, y, cv, random_state, n_jobs, log, bar=None):
         if bar is not None:
             bar.update(1)
     return {"candidates": candidates, "grid": grid, "choices": choices}, res
+
+
+def transfer(model, joint, X_train, y_train, X_test, y_test):
+    """Fit on all of one set, score on all of another: test scores and predictions."""
+    (pred,), _ = _fit_predict(model, joint, X_train, y_train, [X_test])
+    return scores(y_test, pred, "test"), pred
