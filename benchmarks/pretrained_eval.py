@@ -162,21 +162,7 @@ def main(argv=None):
                 intervals[f"cross:{s}->{other}"] = coverage(yo, m.m._interval_features(Fo))
             print(mk, "cross", s, "->", other, results["cross"][mk][f"{s}->{other}"], flush=True)
 
-    rebuild = None
-    if args.check_rebuild:
-        t0 = time.perf_counter()
-        model, meta = fit_recipe("default", memory=args.cache_dir)
-        shipped = load_pretrained()
-        probe = check_images() + list(oa.filenames[:20]) + list(e6.filenames[::99])
-        a, b = model.predict(probe), shipped.predict(probe)
-        ia, ib = model.predict_interval(probe), shipped.predict_interval(probe)
-        ea, eb = model.predict_emotions(probe), shipped.predict_emotions(probe)
-        rebuild = {"images": len(probe),
-                   "max_abs_diff_predict": float(np.abs(a - b).max()),
-                   "max_abs_diff_interval": float(np.abs(ia - ib).max()),
-                   "max_abs_diff_emotions": float(np.abs(ea - eb).max()),
-                   "seconds": time.perf_counter() - t0}
-        print("rebuild", rebuild, flush=True)
+    rebuild = rebuild_check(args, e6, oa) if args.check_rebuild else None
 
     OUT.mkdir(parents=True, exist_ok=True)
     payload = {"command": command, "machine": machine(), "results": results,
