@@ -68,5 +68,5 @@ def test_cache_safe_with_parallel_workers(paths, tmp_path):
 
 
 def test_bad_memory_type():
-    with pytest.raises(TypeError, match="memory must be"):
+    with pytest.raises(TypeError, match="'memory' parameter of LBPFeatures must be"):
         LBPFeatures(memory=3).fit([np.zeros((4, 4, 3), np.uint8)])
