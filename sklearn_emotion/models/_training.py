@@ -79,7 +79,8 @@ def train_epochs(est, model, step, n_train, rng, validate=None, hint="", monitor
     else:
         warnings.warn(
             f"{type(est).__name__}: max_iter={est.max_iter} epochs reached before the "
-            f"{'validation' if validate is not None else 'training'} loss stopped improving "
+            f"{'training loss' if validate is None else 'validation R²' if monitor == 'score' else 'validation loss'}"
+            " stopped improving "
             f"for n_iter_no_change={est.n_iter_no_change} epochs",
             ConvergenceWarning,
         )
