@@ -40,7 +40,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .datasets._emotion6 import EMOTION_NAMES
 
-__all__ = ["AffectModel", "load_pretrained", "PRETRAINED_DIR", "FORMAT"]
+__all__ = ["AffectModel", "CHECK_IMAGES", "FORMAT", "PRETRAINED_DIR", "check_images", "fit_recipe",
+           "load_pretrained"]
 
 #: Folder of the model shipped inside the package.
 PRETRAINED_DIR = Path(__file__).parent / "pretrained_models" / "default"
