@@ -49,6 +49,7 @@ def _cmd_cross_set(args):
                   folds=args.folds, subset=args.subset, cache_dir=args.cache_dir,
                   n_jobs=args.n_jobs, random_state=args.random_state,
                   ffnn_max_iter=args.ffnn_max_iter, ffnn_hidden=_hidden(args.ffnn_hidden),
+                  within=tuple(args.within.split(",")) if args.within else None,
                   progress=not args.quiet)
     return 0
 
@@ -272,6 +273,10 @@ def build_parser():
     c.add_argument("--ffnn-max-iter", type=int, default=300,
                    help="epoch budget per FFNN fit (default: %(default)s)")
     c.add_argument("--ffnn-hidden", default=None, help="hidden sizes, e.g. 3000,1000,500")
+    c.add_argument("--within", default=None,
+                   help="two results.json of full reproductions (same folds and seed), "
+                        "comma-separated: their numbers are reported as the within-set "
+                        "columns instead of being computed again")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     c.set_defaults(func=_cmd_cross_set)
 

@@ -168,3 +168,27 @@ def test_cross_set_table_matches_direct_fits(tmp_path):
     assert got["test_r_A"] == pytest.approx(pearsonr(ye[:, 1], pa[:, 1])[0], rel=1e-6)
     # the within-set numbers are there too
     assert np.isfinite(summary["rows"][0]["within OASIS"]["test_r_V_mean"])
+
+
+def test_cross_set_takes_within_numbers_from_matching_reproductions(tmp_path):
+    from sklearn_emotion.reproduce import run_cross_set
+
+    n, cache = 24, tmp_path / "cache"
+    runs = (("SVR (RBF, C=1)", "low-level"),)
+    results = []
+    for ds in ("emotion6", "oasis"):
+        assert main(["reproduce", "--dataset", ds, "--output", str(tmp_path / ds), "--subset",
+                     str(n), "--folds", "2", "--tables", "3", "--ffnn-max-iter", "2",
+                     "--ffnn-hidden", "4", "--cache-dir", str(cache), "--quiet"]) == 0
+        results.append(tmp_path / ds / "results.json")
+    computed = run_cross_set(tmp_path / "a", subset=n, folds=2, runs=runs, cache_dir=cache,
+                             progress=False, log=None)
+    reused = run_cross_set(tmp_path / "b", subset=n, folds=2, runs=runs, cache_dir=cache,
+                           within=results, progress=False, log=None)
+    for key in ("within Emotion6", "within OASIS"):
+        a, b = computed["rows"][0][key], reused["rows"][0][key]
+        assert a["test_r_V_mean"] == pytest.approx(b["test_r_V_mean"], rel=1e-9)
+        assert a["test_mse_A_mean"] == pytest.approx(b["test_mse_A_mean"], rel=1e-9)
+    with pytest.raises(ValueError, match="not a complete run with folds=3"):
+        run_cross_set(tmp_path / "c", subset=n, folds=3, runs=runs, cache_dir=cache,
+                      within=results, progress=False, log=None)

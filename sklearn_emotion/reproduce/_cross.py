@@ -27,7 +27,7 @@ CROSS_RUNS = tuple(
 
 def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"), folds=5,
                   subset=None, runs=CROSS_RUNS, cache_dir=None, n_jobs=None, random_state=0,
-                  ffnn_max_iter=300, ffnn_hidden=None, data_home=None, log=print,
+                  ffnn_max_iter=300, ffnn_hidden=None, within=None, data_home=None, log=print,
                   progress=True):
     """Fit on all of one set, test on all of the other, in both directions.
 
@@ -44,6 +44,11 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
     runs : sequence of (model name, feature set)
         Default: Table III's SVR and tuned FFNN on each family group, and
         Table IV's regressors on all features.
+    within : pair of path-like, optional
+        ``results.json`` of a full reproduction of each set, made with the
+        same folds, seed and model settings: its per-model summaries are
+        reported as the within-set numbers instead of cross-validating the
+        same models on the same folds again.  Runs they lack are computed.
 
     Returns
     -------
@@ -65,14 +70,18 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
         data.append((name, y, feats))
     regs = models(random_state, ffnn_max_iter, ffnn_hidden)
     cv = KFold(folds, shuffle=True, random_state=random_state)
+    known = [_within_table(w, folds, random_state, len(d[1]))
+             for w, d in zip(within or (None, None), data)]
     rows = []
     for model_name, fs in runs:
         model, joint = regs[model_name]
         X = [np.hstack([f[c] for c in FEATURE_SETS[fs]]) for _, _, f in data]
         row = {"model": model_name, "features": fs}
-        for (name, y, _), Xi in zip(data, X):
-            res = evaluate(model, Xi, y, cv, joint=joint)
-            row[f"within {name}"] = res.summary()
+        for (name, y, _), Xi, kn in zip(data, X, known):
+            if (model_name, fs) in kn:
+                row[f"within {name}"] = kn[(model_name, fs)]
+            else:
+                row[f"within {name}"] = evaluate(model, Xi, y, cv, joint=joint).summary()
         for a, b in ((0, 1), (1, 0)):
             sc, _ = transfer(model, joint, X[a], data[a][1], X[b], data[b][1])
             row[f"{data[a][0]} -> {data[b][0]}"] = sc
@@ -81,6 +90,18 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
             log(f"cross-set: {model_name} on {fs} done ({time.perf_counter() - t0:.0f} s)")
         _write(out, data, rows, folds, time.perf_counter() - t0)
     return _write(out, data, rows, folds, time.perf_counter() - t0, complete=True)
+
+
+def _within_table(path, folds, random_state, n_images):
+    """{(model, features): summary} from a reproduction's results.json, if it matches."""
+    if path is None:
+        return {}
+    info = json.loads(Path(path).read_text(encoding="utf-8"))
+    if (info.get("folds"), info.get("random_state"), info.get("n_images")) != (
+            folds, random_state, n_images) or not info.get("complete"):
+        raise ValueError(f"{path}: not a complete run with folds={folds}, "
+                         f"random_state={random_state} on {n_images} images")
+    return {(r["model"], r["features"]): r for r in info["results"]}
 
 
 def _r(sc, t, within=False):
