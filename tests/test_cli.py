@@ -71,3 +71,23 @@ def test_saved_model_matches_direct_pipeline(model):
     # the saved pipeline carries no feature cache of the training machine
     for _, est in pipe.named_steps["features"].transformer_list:
         assert est.get_params()["memory"] is None
+
+
+def test_predict_streams_through_the_transformers_in_batches(tmp_path, monkeypatch):
+    """No image is decoded up front: the model's transformer sees one chunk at a time."""
+    from sklearn_emotion import PooledLayerFeatures
+
+    b = load_emotion6()
+    imgs = list(b.filenames[:5])
+    seen = []
+    original = PooledLayerFeatures.transform
+
+    def spy(self, X):
+        seen.append(len(X))
+        return original(self, X)
+
+    monkeypatch.setattr(PooledLayerFeatures, "transform", spy)
+    out = tmp_path / "p.csv"
+    assert main(["predict", *imgs, "--batch-size", "2", "--output", str(out), "--quiet"]) == 0
+    assert seen == [2, 2, 1]
+    assert len(pd.read_csv(out)) == 5
