@@ -70,7 +70,11 @@ def _file_token(value):
         spec = os.fspath(value)
         if spec in REGISTRY:
             return ("resource", REGISTRY[spec].sha256)
-        if os.path.isfile(spec):
+        # only what looks like a path: a value such as "soft" or "vgg16" is
+        # a choice, even if a file of that name happens to sit in the cwd
+        looks_like_path = (isinstance(value, os.PathLike) or os.sep in spec
+                           or "." in os.path.basename(spec))
+        if looks_like_path and os.path.isfile(spec):
             from pathlib import Path
 
             return ("file", _sha256(Path(spec).resolve()))
