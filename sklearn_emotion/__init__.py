@@ -19,6 +19,7 @@ from .features import (
     SceneFeatures,
 )
 from .models import CNNRegressor, FFNNRegressor
+from ._predict import ImagePredictions, predict_images
 from .pipeline import make_paper_pipeline
 from .pretrained import AffectModel, load_pretrained
 from .resources import ResourceError, get_data_home
@@ -35,6 +36,7 @@ __all__ = [
     "GISTFeatures",
     "ImageBatchError",
     "ImageLoadError",
+    "ImagePredictions",
     "LBPFeatures",
     "ObjectFeatures",
     "PooledLayerFeatures",
@@ -44,6 +46,7 @@ __all__ = [
     "datasets",
     "get_data_home",
     "make_paper_pipeline",
+    "predict_images",
     "load_image",
     "load_pretrained",
 ]

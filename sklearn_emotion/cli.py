@@ -129,31 +129,19 @@ def _load_model(spec):
 
 def _predict_chunk(model, kind, paths):
     """Predictions for one chunk of paths: (frame of good rows, their paths, {path: reason})."""
-    import numpy as np
     import pandas as pd
 
-    from ._image import ImageBatchError
+    from ._predict import predict_images
 
-    if kind in ("pretrained", "affect"):
-        try:
-            F = model.features_.transform(paths)
-            errors = {}
-        except ImageBatchError as exc:
-            F, errors = exc.features, exc.errors
-        frame = model._frame_from_features(F)
-        keep = [i for i in range(len(paths)) if i not in errors]
-        frame = frame.iloc[keep].reset_index(drop=True)
+    method = "predict_frame" if kind in ("pretrained", "affect") else "predict"
+    res = predict_images(model, paths, method=method, batch_size=max(1, len(paths)))
+    keep = [i for i in range(len(paths)) if i not in res.errors]
+    if method == "predict_frame":
+        frame = res.predictions.iloc[keep].reset_index(drop=True)
     else:
-        try:
-            pred = np.asarray(model.predict(paths)).reshape(len(paths), -1)
-            errors, keep = {}, list(range(len(paths)))
-        except ImageBatchError as exc:
-            errors = exc.errors
-            keep = [i for i in range(len(paths)) if i not in errors]
-            pred = (np.asarray(model.predict([paths[i] for i in keep])).reshape(len(keep), -1)
-                    if keep else np.empty((0, 2)))
+        pred = res.predictions.reshape(len(paths), -1)[keep]
         frame = pd.DataFrame({"valence": pred[:, 0], "arousal": pred[:, 1]})
-    reasons = {paths[i]: getattr(e, "reason", str(e)) for i, e in errors.items()}
+    reasons = {paths[i]: e.reason for i, e in res.errors.items()}
     return frame, [paths[i] for i in keep], reasons
 
 

@@ -19,7 +19,7 @@ from .features import (
     PooledLayerFeatures,
     SceneFeatures,
 )
-from .models import FFNNRegressor
+from .models import FFNNRegressor, SkipNaNRows
 
 __all__ = ["FEATURE_FAMILIES", "make_features", "make_paper_pipeline", "make_scaler"]
 
@@ -104,7 +104,7 @@ def _name_unnamed(steps):
 
 
 def make_features(features=("color", "gist", "lbp", "object", "scene"), *, memory=None,
-                  n_jobs=None, verbose=False):
+                  n_jobs=None, verbose=False, on_error="raise"):
     """A FeatureUnion of the chosen image feature families.
 
     Parameters
@@ -121,11 +121,18 @@ def make_features(features=("color", "gist", "lbp", "object", "scene"), *, memor
         Given to every family (image-level parallelism).
     verbose : bool
         Progress bars.
+    on_error : {"raise", "nan"}, default="raise"
+        Given to every family: ``"nan"`` gives an unreadable image a NaN row
+        (with a warning naming it) instead of raising
+        :class:`~sklearn_emotion.ImageBatchError`.
     """
+    if on_error not in ("raise", "nan"):
+        raise ValueError(f"on_error must be 'raise' or 'nan', got {on_error!r}")
     steps = []
     for name, est in _expand(features):
         est = clone(est)
-        params = {k: v for k, v in dict(memory=memory, n_jobs=n_jobs, verbose=verbose).items()
+        params = {k: v for k, v in dict(memory=memory, n_jobs=n_jobs, verbose=verbose,
+                                        on_error=on_error).items()
                   if k in est.get_params()}
         steps.append((name, est.set_params(**params)))
     return FeatureUnion(steps)
@@ -156,7 +163,7 @@ def make_scaler(clip=5.0):
 
 def make_paper_pipeline(features=("color", "gist", "lbp", "object", "scene"), regressor="ffnn",
                         memory=None, *, clip=5.0, n_jobs=None, verbose=False, random_state=0,
-                        **params):
+                        on_error="raise", **params):
     """The paper's model: image features → StandardScaler → regressor.
 
     Parameters
@@ -182,9 +189,21 @@ def make_paper_pipeline(features=("color", "gist", "lbp", "object", "scene"), re
         Progress bars.
     random_state : int, default=0
         Seed of the FFNN.
+    on_error : {"raise", "nan"}, default="raise"
+        What happens to an image that cannot be read.  ``"raise"``: the
+        families raise :class:`~sklearn_emotion.ImageBatchError` naming every
+        bad image (after computing, and caching, the others).  ``"nan"``:
+        every family gives it a NaN row with a warning naming it, and the
+        regressor is wrapped in :class:`~sklearn_emotion.models.SkipNaNRows`,
+        so ``fit`` leaves such images out and ``predict`` returns NaN for
+        them and real predictions for all the others.
+        :func:`~sklearn_emotion.predict_images` does the same for any fitted
+        model and also returns each failed image's reason.
     **params
         Set on the pipeline afterwards, e.g.
-        ``regressor__C=10`` or ``features__object__output="logits"``.
+        ``regressor__C=10`` or ``features__object__output="logits"`` (with
+        ``on_error="nan"`` the regressor sits one level down:
+        ``regressor__regressor__C=10``).
 
     Returns
     -------
@@ -203,8 +222,11 @@ def make_paper_pipeline(features=("color", "gist", "lbp", "object", "scene"), re
         reg = regs[regressor]()
     else:
         reg = clone(regressor)
+    if on_error == "nan":
+        reg = SkipNaNRows(reg)
     pipe = Pipeline([
-        ("features", make_features(features, memory=memory, n_jobs=n_jobs, verbose=verbose)),
+        ("features", make_features(features, memory=memory, n_jobs=n_jobs, verbose=verbose,
+                                   on_error=on_error)),
         ("scale", make_scaler(clip)),
         ("regressor", reg),
     ])

@@ -9,6 +9,7 @@ import inspect
 import pkgutil
 
 from sklearn.base import BaseEstimator
+from sklearn.linear_model import Ridge
 
 import sklearn_emotion
 from sklearn_emotion.features._base import ImageTransformer
@@ -26,6 +27,7 @@ INSTANCE_PARAMS = {
     "ObjectEmotionFeatures": dict(backbone="models/mobilenet_v2_1.0_224_quant.tflite"),
     "PooledLayerFeatures": dict(batch_size=2),
     "AffectModel": dict(cv=2),
+    "SkipNaNRows": dict(regressor=Ridge()),
 }
 
 # checks that cannot apply, with the reason; applied by test_common

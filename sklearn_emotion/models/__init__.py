@@ -1,6 +1,7 @@
 """Regressors: the paper's FFNN and the fine-tuned CNN baseline."""
 
 from .cnn import CNNRegressor
+from ._nan_rows import SkipNaNRows
 from .ffnn import FFNNRegressor
 
-__all__ = ["CNNRegressor", "FFNNRegressor"]
+__all__ = ["CNNRegressor", "FFNNRegressor", "SkipNaNRows"]
