@@ -6,7 +6,7 @@ Machines: Recognizing Image Emotions through Deep Neural Networks"
 """
 
 from . import datasets
-from ._image import ImageLoadError, load_image
+from ._image import ImageLoadError, load_image, set_image_limits
 from .features import (
     ColorFeatures,
     FaceExpressionFeatures,
@@ -47,6 +47,7 @@ __all__ = [
     "get_data_home",
     "make_paper_pipeline",
     "predict_images",
+    "set_image_limits",
     "load_image",
     "load_pretrained",
 ]

@@ -11,8 +11,10 @@ problem.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import warnings
 from collections.abc import Sequence
 
@@ -26,14 +28,95 @@ __all__ = [
     "describe_item",
     "image_key",
     "load_image",
+    "set_image_limits",
 ]
 
 #: File extensions taken as images where a folder or a name without an
 #: extension is resolved.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
-# Largest array accepted: the same bound as Pillow's decompression-bomb error.
-_MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+def _env_int(name, default):
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name} must be an integer, got {value!r}") from None
+
+
+#: The image size limits (pixels), read by :func:`load_image` at each call.
+#: ``max_pixels``: an image larger than this is refused (Pillow's
+#: decompression-bomb threshold by default).  ``working_pixels``: an image
+#: larger than this is downscaled while it is decoded (JPEG at reduced DCT
+#: size, others by Pillow's ``reduce``), so memory per image is bounded
+#: whatever its size.  Change them with :func:`set_image_limits` or the
+#: environment variables ``SKLEARN_EMOTION_MAX_PIXELS`` and
+#: ``SKLEARN_EMOTION_WORKING_PIXELS`` (the variables also reach joblib's
+#: worker processes).
+DEFAULT_WORKING_PIXELS = 4_194_304
+_LIMITS = {
+    "max_pixels": _env_int("SKLEARN_EMOTION_MAX_PIXELS", 89_478_485),
+    "working_pixels": _env_int("SKLEARN_EMOTION_WORKING_PIXELS", DEFAULT_WORKING_PIXELS),
+}
+
+
+def set_image_limits(*, max_pixels=None, working_pixels=None) -> dict:
+    """Set the largest image accepted and the resolution images are decoded at.
+
+    Parameters
+    ----------
+    max_pixels : int, optional
+        Images with more pixels (width × height) are refused with an
+        :class:`ImageLoadError` naming the file and both numbers.  Default
+        89,478,485 (Pillow's decompression-bomb threshold); raising it also
+        raises Pillow's own guard to match.
+    working_pixels : int, optional
+        Images with more pixels are downscaled, aspect ratio kept, to at most
+        this many as they are decoded.  Default 4,194,304 (2048 × 2048): the
+        largest Emotion6 and OASIS photos (0.3 MP) are far below it, so their
+        features are unchanged.  Colour and LBP features are computed at this
+        working resolution; GIST resizes to its ``image_size``, the CNN
+        families to their network's input (224 × 224 for MobileNetV2, 513 for
+        DeepLabV3), and the face detector sees the working image.
+
+    Returns
+    -------
+    previous : dict
+        The limits before the call, to restore them:
+        ``set_image_limits(**previous)``.
+    """
+    previous = dict(_LIMITS)
+    for name, value in (("max_pixels", max_pixels), ("working_pixels", working_pixels)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _LIMITS[name] = int(value)
+    if Image.MAX_IMAGE_PIXELS is not None and 2 * Image.MAX_IMAGE_PIXELS < _LIMITS["max_pixels"]:
+        Image.MAX_IMAGE_PIXELS = _LIMITS["max_pixels"]
+    return previous
+
+
+_LIMIT_MESSAGE = ("image of {size} exceeds the limit of {limit:,} pixels (a guard against "
+                  "decompression bombs; raise it with "
+                  "sklearn_emotion.set_image_limits(max_pixels=...) or SKLEARN_EMOTION_MAX_PIXELS)")
+
+
+def _too_large(name, w, h):
+    limit = _LIMITS["max_pixels"]
+    if w * h > limit:
+        raise ImageLoadError(name, _LIMIT_MESSAGE.format(size=f"{w}x{h} = {w * h:,} pixels",
+                                                         limit=limit))
+
+
+def _working_size(w, h):
+    """(w, h) scaled down to at most ``working_pixels`` pixels, or None if it fits."""
+    limit = _LIMITS["working_pixels"]
+    if w * h <= limit:
+        return None
+    scale = (limit / (w * h)) ** 0.5
+    return max(1, int(w * scale)), max(1, int(h * scale))
 
 
 class ImageLoadError(ValueError):
@@ -139,6 +222,7 @@ def as_image_list(X) -> list:
 def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:
     if getattr(img, "is_animated", False):
         img.seek(0)
+    img = _to_working(img)
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # a broken EXIF block must not lose the pixels
@@ -157,6 +241,25 @@ def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:
     if mode != "RGB":
         img = img.convert("RGB")
     return np.asarray(img)
+
+
+def _to_working(img: Image.Image) -> Image.Image:
+    """Downscale a PIL image larger than the working resolution (modes Pillow
+    can resize; others are resized after conversion to RGB)."""
+    size = _working_size(*img.size)
+    if size is None:
+        return img
+    if img.mode in ("P", "PA"):
+        img = img.convert("RGBA" if (img.mode == "PA" or "transparency" in img.info) else "RGB")
+    elif img.mode == "CMYK":
+        img = img.convert("RGB")
+    if img.mode in ("1", "L", "LA", "RGB", "RGBA", "RGBa", "La", "I", "F"):
+        if img.mode == "1":
+            img = img.convert("L")
+        info = img.info
+        img = img.resize(size, Image.BILINEAR, reducing_gap=2.0)
+        img.info.update({k: v for k, v in info.items() if k == "exif"})
+    return img
 
 
 def _array_to_rgb(a: np.ndarray, name: str, pil_mode: str | None = None) -> np.ndarray:
@@ -178,10 +281,7 @@ def _array_to_rgb(a: np.ndarray, name: str, pil_mode: str | None = None) -> np.n
         )
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise ImageLoadError(name, f"zero-size image (shape {a.shape})")
-    if a.shape[0] * a.shape[1] > _MAX_PIXELS:
-        raise ImageLoadError(
-            name, f"image of {a.shape[0]}x{a.shape[1]} pixels exceeds the limit of {_MAX_PIXELS}"
-        )
+    _too_large(name, a.shape[1], a.shape[0])
     if a.dtype == bool:
         a = a.astype(np.uint8) * 255
     elif a.dtype == np.uint8:
@@ -190,14 +290,20 @@ def _array_to_rgb(a: np.ndarray, name: str, pil_mode: str | None = None) -> np.n
         if not np.all(np.isfinite(a)):
             raise ImageLoadError(name, "array contains NaN or infinite values")
         lo, hi = float(a.min()), float(a.max())
-        if pil_mode == "F" and hi > 1.0:  # a float TIFF of 0..255 or 0..65535 data
-            a = a / (65535.0 if hi > 255 else 255.0)
-            lo, hi = float(a.min()), float(a.max())
-        if lo < 0.0 or hi > 1.0:
+        if pil_mode == "F":  # a float file: 0-1, 0-255 or 0-65535 data
+            if lo < 0.0 or hi > 65535.0:
+                raise ImageLoadError(
+                    name,
+                    f"float image file with values in [{lo:g}, {hi:g}]; expected data in "
+                    "0-1, 0-255 or 0-65535",
+                )
+            if hi > 1.0:
+                a = a / (65535.0 if hi > 255 else 255.0)
+        elif lo < 0.0 or hi > 1.0:
             raise ImageLoadError(
                 name,
                 f"float image values must lie in [0, 1], found [{lo:g}, {hi:g}]; "
-                "convert 0-255 data to uint8 first",
+                "scale the array to [0, 1] or pass 0-255 data as uint8",
             )
         a = np.round(a * 255.0).astype(np.uint8)
     else:  # integer types
@@ -224,7 +330,43 @@ def _array_to_rgb(a: np.ndarray, name: str, pil_mode: str | None = None) -> np.n
         alpha = a[:, :, 3:4].astype(np.float32) / 255.0
         rgb = a[:, :, :3].astype(np.float32)
         a = np.round(rgb * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    size = _working_size(a.shape[1], a.shape[0])
+    if size is not None:
+        a = np.asarray(Image.fromarray(np.ascontiguousarray(a)).resize(
+            size, Image.BILINEAR, reducing_gap=2.0))
     return np.ascontiguousarray(a)
+
+
+def check_image_file(path: str, name: str | None = None) -> None:
+    """Raise :class:`ImageLoadError` unless ``path`` is a non-empty regular file.
+
+    Names the exact problem: missing file, broken symbolic link, symbolic
+    link loop, directory, FIFO, device or socket (which are never opened:
+    reading a FIFO would block and a device never ends), or an empty file.
+    """
+    name = path if name is None else name
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageLoadError(name, "symbolic link loop (the link resolves to itself)") from None
+        if os.path.islink(path):
+            raise ImageLoadError(
+                name, f"broken symbolic link (its target {os.readlink(path)!r} does not exist)"
+            ) from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise ImageLoadError(name, "file not found") from None
+        raise ImageLoadError(name, f"cannot read file: {exc.strerror}") from None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise ImageLoadError(name, "is a directory, not an image file")
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    for test, kind in kinds:
+        if test(mode):
+            raise ImageLoadError(name, f"is {kind}, not a regular image file")
+    if st.st_size == 0:
+        raise ImageLoadError(name, "empty file (0 bytes), not an image")
 
 
 def load_image(item, index: int | None = None) -> np.ndarray:
@@ -252,28 +394,39 @@ def load_image(item, index: int | None = None) -> np.ndarray:
     ImageLoadError
         Naming the item (its path or ``X[i]``) and the problem: missing file,
         not an image, truncated or corrupt data, zero size, NaN/inf, wrong
-        dimensions or channels, values out of range, or an absurd size
-        (Pillow's decompression-bomb guard stays on).
+        dimensions or channels, values out of range, or more pixels than
+        the limit of :func:`set_image_limits`.
+
+    Notes
+    -----
+    An image with more pixels than the working resolution of
+    :func:`set_image_limits` (4,194,304 by default) is downscaled, aspect
+    ratio kept, as it is decoded, so memory per image stays bounded.
     """
     name = describe_item(item, index)
     if isinstance(item, (str, os.PathLike)):
         path = os.fspath(item)
-        if not os.path.exists(path):
-            raise ImageLoadError(name, "file not found")
-        if os.path.isdir(path):
-            raise ImageLoadError(name, "is a directory, not an image file")
-        if os.path.getsize(path) == 0:
-            raise ImageLoadError(name, "empty file (0 bytes), not an image")
+        check_image_file(path, name)
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                # one limit, ours (_too_large), rather than Pillow's warning
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(path) as img:
+                    _too_large(name, *img.size)
+                    target = _working_size(*img.size)
+                    if target is not None and img.format == "JPEG":
+                        img.draft("RGB", target)  # decode at reduced DCT size
                     img.load()
                     return _pil_to_rgb(img, name)
         except ImageLoadError:
             raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageLoadError(name, f"image is too large (decompression-bomb guard): {exc}") from None
+        except Image.DecompressionBombError as exc:
+            # Pillow refuses before the size is seen here: the same message as ours
+            import re
+
+            m = re.search(r"\((\d+) pixels\)", str(exc))
+            size = f"{int(m.group(1)):,} pixels" if m else "its size"
+            raise ImageLoadError(name, _LIMIT_MESSAGE.format(size=size, limit=_LIMITS["max_pixels"])) from None
         except UnidentifiedImageError:
             raise ImageLoadError(name, "not a recognised image file (unknown format or corrupt header)") from None
         except PermissionError as exc:
@@ -310,6 +463,8 @@ def image_key(item, index: int | None = None) -> str:
         path = os.fspath(item)
         h = hashlib.sha1(b"file:")
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # never read a FIFO or a device
+                return "unreadable:" + path
             with open(path, "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     h.update(chunk)

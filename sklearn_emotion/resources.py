@@ -271,15 +271,25 @@ def fetch(
         if res.url is None or not download:
             how = f"upstream: {res.url}" if res.url else f"no direct download; source: {res.source}"
             raise ResourceError(f"{where}; {how}")
+        # folders made for the download are removed again if it fails: a
+        # failed attempt leaves the data home as it found it
+        made = [d for d in [target.parent, *target.parent.parents] if not d.exists()]
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             _download(name, res, home, target)
-        except ResourceError:
-            raise
         except Exception as exc:  # network, permissions, bad hash on download
+            for d in made:  # deepest first
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+            if isinstance(exc, ResourceError):
+                raise
+            first = str(exc).splitlines()[0][:200] if str(exc) else ""
             raise ResourceError(
-                f"{where}; downloading it from {res.url} failed: "
-                f"{type(exc).__name__}: {exc}"
+                f"{where}. Downloading it from {res.url} failed ({type(exc).__name__}: "
+                f"{first}); without network access, copy the file to {target}, or point "
+                f"${DATA_HOME_ENV} at a data home that holds it (README, 'Data home')"
             ) from exc
         if not target.is_file():
             raise ResourceError(f"{where}; download from {res.url} did not produce it")

@@ -49,9 +49,15 @@ def test_predict_folder_with_bad_files(model, tmp_path, capsys):
     assert df["valence"].between(1, 9).all() and df["arousal"].between(1, 9).all()
     assert df["emotion_word"].notna().all()
     err = capsys.readouterr().err
-    assert "2 input(s) could not be used" in err
+    assert "failed (2): could not be read" in err
     assert "broken.jpg: " in err and "missing.png: file not found" in err
+    assert err.rstrip().splitlines()[-1] == "predicted 3, failed 2, skipped 0"
     assert (tmp_path / "va.png").stat().st_size > 0
+    # --strict: any failure is a non-zero exit, the good predictions still written
+    csv.unlink()
+    rc = main(["predict", "--model", str(out), str(folder), "--output", str(csv), "--quiet",
+               "--strict"])
+    assert rc == 1 and len(pd.read_csv(csv)) == 2
 
 
 def test_predict_nothing_usable_exits_nonzero(model, tmp_path):

@@ -63,8 +63,27 @@ def test_unknown_resource():
 def test_failed_download_is_a_resource_error(tmp_path):
     # nothing listens on this port: the download fails fast and is explained
     url = "http://127.0.0.1:9/file.txt"
-    with pytest.raises(ResourceError, match="downloading it from http://127.0.0.1:9/file.txt failed"):
+    with pytest.raises(ResourceError, match="Downloading it from http://127.0.0.1:9/file.txt failed") as info:
         fetch("small/file.txt", tmp_path / "home", registry=_reg("0" * 64, url))
+    msg = str(info.value)
+    # one paragraph: which file, where it was looked for, how to get it
+    assert "\n" not in msg and "SKLEARN_EMOTION_DATA" in msg
+    assert str(tmp_path / "home" / "small" / "file.txt") in msg
+    # and the failed attempt created nothing
+    assert not (tmp_path / "home").exists()
+
+
+def test_cli_missing_resource_is_one_paragraph_without_traceback(tmp_path, capsys, monkeypatch):
+    from sklearn_emotion.cli import main
+
+    monkeypatch.setenv("SKLEARN_EMOTION_DATA", str(tmp_path / "empty-home"))
+    (tmp_path / "empty-home").mkdir()
+    rc = main(["reproduce", "--subset", "10", "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("error: resource 'data/emotion6/") and "Traceback" not in err
+    assert "SKLEARN_EMOTION_DATA" in err
+    assert list((tmp_path / "empty-home").iterdir()) == []
 
 
 @pytest.fixture

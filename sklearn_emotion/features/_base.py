@@ -172,6 +172,12 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
             else:
                 v = _file_token(v)
             params[k] = v
+        from .._image import _LIMITS, DEFAULT_WORKING_PIXELS
+
+        # the working resolution changes the features of images larger than
+        # it; it enters the key only when changed, so existing caches stay valid
+        if _LIMITS["working_pixels"] != DEFAULT_WORKING_PIXELS:
+            params["__working_pixels"] = _LIMITS["working_pixels"]
         return (type(self).__name__, FEATURE_VERSION, sorted(params.items()))
 
     # ------------------------------------------------------------ internals
