@@ -198,7 +198,7 @@ def predict_images(estimator, X, *, method="predict", batch_size=256):
             F = image_step.transform(chunk)
         F_arr = np.asarray(F, dtype=np.float64) if not hasattr(F, "iloc") else F.to_numpy(np.float64)
         ok = np.isfinite(F_arr).all(axis=1)
-        bad = {s + i: _diagnose(chunk[i], s + i) for i in np.flatnonzero(~ok)}
+        bad = {s + int(i): _diagnose(chunk[i], s + int(i)) for i in np.flatnonzero(~ok)}
         errors.update(bad)
         good_rows = F[ok] if not hasattr(F, "iloc") else F.iloc[np.flatnonzero(ok)]
         if head is None:

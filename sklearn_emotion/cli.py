@@ -167,13 +167,17 @@ def _predict_chunk(model, kind, paths):
 def _sniff(path):
     """Why a file found in a folder is not taken as an image, or None if it is one.
 
-    Decided by content, not extension: Pillow is asked to identify it (only
-    the header is read), and a few common non-image formats are named.
+    A name with an image extension is always attempted (the loader then
+    names any problem).  Any other entry is decided by its content: it must
+    be a non-empty regular file that Pillow identifies (only the header is
+    read); a few common non-image formats are named.
     """
     from PIL import Image, UnidentifiedImageError
 
     from ._image import ImageLoadError, check_image_file
 
+    if os.path.splitext(path)[1].lower() in _IMAGE_EXTS:
+        return None
     try:
         check_image_file(path)
     except ImageLoadError as exc:
@@ -195,9 +199,6 @@ def _sniff(path):
         with Image.open(path):
             return None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        ext = os.path.splitext(path)[1].lower()
-        if ext in _IMAGE_EXTS:
-            return None  # let the loader say exactly what is wrong with it
         return "not an image file (unknown format)"
 
 
@@ -218,7 +219,10 @@ def _scan_folder(folder, found, skipped, hidden):
         except OSError:
             is_dir = False
         if is_dir:
+            n = len(found) + len(skipped) + len(hidden)
             _scan_folder(path, found, skipped, hidden)
+            if len(found) + len(skipped) + len(hidden) == n:
+                skipped.append((path, "empty folder"))
             continue
         why = _sniff(path)
         if why is None:
