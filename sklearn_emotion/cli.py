@@ -246,6 +246,53 @@ def _expand_inputs(items):
     return paths, skipped, hidden
 
 
+def _training_overlap(model, paths):
+    """Inputs that are images the model was trained on (same bytes), by path.
+
+    Known for models whose metadata names their training sets (the shipped
+    model: Emotion6 and OASIS of the data home); files are compared by size,
+    then by content hash, so a copy under another name is found too.
+    """
+    import hashlib
+
+    sets = getattr(model, "metadata_", {}).get("training_data", {})
+    loaders = {}
+    try:
+        from .datasets import load_emotion6, load_oasis
+
+        loaders = {"emotion6": load_emotion6, "oasis": load_oasis}
+        train = [str(f) for name in sets if name in loaders for f in loaders[name]().filenames]
+    except Exception:  # the sets are not in this data home: nothing to compare with
+        return []
+    by_size = {}
+    for f in train:
+        try:
+            by_size.setdefault(os.stat(f).st_size, []).append(f)
+        except OSError:
+            continue
+
+    def digest(f):
+        with open(f, "rb") as fh:
+            return hashlib.sha1(fh.read()).hexdigest()
+
+    hashes, found = {}, []
+    for p in paths:
+        try:
+            candidates = by_size.get(os.stat(p).st_size)
+        except OSError:
+            continue
+        if not candidates:
+            continue
+        d = digest(p)
+        for c in candidates:
+            if c not in hashes:
+                hashes[c] = digest(c)
+            if hashes[c] == d:
+                found.append(p)
+                break
+    return found
+
+
 def _cmd_predict(args):
     import numpy as np
     import pandas as pd
@@ -291,6 +338,12 @@ def _cmd_predict(args):
         print(f"skipped ({len(skipped)}): not taken as images", file=sys.stderr)
         for p, why in skipped:
             print(f"  {p}: {why}", file=sys.stderr)
+    seen = _training_overlap(model, good) if kind in ("pretrained", "affect") else []
+    if seen:
+        print(f"warning: {len(seen)} of the predicted images are in the model's training set "
+              f"({', '.join(model.metadata_['training_data'])}), e.g. {seen[0]}: their "
+              "predictions are in-sample and better than it would do on new photos",
+              file=sys.stderr)
     summary = f"predicted {len(good)}, failed {len(failed)}, skipped {len(skipped) + len(hidden)}"
     if hidden:
         summary += f" (of which {len(hidden)} hidden, names starting with '.')"

@@ -97,3 +97,83 @@ def test_predict_streams_through_the_transformers_in_batches(tmp_path, monkeypat
     assert main(["predict", *imgs, "--batch-size", "2", "--output", str(out), "--quiet"]) == 0
     assert seen == [2, 2, 1]
     assert len(pd.read_csv(out)) == 5
+
+
+def test_predict_warns_about_images_the_shipped_model_was_trained_on(tmp_path, capsys):
+    from sklearn_emotion.datasets import load_oasis
+
+    shutil.copy(load_oasis().filenames[3], tmp_path / "renamed.jpg")  # the same bytes
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), (5, 6, 7)).save(tmp_path / "new.png")
+    rc = main(["predict", str(tmp_path), "--output", str(tmp_path / "p.csv"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert ("warning: 1 of the predicted images are in the model's training set (emotion6, "
+            f"oasis), e.g. {tmp_path / 'renamed.jpg'}") in err
+    rc = main(["predict", str(tmp_path / "new.png"), "--output", str(tmp_path / "q.csv"),
+               "--quiet"])
+    assert "training set" not in capsys.readouterr().err
+
+
+def test_train_prints_a_real_cross_validated_r(tmp_path, capsys):
+    from scipy.stats import pearsonr
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.multioutput import MultiOutputRegressor
+    from sklearn.svm import SVR
+
+    from sklearn_emotion import make_paper_pipeline
+
+    b = load_emotion6()
+    idx = np.arange(5, 1980, 66)  # 30 images
+    rel = [str(p).split("/images/")[1] for p in b.filenames[idx]]
+    lines = ["filename,valence,arousal"] + [f"{r},{v},{a}" for r, (v, a) in zip(rel, b.target[idx])]
+    (tmp_path / "r.csv").write_text("\n".join(lines))
+    root = str(b.filenames[0]).split("/images/")[0] + "/images"
+    rc = main(["train", "--dataset", str(tmp_path / "r.csv"), "--image-dir", root,
+               "--features", "color", "--regressor", "svr", "--cv", "3",
+               "--output", str(tmp_path / "m.joblib"), "--quiet"])
+    out = capsys.readouterr()
+    assert rc == 0
+    assert "training on 30 images of r.csv with features ['color'] and svr" in out.err
+    X, y = list(b.filenames[idx]), b.target[idx]
+    pipe = make_paper_pipeline(["color"], MultiOutputRegressor(SVR()))
+    pred = cross_val_predict(pipe, X, y, cv=KFold(3, shuffle=True, random_state=0))
+    r = [pearsonr(pred[:, j], y[:, j])[0] for j in range(2)]
+    assert (f"3-fold cross-validated Pearson r on the training set: valence {r[0]:.3f}, "
+            f"arousal {r[1]:.3f}") in out.out
+
+
+def test_cli_output_has_no_native_log_noise_unless_verbose(tmp_path):
+    """TensorFlow's and LiteRT's C++ log lines are filtered; --verbose shows them."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (120, 30, 200)).save(tmp_path / "a.png")
+    cmd = [sys.executable, "-m", "sklearn_emotion", "predict", str(tmp_path / "a.png"),
+           "--output", str(tmp_path / "p.csv"), "--quiet"]
+    quiet = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert quiet.stderr.splitlines() == ["predicted 1, failed 0, skipped 0"]
+    loud = subprocess.run(cmd + ["--verbose"], capture_output=True, text=True, check=True)
+    assert "XNNPACK" in loud.stderr  # LiteRT's own notice, shown on request
+
+
+def test_version_and_help_give_defaults(capsys):
+    from sklearn_emotion import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.strip() == f"sklearn-emotion {__version__}"
+    import argparse
+
+    from sklearn_emotion.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command, parser in sub.choices.items():
+        for action in parser._actions:
+            assert action.help, f"{command} {action.option_strings or action.dest} has no help"
+            if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+                assert "%(default)s" in action.help or "default" in action.help, (
+                    f"{command} {action.option_strings[0]} does not give its default")
