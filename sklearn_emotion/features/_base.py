@@ -17,6 +17,7 @@ progress, bad-input handling, feature names and ``set_output``) lives here.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from numbers import Integral
 
@@ -92,11 +93,88 @@ def _load_many(items, indices):
     return images, good, errors
 
 
-def _chunk_worker(est, items, indices):
-    """Load and featurise one chunk (runs in a joblib worker)."""
-    images, good, errors = _load_many(items, indices)
-    feats = est._compute_checked(images) if images else None
-    return good, feats, errors
+# ------------------------------------------------------------ worker side
+#: Framework objects (model runners, tables, filter banks) built in this
+#: process, per thread and per feature configuration: a worker of a Dask or
+#: Ray cluster builds each network once and reuses it for every task it runs.
+#: They are never pickled (``ImageTransformer.__getstate__`` drops them).
+_WORKER_OBJECTS: dict = {}
+_WORKER_LOCK = threading.Lock()
+_WORKER_MAX = 16
+
+
+def _attach_worker_objects(est):
+    """Give ``est`` (an estimator unpickled in a worker) this process's shared
+    framework objects for its configuration; they are built on first use."""
+    token = joblib.hash((est._cache_token(), repr(getattr(est, "data_home", None)),
+                         getattr(est, "num_threads", None)))
+    key = (threading.get_ident(), type(est).__name__, token)
+    with _WORKER_LOCK:
+        lazy = _WORKER_OBJECTS.get(key)
+        if lazy is None:
+            if len(_WORKER_OBJECTS) >= _WORKER_MAX:  # forget the oldest configuration
+                _WORKER_OBJECTS.pop(next(iter(_WORKER_OBJECTS)))
+            lazy = _WORKER_OBJECTS[key] = dict(est.__dict__.get("_lazy", {}))
+    est.__dict__["_lazy"] = lazy
+
+
+def _prepare_chunk(est, items, indices, use_cache):
+    """Keys, cache reads and decoding of one chunk (in whichever process runs it)."""
+    d = est.n_features_out_
+    out = np.full((len(items), d), np.nan, dtype=np.float64)
+    errors, keys, todo = {}, [None] * len(items), []
+    cache = est._get_cache() if use_cache else None
+    cached = 0
+    for k, (item, i) in enumerate(zip(items, indices)):
+        if cache is not None:
+            try:
+                keys[k] = image_key(item, i)
+            except ImageLoadError as exc:
+                errors[i] = exc
+                continue
+            vec = cache.get(keys[k])
+            if vec is not None and vec.shape == (d,):
+                out[k] = vec
+                cached += 1
+                continue
+        todo.append(k)
+    images, good, errs = _load_many([items[k] for k in todo], [indices[k] for k in todo])
+    errors.update(errs)
+    pos = {i: k for k, i in enumerate(indices)}
+    return dict(indices=list(indices), out=out, errors=errors, keys=keys, cache=cache,
+                images=images, good=good, pos=pos, cached=cached)
+
+
+def _finish_chunk(est, prep):
+    """Features of the decoded images of a prepared chunk, written to the cache."""
+    images, good, out, pos = prep.pop("images"), prep["good"], prep["out"], prep["pos"]
+    if images:
+        feats = est._compute_checked(images)
+        rows = [pos[i] for i in good]
+        out[rows] = feats
+        cache = prep["cache"]
+        if cache is not None:
+            for r, k in zip(feats, rows):
+                cache.put(prep["keys"][k], r)
+    return (prep["indices"], out, prep["errors"],
+            {"cached": prep["cached"], "computed": len(good)})
+
+
+def _chunk_task(est, items, indices, use_cache, in_worker=True):
+    """One chunk, start to end: keys, cache reads, decoding, features, cache writes.
+
+    The unit of work given to joblib: under a Dask or Ray backend it runs on
+    a worker, which reads the image files and the cache itself.
+    """
+    if in_worker:
+        _attach_worker_objects(est)
+    return _finish_chunk(est, _prepare_chunk(est, items, indices, use_cache))
+
+
+#: joblib backends that run on this machine; under any other (Dask, Ray, ...)
+#: the CNN families are dispatched to the workers too.
+_LOCAL_BACKENDS = {"LokyBackend", "MultiprocessingBackend", "ThreadingBackend",
+                   "SequentialBackend"}
 
 
 class ImageTransformer(TransformerMixin, BaseEstimator):
@@ -272,48 +350,22 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         n, d = len(items), self.n_features_out_
         out = np.full((n, d), np.nan, dtype=np.float64)
         errors: dict[int, ImageLoadError] = {}
-        cache = self._get_cache()
-        keys = [None] * n
-        todo = list(range(n))
-        if cache is not None:
-            todo = []
-            for i, item in enumerate(items):
-                try:
-                    keys[i] = image_key(item, i)
-                except ImageLoadError as exc:
-                    errors[i] = exc
-                    continue
-                vec = cache.get(keys[i])
-                if vec is not None and vec.shape == (d,):
-                    out[i] = vec
-                else:
-                    todo.append(i)
+        use_cache = cache_location(self.memory) is not None
         bs = int(self.batch_size)
-        chunks = [todo[s : s + bs] for s in range(0, len(todo), bs)]
-        bar = tqdm(
-            total=len(todo),
-            disable=not self.verbose,
-            desc=type(self).__name__,
-            unit="img",
-        )
+        chunks = [list(range(s, min(s + bs, n))) for s in range(0, n, bs)]
+        bar = tqdm(total=n, disable=not self.verbose, desc=type(self).__name__, unit="img")
+        stats = {"cached": 0, "computed": 0}
         try:
-            for good, feats, errs in self._run_chunks(items, chunks):
+            for idx, rows, errs, st in self._run_chunks(items, chunks, use_cache):
+                out[idx] = rows
                 errors.update(errs)
-                if good:
-                    out[good] = feats
-                    if cache is not None:
-                        for row, i in enumerate(good):
-                            cache.put(keys[i], feats[row])
-                bar.update(len(good) + len(errs))
+                for k in stats:
+                    stats[k] += st[k]
+                bar.update(len(idx))
         finally:
             bar.close()
         # what the last transform computed versus read from the cache (logs only)
-        self._transform_stats = {
-            "images": n,
-            "cached": n - len(todo) - len(set(errors) - set(todo)),
-            "computed": len(todo) - len(set(errors) & set(todo)),
-            "failed": len(errors),
-        }
+        self._transform_stats = {"images": n, **stats, "failed": len(errors)}
         if errors:
             if self.on_error == "raise":
                 raise ImageBatchError(errors, out)
@@ -326,40 +378,58 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
             )
         return out
 
-    def _run_chunks(self, items, chunks):
+    def _dispatch(self):
+        """'joblib' (tasks through the active joblib backend) or 'here'."""
+        backend, _ = joblib.parallel.get_active_backend()
+        remote = type(backend).__name__ not in _LOCAL_BACKENDS
+        if self._parallel == "model":
+            # the network already uses every local core: it leaves this
+            # process only for a cluster backend (Dask, Ray)
+            return "joblib" if remote else "here"
+        return "joblib" if joblib.effective_n_jobs(self.n_jobs) != 1 else "here"
+
+    def _run_chunks(self, items, chunks, use_cache):
         if not chunks:
             return
-        n_jobs = self.n_jobs
-        if self._parallel == "images" and n_jobs not in (None, 1) and len(chunks) > 1:
-            yield from joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
-                joblib.delayed(_chunk_worker)(self, [items[i] for i in c], c) for c in chunks
+        if self._dispatch() == "joblib" and len(chunks) > 1:
+            backend, _ = joblib.parallel.get_active_backend()
+            # a generator where the backend offers one (progress as chunks
+            # finish); a list otherwise (Ray's backend has no generator)
+            mode = "generator" if getattr(backend, "supports_return_generator", False) else "list"
+            yield from joblib.Parallel(n_jobs=self.n_jobs, return_as=mode)(
+                joblib.delayed(_chunk_task)(self, [items[i] for i in c], c, use_cache)
+                for c in chunks
             )
             return
         if self._parallel == "model":
             # decode the next chunks in threads while the network runs on
             # this one (PIL, TensorFlow and LiteRT release the GIL); up to
-            # max(1, n_jobs) chunks are decoded ahead
+            # max(1, n_jobs) chunks are prepared ahead
             from collections import deque
             from concurrent.futures import ThreadPoolExecutor
 
-            depth = max(1, int(n_jobs or 1))
+            depth = max(1, int(self.n_jobs or 1))
             with ThreadPoolExecutor(max_workers=depth) as pool:
                 pending = deque()
                 it = iter(chunks)
+
+                def submit(c):
+                    pending.append(pool.submit(_prepare_chunk, self, [items[i] for i in c], c,
+                                               use_cache))
+
                 for c in it:
-                    pending.append(pool.submit(_load_many, [items[i] for i in c], c))
+                    submit(c)
                     if len(pending) >= depth:
                         break
                 while pending:
-                    images, good, errors = pending.popleft().result()
+                    prep = pending.popleft().result()
                     nxt = next(it, None)
                     if nxt is not None:
-                        pending.append(pool.submit(_load_many, [items[i] for i in nxt], nxt))
-                    feats = self._compute_checked(images) if images else None
-                    yield good, feats, errors
+                        submit(nxt)
+                    yield _finish_chunk(self, prep)
             return
         for c in chunks:
-            yield _chunk_worker(self, [items[i] for i in c], c)
+            yield _chunk_task(self, [items[i] for i in c], c, use_cache, in_worker=False)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features.
