@@ -9,11 +9,22 @@ subset of already-seen images computes nothing; a changed parameter or a
 changed file gets fresh features.  Writes go to a temporary file that is then
 renamed, so concurrent workers (``n_jobs > 1`` or several processes) never see
 a half-written entry.
+
+Sharing a cache between users, processes and machines: entries are created
+with the permissions of the process's umask (like any file it writes), so a
+group-writable umask (``umask 002``) lets colleagues read and add entries; a
+folder on a shared filesystem (NFS, a mounted bucket) can be used by every
+worker of a cluster at once, since entries are written under a temporary name
+and renamed.  Two workers that meet the same new image at the same moment may
+both compute it; the second rename simply replaces the first, identical,
+entry.  URLs (``s3://...``) are refused: mount the bucket and pass the mount
+path.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -22,15 +33,32 @@ from joblib import Memory
 
 __all__ = ["FeatureCache", "cache_location"]
 
+# the process's umask, read once (os.umask can only be read by setting it)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _refuse_url(text):
+    if text.startswith("file://"):
+        return text[len("file://"):]
+    if _URL.match(text):
+        raise ValueError(
+            f"memory={text!r} is a URL; the per-image feature cache needs a folder on a local "
+            "or mounted filesystem. Mount the bucket (e.g. s3fs-fuse, gcsfuse, or a network "
+            "share) on every machine and pass the mount path, or use a local folder per worker"
+        )
+    return text
+
 
 def cache_location(memory) -> Path | None:
     """Folder of a ``memory`` parameter: None, a path, or a ``joblib.Memory``."""
     if memory is None:
         return None
     if isinstance(memory, Memory):
-        return None if memory.location is None else Path(memory.location)
+        return None if memory.location is None else Path(_refuse_url(str(memory.location)))
     if isinstance(memory, (str, os.PathLike)):
-        return Path(memory)
+        return Path(_refuse_url(os.fspath(memory)))
     raise TypeError(
         f"memory must be None, a folder path or a joblib.Memory, got {type(memory).__name__}"
     )
@@ -68,6 +96,7 @@ class FeatureCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:
+            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600: follow the umask
             with os.fdopen(fd, "wb") as f:
                 np.save(f, np.asarray(vector), allow_pickle=False)
             os.replace(tmp, path)

@@ -1,0 +1,171 @@
+"""Features and predictions for large image collections on a Dask cluster.
+
+Optional: ``pip install "sklearn-emotion[dask]"``; the rest of the package
+never imports Dask.  Two ways to use a cluster:
+
+- **joblib's backend**: inside ``joblib.parallel_config(backend="dask")``
+  every feature family (the CNN ones included) sends its chunks of images to
+  the workers; each worker builds each network once and reuses it.  Good for
+  ``fit``, ``cross_validate`` and grid searches over lists of paths.
+- **Dask collections** (this module): :func:`transform` and :func:`predict`
+  take a dask bag, a dask dataframe column or a list of images and return a
+  lazy dask array, one partition of images per task, with the failed images
+  as NaN rows and a report naming each one.
+
+Workers need the data home (``SKLEARN_EMOTION_DATA``) and the image paths as
+the client sees them (a shared filesystem, or URLs mounted on every worker).
+"""
+
+from __future__ import annotations
+
+import operator
+import pickle
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._predict import _image_transformers, _one_row, _stages, predict_images
+
+__all__ = ["DaskResult", "predict", "transform"]
+
+
+@dataclass
+class DaskResult:
+    """What :func:`transform` and :func:`predict` return (both lazy).
+
+    Attributes
+    ----------
+    array : dask.array.Array
+        One row per image in input order; NaN rows for failed images.  Its
+        width is known; its row chunks are the partitions (of unknown length
+        for a bag or dataframe input).
+    errors : dask.delayed.Delayed
+        Computes to a list of dicts, one per failed image: ``partition``,
+        ``position`` (within the partition), ``index`` (in the input, when
+        the partition lengths are known beforehand), ``item`` (the file's
+        path or ``X[i]``) and ``reason``.
+
+    Compute both in one call so each partition runs once:
+    ``features, errors = dask.compute(result.array, result.errors)``.
+    """
+
+    array: object
+    errors: object
+
+    def compute(self, **kwargs):
+        """``dask.compute(self.array, self.errors)``: (ndarray, list of dicts)."""
+        import dask
+
+        return dask.compute(self.array, self.errors, **kwargs)
+
+
+def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition, offset):
+    """One partition, on a worker: a private copy of the model, sharing this
+    worker's networks across tasks."""
+    from .features._base import _attach_worker_objects
+
+    est = pickle.loads(estimator_bytes)  # private: safe with several threads per worker
+    for t in _image_transformers(est.features_ if hasattr(est, "features_") else est):
+        _attach_worker_objects(t)
+    items = list(items.tolist() if hasattr(items, "tolist") else items)
+    res = predict_images(est, items, method=method, batch_size=batch_size)
+    arr = np.asarray(res.predictions, dtype=dtype)
+    arr = arr.reshape(len(items), -1)
+    errors = [{"partition": partition, "position": i,
+               "index": None if offset is None else offset + i,
+               "item": e.item, "reason": e.reason} for i, e in sorted(res.errors.items())]
+    return arr, errors
+
+
+def _merge(lists):
+    return [e for part in lists for e in part]
+
+
+def _partitions(images, partition_size):
+    """[(partition, length or None, offset or None)] from a bag, a dask series or a list."""
+    import dask
+    import dask.bag as db
+
+    if isinstance(images, db.Bag):
+        return [(p, None, None) for p in images.to_delayed()]
+    if hasattr(images, "to_delayed") and hasattr(images, "npartitions"):  # dask Series/Array
+        if getattr(images, "ndim", 1) != 1:
+            raise ValueError("a dask collection of images must be one-dimensional "
+                             "(a bag, a dataframe column or a 1-D array of paths)")
+        return [(p, None, None) for p in np.ravel(np.asarray(images.to_delayed(), dtype=object))]
+    from ._image import as_image_list
+
+    items = as_image_list(images)
+    out = []
+    for s in range(0, len(items), partition_size):
+        part = items[s:s + partition_size]
+        out.append((dask.delayed(part, traverse=False) if part else part, len(part), s))
+    return out
+
+
+def transform(estimator, images, *, method="transform", dtype="float64", partition_size=256,
+              batch_size=64):
+    """Lazily compute features (or predictions) of many images on a Dask cluster.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        An image transformer (or a FeatureUnion of them) for
+        ``method="transform"``; a fitted pipeline or
+        :class:`~sklearn_emotion.AffectModel` for ``"predict"`` (see
+        :func:`predict`).  It is sent to the workers once; each task works on
+        a private copy, and each worker builds each network once.
+    images : dask.bag.Bag, dask dataframe column, list or array
+        Paths (or in-memory images for a list).  A bag or column keeps its
+        partitions; a list is cut into ``partition_size`` images per task.
+    method : str, default="transform"
+        As in :func:`~sklearn_emotion.predict_images`, except
+        ``"predict_frame"`` (a dask array holds numbers only).
+    dtype : str or numpy dtype, default="float64"
+        Of the result (``"float32"`` halves its size).
+    partition_size : int, default=256
+        Images per task, for a list input.
+    batch_size : int, default=64
+        Images decoded at a time inside a task (bounds a worker's memory).
+
+    Returns
+    -------
+    result : DaskResult
+        ``result.array`` (lazy, one row per image, in order) and
+        ``result.errors`` (lazy list naming each failed image and its reason).
+    """
+    import dask
+    import dask.array as da
+
+    if int(partition_size) < 1:
+        raise ValueError(f"partition_size must be >= 1, got {partition_size!r}")
+    dtype = np.dtype(dtype)
+    if method == "predict_frame":
+        raise ValueError("method='predict_frame' gives a DataFrame; use 'predict', "
+                         "'predict_interval' or 'predict_emotions' with Dask")
+    image_step, head, _ = _stages(estimator, method)
+    width = int(np.asarray(_one_row(image_step, head)).reshape(1, -1).shape[1])
+    payload = dask.delayed(pickle.dumps(estimator), pure=True, traverse=False)
+    arrays, errors = [], []
+    for k, (part, n, offset) in enumerate(_partitions(images, int(partition_size))):
+        if n == 0:
+            continue
+        r = dask.delayed(_run_partition, pure=True)(payload, part, method, dtype,
+                                                    int(batch_size), k, offset)
+        arrays.append(da.from_delayed(dask.delayed(operator.getitem)(r, 0),
+                                      shape=(np.nan if n is None else n, width), dtype=dtype))
+        errors.append(dask.delayed(operator.getitem)(r, 1))
+    array = (da.concatenate(arrays, axis=0, allow_unknown_chunksizes=True) if arrays
+             else da.zeros((0, width), dtype=dtype))
+    return DaskResult(array, dask.delayed(_merge)(errors))
+
+
+def predict(estimator, images, *, method="predict", **kwargs):
+    """:func:`transform` with ``method="predict"``: predictions of a fitted model.
+
+    ``estimator`` is a pipeline whose first step takes images (e.g.
+    :func:`~sklearn_emotion.make_paper_pipeline`) or an
+    :class:`~sklearn_emotion.AffectModel` (``load_pretrained()``, where
+    ``method="predict_interval"`` or ``"predict_emotions"`` also work).
+    """
+    return transform(estimator, images, method=method, **kwargs)

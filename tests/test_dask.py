@@ -1,0 +1,167 @@
+"""Scale-out: every family through joblib's Dask backend (and Ray's, where it
+installs), the Dask entry point, and a feature cache shared by workers.
+
+A ``LocalCluster`` of two worker processes, about 20 Emotion6 images."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV, KFold
+
+from sklearn_emotion import (
+    ColorFeatures,
+    LBPFeatures,
+    ObjectFeatures,
+    load_pretrained,
+    make_paper_pipeline,
+)
+from sklearn_emotion.datasets import load_emotion6
+
+distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
+
+TFLITE = "models/mobilenet_v2_1.0_224_quant.tflite"
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as c:
+            yield c
+
+
+@pytest.fixture(scope="module")
+def images():
+    b = load_emotion6()
+    idx = np.arange(3, 1980, 99)[:20]
+    return [str(p) for p in b.filenames[idx]], b.target[idx]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ColorFeatures(batch_size=3),
+    lambda: LBPFeatures(batch_size=3),
+    lambda: ObjectFeatures(backbone=TFLITE, batch_size=3),
+], ids=["color", "lbp", "object"])
+def test_families_run_on_the_workers_and_equal_serial(client, images, make):
+    X, _ = images
+    serial = make().fit(X).transform(X)
+    est = make().fit(X)
+    with distributed.get_task_stream(client) as ts, joblib.parallel_config(backend="dask"):
+        got = est.transform(X)
+    np.testing.assert_allclose(got, serial, rtol=1e-6, atol=1e-7)
+    workers = {t["worker"] for t in ts.data}
+    assert len(workers) == 2, workers  # both workers did part of it
+
+
+def test_cnn_family_builds_its_network_once_per_worker(client, images):
+    X, _ = images
+    est = ObjectFeatures(backbone=TFLITE, batch_size=2).fit(X)
+
+    def built():
+        from sklearn_emotion.features import _base
+
+        return len([k for k in _base._WORKER_OBJECTS if k[1] == "ObjectFeatures"])
+
+    client.run(lambda: __import__("sklearn_emotion.features._base",
+                                  fromlist=["x"])._WORKER_OBJECTS.clear())
+    with joblib.parallel_config(backend="dask"):
+        est.transform(X)  # 10 tasks over 2 workers
+    per_worker = client.run(built)
+    assert sorted(per_worker.values()) == [1, 1], per_worker
+
+
+def test_grid_search_with_a_shared_cache(client, images, tmp_path):
+    X, y = images
+    cache = tmp_path / "shared-cache"
+    pipe = make_paper_pipeline(["color", "lbp"], Ridge(), memory=str(cache))
+    grid = {"regressor__alpha": [0.1, 10.0], "features__lbp": ["drop", LBPFeatures()]}
+    cv = KFold(2, shuffle=True, random_state=0)
+    serial = GridSearchCV(make_paper_pipeline(["color", "lbp"], Ridge()), grid, cv=cv).fit(X, y)
+    old = os.umask(0o002)
+    try:
+        with joblib.parallel_config(backend="dask"):
+            cold = GridSearchCV(pipe, grid, cv=cv).fit(X, y)
+    finally:
+        os.umask(old)
+    np.testing.assert_allclose(cold.cv_results_["mean_test_score"],
+                               serial.cv_results_["mean_test_score"], rtol=1e-10)
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    assert files and not [p for p in files if p.suffix == ".tmp"]  # no temporary files left
+    # entries follow the umask of the process that wrote them (002 on the workers'
+    # side is inherited from their own start; at least group/other can read)
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in files}
+    assert all(m & 0o044 == 0o044 for m in modes), modes
+    before = {p: p.stat().st_mtime_ns for p in files}
+    with joblib.parallel_config(backend="dask"):
+        warm = GridSearchCV(pipe, grid, cv=cv).fit(X, y)
+    after = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
+    assert after == before  # the warm run wrote nothing
+    np.testing.assert_allclose(warm.cv_results_["mean_test_score"],
+                               serial.cv_results_["mean_test_score"], rtol=1e-10)
+
+
+def test_dask_entry_point_keeps_order_and_names_bad_images(client, images, tmp_path):
+    import dask.bag as db
+
+    import sklearn_emotion.dask as sed
+
+    X, _ = images
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff")
+    items = X[:7] + [str(bad)] + X[7:12] + [str(tmp_path / "missing.png")]
+    est = ColorFeatures().fit(items)
+    ref = ColorFeatures(on_error="nan").fit(items)
+    with pytest.warns(UserWarning):
+        expected = ref.transform(items)
+    for source in (items, db.from_sequence(items, npartitions=4)):
+        res = sed.transform(est, source, partition_size=5, dtype="float32")
+        assert res.array.shape[1] == 22 and res.array.dtype == np.float32
+        arr, errors = res.compute()
+        np.testing.assert_allclose(arr, expected, rtol=1e-6, equal_nan=True)
+        assert [e["item"] for e in errors] == [str(bad), str(tmp_path / "missing.png")]
+        assert errors[1]["reason"] == "file not found"
+        assert "not a recognised image" in errors[0]["reason"]
+        if source is items:
+            assert [e["index"] for e in errors] == [7, 13]
+    # a fitted pipeline and the pretrained model through predict
+    model = load_pretrained()
+    arr, errors = sed.predict(model, items, partition_size=6).compute()
+    good = [i for i in range(len(items)) if i not in (7, 13)]
+    np.testing.assert_allclose(arr[good], model.predict([items[i] for i in good]), rtol=1e-10)
+    assert np.isnan(arr[[7, 13]]).all() and len(errors) == 2
+
+
+def test_ray_backend_for_one_family(images):
+    ray = pytest.importorskip("ray")
+    from ray.util.joblib import register_ray
+
+    X, _ = images
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        register_ray()
+        est = ColorFeatures(batch_size=5).fit(X[:10])
+        with joblib.parallel_config(backend="ray", n_jobs=2):
+            got = est.transform(X[:10])
+    finally:
+        ray.shutdown()
+    np.testing.assert_allclose(got, ColorFeatures().fit(X[:10]).transform(X[:10]), rtol=1e-12)
+
+
+def test_url_cache_is_refused_clearly():
+    with pytest.raises(ValueError, match="is a URL; the per-image feature cache needs a folder"):
+        ColorFeatures(memory="s3://bucket/features").fit([np.zeros((4, 4, 3), np.uint8)])
+
+
+def test_the_core_package_never_imports_dask():
+    code = ("import sys, sklearn_emotion, sklearn_emotion.pipeline, sklearn_emotion.cli; "
+            "print([m for m in sys.modules if m == 'dask' or m.startswith('dask.')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
