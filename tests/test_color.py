@@ -94,3 +94,38 @@ def test_bad_params():
         ColorFeatures(names_mode="fuzzy").fit([np.zeros((2, 2, 3), np.uint8)])
     with pytest.raises(ValueError, match="hsv_bins"):
         ColorFeatures(hsv_bins=(8, 0, 3)).fit([np.zeros((2, 2, 3), np.uint8)])
+
+
+def test_hsv_of_distinct_colours_is_skimages_bit_for_bit():
+    from skimage.color import rgb2hsv
+
+    from sklearn_emotion.features.color import _hsv_uint8
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (1_000_000, 3)).astype(np.uint8)
+    v = rng.integers(0, 256, 2000).astype(np.uint8)
+    o = rng.integers(0, 256, 2000).astype(np.uint8)
+    ties = np.concatenate([np.stack([v, v, o], 1), np.stack([v, o, v], 1), np.stack([o, v, v], 1),
+                           np.stack([v, v, v], 1), [[0, 0, 0], [255, 255, 255]]]).astype(np.uint8)
+    for colours in (rgb, ties):
+        ref = rgb2hsv(colours[None]).reshape(-1, 3)
+        got = np.stack(_hsv_uint8(colours), axis=1)
+        assert np.array_equal(got, ref)
+
+
+def test_color_features_equal_the_per_pixel_computation(emotion6_paths):
+    import importlib.util
+    from pathlib import Path
+
+    from sklearn_emotion._image import load_image
+    from sklearn_emotion.features.color import color_features, load_color_name_table
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_color", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_color.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    table = load_color_name_table()
+    for path in emotion6_paths[::150]:
+        im = load_image(path)
+        np.testing.assert_allclose(color_features(im, table), bench.per_pixel(im, table),
+                                   rtol=0, atol=1e-9)
