@@ -120,7 +120,11 @@ def test_dask_entry_point_keeps_order_and_names_bad_images(client, images, tmp_p
     ref = ColorFeatures(on_error="nan").fit(items)
     with pytest.warns(UserWarning):
         expected = ref.transform(items)
-    for source in (items, db.from_sequence(items, npartitions=4)):
+    import dask.dataframe as dd
+    import pandas as pd
+
+    column = dd.from_pandas(pd.DataFrame({"path": items}), npartitions=3)["path"]
+    for source in (items, db.from_sequence(items, npartitions=4), column):
         res = sed.transform(est, source, partition_size=5, dtype="float32")
         assert res.array.shape[1] == 22 and res.array.dtype == np.float32
         arr, errors = res.compute()
