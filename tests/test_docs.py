@@ -10,8 +10,8 @@ def test_api_page_is_generated_from_the_current_docstrings():
     spec = importlib.util.spec_from_file_location("make_api", DOCS / "make_api.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert (DOCS / "api.md").read_text(encoding="utf-8") == mod.render(), (
-        "docs/api.md is stale: run python docs/make_api.py")
+    assert (DOCS / "api.rst").read_text(encoding="utf-8") == mod.render(), (
+        "docs/api.rst is stale: run python docs/make_api.py")
 
 
 def test_readme_quick_look_runs_and_prints_what_the_readme_says(tmp_path, monkeypatch, capsys):

@@ -337,7 +337,9 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n_images, n_features_out_)
+        features : ndarray of shape (n_images, n_features)
+            ``n_features`` is ``n_features_out_``; NaN rows for failed images
+            with ``on_error="nan"``.
 
         Raises
         ------

@@ -226,6 +226,15 @@ class ColorFeatures(ImageTransformer):
     feature_names_out_ : ndarray of str
     n_features_out_ : int
 
+    See Also
+    --------
+    GISTFeatures
+        Texture by oriented filters (the paper's GIST).
+    LBPFeatures
+        Texture by local binary patterns.
+    color_features
+        The function this transformer applies to each image.
+
     Examples
     --------
     >>> from sklearn_emotion import ColorFeatures

@@ -150,6 +150,13 @@ class FaceExpressionFeatures(ImageTransformer):
     feature_names_out_ : ndarray of str
         ``n_faces``, ``face_area_fraction``, ``face_mean_<expr>``,
         ``face_largest_<expr>``.
+
+    See Also
+    --------
+    SceneFeatures
+        What the rest of the picture shows.
+    ObjectFeatures
+        The recognised objects.
     """
 
     def __init__(self, scale_factor=1.2, min_neighbor_number=4, min_size=24, skin_threshold=0.4,

@@ -145,6 +145,11 @@ class ObjectEmotionFeatures(ImageTransformer):
         The word each class was matched through.
     matched_fraction_ : float
         Share of classes matched.
+
+    See Also
+    --------
+    ObjectFeatures
+        The class probabilities it starts from.
     """
 
     def __init__(self, backbone="vgg16", weights="imagenet", lexicon="warriner+nrc",

@@ -85,6 +85,15 @@ class ObjectFeatures(ImageTransformer):
     exact zeros, the probabilities are recomputed from its dequantized logits
     tensor, so they are smooth.  Images are resized to the input size without
     cropping.
+
+    See Also
+    --------
+    SceneFeatures
+        The paper's semantic (scene-parsing) features.
+    ObjectEmotionFeatures
+        Word-norm emotion of the recognised objects.
+    PooledLayerFeatures
+        Pooled activations of several layers of the same network.
     """
 
     _parallel = "model"

@@ -72,6 +72,13 @@ class SceneFeatures(ImageTransformer):
     Images are resized to the model's input size without cropping. The
     default model costs about 0.4 s an image on 2 CPU cores; use ``memory=``
     so it runs once per image.
+
+    See Also
+    --------
+    ObjectFeatures
+        The paper's object features.
+    FaceExpressionFeatures
+        Faces and their expressions.
     """
 
     _parallel = "model"

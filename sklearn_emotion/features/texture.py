@@ -225,6 +225,13 @@ class GISTFeatures(ImageTransformer):
     feature_names_out_ : ndarray of str
         ``gist_s{scale}_o{orientation}_r{row}c{col}``.
     n_features_out_ : int
+
+    See Also
+    --------
+    LBPFeatures
+        The paper's other texture descriptor.
+    ColorFeatures
+        The paper's colour features.
     """
 
     def __init__(self, image_size=256, orientations_per_scale=(8, 8, 8, 8), n_blocks=4,
@@ -300,6 +307,13 @@ class LBPFeatures(ImageTransformer):
     feature_names_out_ : ndarray of str
         ``lbp_u{k}`` for the uniform patterns, ``lbp_nonuniform`` last.
     n_features_out_ : int
+
+    See Also
+    --------
+    GISTFeatures
+        The paper's other texture descriptor.
+    ColorFeatures
+        The paper's colour features.
     """
 
     def __init__(self, P=8, R=1, *, memory=None, batch_size=32, n_jobs=None, verbose=False,

@@ -88,6 +88,13 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     backbone's pooled features are computed once per fit and only the head is
     trained on them, which is the same computation, much faster.  Training
     runs through TensorFlow, on a GPU when present.
+
+    See Also
+    --------
+    FFNNRegressor
+        The paper's network on extracted features.
+    ObjectFeatures
+        The same backbones as fixed feature extractors.
     """
 
     _takes_images = True

@@ -156,6 +156,15 @@ class FFNNRegressor(RegressorMixin, BaseEstimator):
     shape.  Training runs through TensorFlow, on a GPU when present;
     pickled models hold plain weights and load on any device.
 
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor
+        The same parameters, same meaning.
+    CNNRegressor
+        The fine-tuned CNN baseline, straight from images.
+    SkipNaNRows
+        Leaves out the rows of unreadable images.
+
     Examples
     --------
     >>> import numpy as np
