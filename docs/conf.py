@@ -13,6 +13,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 if not os.environ.get("SKLEARN_EMOTION_DATA") and (ROOT.parent / "shared").is_dir():
     os.environ["SKLEARN_EMOTION_DATA"] = str(ROOT.parent / "shared")
+if os.environ.get("SKLEARN_EMOTION_DATA"):
+    # the gallery runs each example in examples/: a relative data home would break
+    os.environ["SKLEARN_EMOTION_DATA"] = os.path.abspath(os.environ["SKLEARN_EMOTION_DATA"])
 
 import sklearn_emotion  # noqa: E402
 

@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_site_builds_without_warnings_and_every_example_draws(tmp_path):
     out = tmp_path / "html"
     env = dict(os.environ, SKLEARN_EMOTION_EXAMPLES_QUICK="1")
+    # the examples run in examples/: the data home must not be relative
+    env["SKLEARN_EMOTION_DATA"] = os.path.abspath(os.environ["SKLEARN_EMOTION_DATA"])
     # a clean copy of the sources: nothing generated in the checkout is reused
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-E", "-b", "html",
