@@ -94,7 +94,7 @@ def main():
         res["wall"] = time.perf_counter() - t0
         curve[n] = res
     md = [f"A 9000 x 9000 PNG ({size_kb:,.0f} KB on disk); each line a fresh process "
-          "(peak RSS = its ru_maxrss).", "",
+          "(peak RSS = its VmHWM).", "",
           "| run | peak RSS (MiB) | seconds |", "|---|---|---|"]
     md += [f"| {k} | {v['peak_mib']:,.0f} | {v['seconds']:.1f} |" for k, v in rows.items()]
     md += ["", "`sklearn-emotion predict` with the pretrained model (batch size 32), Emotion6 "
