@@ -8,7 +8,6 @@ Run: python docs/make_api.py   (the test suite checks the committed file is curr
 from __future__ import annotations
 
 import importlib
-import inspect
 from pathlib import Path
 
 SECTIONS = [
@@ -26,15 +25,8 @@ SECTIONS = [
 
 def public(mod_name):
     mod = importlib.import_module(mod_name)
-    names = []
-    for name in sorted(getattr(mod, "__all__", []), key=str.lower):
-        obj = getattr(mod, name)
-        if inspect.ismodule(obj) or name.startswith("__"):
-            continue
-        # document each object once, under the module that defines it or
-        # the first section that lists it
-        names.append(name)
-    return names
+    return [name for name in sorted(getattr(mod, "__all__", []), key=str.lower)
+            if not name.startswith("__") and callable(getattr(mod, name))]
 
 
 def render():
@@ -43,14 +35,11 @@ def render():
     seen = set()
     for mod_name, title in SECTIONS:
         mod = importlib.import_module(mod_name)
-        names = [n for n in public(mod_name) if id(getattr(mod, n)) not in seen
-                 or not (inspect.isclass(getattr(mod, n)) or inspect.isfunction(getattr(mod, n)))]
-        names = [n for n in names if inspect.isclass(getattr(mod, n)) or callable(getattr(mod, n))]
-        fresh = [n for n in names if id(getattr(mod, n)) not in seen]
+        # each object once: under the first section that lists it
+        fresh = [n for n in public(mod_name) if id(getattr(mod, n)) not in seen]
         if not fresh:
             continue
-        for n in fresh:
-            seen.add(id(getattr(mod, n)))
+        seen.update(id(getattr(mod, n)) for n in fresh)
         lines += [f"``{mod_name}``: {title}", "-" * (len(mod_name) + 6 + len(title)), "",
                   f".. currentmodule:: {mod_name}", "", ".. autosummary::",
                   "   :toctree: generated/", "   :nosignatures:", ""]
