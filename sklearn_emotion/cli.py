@@ -37,7 +37,7 @@ def _cmd_reproduce(args):
         ffnn_max_iter=args.ffnn_max_iter, cnn=not args.no_cnn, cnn_max_iter=args.cnn_max_iter,
         cnn_train_max_iter=args.cnn_train_max_iter, ffnn_hidden=_hidden(args.ffnn_hidden),
         backbones=[b.strip() for b in args.backbones.split(",") if b.strip()],
-        progress=not args.quiet,
+        resume=not args.no_resume, progress=not args.quiet,
     )
     return 0
 
@@ -405,6 +405,9 @@ def build_parser():
                    help="epochs, conv-frozen CNN (default: %(default)s)")
     r.add_argument("--cnn-train-max-iter", type=int, default=2,
                    help="epochs, conv-train CNN (default: %(default)s)")
+    r.add_argument("--no-resume", action="store_true",
+                   help="refit every fold, ignoring the checkpoints an interrupted run on the "
+                        "same --output left (default: resume from them)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=_cmd_reproduce)
 

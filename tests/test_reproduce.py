@@ -192,3 +192,68 @@ def test_cross_set_takes_within_numbers_from_matching_reproductions(tmp_path):
     with pytest.raises(ValueError, match="not a complete run with folds=3"):
         run_cross_set(tmp_path / "c", subset=n, folds=3, runs=runs, cache_dir=cache,
                       within=results, progress=False, log=None)
+
+
+def test_an_interrupted_run_resumes_from_its_finished_folds(run, tmp_path, monkeypatch):
+    """Folds finished before an interruption are read back; the tables equal
+    an uninterrupted run's; the checkpoints are gone once the run completes."""
+    from sklearn_emotion.reproduce import _evaluation, run_reproduction
+
+    out, _ = run
+    kw = dict(dataset="emotion6", folds=FOLDS, subset=N, tables=("4",), cnn=False,
+              ffnn_max_iter=3, ffnn_hidden=(8,), cache_dir=out / "cache", progress=False)
+    reference = run_reproduction(tmp_path / "ref", log=None, **kw)
+    real, calls = _evaluation._fit_predict, []
+
+    def interrupted_at_the_fourth_fit(*a, **k):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(_evaluation, "_fit_predict", interrupted_at_the_fourth_fit)
+    with pytest.raises(KeyboardInterrupt):
+        run_reproduction(tmp_path / "res", log=None, **kw)
+    ckpt = tmp_path / "res" / ".checkpoints"
+    assert len(list(ckpt.glob("*.json"))) == len(list(ckpt.glob("*.npy"))) == 3
+    assert not list(ckpt.glob("*.tmp"))
+    monkeypatch.setattr(_evaluation, "_fit_predict", real)
+    logs = []
+    resumed = run_reproduction(tmp_path / "res", log=logs.append, **kw)
+    assert sum("from checkpoint" in line for line in logs) == 3
+    assert not ckpt.exists()
+    assert any("3 of" in n and "checkpoints" in n for n in resumed["notes"])
+    ref = pd.read_csv(tmp_path / "ref" / "per_fold.csv")
+    got = pd.read_csv(tmp_path / "res" / "per_fold.csv")
+    cols = [c for c in ref if c.startswith(("test_", "train_"))]
+    pd.testing.assert_frame_equal(got[["model", "fold", *cols]], ref[["model", "fold", *cols]],
+                                  rtol=1e-6)
+    assert reference["complete"] and resumed["complete"]
+
+
+def test_checkpoint_keys_change_with_what_decides_a_fold(tmp_path, monkeypatch):
+    from sklearn.linear_model import Ridge
+
+    from sklearn_emotion.reproduce import _checkpoint
+
+    store = _checkpoint.FoldStore(tmp_path)
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(12.0).reshape(6, 2)
+    tr, te = np.arange(4), np.arange(4, 6)
+    base = store.key(Ridge(), True, X, y, tr, te)
+    assert base == store.key(Ridge(), True, X.copy(), y, tr, te)
+    assert base != store.key(Ridge(alpha=2), True, X, y, tr, te)
+    assert base != store.key(Ridge(), False, X, y, tr, te)
+    assert base != store.key(Ridge(), True, X + 1e-9, y, tr, te)
+    assert base != store.key(Ridge(), True, X, y, np.arange(1, 5), te)
+    # paths: a rewritten file (new size) misses
+    img = tmp_path / "a.jpg"
+    img.write_bytes(b"1")
+    k1 = store.key(Ridge(), True, np.array([str(img)], dtype=object), y[:1], [0], [0])
+    img.write_bytes(b"22")
+    assert k1 != store.key(Ridge(), True, np.array([str(img)], dtype=object), y[:1], [0], [0])
+    # model code: a changed source misses
+    monkeypatch.setattr(_checkpoint, "code_fingerprint", lambda: "other code")
+    assert base != store.key(Ridge(), True, X, y, tr, te)
+    store.save(base, {"test_mse_V": 1.0}, np.ones((2, 2)))
+    assert store.load(base)[0] == {"test_mse_V": 1.0}
+    assert _checkpoint.FoldStore(None).load(base) is None

@@ -19,6 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVR
 
 from ..pipeline import make_scaler
+from ._checkpoint import FoldStore
 from ._protocol import BEST_CANDIDATES, CLIP, FEATURE_SETS
 
 __all__ = ["Result", "evaluate", "nested_best", "scores", "subset_indices"]
@@ -80,29 +81,42 @@ def _fit_predict(model, joint, Xtr, ytr, Xs):
     return preds, fitted
 
 
-def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None, bar=None):
-    """Cross-validate ``model`` on a feature matrix; train and test scores per fold."""
+def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None, bar=None,
+             store=None):
+    """Cross-validate ``model`` on a feature matrix; train and test scores per fold.
+
+    ``store`` (a :class:`~._checkpoint.FoldStore`) reads folds an interrupted
+    run finished and writes each fold this one finishes.
+    """
     res = Result(table, name, features, oof=np.full(y.shape, np.nan))
+    store = store if store is not None else FoldStore(None)
     for k, (tr, te) in enumerate(cv.split(X)):
-        t0 = time.perf_counter()
-        (ptr, pte), fitted = _fit_predict(model, joint, X[tr], y[tr], [X[tr], X[te]])
-        rec = {**scores(y[tr], ptr, "train"), **scores(y[te], pte, "test"),
-               "fit_seconds": time.perf_counter() - t0}
-        last = fitted if not isinstance(fitted, list) else fitted[0]
-        reg = last.steps[-1][1] if hasattr(last, "steps") else last
-        if hasattr(reg, "n_iter_"):
-            rec["epochs"] = float(reg.n_iter_)
+        key = store.key(model, joint, X, y, tr, te)
+        hit = store.load(key)
+        if hit is not None:
+            rec, pte, _ = hit
+        else:
+            t0 = time.perf_counter()
+            (ptr, pte), fitted = _fit_predict(model, joint, X[tr], y[tr], [X[tr], X[te]])
+            rec = {**scores(y[tr], ptr, "train"), **scores(y[te], pte, "test"),
+                   "fit_seconds": time.perf_counter() - t0}
+            last = fitted if not isinstance(fitted, list) else fitted[0]
+            reg = last.steps[-1][1] if hasattr(last, "steps") else last
+            if hasattr(reg, "n_iter_"):
+                rec["epochs"] = float(reg.n_iter_)
+            store.save(key, rec, pte)
         res.folds.append(rec)
         res.oof[te] = pte
         if log:
             log(f"  [{table}] {name} on {features}, fold {k + 1}: test MSE V {rec['test_mse_V']:.3f}"
-                f" A {rec['test_mse_A']:.3f} ({rec['fit_seconds']:.1f} s)")
+                f" A {rec['test_mse_A']:.3f} ({rec['fit_seconds']:.1f} s"
+                f"{', from checkpoint' if hit is not None else ''})")
         if bar is not None:
             bar.update(1)
     return res
 
 
-def nested_best(feats, y, cv, random_state, n_jobs, log, bar=None):
+def nested_best(feats, y, cv, random_state, n_jobs, log, bar=None, store=None):
     """Choose feature set and SVR settings inside each training fold (3-fold
     inner CV), per target; report the outer test folds."""
     candidates = list(BEST_CANDIDATES)
@@ -111,7 +125,21 @@ def nested_best(feats, y, cv, random_state, n_jobs, log, bar=None):
     res = Result("best", "nested CV: best of feature sets × SVR grid", " / ".join(candidates),
                  oof=np.full(y.shape, np.nan))
     choices = []
+    store = store if store is not None else FoldStore(None)
+    spec = ("nested_best", candidates, grid, make_pipeline(make_scaler(CLIP), SVR()))
     for k, (tr, te) in enumerate(cv.split(y)):
+        key = store.key(spec, False, [X_sets[c] for c in candidates], y, tr, te)
+        hit = store.load(key)
+        if hit is not None:
+            rec, pte, choice = hit
+            res.folds.append(rec)
+            res.oof[te] = pte
+            choices.append(choice)
+            log(f"  [best] fold {k + 1}: {choice}; test MSE V {rec['test_mse_V']:.3f} "
+                f"A {rec['test_mse_A']:.3f} (from checkpoint)")
+            if bar is not None:
+                bar.update(1)
+            continue
         t0 = time.perf_counter()
         ptr, pte = np.empty((len(tr), 2)), np.empty((len(te), 2))
         choice = {}
@@ -132,6 +160,7 @@ def nested_best(feats, y, cv, random_state, n_jobs, log, bar=None):
         res.folds.append(rec)
         res.oof[te] = pte
         choices.append(choice)
+        store.save(key, rec, pte, choice)
         log(f"  [best] fold {k + 1}: {choice}; test MSE V {rec['test_mse_V']:.3f} A {rec['test_mse_A']:.3f}")
         if bar is not None:
             bar.update(1)

@@ -10,6 +10,7 @@ from sklearn.model_selection import KFold
 from tqdm.auto import tqdm
 
 from ..pipeline import FEATURE_FAMILIES
+from ._checkpoint import FoldStore
 from ._evaluation import Result, evaluate, nested_best, subset_indices
 from ._protocol import BEST_CANDIDATES, FEATURE_SETS, make_plan
 from ._report import Report, write_report
@@ -68,7 +69,7 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
                      tables=("2", "3", "4", "best"), n_jobs=None, cache_dir=None,
                      random_state=0, ffnn_max_iter=300, ffnn_hidden=None, cnn=True,
                      cnn_max_iter=100, cnn_train_max_iter=2, backbones=(), data_home=None,
-                     log=print, progress=True):
+                     resume=True, log=print, progress=True):
     """Run the paper's protocol on a rated image set and write tables and plots.
 
     Parameters
@@ -103,6 +104,13 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
     backbones : sequence of str, default=()
         Further keras.applications backbones for Table II (ImageNet weights
         from Keras' download).  Only what is asked is run.
+    resume : bool, default=True
+        Keep each finished fold in ``<output>/.checkpoints/`` and read back
+        the folds an interrupted run on the same output finished, when the
+        model, its features, the targets, the fold and the model-fitting
+        code are all unchanged (see ``reproduce/_checkpoint.py``).  The
+        folder is removed when the run completes.  ``False`` ignores and
+        removes existing checkpoints.
 
     Returns
     -------
@@ -110,6 +118,9 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         Everything written to ``results.json``.
     """
     t_start = time.perf_counter()
+    if log is None:
+        def log(message):
+            pass
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     tables = tuple(str(t) for t in tables)
@@ -134,6 +145,9 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
                                         n_jobs=n_jobs, data_home=data_home, progress=progress,
                                         log=log)
     rep = Report(out, name, paths, y, folds, random_state, features=feat_info)
+    store = FoldStore(out / ".checkpoints")
+    if not resume:
+        store.clear()
 
     def flush():
         rep.wall = time.perf_counter() - t_start
@@ -148,12 +162,13 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         if key not in done:
             X = np.hstack([feats[f] for f in sets[r.feature_set]])
             done[key] = evaluate(r.model, X, y, cv, joint=r.joint, table=r.table,
-                                 name=r.model_name, features=r.feature_set, log=log, bar=bar)
+                                 name=r.model_name, features=r.feature_set, log=log, bar=bar,
+                                 store=store)
         res = done[key]
         rep.results.append(Result(r.table, r.model_name, r.feature_set, res.folds, res.oof))
         flush()  # partial tables are on disk after every model
     if "best" in tables:
-        rep.best, res = nested_best(feats, y, cv, random_state, n_jobs, log, bar)
+        rep.best, res = nested_best(feats, y, cv, random_state, n_jobs, log, bar, store)
         rep.results.append(res)
         flush()
     for rng_name, lr, epochs in cnn_runs:
@@ -166,9 +181,15 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         rep.results.append(evaluate(
             model, paths.astype(object), y, cv, joint=True, table="IV",
             name=f"CNN fine-tuned, MobileNetV2 ({rng_name}, max {epochs} epochs)",
-            features="image pixels", log=log, bar=bar))
+            features="image pixels", log=log, bar=bar, store=store))
         flush()
     bar.close()
+    if store.resumed:
+        rep.notes.append(f"{store.resumed} of {n_fits} folds were read from the checkpoints of "
+                         "an interrupted run on this output (same features, targets, folds, "
+                         "model settings and model code); their fit_seconds are that run's.")
     rep.complete = True
     rep.wall = time.perf_counter() - t_start
-    return write_report(rep, log=log)
+    summary = write_report(rep, log=log)
+    store.clear()
+    return summary

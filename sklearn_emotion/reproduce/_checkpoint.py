@@ -1,0 +1,133 @@
+"""Per-fold checkpoints, so that an interrupted reproduction resumes.
+
+A full reproduction on two CPU cores runs for hours; a run that is stopped
+(a closed laptop, a job limit) should not lose the folds it finished.  Each
+finished fold's scores and out-of-fold predictions are written to
+``<output>/.checkpoints/`` under a key of everything that determines them:
+
+- the model's parameters (``joblib.hash`` of the unfitted estimator) and
+  whether it is fitted jointly or per target;
+- the feature matrix, the targets and the fold's train and test indices (for
+  models on image paths: the paths with each file's size and mtime);
+- the source of the code that fits and scores models (``models/``,
+  ``pipeline.py``, the image loader, the backbones, the evaluation and the
+  protocol) and the versions of numpy, scipy, scikit-learn and TensorFlow.
+
+Feature code is covered through the feature matrix itself.  A run on the
+same output folder reads a fold whose key matches instead of fitting it
+again, and says so in its log; any change to the above misses and refits.
+The folder is removed when the run completes, so finished results never
+depend on checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+__all__ = ["FoldStore"]
+
+#: Package files whose source decides a fold's numbers, given its features.
+_MODEL_CODE = ("models", "pipeline.py", "_image.py", "_backbones.py", "_runners.py",
+               "reproduce/_evaluation.py", "reproduce/_protocol.py")
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint():
+    """Hash of the model-fitting source and of the numeric libraries' versions."""
+    import scipy
+    import sklearn
+
+    root = Path(__file__).resolve().parent.parent
+    files = []
+    for entry in _MODEL_CODE:
+        p = root / entry
+        files += sorted(p.rglob("*.py")) if p.is_dir() else [p]
+    try:
+        from importlib.metadata import version
+
+        tf = version("tensorflow")
+    except Exception:  # pragma: no cover - tensorflow is a dependency
+        tf = None
+    src = [(str(f.relative_to(root)), f.read_bytes()) for f in files if f.exists()]
+    return joblib.hash((src, np.__version__, scipy.__version__, sklearn.__version__, tf))
+
+
+def _data_token(X):
+    """What identifies a model's input: the array, or paths with size and mtime."""
+    if isinstance(X, (list, tuple)):
+        return [_data_token(x) for x in X]
+    X = np.asarray(X)
+    if X.dtype != object:
+        return X
+    out = []
+    for p in X.tolist():
+        try:
+            st = os.stat(p)
+            out.append((str(p), st.st_size, st.st_mtime_ns))
+        except (OSError, TypeError):
+            out.append((str(p), None, None))
+    return out
+
+
+class FoldStore:
+    """Finished folds of a run, on disk (see the module docstring).
+
+    Parameters
+    ----------
+    folder : path-like or None
+        ``None`` disables checkpoints (every method is then a no-op).
+    """
+
+    def __init__(self, folder):
+        self.folder = None if folder is None else Path(folder)
+        self.resumed = 0
+
+    def key(self, model, joint, X, y, train, test):
+        """The key of one fold of ``model`` on ``X``."""
+        if self.folder is None:
+            return None
+        return joblib.hash((model, bool(joint), _data_token(X), np.asarray(y),
+                            np.asarray(train), np.asarray(test), code_fingerprint()))
+
+    def load(self, key):
+        """``(record, test_predictions, extra)`` of a finished fold, or None."""
+        if self.folder is None or key is None:
+            return None
+        meta, arr = self.folder / f"{key}.json", self.folder / f"{key}.npy"
+        try:
+            info = json.loads(meta.read_text(encoding="utf-8"))
+            pred = np.load(arr, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        self.resumed += 1
+        return info["record"], pred, info.get("extra")
+
+    def save(self, key, record, pred, extra=None):
+        """Write a finished fold atomically (predictions first, then the record)."""
+        if self.folder is None or key is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for suffix, write in ((".npy", lambda f: np.save(f, np.asarray(pred, dtype=np.float64))),
+                              (".json", lambda f: f.write(json.dumps(
+                                  {"record": record, "extra": extra}).encode("utf-8")))):
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    write(f)
+                os.replace(tmp, self.folder / f"{key}{suffix}")
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+
+    def clear(self):
+        """Remove the checkpoints (the run completed)."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
