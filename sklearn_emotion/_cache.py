@@ -15,23 +15,53 @@ with the permissions of the process's umask (like any file it writes), so a
 group-writable umask (``umask 002``) lets colleagues read and add entries; a
 folder on a shared filesystem (NFS, a mounted bucket) can be used by every
 worker of a cluster at once, since entries are written under a temporary name
-and renamed.  Two workers that meet the same new image at the same moment may
-both compute it; the second rename simply replaces the first, identical,
-entry.  URLs (``s3://...``) are refused: mount the bucket and pass the mount
-path.
+and renamed.  A worker about to compute a missing entry first *claims* it
+(creates ``<key>.claim`` exclusively, naming its host and process); another
+worker meeting the same image computes its other images first and then waits
+for the entry instead of computing it again.  A claim older than
+``CLAIM_TIMEOUT`` seconds (its worker died) is taken over, and a worker that
+waited that long computes the image itself.  URLs (``s3://...``) are refused:
+mount the bucket and pass the mount path.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 from joblib import Memory
 
-__all__ = ["FeatureCache", "cache_location"]
+__all__ = ["CLAIM_TIMEOUT", "FeatureCache", "cache_location"]
+
+#: Seconds after which another worker's claim on an entry is considered
+#: abandoned (its worker died) and is taken over; also the longest a worker
+#: waits for an entry another worker claimed.  The environment variable
+#: ``SKLEARN_EMOTION_CLAIM_TIMEOUT`` overrides it.
+CLAIM_TIMEOUT = float(os.environ.get("SKLEARN_EMOTION_CLAIM_TIMEOUT", 600))
+
+
+def _owner(token=""):
+    return f"{socket.gethostname()}:{os.getpid()}:{token}"
+
+
+def _dead_here(holder):
+    """True when ``holder`` names a process of this machine that has exited."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by another user
+        return False
+    return False
 
 # the process's umask, read once (os.umask can only be read by setting it)
 _UMASK = os.umask(0o022)
@@ -73,11 +103,17 @@ class FeatureCache:
         Root folder of the cache.
     namespace : str
         The family and its parameter token.
+    owner : str, default=""
+        Names this user of the cache in its claims, with the host and the
+        process: one ``transform`` call passes the same token to all of its
+        chunks, so its own claims never make it wait (its chunks are
+        pipelined in one process); another call, thread or process waits.
     """
 
-    def __init__(self, location, namespace: str):
+    def __init__(self, location, namespace: str, owner: str = ""):
         self.dir = Path(location) / "sklearn_emotion" / namespace
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.owner = _owner(owner)
 
     def _path(self, key: str) -> Path:
         return self.dir / key[:2] / f"{key}.npy"
@@ -106,3 +142,60 @@ class FeatureCache:
             except OSError:
                 pass
             raise
+
+    # ----------------------------------------------------------- claims
+    def _claim_path(self, key: str) -> Path:
+        return self.dir / key[:2] / f"{key}.claim"
+
+    def claim(self, key: str) -> bool:
+        """Claim ``key`` for computing; False when another live process holds it.
+
+        A claim with this cache's ``owner`` (another chunk of the same
+        transform) counts as ours; a claim older than :data:`CLAIM_TIMEOUT`, or held by a
+        process of this machine that has exited, is taken over.
+        """
+        path = self._claim_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        me = self.owner
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666 & ~_UMASK)
+        except FileExistsError:
+            try:
+                holder = path.read_text(encoding="utf-8")
+                age = time.time() - path.stat().st_mtime
+            except OSError:  # released meanwhile: the entry is there or will be retried
+                return self.get(key) is None and self.claim(key)
+            if holder == me:
+                return True
+            if age > CLAIM_TIMEOUT or _dead_here(holder):
+                path.write_text(me, encoding="utf-8")  # take over an abandoned claim
+                return True
+            return False
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(me)
+        return True
+
+    def release(self, key: str) -> None:
+        """Drop this process's claim on ``key`` (after ``put``, or on failure)."""
+        path = self._claim_path(key)
+        try:
+            if path.read_text(encoding="utf-8") == self.owner:
+                path.unlink()
+        except OSError:
+            pass
+
+    def wait(self, key: str, timeout: float | None = None, poll: float = 0.1):
+        """The entry another process claimed, once it is written; None when the
+        claim disappears without an entry (that worker failed) or after
+        ``timeout`` (default :data:`CLAIM_TIMEOUT`) seconds."""
+        deadline = time.monotonic() + (CLAIM_TIMEOUT if timeout is None else timeout)
+        while True:
+            vec = self.get(key)
+            if vec is not None:
+                return vec
+            if not self._claim_path(key).exists():
+                return self.get(key)
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(poll)
+            poll = min(poll * 1.5, 2.0)

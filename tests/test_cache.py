@@ -24,8 +24,8 @@ class Counting(LBPFeatures):
     images = 0
 
     def _compute_batch(self, images):
-        type(self).calls += 1
-        type(self).images += len(images)
+        Counting.calls += 1  # subclasses count here too
+        Counting.images += len(images)
         return super()._compute_batch(images)
 
 
@@ -70,3 +70,124 @@ def test_cache_safe_with_parallel_workers(paths, tmp_path):
 def test_bad_memory_type():
     with pytest.raises(TypeError, match="'memory' parameter of LBPFeatures must be"):
         LBPFeatures(memory=3).fit([np.zeros((4, 4, 3), np.uint8)])
+
+
+# ---------------------------------------------------------------- claims
+def _entry(est, path):
+    """The cache and key of ``path`` for the fitted ``est``."""
+    from sklearn_emotion._image import image_key
+
+    return est._get_cache(owner="test"), image_key(path, 0)
+
+
+def _claim(cache, key, holder):
+    path = cache._claim_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(holder)
+    return path
+
+
+def test_an_image_repeated_in_a_batch_is_computed_once(paths, tmp_path):
+    Counting.calls = Counting.images = 0
+    X = [paths[0], paths[1], paths[0], paths[0]]
+    est = Counting(memory=tmp_path / "c")
+    F = est.fit_transform(X)
+    assert Counting.images == 2
+    assert est._transform_stats == {"images": 4, "cached": 2, "computed": 2, "failed": 0}
+    np.testing.assert_array_equal(F[2], F[0])
+    np.testing.assert_allclose(F, Counting().fit_transform(X))
+
+
+def test_an_entry_another_worker_claimed_is_waited_for(paths, tmp_path):
+    """A live foreign claim: the transform computes its other images, then
+    takes the entry the other worker writes instead of computing it."""
+    import threading
+
+    Counting.calls = Counting.images = 0
+    expected = LBPFeatures().fit_transform(paths[:3])
+    est = Counting(memory=tmp_path / "c").fit(paths)
+    cache, key = _entry(est, paths[1])
+    claim = _claim(cache, key, "another-host:1:x")  # a worker elsewhere is computing paths[1]
+
+    def other_worker():
+        import time
+
+        time.sleep(1.0)
+        cache.put(key, expected[1])
+        claim.unlink()
+
+    t = threading.Thread(target=other_worker)
+    t.start()
+    F = est.transform(paths[:3])
+    t.join()
+    assert Counting.images == 2  # paths[0] and paths[2] only
+    assert est._transform_stats["cached"] == 1 and est._transform_stats["computed"] == 2
+    np.testing.assert_allclose(F, expected)
+    assert not list((tmp_path / "c").rglob("*.claim")) and not list((tmp_path / "c").rglob("*.tmp"))
+
+
+def test_an_abandoned_claim_is_taken_over(paths, tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from sklearn_emotion import _cache
+
+    Counting.calls = Counting.images = 0
+    est = Counting(memory=tmp_path / "c").fit(paths)
+    cache, key0 = _entry(est, paths[0])
+    _, key1 = _entry(est, paths[1])
+    # an old claim from elsewhere (its worker died long ago)
+    old = _claim(cache, key0, "another-host:1:x")
+    os.utime(old, (time.time() - 2 * _cache.CLAIM_TIMEOUT,) * 2)
+    # a claim by a process of this machine that has exited
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    _claim(cache, key1, f"{_cache.socket.gethostname()}:{dead}:x")
+    start = time.monotonic()
+    F = est.transform(paths[:2])
+    assert time.monotonic() - start < 30  # no waiting for the timeout
+    assert Counting.images == 2
+    np.testing.assert_allclose(F, LBPFeatures().fit_transform(paths[:2]))
+    assert not list((tmp_path / "c").rglob("*.claim"))
+
+
+def test_a_claim_left_without_an_entry_is_computed_after_the_wait(paths, tmp_path, monkeypatch):
+    """The other worker failed and released its claim without writing."""
+    import threading
+    import time
+
+    Counting.calls = Counting.images = 0
+    est = Counting(memory=tmp_path / "c").fit(paths)
+    cache, key = _entry(est, paths[0])
+    claim = _claim(cache, key, "another-host:1:x")
+    threading.Timer(0.5, claim.unlink).start()
+    F = est.transform(paths[:1])
+    time.sleep(0.1)
+    assert Counting.images == 1 and est._transform_stats["computed"] == 1
+    np.testing.assert_allclose(F, LBPFeatures().fit_transform(paths[:1]))
+
+
+def test_two_threads_on_the_same_new_images_compute_each_once(paths, tmp_path):
+    """Two transforms at once (a threaded grid search, a worker with two
+    threads) share the work through claims instead of both computing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Slow(Counting):
+        def _compute_batch(self, images):
+            import time
+
+            time.sleep(0.2)
+            return super()._compute_batch(images)
+
+    Counting.calls = Counting.images = 0
+    X = paths * 2  # every image twice, in different batches
+    with ThreadPoolExecutor(2) as pool:
+        futs = [pool.submit(lambda: Slow(memory=tmp_path / "c", batch_size=1).fit_transform(X))
+                for _ in range(2)]
+        a, b = (f.result() for f in futs)
+    np.testing.assert_allclose(a, b)
+    np.testing.assert_allclose(a, LBPFeatures().fit_transform(X))
+    assert Counting.images == len(paths)
+    assert not list((tmp_path / "c").rglob("*.claim"))

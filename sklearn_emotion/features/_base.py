@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 import warnings
 from numbers import Integral
 
@@ -119,45 +120,105 @@ def _attach_worker_objects(est):
 
 
 def _prepare_chunk(est, items, indices, use_cache):
-    """Keys, cache reads and decoding of one chunk (in whichever process runs it)."""
+    """Keys, cache reads, claims and decoding of one chunk (in whichever
+    process runs it).
+
+    With a cache, each missing entry is claimed before it is decoded (see
+    :meth:`FeatureCache.claim`): entries another worker is computing are
+    *deferred* (:func:`_finish_chunk` waits for them after computing its
+    own), and an image repeated within the chunk is computed once.
+    ``use_cache`` is False or the calling ``transform``'s claim token.
+    """
     d = est.n_features_out_
     out = np.full((len(items), d), np.nan, dtype=np.float64)
     errors, keys, todo = {}, [None] * len(items), []
-    cache = est._get_cache() if use_cache else None
-    cached = 0
-    for k, (item, i) in enumerate(zip(items, indices)):
-        if cache is not None:
-            try:
-                keys[k] = image_key(item, i)
-            except ImageLoadError as exc:
-                errors[i] = exc
-                continue
-            vec = cache.get(keys[k])
-            if vec is not None and vec.shape == (d,):
-                out[k] = vec
-                cached += 1
-                continue
-        todo.append(k)
-    images, good, errs = _load_many([items[k] for k in todo], [indices[k] for k in todo])
+    cache = est._get_cache(owner=use_cache) if use_cache else None
+    cached, first, repeats, deferred, claimed = 0, {}, {}, [], []
+    try:
+        for k, (item, i) in enumerate(zip(items, indices)):
+            if cache is not None:
+                try:
+                    key = keys[k] = image_key(item, i)
+                except ImageLoadError as exc:
+                    errors[i] = exc
+                    continue
+                vec = cache.get(key)
+                if vec is not None and vec.shape == (d,):
+                    out[k] = vec
+                    cached += 1
+                    continue
+                if key in first:  # the same image earlier in this chunk
+                    repeats[k] = first[key]
+                    continue
+                first[key] = k
+                if not cache.claim(key):
+                    deferred.append(k)
+                    continue
+                claimed.append(key)
+            todo.append(k)
+        images, good, errs = _load_many([items[k] for k in todo], [indices[k] for k in todo])
+    except BaseException:
+        for key in claimed:
+            cache.release(key)
+        raise
     errors.update(errs)
     pos = {i: k for k, i in enumerate(indices)}
-    return dict(indices=list(indices), out=out, errors=errors, keys=keys, cache=cache,
-                images=images, good=good, pos=pos, cached=cached)
+    return dict(indices=list(indices), items=items, out=out, errors=errors, keys=keys,
+                cache=cache, images=images, good=good, pos=pos, cached=cached,
+                repeats=repeats, deferred=deferred, claimed=claimed)
 
 
 def _finish_chunk(est, prep):
-    """Features of the decoded images of a prepared chunk, written to the cache."""
+    """Features of the decoded images of a prepared chunk, written to the
+    cache; then the entries other workers were computing, and repeats."""
     images, good, out, pos = prep.pop("images"), prep["good"], prep["out"], prep["pos"]
-    if images:
-        feats = est._compute_checked(images)
-        rows = [pos[i] for i in good]
-        out[rows] = feats
-        cache = prep["cache"]
-        if cache is not None:
-            for r, k in zip(feats, rows):
-                cache.put(prep["keys"][k], r)
-    return (prep["indices"], out, prep["errors"],
-            {"cached": prep["cached"], "computed": len(good)})
+    cache, keys, indices, errors = prep["cache"], prep["keys"], prep["indices"], prep["errors"]
+    computed = len(good)
+    try:
+        if images:
+            feats = est._compute_checked(images)
+            rows = [pos[i] for i in good]
+            out[rows] = feats
+            if cache is not None:
+                for r, k in zip(feats, rows):
+                    cache.put(keys[k], r)
+    finally:
+        for key in prep["claimed"]:
+            cache.release(key)
+
+    def compute(ks):
+        images, ok, errs = _load_many([prep["items"][k] for k in ks], [indices[k] for k in ks])
+        errors.update(errs)
+        if images:
+            feats = est._compute_checked(images)
+            for r, i in zip(feats, ok):
+                out[pos[i]] = r
+                if cache is not None:
+                    cache.put(keys[pos[i]], r)
+        return len(ok)
+
+    # another worker claimed these: wait for its entries; compute what it left
+    left = []
+    for k in prep["deferred"]:
+        vec = cache.wait(keys[k])
+        if vec is not None and vec.shape == (out.shape[1],):
+            out[k] = vec
+            prep["cached"] += 1
+        else:
+            left.append(k)
+    if left:
+        computed += compute(left)
+    # an image repeated in this chunk: copy its row (or load it for its own error)
+    left = []
+    for k, k0 in prep["repeats"].items():
+        if indices[k0] in errors:
+            left.append(k)
+        else:
+            out[k] = out[k0]
+            prep["cached"] += 1
+    if left:
+        computed += compute(left)
+    return indices, out, errors, {"cached": prep["cached"], "computed": computed}
 
 
 def _chunk_task(est, items, indices, use_cache, in_worker=True):
@@ -273,12 +334,12 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
             )
         return feats
 
-    def _get_cache(self):
+    def _get_cache(self, owner=""):
         loc = cache_location(self.memory)
         if loc is None:
             return None
         token = joblib.hash(self._cache_token())
-        return FeatureCache(loc, f"{type(self).__name__}-{token}")
+        return FeatureCache(loc, f"{type(self).__name__}-{token}", owner=owner)
 
     def set_params(self, **params):
         """Set parameters; framework objects built from the old ones are dropped.
@@ -352,7 +413,8 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         n, d = len(items), self.n_features_out_
         out = np.full((n, d), np.nan, dtype=np.float64)
         errors: dict[int, ImageLoadError] = {}
-        use_cache = cache_location(self.memory) is not None
+        # with a cache: a token naming this call in cache claims (see _prepare_chunk)
+        use_cache = uuid.uuid4().hex if cache_location(self.memory) is not None else False
         bs = int(self.batch_size)
         chunks = [list(range(s, min(s + bs, n))) for s in range(0, n, bs)]
         bar = tqdm(total=n, disable=not self.verbose, desc=type(self).__name__, unit="img")
