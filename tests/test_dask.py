@@ -81,15 +81,45 @@ def test_grid_search_with_a_shared_cache(client, images, tmp_path):
     X, y = images
     cache = tmp_path / "shared-cache"
     pipe = make_paper_pipeline(["color", "lbp"], Ridge(), memory=str(cache))
-    grid = {"regressor__alpha": [0.1, 10.0], "features__lbp": ["drop", LBPFeatures()]}
+    grid = {"regressor__alpha": [0.1, 10.0],
+            "features__lbp": ["drop", LBPFeatures(memory=str(cache))]}
     cv = KFold(2, shuffle=True, random_state=0)
-    serial = GridSearchCV(make_paper_pipeline(["color", "lbp"], Ridge()), grid, cv=cv).fit(X, y)
+    serial = GridSearchCV(make_paper_pipeline(["color", "lbp"], Ridge()),
+                          {**grid, "features__lbp": ["drop", LBPFeatures()]}, cv=cv).fit(X, y)
+    log = tmp_path / "writes.log"
+
+    def count_writes(log=str(log)):  # runs in each worker: log every cache write
+        from sklearn_emotion._cache import FeatureCache
+
+        put = FeatureCache.__dict__.get("_real_put", FeatureCache.put)
+
+        def logged(self, key, vector):
+            with open(log, "a") as f:
+                f.write(f"{self.dir.name}/{key}\n")
+            return put(self, key, vector)
+
+        FeatureCache._real_put, FeatureCache.put = put, logged
+
+    def stop_counting():
+        from sklearn_emotion._cache import FeatureCache
+
+        FeatureCache.put = FeatureCache.__dict__.get("_real_put", FeatureCache.put)
+
+    client.run(count_writes)
+    count_writes()  # the refit on all of X runs here
     old = os.umask(0o002)
     try:
         with joblib.parallel_config(backend="dask"):
             cold = GridSearchCV(pipe, grid, cv=cv).fit(X, y)
     finally:
         os.umask(old)
+        client.run(stop_counting)
+        stop_counting()
+    # every entry was written once: no image computed by two workers
+    writes = log.read_text().split()
+    entries = [p for p in cache.rglob("*.npy")]
+    assert len(entries) == 2 * len(X)
+    assert len(writes) == len(set(writes)) == len(entries), (len(writes), len(set(writes)))
     np.testing.assert_allclose(cold.cv_results_["mean_test_score"],
                                serial.cv_results_["mean_test_score"], rtol=1e-10)
     files = [p for p in cache.rglob("*") if p.is_file()]
