@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Memory
 
-__all__ = ["CLAIM_TIMEOUT", "FeatureCache", "cache_location"]
+__all__ = ["CLAIM_TIMEOUT", "FeatureCache", "atomic_write", "cache_location", "items_token"]
 
 #: Seconds after which another worker's claim on an entry is considered
 #: abandoned (its worker died) and is taken over; also the longest a worker
@@ -79,6 +79,48 @@ def _refuse_url(text):
             "share) on every machine and pass the mount path, or use a local folder per worker"
         )
     return text
+
+
+def atomic_write(path, write) -> None:
+    """Write a file through ``write(binary_file)`` under a temporary name in
+    its folder, then rename it into place: readers (other workers) never see
+    half a file, and a failure leaves no temporary file.  Permissions follow
+    the process's umask (``mkstemp`` alone would make it 0600)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def items_token(items):
+    """What identifies a list of inputs cheaply, without reading image files:
+    each path with its size and modification time (``make``'s rule), each
+    in-memory image by its content.  A list of arrays is hashed as such."""
+    import joblib
+
+    if isinstance(items, (list, tuple)):
+        return [items_token(x) for x in items]
+    if isinstance(items, np.ndarray) and items.dtype != object:
+        return joblib.hash(items)
+    if isinstance(items, np.ndarray):
+        return [items_token(x) for x in items.tolist()]
+    if isinstance(items, (str, os.PathLike)):
+        try:
+            st = os.stat(items)
+            return (os.fspath(items), st.st_size, st.st_mtime_ns)
+        except OSError:
+            return (os.fspath(items), None, None)
+    return joblib.hash(items)
 
 
 def cache_location(memory) -> Path | None:
@@ -128,20 +170,7 @@ class FeatureCache:
 
     def put(self, key: str, vector: np.ndarray) -> None:
         """Store ``vector`` under ``key`` atomically."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600: follow the umask
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.asarray(vector), allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(self._path(key), lambda f: np.save(f, np.asarray(vector), allow_pickle=False))
 
     # ----------------------------------------------------------- claims
     def _claim_path(self, key: str) -> Path:

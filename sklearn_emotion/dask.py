@@ -18,9 +18,11 @@ the client sees them (a shared filesystem, or URLs mounted on every worker).
 
 from __future__ import annotations
 
+import json
 import operator
 import pickle
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -59,22 +61,58 @@ class DaskResult:
         return dask.compute(self.array, self.errors, **kwargs)
 
 
-def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition, offset):
+def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition, offset,
+                   store=None, model_token=None):
     """One partition, on a worker: a private copy of the model, sharing this
-    worker's networks across tasks."""
+    worker's networks across tasks; read from / written to its shard when a
+    ``store`` is given."""
     from .features._base import _attach_worker_objects
 
+    items = list(items.tolist() if hasattr(items, "tolist") else items)
+    shard = None
+    if store is not None:
+        import joblib
+
+        from ._cache import items_token
+
+        key = joblib.hash((model_token, method, np.dtype(dtype).str, items_token(items)))
+        shard = Path(store) / "sklearn_emotion-shards" / key[:2] / f"{key}.npz"
+        got = _read_shard(shard, len(items))
+        if got is not None:
+            arr, errors = got
+            return arr, _stamp(errors, partition, offset)
     est = pickle.loads(estimator_bytes)  # private: safe with several threads per worker
     for t in _image_transformers(est.features_ if hasattr(est, "features_") else est):
         _attach_worker_objects(t)
-    items = list(items.tolist() if hasattr(items, "tolist") else items)
     res = predict_images(est, items, method=method, batch_size=batch_size)
     arr = np.asarray(res.predictions, dtype=dtype)
     arr = arr.reshape(len(items), -1)
-    errors = [{"partition": partition, "position": i,
-               "index": None if offset is None else offset + i,
-               "item": e.item, "reason": e.reason} for i, e in sorted(res.errors.items())]
-    return arr, errors
+    errors = [{"position": i, "item": e.item, "reason": e.reason}
+              for i, e in sorted(res.errors.items())]
+    if shard is not None:
+        from ._cache import atomic_write
+
+        blob = np.frombuffer(json.dumps(errors).encode("utf-8"), dtype=np.uint8)
+        atomic_write(shard, lambda f: np.savez(f, rows=arr, errors=blob))
+    return arr, _stamp(errors, partition, offset)
+
+
+def _read_shard(path, n):
+    """``(rows, errors)`` of a partition's shard, or None (absent or unreadable)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            rows, blob = z["rows"], z["errors"]
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+    if rows.shape[0] != n:
+        return None
+    return rows, json.loads(blob.tobytes().decode("utf-8"))
+
+
+def _stamp(errors, partition, offset):
+    return [{"partition": partition, "position": e["position"],
+             "index": None if offset is None else offset + e["position"],
+             "item": e["item"], "reason": e["reason"]} for e in errors]
 
 
 def _merge(lists):
@@ -104,7 +142,7 @@ def _partitions(images, partition_size):
 
 
 def transform(estimator, images, *, method="transform", dtype="float64", partition_size=256,
-              batch_size=64):
+              batch_size=64, store=None):
     """Lazily compute features (or predictions) of many images on a Dask cluster.
 
     Parameters
@@ -127,6 +165,19 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
         Images per task, for a list input.
     batch_size : int, default=64
         Images decoded at a time inside a task (bounds a worker's memory).
+    store : path-like, optional
+        A folder (shared by the workers) for **one shard per partition**:
+        ``<store>/sklearn_emotion-shards/<key>.npz`` holds the partition's
+        rows and failed images, written atomically by the worker that
+        computed it.  A partition whose shard exists is read instead of
+        computed; the key covers the model (its pickled bytes and every
+        family's content-keyed parameters), ``method``, ``dtype`` and the
+        partition's items (each path with its size and modification time,
+        each in-memory image by content).  With the families' own
+        ``memory=None``, an archive of N images then takes N /
+        ``partition_size`` files instead of one per image per family; the
+        shards only serve the same partitioning again (the per-image cache
+        serves any subset).  URLs are refused as for ``memory``.
 
     Returns
     -------
@@ -145,13 +196,24 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
                          "'predict_interval' or 'predict_emotions' with Dask")
     image_step, head, _ = _stages(estimator, method)
     width = int(np.asarray(_one_row(image_step, head)).reshape(1, -1).shape[1])
-    payload = dask.delayed(pickle.dumps(estimator), pure=True, traverse=False)
+    blob = pickle.dumps(estimator)
+    payload = dask.delayed(blob, pure=True, traverse=False)
+    model_token = None
+    if store is not None:
+        import joblib
+
+        from ._cache import cache_location
+
+        store = str(cache_location(store))
+        model_token = joblib.hash((blob, [t._cache_token() for t in _image_transformers(
+            image_step if image_step is not None else estimator)]))
     arrays, errors = [], []
     for k, (part, n, offset) in enumerate(_partitions(images, int(partition_size))):
         if n == 0:
             continue
         r = dask.delayed(_run_partition, pure=True)(payload, part, method, dtype,
-                                                    int(batch_size), k, offset)
+                                                    int(batch_size), k, offset, store,
+                                                    model_token)
         arrays.append(da.from_delayed(dask.delayed(operator.getitem)(r, 0),
                                       shape=(np.nan if n is None else n, width), dtype=dtype))
         errors.append(dask.delayed(operator.getitem)(r, 1))

@@ -172,6 +172,43 @@ def test_dask_entry_point_keeps_order_and_names_bad_images(client, images, tmp_p
     assert np.isnan(arr[[7, 13]]).all() and len(errors) == 2
 
 
+def test_dask_entry_point_stores_one_shard_per_partition(client, images, tmp_path):
+    import sklearn_emotion.dask as sed
+
+    import shutil
+
+    X = []
+    for i, src in enumerate(images[0][:9]):  # copies: one gets a new mtime below
+        X.append(shutil.copy(src, tmp_path / f"{i}{os.path.splitext(src)[1]}"))
+    items = X + [str(tmp_path / "missing.png")]
+    est = ColorFeatures().fit(items)
+    store = tmp_path / "shards"
+    first, errors = sed.transform(est, items, partition_size=4, store=store).compute()
+    shards = sorted(store.rglob("*.npz"))
+    assert len(shards) == 3 and not list(store.rglob("*.tmp"))  # 10 images, 4 a partition
+    np.testing.assert_allclose(first[:9], ColorFeatures().fit(X).transform(X))
+    assert [(e["index"], e["reason"]) for e in errors] == [(9, "file not found")]
+    # a second run reads the shards: proven by planting values in one of them
+    planted = {}
+    for sh in shards:
+        with np.load(sh) as z:
+            rows, blob = z["rows"], z["errors"]
+        if rows.shape[0] == 4 and not blob.size > 2:
+            np.savez(sh, rows=np.full_like(rows, 7.0), errors=blob)
+            planted = {"rows": rows}
+            break
+    again, errors2 = sed.transform(est, items, partition_size=4, store=store).compute()
+    assert (again == 7.0).all(axis=1).sum() == 4 and planted
+    assert errors2 == errors  # errors restamped with partition and index
+    # a changed file (new mtime) or a changed parameter misses its shard
+    os.utime(items[0], ns=(0, 0))
+    fresh, _ = sed.transform(est, items, partition_size=4, store=store).compute()
+    np.testing.assert_allclose(fresh[:4], first[:4])
+    sed.transform(ColorFeatures(names_mode="hard").fit(items), items, partition_size=4,
+                  store=store).compute()
+    assert len(list(store.rglob("*.npz"))) == 3 + 1 + 3
+
+
 def test_ray_backend_for_one_family(images):
     ray = pytest.importorskip("ray")
     from ray.util.joblib import register_ray

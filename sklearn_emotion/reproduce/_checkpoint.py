@@ -23,14 +23,14 @@ depend on checkpoints.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import joblib
 import numpy as np
+
+from .._cache import atomic_write, items_token
 
 __all__ = ["FoldStore"]
 
@@ -60,23 +60,6 @@ def code_fingerprint():
     return joblib.hash((src, np.__version__, scipy.__version__, sklearn.__version__, tf))
 
 
-def _data_token(X):
-    """What identifies a model's input: the array, or paths with size and mtime."""
-    if isinstance(X, (list, tuple)):
-        return [_data_token(x) for x in X]
-    X = np.asarray(X)
-    if X.dtype != object:
-        return X
-    out = []
-    for p in X.tolist():
-        try:
-            st = os.stat(p)
-            out.append((str(p), st.st_size, st.st_mtime_ns))
-        except (OSError, TypeError):
-            out.append((str(p), None, None))
-    return out
-
-
 class FoldStore:
     """Finished folds of a run, on disk (see the module docstring).
 
@@ -94,7 +77,7 @@ class FoldStore:
         """The key of one fold of ``model`` on ``X``."""
         if self.folder is None:
             return None
-        return joblib.hash((model, bool(joint), _data_token(X), np.asarray(y),
+        return joblib.hash((model, bool(joint), items_token(X), np.asarray(y),
                             np.asarray(train), np.asarray(test), code_fingerprint()))
 
     def load(self, key):
@@ -114,18 +97,10 @@ class FoldStore:
         """Write a finished fold atomically (predictions first, then the record)."""
         if self.folder is None or key is None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for suffix, write in ((".npy", lambda f: np.save(f, np.asarray(pred, dtype=np.float64))),
-                              (".json", lambda f: f.write(json.dumps(
-                                  {"record": record, "extra": extra}).encode("utf-8")))):
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    write(f)
-                os.replace(tmp, self.folder / f"{key}{suffix}")
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+        atomic_write(self.folder / f"{key}.npy",
+                     lambda f: np.save(f, np.asarray(pred, dtype=np.float64)))
+        atomic_write(self.folder / f"{key}.json", lambda f: f.write(json.dumps(
+            {"record": record, "extra": extra}).encode("utf-8")))
 
     def clear(self):
         """Remove the checkpoints (the run completed)."""
