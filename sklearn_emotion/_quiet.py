@@ -21,10 +21,11 @@ import threading
 __all__ = ["NOISE", "quiet_native_logs"]
 
 #: Lines dropped: absl/TF log records (``I0000 00:00:...``, ``W...``,
-#: ``E...``), absl's pre-init banner, LiteRT's delegate notice, and TF's
+#: ``E...``; before absl is initialised the time field is seconds since the
+#: epoch, ``00:00:1795993906.530677``), absl's pre-init banner, LiteRT's delegate notice, and TF's
 #: start-up notices.
 NOISE = re.compile(
-    r"^(?:[IWE]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]"
+    r"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]"
     r"|WARNING: All log messages before absl::InitializeLog\(\)"
     r"|INFO: Created TensorFlow Lite"
     r"|.*oneDNN custom operations are on"

@@ -177,3 +177,33 @@ def test_version_and_help_give_defaults(capsys):
             if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
                 assert "%(default)s" in action.help or "default" in action.help, (
                     f"{command} {action.option_strings[0]} does not give its default")
+
+
+@pytest.mark.parametrize("line, noise", [
+    ("I0000 00:00:1795993906.530677    1826 cudart_stub.cc:31] Could not find cuda drivers "
+     "on your machine, GPU will not be used.", True),
+    ("E0000 00:00:1795991998.627891   30999 cuda_platform.cc:52] failed call to cuInit", True),
+    ("W1129 22:37:35.123456  4242 some_op.cc:77] a warning", True),
+    ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", True),
+    ("predicted 1, failed 0, skipped 0", False),
+    ("/work/a.jpg: file not found", False),
+])
+def test_native_noise_pattern(line, noise):
+    from sklearn_emotion._quiet import NOISE
+
+    assert bool(NOISE.match(line)) is noise
+
+
+def test_importing_tensorflow_under_the_filter_prints_nothing():
+    """The CLI's commands that train or run Keras models import TensorFlow
+    inside the filter: its start-up lines (CUDA probing) must not get out."""
+    import subprocess
+    import sys
+
+    code = ("from sklearn_emotion._quiet import quiet_native_logs\n"
+            "with quiet_native_logs():\n"
+            "    import tensorflow as tf\n"
+            "    tf.zeros((2, 2)).numpy()\n"
+            "print('ok')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "ok" and res.stderr == "", res.stderr
