@@ -251,8 +251,27 @@ def test_checkpoint_keys_change_with_what_decides_a_fold(tmp_path, monkeypatch):
     k1 = store.key(Ridge(), True, np.array([str(img)], dtype=object), y[:1], [0], [0])
     img.write_bytes(b"22")
     assert k1 != store.key(Ridge(), True, np.array([str(img)], dtype=object), y[:1], [0], [0])
-    # model code: a changed source misses
-    monkeypatch.setattr(_checkpoint, "code_fingerprint", lambda: "other code")
+    # model code: a changed source misses, for the models that use it only
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_emotion import FFNNRegressor
+    from sklearn_emotion.pipeline import make_scaler
+
+    ffnn = make_pipeline(make_scaler(), FFNNRegressor(max_iter=3))
+    assert "models/ffnn.py" in _checkpoint._package_classes(ffnn)
+    assert "models/ffnn.py" not in _checkpoint._package_classes(Ridge())
+    k_ffnn = store.key(ffnn, True, X, y, tr, te)
+    real = _checkpoint._fingerprint
+
+    def edited(name):
+        return lambda files: real(files) + ("edited" if name in files else "")
+
+    monkeypatch.setattr(_checkpoint, "_fingerprint", edited("models/cnn.py"))
+    assert store.key(ffnn, True, X, y, tr, te) == k_ffnn  # another model's module
+    monkeypatch.setattr(_checkpoint, "_fingerprint", edited("models/ffnn.py"))
+    assert store.key(ffnn, True, X, y, tr, te) != k_ffnn
+    assert store.key(Ridge(), True, X, y, tr, te) == base
+    monkeypatch.setattr(_checkpoint, "_fingerprint", edited("models/_training.py"))
     assert base != store.key(Ridge(), True, X, y, tr, te)
     store.save(base, {"test_mse_V": 1.0}, np.ones((2, 2)))
     assert store.load(base)[0] == {"test_mse_V": 1.0}

@@ -9,9 +9,11 @@ finished fold's scores and out-of-fold predictions are written to
   whether it is fitted jointly or per target;
 - the feature matrix, the targets and the fold's train and test indices (for
   models on image paths: the paths with each file's size and mtime);
-- the source of the code that fits and scores models (``models/``,
-  ``pipeline.py``, the image loader, the backbones, the evaluation and the
-  protocol) and the versions of numpy, scipy, scikit-learn and TensorFlow.
+- the source of the code that fits and scores this model: the pipeline
+  helpers, the training loop, the evaluation and the protocol, the modules
+  of the package's classes inside the model (``models/ffnn.py`` for the
+  FFNN, ...), and for a model on image paths the image loader and the
+  backbones; and the versions of numpy, scipy, scikit-learn and TensorFlow.
 
 Feature code is covered through the feature matrix itself.  A run on the
 same output folder reads a fold whose key matches instead of fitting it
@@ -34,29 +36,48 @@ from .._cache import atomic_write, items_token
 
 __all__ = ["FoldStore"]
 
-#: Package files whose source decides a fold's numbers, given its features.
-_MODEL_CODE = ("models", "pipeline.py", "_image.py", "_backbones.py", "_runners.py",
-               "reproduce/_evaluation.py", "reproduce/_protocol.py")
+#: Package files whose source decides every fold's numbers, given its
+#: features; the modules of the package's own classes inside a model are
+#: added per model, and the image loader and backbones for models on images.
+_COMMON_CODE = ("pipeline.py", "models/__init__.py", "models/_training.py",
+                "models/_nan_rows.py", "reproduce/_evaluation.py", "reproduce/_protocol.py")
+_IMAGE_CODE = ("_image.py", "_backbones.py", "_runners.py")
 
 
-@lru_cache(maxsize=1)
-def code_fingerprint():
-    """Hash of the model-fitting source and of the numeric libraries' versions."""
+def _package_classes(model):
+    """Modules (as package-relative files) of the package's classes in ``model``."""
+    objs = [model]
+    if hasattr(model, "get_params"):
+        objs += list(model.get_params(deep=True).values())
+    out = set()
+    for o in objs:
+        mod = type(o).__module__
+        if mod.startswith("sklearn_emotion."):
+            out.add(mod.split(".", 1)[1].replace(".", "/") + ".py")
+    return sorted(out)
+
+
+def code_fingerprint(model=None, on_images=False):
+    """Hash of the source that fits and scores ``model`` and of the numeric
+    libraries' versions: an edit to another model's module leaves this
+    model's checkpoints valid."""
+    files = list(_COMMON_CODE) + _package_classes(model) + (list(_IMAGE_CODE) if on_images else [])
+    return _fingerprint(tuple(sorted(set(files))))
+
+
+@lru_cache(maxsize=None)
+def _fingerprint(files):
     import scipy
     import sklearn
 
     root = Path(__file__).resolve().parent.parent
-    files = []
-    for entry in _MODEL_CODE:
-        p = root / entry
-        files += sorted(p.rglob("*.py")) if p.is_dir() else [p]
     try:
         from importlib.metadata import version
 
         tf = version("tensorflow")
     except Exception:  # pragma: no cover - tensorflow is a dependency
         tf = None
-    src = [(str(f.relative_to(root)), f.read_bytes()) for f in files if f.exists()]
+    src = [(f, (root / f).read_bytes()) for f in files if (root / f).exists()]
     return joblib.hash((src, np.__version__, scipy.__version__, sklearn.__version__, tf))
 
 
@@ -77,8 +98,10 @@ class FoldStore:
         """The key of one fold of ``model`` on ``X``."""
         if self.folder is None:
             return None
+        on_images = not isinstance(X, (list, tuple)) and np.asarray(X).dtype == object
         return joblib.hash((model, bool(joint), items_token(X), np.asarray(y),
-                            np.asarray(train), np.asarray(test), code_fingerprint()))
+                            np.asarray(train), np.asarray(test),
+                            code_fingerprint(model, on_images)))
 
     def load(self, key):
         """``(record, test_predictions, extra)`` of a finished fold, or None."""
