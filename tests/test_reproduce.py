@@ -276,3 +276,30 @@ def test_checkpoint_keys_change_with_what_decides_a_fold(tmp_path, monkeypatch):
     store.save(base, {"test_mse_V": 1.0}, np.ones((2, 2)))
     assert store.load(base)[0] == {"test_mse_V": 1.0}
     assert _checkpoint.FoldStore(None).load(base) is None
+
+
+def test_cross_set_resumes_its_fits_and_reads_within_numbers_last(tmp_path, monkeypatch):
+    """The within-set reproductions are read after the transfers (so they may
+    still be running when the cross-set starts); fits survive a failure."""
+    from sklearn_emotion.reproduce import _cross, run_cross_set
+
+    n, cache = 24, tmp_path / "cache"
+    runs = (("SVR (RBF, C=1)", "low-level"), ("linear regression", "object"))
+    calls = []
+    real = _cross.transfer
+    monkeypatch.setattr(_cross, "transfer", lambda *a: calls.append(1) or real(*a))
+    pending = tmp_path / "emotion6-running" / "results.json"
+    with pytest.raises(FileNotFoundError):
+        run_cross_set(tmp_path / "x", subset=n, folds=2, runs=runs, cache_dir=cache,
+                      within=[pending, pending], progress=False, log=None)
+    assert len(calls) == 4 and len(list((tmp_path / "x" / ".checkpoints").glob("*.json"))) == 4
+    done = run_cross_set(tmp_path / "x", subset=n, folds=2, runs=runs, cache_dir=cache,
+                         progress=False, log=None)
+    assert len(calls) == 4  # every transfer read back
+    assert not (tmp_path / "x" / ".checkpoints").exists()
+    fresh = run_cross_set(tmp_path / "y", subset=n, folds=2, runs=runs, cache_dir=cache,
+                          progress=False, log=None)
+    for a, b in zip(done["rows"], fresh["rows"]):
+        for k in ("Emotion6 -> OASIS", "OASIS -> Emotion6", "within OASIS"):
+            assert a[k]["test_mse_V" if "->" in k else "test_mse_V_mean"] == pytest.approx(
+                b[k]["test_mse_V" if "->" in k else "test_mse_V_mean"], rel=1e-9)

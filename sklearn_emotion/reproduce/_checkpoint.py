@@ -99,9 +99,15 @@ class FoldStore:
         if self.folder is None:
             return None
         on_images = not isinstance(X, (list, tuple)) and np.asarray(X).dtype == object
-        return joblib.hash((model, bool(joint), items_token(X), np.asarray(y),
-                            np.asarray(train), np.asarray(test),
-                            code_fingerprint(model, on_images)))
+        return self.key_of(model, on_images, bool(joint), items_token(X), np.asarray(y),
+                           np.asarray(train), np.asarray(test))
+
+    def key_of(self, model, on_images, *parts):
+        """The key of any other unit of work of ``model`` (e.g. a fit on one
+        set scored on another): ``parts`` are hashed with the model and its code."""
+        if self.folder is None:
+            return None
+        return joblib.hash((model, parts, code_fingerprint(model, on_images)))
 
     def load(self, key):
         """``(record, test_predictions, extra)`` of a finished fold, or None."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import KFold
 
+from ._checkpoint import FoldStore
 from ._evaluation import evaluate, subset_indices, transfer
 from ._protocol import FEATURE_SETS, TABLE3_SETS, models
 from ._run import compute_features, load_dataset
@@ -49,6 +50,10 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
         same folds, seed and model settings: its per-model summaries are
         reported as the within-set numbers instead of cross-validating the
         same models on the same folds again.  Runs they lack are computed.
+        They are read after every transfer fit, so a reproduction may still
+        be running when this starts.  Every finished fit is checkpointed in
+        ``<output>/.checkpoints/`` (removed on completion), so a rerun after
+        an interruption or a refused ``within`` only fits what is left.
 
     Returns
     -------
@@ -70,26 +75,43 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
         data.append((name, y, feats))
     regs = models(random_state, ffnn_max_iter, ffnn_hidden)
     cv = KFold(folds, shuffle=True, random_state=random_state)
-    known = [_within_table(w, folds, random_state, len(d[1]))
-             for w, d in zip(within or (None, None), data)]
+    # every finished fit is checkpointed, so an interrupted run resumes
+    store = FoldStore(out / ".checkpoints")
     rows = []
+    # the transfers first; the within-set numbers (read from `within` only
+    # now, so a reproduction may still be running meanwhile) after
     for model_name, fs in runs:
         model, joint = regs[model_name]
         X = [np.hstack([f[c] for c in FEATURE_SETS[fs]]) for _, _, f in data]
         row = {"model": model_name, "features": fs}
-        for (name, y, _), Xi, kn in zip(data, X, known):
-            if (model_name, fs) in kn:
-                row[f"within {name}"] = kn[(model_name, fs)]
-            else:
-                row[f"within {name}"] = evaluate(model, Xi, y, cv, joint=joint).summary()
         for a, b in ((0, 1), (1, 0)):
-            sc, _ = transfer(model, joint, X[a], data[a][1], X[b], data[b][1])
+            key = store.key_of(model, False, bool(joint), X[a], data[a][1], X[b], data[b][1])
+            hit = store.load(key)
+            if hit is None:
+                sc, pred = transfer(model, joint, X[a], data[a][1], X[b], data[b][1])
+                store.save(key, sc, pred)
+            else:
+                sc = hit[0]
             row[f"{data[a][0]} -> {data[b][0]}"] = sc
         rows.append(row)
         if log:
             log(f"cross-set: {model_name} on {fs} done ({time.perf_counter() - t0:.0f} s)")
         _write(out, data, rows, folds, time.perf_counter() - t0)
-    return _write(out, data, rows, folds, time.perf_counter() - t0, complete=True)
+    known = [_within_table(w, folds, random_state, len(d[1]))
+             for w, d in zip(within or (None, None), data)]
+    for row in rows:
+        model, joint = regs[row["model"]]
+        X = [np.hstack([f[c] for c in FEATURE_SETS[row["features"]]]) for _, _, f in data]
+        for (name, y, _), Xi, kn in zip(data, X, known):
+            if (row["model"], row["features"]) in kn:
+                row[f"within {name}"] = kn[(row["model"], row["features"])]
+            else:
+                row[f"within {name}"] = evaluate(model, Xi, y, cv, joint=joint,
+                                                 store=store).summary()
+        _write(out, data, rows, folds, time.perf_counter() - t0)
+    summary = _write(out, data, rows, folds, time.perf_counter() - t0, complete=True)
+    store.clear()
+    return summary
 
 
 def _within_table(path, folds, random_state, n_images):
@@ -119,8 +141,8 @@ def _write(out, data, rows, folds, wall, complete=False):
           "`cross_set.json`.", "",
           "| model | features | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
     for row in rows:
-        cells = [f"{_r(row[c], 'V', c.startswith('within'))} / {_r(row[c], 'A', c.startswith('within'))}"
-                 for c in cols]
+        cells = [f"{_r(row.get(c, {}), 'V', c.startswith('within'))} / "
+                 f"{_r(row.get(c, {}), 'A', c.startswith('within'))}" for c in cols]
         md.append(f"| {row['model']} | {row['features']} | " + " | ".join(cells) + " |")
     md.append("")
     md.append(f"Wall time: {wall:.0f} s{'' if complete else ' so far (run in progress)'}.")
