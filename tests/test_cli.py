@@ -207,3 +207,26 @@ def test_importing_tensorflow_under_the_filter_prints_nothing():
             "print('ok')\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "ok" and res.stderr == "", res.stderr
+
+
+def test_the_command_line_starts_without_scikit_learn_or_tensorflow():
+    """``--version``, ``--help`` and parsing import neither: the CLI answers
+    at once, and heavy imports happen only in the command that needs them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sklearn_emotion, sklearn_emotion.cli as c\n"
+            "c.build_parser().parse_args(['predict', 'x.jpg'])\n"
+            "print(sorted(m for m in ('sklearn', 'tensorflow', 'keras', 'scipy') "
+            "if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+    # the public names still resolve (lazily), and dir() lists them
+    import sklearn_emotion as se
+
+    assert set(se.__all__) <= set(dir(se))
+    for name in se.__all__:
+        assert getattr(se, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        se.nope
