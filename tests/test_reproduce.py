@@ -93,6 +93,11 @@ def test_warm_run_reads_every_feature_from_cache(run, tmp_path):
     assert main(args) == 0
     info = json.loads((tmp_path / "warm" / "results.json").read_text())
     assert all(v["computed"] == 0 and v["cached"] == N for v in info["features"].values())
+    # the run records its own peak memory (the memory curve comes from these)
+    import resource
+
+    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert 50 < info["peak_rss_mib"] <= own_peak * 1.01 + 1
 
 
 def test_table2_backbones_only_when_asked(tmp_path, monkeypatch):

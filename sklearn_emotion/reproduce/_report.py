@@ -38,6 +38,26 @@ class Report:
     complete: bool = False
 
 
+def peak_rss_mib():
+    """This process's peak resident memory so far (Linux ``VmHWM``; elsewhere
+    ``ru_maxrss``), in MiB; None when neither is available."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        import resource
+        import sys
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+    except (ImportError, OSError):
+        return None
+
+
 def _fmt(s, k):
     if not np.isfinite(s[k + "_mean"]):
         return "n/a"
@@ -118,7 +138,9 @@ def write_report(rep: Report, log=None):
     md.append("### Features\n\n| family | columns | computed | from cache | seconds |\n|---|---|---|---|---|\n"
               + "\n".join(f"| {k} | {v['n_features']} | {v['computed']} | {v['cached']} | {v['seconds']} |"
                           for k, v in rep.features.items()) + "\n")
-    md.append(f"Wall time: {rep.wall:.0f} s{'' if rep.complete else ' so far (run in progress)'}.\n")
+    peak = peak_rss_mib()
+    md.append(f"Wall time: {rep.wall:.0f} s{'' if rep.complete else ' so far (run in progress)'}"
+              + (f"; peak memory (RSS) of the process {peak:,.0f} MiB" if peak else "") + ".\n")
     (out / "tables.md").write_text("\n".join(md), encoding="utf-8")
     with open(out / "tables.csv", "w", newline="") as f:
         keys = list(dict.fromkeys(k for s in summaries for k in s)) or ["table"]
@@ -141,6 +163,7 @@ def write_report(rep: Report, log=None):
     summary = {"dataset": rep.dataset, "n_images": len(rep.paths), "folds": rep.folds,
                "random_state": rep.random_state, "features": rep.features, "results": summaries,
                "best": rep.best, "notes": rep.notes, "wall_seconds": rep.wall,
+               "peak_rss_mib": peak,
                "complete": rep.complete}
     (out / "results.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     if log and rep.complete:
