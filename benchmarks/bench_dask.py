@@ -45,7 +45,7 @@ def main():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         for name, (expr, n) in FAMILIES.items():
-            make = eval("lambda: se." + expr)  # noqa: S307 - fixed strings above
+            make = eval("lambda: se." + expr, {"se": se})  # noqa: S307 - fixed strings above
             warm = [files[i] for i in order[:8]]
             X = [files[i] for i in order[8:8 + n]]
             est = make().fit(X)
