@@ -131,6 +131,7 @@ def test_reproduce_on_a_second_rated_set_matches_cross_validate(tmp_path):
     assert main(args) == 0
     md = (out / "tables.md").read_text()
     assert md.startswith("# OASIS") and "30 images" in md
+    assert "Every table applies to OASIS" in md and "mapped linearly to 1-9" in md
     X, y = load_oasis(return_X_y=True)
     keep = subset_indices(len(X), n, 0)
     X, y = list(X[keep]), y[keep]
