@@ -173,22 +173,9 @@ def _finish_chunk(est, prep):
     cache; then the entries other workers were computing, and repeats."""
     images, good, out, pos = prep.pop("images"), prep["good"], prep["out"], prep["pos"]
     cache, keys, indices, errors = prep["cache"], prep["keys"], prep["indices"], prep["errors"]
-    computed = len(good)
-    try:
-        if images:
-            feats = est._compute_checked(images)
-            rows = [pos[i] for i in good]
-            out[rows] = feats
-            if cache is not None:
-                for r, k in zip(feats, rows):
-                    cache.put(keys[k], r)
-    finally:
-        for key in prep["claimed"]:
-            cache.release(key)
 
-    def compute(ks):
-        images, ok, errs = _load_many([prep["items"][k] for k in ks], [indices[k] for k in ks])
-        errors.update(errs)
+    def store(images, ok):
+        """Features of decoded images (at input positions ``ok``), into ``out`` and the cache."""
         if images:
             feats = est._compute_checked(images)
             for r, i in zip(feats, ok):
@@ -196,6 +183,17 @@ def _finish_chunk(est, prep):
                 if cache is not None:
                     cache.put(keys[pos[i]], r)
         return len(ok)
+
+    def compute(ks):
+        images, ok, errs = _load_many([prep["items"][k] for k in ks], [indices[k] for k in ks])
+        errors.update(errs)
+        return store(images, ok)
+
+    try:
+        computed = store(images, good)
+    finally:
+        for key in prep["claimed"]:
+            cache.release(key)
 
     # another worker claimed these: wait for its entries; compute what it left
     left = []
