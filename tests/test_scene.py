@@ -35,6 +35,33 @@ def test_astronaut_and_rocket(result):
     np.testing.assert_allclose(F.sum(axis=1), 1, atol=1e-9)
 
 
+def test_one_image_per_parser_call_same_fractions(result):
+    """The parser's logits are reduced one image at a time (memory, issue 14):
+    the runner never sees more than one image, and the fractions equal those
+    computed from the whole batch's logits at once."""
+    from sklearn_emotion._image import resize_rgb
+    from sklearn_emotion.features.scene import class_fractions
+
+    est, F = result
+    X = [data.astronaut(), data.rocket()]
+    runner = est._runner()["runner"]
+    seen = []
+    run = runner.run
+    try:
+        runner.run = lambda batch: (seen.append(len(batch)), run(batch))[1]
+        est.transform(X)
+    finally:
+        del runner.run
+    assert seen == [1, 1]
+    side = est._runner()["side"]
+    batch = np.stack([resize_rgb(im, side) for im in X]).astype(np.float32) / 127.5 - 1.0
+    logits = runner.run(batch)["output0"]
+    ref = np.stack([class_fractions(lg) for lg in logits])
+    np.testing.assert_array_equal(F, np.concatenate([ref[:, 1:], ref[:, :1]], axis=1))
+    with pytest.raises(ValueError, match="model has 151 classes, labels has 3"):
+        class_fractions(logits[0], n_classes=3)
+
+
 def test_soft_and_without_others(result):
     est, F = result
     X = [data.astronaut(), data.rocket()]

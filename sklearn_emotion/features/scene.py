@@ -15,7 +15,7 @@ from .._runners import KerasRunner, TFLiteRunner
 from ..resources import fetch
 from ._base import ImageTransformer, label_slug, unique_names
 
-__all__ = ["SceneFeatures", "ade20k_labels"]
+__all__ = ["SceneFeatures", "ade20k_labels", "class_fractions"]
 
 DEFAULT_SCENE_MODEL = "models/deeplabv3_mobilenetv2_ade20k.tflite"
 
@@ -57,7 +57,13 @@ class SceneFeatures(ImageTransformer):
         TFLite interpreter threads; None uses every core.
     data_home : str or path-like, optional
         Where registered resources are found.
-    memory, batch_size, n_jobs, verbose, on_error
+    batch_size : int, default=8
+        Images decoded ahead (in a thread, while the parser runs) and written
+        to the cache together.  The parser itself runs one image at a time:
+        its per-pixel logits (159 MB an image for the default model) are
+        reduced to class fractions before the next image, so memory does not
+        grow with the batch.
+    memory, n_jobs, verbose, on_error
         As for :class:`ColorFeatures`.
 
     Attributes
@@ -134,19 +140,41 @@ class SceneFeatures(ImageTransformer):
 
     def _compute_batch(self, images):
         r = self._runner()
-        batch = np.stack([resize_rgb(im, r["side"]) for im in images]).astype(np.float32)
-        if not r["keras"]:
-            batch = batch / 127.5 - 1.0
-        logits = r["runner"].run(batch)["output0"]  # (n, h, w, classes)
-        n_cls = logits.shape[-1]
-        if n_cls != len(self._all_labels()):
-            raise ValueError(f"model has {n_cls} classes, labels has {len(self._all_labels())}")
-        out = np.empty((len(images), n_cls))
-        for k, lg in enumerate(logits):
-            if self.mode == "hard":
-                counts = np.bincount(lg.argmax(axis=-1).ravel(), minlength=n_cls)
-                out[k] = counts / counts.sum()
-            else:
-                out[k] = softmax(lg.astype(np.float64), axis=-1).reshape(-1, n_cls).mean(axis=0)
+        n_lab = len(self._all_labels())
+        out = np.empty((len(images), n_lab))
+        # one image per model call: a 513×513 map of 151 float logits is
+        # 159 MB, so a batch's logits are never held at once (issue 14)
+        for k, im in enumerate(images):
+            x = resize_rgb(im, r["side"])[None].astype(np.float32)
+            if not r["keras"]:
+                x = x / 127.5 - 1.0
+            out[k] = class_fractions(r["runner"].run(x)["output0"][0], self.mode, n_lab)
         out = np.concatenate([out[:, 1:], out[:, :1]], axis=1)
         return out if self.include_others else out[:, :-1]
+
+
+def class_fractions(logits, mode="hard", n_classes=None):
+    """Share of an image's pixels in each class, from per-pixel logits.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (height, width, n_classes)
+        A scene parser's per-pixel class scores.
+    mode : {"hard", "soft"}, default="hard"
+        ``"hard"``: share of pixels whose argmax is each class.
+        ``"soft"``: mean per-pixel softmax probability of each class.
+    n_classes : int, optional
+        Expected number of classes; a ValueError if ``logits`` has another.
+
+    Returns
+    -------
+    fractions : ndarray of shape (n_classes,)
+        Non-negative, summing to 1.
+    """
+    n_cls = logits.shape[-1]
+    if n_classes is not None and n_cls != n_classes:
+        raise ValueError(f"model has {n_cls} classes, labels has {n_classes}")
+    if mode == "hard":
+        counts = np.bincount(logits.argmax(axis=-1).ravel(), minlength=n_cls)
+        return counts / counts.sum()
+    return softmax(logits.astype(np.float64), axis=-1).reshape(-1, n_cls).mean(axis=0)
