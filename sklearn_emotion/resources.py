@@ -174,6 +174,28 @@ _verified: dict[tuple[str, int, int], str] = {}
 _lock = threading.Lock()
 
 
+def content_token(value):
+    """A parameter value, with a registered resource or an existing file
+    described by its content (for cache keys).
+
+    A registered resource is its registry sha256 (the only content
+    :func:`fetch` accepts, whatever the data home); any other existing file
+    the sha256 of its bytes (memoised per path, size and mtime); any other
+    value is returned as is.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        spec = os.fspath(value)
+        if spec in REGISTRY:
+            return ("resource", REGISTRY[spec].sha256)
+        # only what looks like a path: a value such as "soft" or "vgg16" is
+        # a choice, even if a file of that name happens to sit in the cwd
+        looks_like_path = (isinstance(value, os.PathLike) or os.sep in spec
+                           or "." in os.path.basename(spec))
+        if looks_like_path and os.path.isfile(spec):
+            return ("file", _sha256(Path(spec).resolve()))
+    return value
+
+
 def _sha256(path: Path) -> str:
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)

@@ -75,3 +75,72 @@ def test_one_target_persistence_and_bad_input(subset, tmp_path):
 def test_bad_params():
     with pytest.raises(ValueError, match="train_range"):
         CNNRegressor("mobilenet_v2", NOTOP, train_range="all").fit(["a"], [1.0])
+
+
+def test_frozen_backbone_features_cached_across_fits(subset, tmp_path, monkeypatch):
+    """``memory`` caches the frozen backbone's pooled features per image: a
+    second fit on overlapping images decodes only the new ones, and the
+    numbers equal those of an uncached fit."""
+    from sklearn_emotion.models import cnn
+
+    X, y = subset
+    decoded = []
+    real = cnn._decode
+
+    def counting(items, idx, side):
+        decoded.extend(items[i] for i in idx)
+        return real(items, idx, side)
+
+    monkeypatch.setattr(cnn, "_decode", counting)
+    params = dict(batch_size=8, max_iter=2, random_state=0, learning_rate=1e-3)
+    plain = CNNRegressor("mobilenet_v2", NOTOP, **params).fit(X[:20], y[:20])
+    assert len(decoded) == 20
+    cached = CNNRegressor("mobilenet_v2", NOTOP, memory=tmp_path, **params).fit(X[:20], y[:20])
+    assert len(list(tmp_path.rglob("*.npy"))) == 20
+    decoded.clear()
+    second = CNNRegressor("mobilenet_v2", NOTOP, memory=tmp_path, **params).fit(X[10:], y[10:])
+    assert sorted(decoded) == sorted(X[20:])  # X[10:20] came from the cache
+    assert len(list(tmp_path.rglob("*.npy"))) == 30
+    np.testing.assert_allclose(cached.predict(X[20:]), plain.predict(X[20:]), rtol=1e-6)
+    assert second.n_iter_ == 2
+    # predict reads them too, and agrees with the whole network on the pixels
+    decoded.clear()
+    P = cached.predict(X[:6])
+    assert decoded == []
+    imgs, _, _ = real(X, range(6), 224)
+    np.testing.assert_allclose(P, np.asarray(cached.model_(cached._prep(imgs))), rtol=1e-5,
+                               atol=1e-5)
+    # another backbone file content is another cache
+    other = tmp_path / "copy.weights.h5"
+    other.write_bytes(b"not the same weights")
+    assert (CNNRegressor("mobilenet_v2", other, memory=tmp_path)._embedding_cache().dir
+            != cached._embedding_cache().dir)
+
+
+@pytest.mark.parametrize("train_range", ["conv-frozen", "conv-train"])
+def test_bad_image_in_fit_named_before_training(subset, tmp_path, train_range):
+    from sklearn_emotion import ImageBatchError
+
+    X, y = subset
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    m = CNNRegressor("mobilenet_v2", NOTOP, train_range, batch_size=8, max_iter=1)
+    with pytest.raises(ImageBatchError, match="broken.jpg") as info:
+        m.fit([X[0], str(bad), X[1], str(tmp_path / "gone.png")], y[:4])
+    assert sorted(info.value.errors) == [1, 3]
+    assert not hasattr(m, "model_")
+
+
+def test_resized_images_on_disk_read_back(subset):
+    from sklearn_emotion._image import load_image, resize_rgb
+    from sklearn_emotion.models.cnn import _ResizedImages
+
+    X, _ = subset
+    store = _ResizedImages(X[:5], 32)
+    try:
+        ref = np.stack([resize_rgb(load_image(p), (32, 32)) for p in X[:5]])
+        np.testing.assert_array_equal(store[[4, 0, 2]], ref[[4, 0, 2]])
+        np.testing.assert_array_equal(store[np.arange(5)], ref)
+        assert len(store) == 5
+    finally:
+        store.close()

@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from .._cache import FeatureCache, cache_location
+from ..resources import content_token
 from .._image import ImageBatchError, ImageLoadError, as_image_list, image_key, load_image
 
 __all__ = ["ImageBatchError", "ImageTransformer"]
@@ -60,27 +61,6 @@ def unique_names(names):
         seen[n] = k + 1
         out.append(n if k == 0 else f"{n}_{k + 1}")
     return out
-
-
-def _file_token(value):
-    """A registered resource or an existing file, described by its content."""
-    import os
-
-    from ..resources import REGISTRY, _sha256
-
-    if isinstance(value, (str, os.PathLike)):
-        spec = os.fspath(value)
-        if spec in REGISTRY:
-            return ("resource", REGISTRY[spec].sha256)
-        # only what looks like a path: a value such as "soft" or "vgg16" is
-        # a choice, even if a file of that name happens to sit in the cwd
-        looks_like_path = (isinstance(value, os.PathLike) or os.sep in spec
-                           or "." in os.path.basename(spec))
-        if looks_like_path and os.path.isfile(spec):
-            from pathlib import Path
-
-            return ("file", _sha256(Path(spec).resolve()))
-    return value
 
 
 def _load_many(items, indices):
@@ -307,7 +287,7 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
             if hasattr(v, "get_weights") and hasattr(v, "layers"):
                 v = ("keras", v.name, _weights_hash(v))
             else:
-                v = _file_token(v)
+                v = content_token(v)
             params[k] = v
         from .._image import _LIMITS, DEFAULT_WORKING_PIXELS
 

@@ -7,33 +7,92 @@ import tempfile
 import time
 from numbers import Integral, Real
 
+import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._backbones import BACKBONES, build_backbone, preprocess_fn
-from .._image import ImageLoadError, as_image_list, load_image, resize_rgb
-from .._image import ImageBatchError
+from .._cache import FeatureCache, cache_location
+from .._image import (
+    ImageBatchError,
+    ImageLoadError,
+    as_image_list,
+    image_key,
+    load_image,
+    resize_rgb,
+)
+from ..resources import content_token
 from ._training import train_epochs
 
 __all__ = ["CNNRegressor"]
 
+#: Bump when the pooled-feature computation changes: it invalidates the
+#: ``memory`` cache of the frozen backbone's features.
+_EMBEDDING_VERSION = "1"
 
-def _load_all(X, side):
-    items = as_image_list(X)
-    out = np.empty((len(items), side, side, 3), np.uint8)
-    errors = {}
-    for i, item in enumerate(items):
+
+class _ResizedImages:
+    """Images decoded once, resized to ``side``×``side`` and kept as uint8
+    rows of a temporary file, read back by index.
+
+    Training reads minibatches in random order for several epochs; keeping
+    the rows on disk (read with ``readinto``, not memory-mapped) rather than
+    in memory keeps the process's memory flat in the number of images.
+    Every item is decoded in the constructor, so unreadable images are
+    reported together, before any training, as an :class:`ImageBatchError`.
+    """
+
+    def __init__(self, items, side):
+        import tempfile
+
+        self.side = side
+        self.row = side * side * 3
+        self.file = tempfile.TemporaryFile(prefix="sklearn-emotion-images-")
+        errors = {}
+        for c in _chunks(len(items)):
+            imgs, _, errs = _decode(items, c, side)
+            errors.update(errs)
+            if not errors:
+                self.file.write(np.ascontiguousarray(imgs).tobytes())
+        self.n = len(items)
+        if errors:
+            self.close()
+            raise ImageBatchError(errors)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, idx):
+        idx = np.atleast_1d(np.asarray(idx, dtype=np.intp))
+        out = np.empty((len(idx), self.side, self.side, 3), np.uint8)
+        for k, i in enumerate(idx):
+            self.file.seek(int(i) * self.row)
+            self.file.readinto(memoryview(out[k]).cast("B"))
+        return out
+
+    def close(self):
+        self.file.close()
+
+
+def _decode(items, idx, side):
+    """Decode and resize ``items[idx]``: (uint8 batch, decoded indices, errors)."""
+    imgs, ok, errors = [], [], {}
+    for i in idx:
         try:
-            out[i] = resize_rgb(load_image(item, i), (side, side))
+            imgs.append(resize_rgb(load_image(items[i], i), (side, side)))
+            ok.append(int(i))
         except ImageLoadError as exc:
-            errors[i] = exc
-    if errors:
-        raise ImageBatchError(errors)
-    return out
+            errors[int(i)] = exc
+    batch = np.stack(imgs) if imgs else np.empty((0, side, side, 3), np.uint8)
+    return batch, ok, errors
+
+
+def _chunks(n, size=64):
+    return (np.arange(s, min(s + size, n)) for s in range(0, n, size))
 
 
 class CNNRegressor(RegressorMixin, BaseEstimator):
@@ -70,6 +129,13 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         Seeds the head initialisation, the split and the minibatch order.
     data_home : str or path-like, optional
         Where registered weight files are found.
+    memory : None, str, path-like or joblib.Memory, default=None
+        With ``train_range="conv-frozen"``, where to cache the frozen
+        backbone's pooled features per image (keyed by the backbone, the
+        weights' content and the image's content, as the feature families'
+        caches), so the folds of a cross-validation, a grid search over the
+        head's parameters or a later ``predict`` compute each image's
+        features once.  Unused by ``conv-train``, which changes the backbone.
     verbose : bool, default=False
 
     Attributes
@@ -112,13 +178,14 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "data_home": [str, os.PathLike, None],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "verbose": ["verbose"],
     }
 
     def __init__(self, backbone="vgg19", weights="imagenet", train_range="conv-frozen", *,
                  batch_size=50, learning_rate=1e-4, max_iter=30, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
-                 data_home=None, verbose=False):
+                 data_home=None, memory=None, verbose=False):
         self.backbone = backbone
         self.weights = weights
         self.train_range = train_range
@@ -131,6 +198,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
         self.data_home = data_home
+        self.memory = memory
         self.verbose = verbose
 
     def __sklearn_tags__(self):
@@ -170,17 +238,18 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("y must be a finite 1-D or 2-D array")
         self._y_1d = y.ndim == 1
         Y = y.reshape(len(y), -1).astype(np.float32)
-        imgs = _load_all(X, self._side())
-        if len(imgs) != len(Y):
-            raise ValueError(f"X has {len(imgs)} images but y has {len(Y)} rows")
+        items = as_image_list(X)
+        if len(items) != len(Y):
+            raise ValueError(f"X has {len(items)} images but y has {len(Y)} rows")
+        n = len(items)
         self.n_outputs_ = Y.shape[1]
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(0, 2**31 - 10))
         if self.early_stopping:
-            n_val = max(2, int(np.ceil(self.validation_fraction * len(imgs))))
-            tr, va = train_test_split(np.arange(len(imgs)), test_size=n_val, random_state=rng)
+            n_val = max(2, int(np.ceil(self.validation_fraction * n)))
+            tr, va = train_test_split(np.arange(n), test_size=n_val, random_state=rng)
         else:
-            tr, va = np.arange(len(imgs)), None
+            tr, va = np.arange(n), None
 
         base = build_backbone(self.backbone, self.weights, include_top=False,
                               data_home=self.data_home, pooling="avg")
@@ -200,39 +269,39 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         )
         model = keras.Model(inp, head(feats), name=f"{self.backbone}_regressor")
 
+        store = None
         if self.train_range == "conv-frozen":
-            # the frozen backbone is a fixed function: compute it once
-            def embed(idx):
-                return np.concatenate([
-                    np.asarray(base(self._prep(imgs[idx[s:s + 64]]), training=False))
-                    for s in range(0, len(idx), 64)
-                ]) if len(idx) else np.empty((0, base.output_shape[-1]), np.float32)
-
-            Etr = embed(tr)
-            Eva = embed(va) if va is not None else None
-            fin = keras.Input((Etr.shape[1],))
+            # the frozen backbone is a fixed function: its pooled features
+            # are computed once per image (and cached with ``memory``)
+            E = self._embed(base, items)
+            Etr, Eva = E[tr], (E[va] if va is not None else None)
+            fin = keras.Input((E.shape[1],))
             trainer = keras.Model(fin, head(fin))
 
             def batch_x(idx, train=True):
                 return (Etr if train else Eva)[idx]
         else:
+            store = _ResizedImages(items, side)
             trainer = model
 
             def batch_x(idx, train=True):
-                return self._prep(imgs[(tr if train else va)[idx]])
+                return self._prep(store[(tr if train else va)[idx]])
 
         trainer.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
         def step(idx):
             return trainer.train_on_batch(batch_x(idx), Y[tr][idx], return_dict=True)["loss"]
 
         def validate():
-            pv = np.concatenate([
-                np.asarray(trainer(batch_x(np.arange(s, min(s + 64, len(va))), False), training=False))
-                for s in range(0, len(va), 64)])
+            pv = np.concatenate([np.asarray(trainer(batch_x(c, False), training=False))
+                                 for c in _chunks(len(va))])
             return float(np.mean((pv - Y[va]) ** 2)), None
 
-        hist = train_epochs(self, model, step, len(tr), rng, validate if va is not None else None,
-                            "lower learning_rate")
+        try:
+            hist = train_epochs(self, model, step, len(tr), rng,
+                                validate if va is not None else None, "lower learning_rate")
+        finally:
+            if store is not None:
+                store.close()
         self.loss_curve_ = hist["loss_curve"]
         self.validation_loss_curve_ = hist["validation_loss_curve"]
         self.n_iter_ = hist["n_iter"]
@@ -253,12 +322,75 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         check_is_fitted(self, "model_")
-        imgs = _load_all(X, self._side())
-        out = np.concatenate([
-            np.asarray(self.model_(self._prep(imgs[s:s + 64]), training=False), dtype=np.float64)
-            for s in range(0, len(imgs), 64)
-        ]) if len(imgs) else np.empty((0, self.n_outputs_))
+        items = as_image_list(X)
+        if self.train_range == "conv-frozen":
+            base, head = self._parts()
+            E = self._embed(base, items)
+            rows = [np.asarray(head(E[c]), dtype=np.float64) for c in _chunks(len(items))]
+        else:
+            rows, errors = [], {}
+            for c in _chunks(len(items)):
+                imgs, _, errs = _decode(items, c, self._side())
+                errors.update(errs)
+                if not errors:
+                    rows.append(np.asarray(self.model_(self._prep(imgs), training=False),
+                                           dtype=np.float64))
+            if errors:
+                raise ImageBatchError(errors)
+        out = np.concatenate(rows) if rows else np.empty((0, self.n_outputs_))
         return out[:, 0] if self._y_1d else out
+
+    # ------------------------------------------------------ frozen backbone
+    def _parts(self):
+        """The fitted model's backbone and regression head."""
+        import keras
+
+        base = next(layer for layer in self.model_.layers if isinstance(layer, keras.Model))
+        return base, self.model_.get_layer("regression_head")
+
+    def _embedding_cache(self):
+        loc = cache_location(self.memory)
+        if loc is None:
+            return None
+        from .._image import _LIMITS
+
+        token = joblib.hash((_EMBEDDING_VERSION, self.backbone, content_token(self.weights),
+                             self._side(), "avg", _LIMITS["working_pixels"]))
+        return FeatureCache(loc, f"CNNRegressor-pooled-{token}")
+
+    def _embed(self, base, items):
+        """The frozen backbone's pooled features of every item, 64 images a
+        call, read from and written to the ``memory`` cache when set; every
+        unreadable item is reported at the end in one ImageBatchError."""
+        cache = self._embedding_cache()
+        d = int(base.output_shape[-1])
+        out = np.empty((len(items), d), np.float32)
+        errors, keys = {}, {}
+        for c in _chunks(len(items)):
+            todo = []
+            for i in c:
+                if cache is not None:
+                    try:
+                        keys[i] = image_key(items[i], i)
+                    except ImageLoadError as exc:
+                        errors[i] = exc
+                        continue
+                    vec = cache.get(keys[i])
+                    if vec is not None and vec.shape == (d,):
+                        out[i] = vec
+                        continue
+                todo.append(i)
+            imgs, ok, errs = _decode(items, todo, self._side())
+            errors.update(errs)
+            if ok:
+                emb = np.asarray(base(self._prep(imgs), training=False), dtype=np.float32)
+                out[ok] = emb
+                if cache is not None:
+                    for i, vec in zip(ok, emb):
+                        cache.put(keys[i], vec)
+        if errors:
+            raise ImageBatchError(errors)
+        return out
 
     # ----------------------------------------------------------- persistence
     def __getstate__(self):

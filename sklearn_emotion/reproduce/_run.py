@@ -184,7 +184,9 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         model = CNNRegressor(backbone="mobilenet_v2",
                              weights="models/mobilenet_v2_1.0_224_imagenet_notop.weights.h5",
                              train_range=rng_name, max_iter=epochs, learning_rate=lr,
-                             random_state=random_state, data_home=data_home)
+                             random_state=random_state, data_home=data_home,
+                             # conv-frozen: each image's backbone features once, not per fold
+                             memory=cache_dir if rng_name == "conv-frozen" else None)
         rep.results.append(evaluate(
             model, paths.astype(object), y, cv, joint=True, table="IV",
             name=f"CNN fine-tuned, MobileNetV2 ({rng_name}, max {epochs} epochs)",

@@ -1,0 +1,122 @@
+"""Peak memory of the reproduction against the number of images (issue 14).
+
+Run::
+
+    SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_memory.py \
+        --cache-dir feature-cache [--sizes 200,1000,1980] [--cold 200] [--family-sizes 16,64]
+
+Every measurement is one fresh process, and its peak resident memory is the
+kernel's high-water mark (``VmHWM``):
+
+- **warm, every table**: ``sklearn-emotion reproduce --subset N`` for each N,
+  features read from ``--cache-dir`` (fill it first with a full run), every
+  table and both CNN rows, with the epoch budgets cut
+  (``--ffnn-max-iter 3 --cnn-max-iter 2 --cnn-train-max-iter 1``): an epoch
+  holds the same arrays whatever their number, so the peak is the full run's
+  while the time is minutes.  ``reproduce`` records its own ``VmHWM`` in
+  ``results.json`` (``peak_rss_mib``).
+- **cold**: the same command the issue measured (``--subset N --folds 2
+  --no-cnn``) on an empty cache folder, so every feature family runs its
+  network or filter bank on every image.
+- **one family, cold**: each feature family alone on the first 16 and 64
+  images (``--family-sizes``), empty cache: features stream in batches, so
+  the peak should not grow with the number of images.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write  # noqa: E402
+
+FAMILY_SCRIPT = r"""
+import sys, json
+from sklearn_emotion.pipeline import make_features
+from sklearn_emotion.datasets import load_emotion6
+n, family, cache = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+X = list(load_emotion6().filenames[:n])
+est = make_features([family], memory=cache)
+est.fit(X).transform(X)
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"peak_rss_mib": hwm / 1024}))
+"""
+
+
+def _reproduce(args, n, cache, extra, out):
+    cmd = [sys.executable, "-m", "sklearn_emotion", "reproduce", "--subset", str(n),
+           "--output", str(out), "--cache-dir", str(cache), "--quiet", "--no-resume", *extra]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    res = json.loads((Path(out) / "results.json").read_text())
+    return {"images": n, "peak_rss_mib": res["peak_rss_mib"], "wall_s": wall,
+            "command": " ".join(cmd[2:])}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache-dir", default="feature-cache")
+    ap.add_argument("--sizes", default="200,1000,1980")
+    ap.add_argument("--cold", type=int, default=200)
+    ap.add_argument("--family-sizes", default="16,64")
+    ap.add_argument("--families", default="color,gist,lbp,object,scene")
+    a = ap.parse_args()
+    warm_extra = ["--ffnn-max-iter", "3", "--cnn-max-iter", "2", "--cnn-train-max-iter", "1"]
+    rows = {"warm": [], "cold": [], "family": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in [int(s) for s in a.sizes.split(",") if s]:
+            rows["warm"].append(_reproduce(a, n, a.cache_dir, warm_extra, Path(tmp) / f"w{n}"))
+            print(rows["warm"][-1], flush=True)
+        if a.cold:
+            cold_cache = Path(tmp) / "cold-cache"
+            rows["cold"].append(_reproduce(a, a.cold, cold_cache, ["--folds", "2", "--no-cnn"],
+                                           Path(tmp) / "cold"))
+            print(rows["cold"][-1], flush=True)
+        for fam in a.families.split(","):
+            for n in [int(s) for s in a.family_sizes.split(",") if s]:
+                cache = Path(tmp) / f"fam-{fam}-{n}"
+                t0 = time.perf_counter()
+                p = subprocess.run([sys.executable, "-c", FAMILY_SCRIPT, str(n), fam, str(cache)],
+                                   check=True, capture_output=True, text=True)
+                peak = json.loads(p.stdout.strip().splitlines()[-1])["peak_rss_mib"]
+                rows["family"].append({"family": fam, "images": n, "peak_rss_mib": peak,
+                                       "wall_s": time.perf_counter() - t0})
+                print(rows["family"][-1], flush=True)
+
+    md = ["Peak resident memory (VmHWM) of one process per line, 2 CPU cores, no GPU.", "",
+          "## The reproduction, every table, features from the cache", "",
+          "Epoch budgets cut to `--ffnn-max-iter 3 --cnn-max-iter 2 --cnn-train-max-iter 1` "
+          "(an epoch holds the same arrays however many there are).", "",
+          "| images | peak RSS (MiB) | per image over the smallest run (KiB) | wall (s) |",
+          "|---|---|---|---|"]
+    w = rows["warm"]
+    for r in w:
+        per = ("" if r is w[0] else
+               f"{(r['peak_rss_mib'] - w[0]['peak_rss_mib']) * 1024 / (r['images'] - w[0]['images']):.0f}")
+        md.append(f"| {r['images']} | {r['peak_rss_mib']:.0f} | {per} | {r['wall_s']:.0f} |")
+    if len(w) > 1:
+        md += ["", f"{w[-1]['images'] / w[0]['images']:.1f}× the images, "
+               f"{w[-1]['peak_rss_mib'] / w[0]['peak_rss_mib']:.2f}× the peak memory."]
+    if rows["cold"]:
+        r = rows["cold"][0]
+        md += ["", "## Cold: every feature computed", "",
+               f"`{r['command']}` on an empty cache folder: peak **{r['peak_rss_mib']:.0f} MiB** "
+               f"for {r['images']} images, {r['wall_s']:.0f} s."]
+    if rows["family"]:
+        md += ["", "## One feature family, cold", "", "| family | images | peak RSS (MiB) | wall (s) |",
+               "|---|---|---|---|"]
+        md += [f"| {r['family']} | {r['images']} | {r['peak_rss_mib']:.0f} | {r['wall_s']:.0f} |"
+               for r in rows["family"]]
+    cmd = "SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_memory.py " + " ".join(sys.argv[1:])
+    write("memory", cmd.strip(), {"rows": rows, "env_data_home": os.environ.get("SKLEARN_EMOTION_DATA")},
+          "\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
