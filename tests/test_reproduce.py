@@ -309,3 +309,42 @@ def test_cross_set_resumes_its_fits_and_reads_within_numbers_last(tmp_path, monk
         for k in ("Emotion6 -> OASIS", "OASIS -> Emotion6", "within OASIS"):
             assert a[k]["test_mse_V" if "->" in k else "test_mse_V_mean"] == pytest.approx(
                 b[k]["test_mse_V" if "->" in k else "test_mse_V_mean"], rel=1e-9)
+
+
+def test_keras_fits_run_in_a_worker_and_the_run_stays_flat():
+    """TensorFlow keeps ~110 MB of each deleted network of the paper's size;
+    the reproduction fits Keras models in a loky worker (replaced when it has
+    grown by 300 MB), so this process's memory does not grow with the fits,
+    and the numbers equal an in-process fit."""
+    import os
+
+    from sklearn_emotion import FFNNRegressor
+    from sklearn_emotion.reproduce import _evaluation
+
+    def rss():
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS"))
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(120, 300)), rng.normal(size=(120, 2))
+    model = FFNNRegressor(hidden_layer_sizes=(3000, 1000, 500), solver="adam", max_iter=2,
+                          early_stopping=False, random_state=0)
+    try:
+        here, n_here = _evaluation._fit_predict_here(model, True, X[:100], y[:100], [X[100:]])
+        before = rss()
+        pids = set()
+        for _ in range(4):
+            (pred,), n_iter = _evaluation._fit_predict(model, True, X[:100], y[:100], [X[100:]])
+            np.testing.assert_allclose(pred, here[0], rtol=1e-6)
+            assert n_iter == n_here == 2
+            pids |= {p for ex in _evaluation._EXECUTOR for p in ex._processes}
+        assert rss() - before < 100, "the fits' memory stayed in this process"
+        assert pids and os.getpid() not in pids
+    finally:
+        _evaluation.shutdown_workers()
+    assert not _evaluation._EXECUTOR
+    # models without TensorFlow stay in this process
+    from sklearn.svm import SVR
+
+    assert not _evaluation._uses_tensorflow(SVR())
+    assert _evaluation._uses_tensorflow(model)

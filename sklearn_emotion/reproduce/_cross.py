@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from ._checkpoint import FoldStore
-from ._evaluation import evaluate, subset_indices, transfer
+from ._evaluation import evaluate, shutdown_workers, stopping_workers, subset_indices, transfer
 from ._protocol import FEATURE_SETS, TABLE3_SETS, models
 from ._run import compute_features, load_dataset
 
@@ -26,6 +26,7 @@ CROSS_RUNS = tuple(
 )
 
 
+@stopping_workers
 def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"), folds=5,
                   subset=None, runs=CROSS_RUNS, cache_dir=None, n_jobs=None, random_state=0,
                   ffnn_max_iter=300, ffnn_hidden=None, within=None, data_home=None, log=print,
@@ -109,6 +110,7 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
                 row[f"within {name}"] = evaluate(model, Xi, y, cv, joint=joint,
                                                  store=store).summary()
         _write(out, data, rows, folds, time.perf_counter() - t0)
+    shutdown_workers()
     summary = _write(out, data, rows, folds, time.perf_counter() - t0, complete=True)
     store.clear()
     return summary

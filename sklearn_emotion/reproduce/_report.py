@@ -38,6 +38,19 @@ class Report:
     complete: bool = False
 
 
+def peak_rss_workers_mib():
+    """Peak resident memory of the largest finished child process (the fit
+    worker), in MiB (``RUSAGE_CHILDREN``); None where unavailable or none."""
+    try:
+        import resource
+        import sys
+
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    except (ImportError, OSError):
+        return None
+    return (rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024) or None
+
+
 def peak_rss_mib():
     """This process's peak resident memory so far (Linux ``VmHWM``; elsewhere
     ``ru_maxrss``), in MiB; None when neither is available."""
@@ -138,9 +151,11 @@ def write_report(rep: Report, log=None):
     md.append("### Features\n\n| family | columns | computed | from cache | seconds |\n|---|---|---|---|---|\n"
               + "\n".join(f"| {k} | {v['n_features']} | {v['computed']} | {v['cached']} | {v['seconds']} |"
                           for k, v in rep.features.items()) + "\n")
-    peak = peak_rss_mib()
+    peak, peak_workers = peak_rss_mib(), peak_rss_workers_mib()
     md.append(f"Wall time: {rep.wall:.0f} s{'' if rep.complete else ' so far (run in progress)'}"
-              + (f"; peak memory (RSS) of the process {peak:,.0f} MiB" if peak else "") + ".\n")
+              + (f"; peak memory (RSS) of the process {peak:,.0f} MiB" if peak else "")
+              + (f", of its model-fitting worker {peak_workers:,.0f} MiB" if peak_workers else "")
+              + ".\n")
     (out / "tables.md").write_text("\n".join(md), encoding="utf-8")
     with open(out / "tables.csv", "w", newline="") as f:
         keys = list(dict.fromkeys(k for s in summaries for k in s)) or ["table"]
@@ -163,7 +178,7 @@ def write_report(rep: Report, log=None):
     summary = {"dataset": rep.dataset, "n_images": len(rep.paths), "folds": rep.folds,
                "random_state": rep.random_state, "features": rep.features, "results": summaries,
                "best": rep.best, "notes": rep.notes, "wall_seconds": rep.wall,
-               "peak_rss_mib": peak,
+               "peak_rss_mib": peak, "peak_rss_workers_mib": peak_workers,
                "complete": rep.complete}
     (out / "results.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     if log and rep.complete:

@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 
 from ..pipeline import FEATURE_FAMILIES
 from ._checkpoint import FoldStore
-from ._evaluation import Result, evaluate, nested_best, subset_indices
+from ._evaluation import (Result, evaluate, nested_best, shutdown_workers, stopping_workers,
+                          subset_indices)
 from ._protocol import BEST_CANDIDATES, FEATURE_SETS, make_plan
 from ._report import Report, write_report
 
@@ -65,6 +66,7 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
     return feats, info
 
 
+@stopping_workers
 def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, subset=None,
                      tables=("2", "3", "4", "best"), n_jobs=None, cache_dir=None,
                      random_state=0, ffnn_max_iter=300, ffnn_hidden=None, cnn=True,
@@ -199,6 +201,7 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
                          "model settings and model code); their fit_seconds are that run's.")
     rep.complete = True
     rep.wall = time.perf_counter() - t_start
+    shutdown_workers()  # first: its peak memory is then counted in the report
     summary = write_report(rep, log=log)
     store.clear()
     return summary
