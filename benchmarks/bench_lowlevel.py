@@ -64,6 +64,16 @@ def main():
     rows["gist"]["fft_s"] = fft_t
     rows["gist"]["gist_over_fft"] = gist_t / fft_t
 
+    # LBP: time of scikit-image's local_binary_pattern on the same grey images
+    from skimage.feature import local_binary_pattern
+
+    greys = [np.round(im.astype(np.float64) @ [0.299, 0.587, 0.114]).astype(np.uint8)
+             for im in images]
+    skimage_t = median_time(lambda: [local_binary_pattern(g, 8, 1, method="nri_uniform")
+                                     for g in greys], a.repeat) / n
+    rows["lbp"]["skimage_lbp_s"] = skimage_t
+    rows["lbp"]["lbp_over_skimage"] = rows["lbp"]["pure_s"] / skimage_t
+
     md = [f"{n} Emotion6 images (every {1980 // n}th), median of {a.repeat} runs; "
           f"JPEG decoding alone: {decode * 1e3:.1f} ms an image.", "",
           "| family | pure function (ms/img) | transformer on arrays (ms/img) | shell overhead (ratio) | transformer on paths (ms/img) | paths / pure |",
@@ -73,7 +83,11 @@ def main():
                   f"{r['shell_overhead']:.2f} | {r['transformer_paths_s'] * 1e3:.1f} | {r['paths_over_pure']:.2f} |")
     md += ["", f"GIST on a 256×256 image: {gist_t * 1e3:.1f} ms, of which the FFTs it performs "
            f"(2 prefilter convolutions, one forward FFT and 32 inverse FFTs of 320×320) take "
-           f"{fft_t * 1e3:.1f} ms: GIST / FFT time = {gist_t / fft_t:.2f}."]
+           f"{fft_t * 1e3:.1f} ms: GIST / FFT time = {gist_t / fft_t:.2f}.",
+           "", f"LBP: scikit-image's `local_binary_pattern` (P=8, R=1, nri_uniform) alone takes "
+           f"{skimage_t * 1e3:.1f} ms an image of the {rows['lbp']['pure_s'] * 1e3:.1f} ms of "
+           f"`lbp_histogram` (ratio {rows['lbp']['pure_s'] / skimage_t:.2f}); the rest is the "
+           "grey conversion and the histogram."]
     write("lowlevel", "python benchmarks/bench_lowlevel.py --n %d" % a.n,
           {"decode_s": decode, "families": rows}, "\n".join(md))
 
