@@ -40,14 +40,23 @@ def profile(folder):
             "computed": {k: v["computed"] for k, v in info["features"].items()},
             "fits": [{"tables": ", ".join(tables[(m, fs)]), "model": m, "features": fs,
                       "seconds": s, "folds": len(folds[(m, fs)])} for (m, fs), s in rows],
-            "other_seconds": wall - sum(feats.values()) - sum(fits.values())}
+            "other_seconds": wall - sum(feats.values()) - sum(fits.values()),
+            "resumed": next((n for n in info.get("notes", []) if "checkpoints" in n), None)}
 
 
 def markdown(p):
     wall = p["wall_seconds"]
-    md = [f"# Where the {p['dataset']} reproduction's time goes", "",
-          f"{p['n_images']} images; wall time {wall / 60:.1f} min. From the run's own timers "
-          "(`fit_seconds` per fold in `per_fold.csv`, `seconds` per family in `results.json`).", "",
+    intro = (f"{p['n_images']} images; wall time {wall / 60:.1f} min. From the run's own timers "
+             "(`fit_seconds` per fold in `per_fold.csv`, `seconds` per family in `results.json`).")
+    if p.get("resumed"):
+        # the wall time is the last invocation's; resumed folds' seconds are earlier ones'
+        wall = sum(p["features_seconds"].values()) + sum(r["seconds"] for r in p["fits"])
+        p = {**p, "other_seconds": 0.0}
+        intro += (f" The run was resumed ({p['resumed']}), so its wall time covers only the "
+                  f"last invocation: shares below are of the {wall / 60:.1f} min the timers "
+                  "add up to, and resumed folds' seconds were measured on a machine shared "
+                  "with other runs.")
+    md = [f"# Where the {p['dataset']} reproduction's time goes", "", intro, "",
           "| stage | seconds | share | per fold |", "|---|---|---|---|"]
     for name, s in sorted(p["features_seconds"].items(), key=lambda kv: -kv[1]):
         md.append(f"| features: {name} ({p['computed'][name]} computed) | {s:.0f} | "
