@@ -48,19 +48,14 @@ def per_pixel(img, table, hsv_bins=(8, 3, 3)):
 
 
 def _hsv_v1(rgb8):
+    """v1's HSV: the maximum and range by reductions over the channel axis
+    (the hue and saturation formulas are the package's, unchanged)."""
+    from sklearn_emotion.features.color import _hue_saturation
+
     arr = np.multiply(rgb8, 1.0 / 255, dtype=np.float64)
-    r, g, b = arr[:, 0], arr[:, 1], arr[:, 2]
     v = arr.max(axis=1)
     delta = v - arr.min(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = delta / v
-        h = np.where(b == v, 4.0 + (r - g) / delta,
-                     np.where(g == v, 2.0 + (b - r) / delta, (g - b) / delta))
-    h = (h / 6.0) % 1.0
-    grey = delta == 0.0
-    s[grey] = 0.0
-    h[grey] = 0.0
-    return h, s, v
+    return _hue_saturation(arr[:, 0], arr[:, 1], arr[:, 2], v, delta) + (v,)
 
 
 def distinct_v1(img, table, hsv_bins=(8, 3, 3)):

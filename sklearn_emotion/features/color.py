@@ -96,6 +96,12 @@ def _hsv_uint8(rgb8):
     r, g, b = (np.multiply(rgb8[:, k], 1.0 / 255, dtype=np.float64) for k in range(3))
     v = np.maximum(np.maximum(r, g), b)
     delta = v - np.minimum(np.minimum(r, g), b)
+    return _hue_saturation(r, g, b, v, delta) + (v,)
+
+
+def _hue_saturation(r, g, b, v, delta):
+    """skimage's hue and saturation from channels on [0, 1], their maximum
+    ``v`` and range ``delta``."""
     with np.errstate(invalid="ignore", divide="ignore"):
         s = delta / v
         # where two channels tie for the maximum, the later formula wins, as in skimage
@@ -105,7 +111,7 @@ def _hsv_uint8(rgb8):
     grey = delta == 0.0
     s[grey] = 0.0
     h[grey] = 0.0
-    return h, s, v
+    return h, s
 
 
 def _distinct_colours(flat):
