@@ -54,6 +54,29 @@ def test_training_and_conv_weights(subset, reference_kernels, train_range):
     assert P.shape == (4, 2) and np.isfinite(P).all()
 
 
+def test_micro_batches_make_the_minibatch_update(subset):
+    """conv-train with the gradient accumulated over slices of 3 images
+    makes the same updates as whole minibatches of 8, up to float order;
+    the slices hold less memory (benchmarks/results/memory.md)."""
+    X, y = subset
+    X, y = X[:20], y[:20]
+    fits = {}
+    for micro in (None, 3):
+        m = CNNRegressor("mobilenet_v2", NOTOP, "conv-train", batch_size=8,
+                         micro_batch_size=micro, max_iter=2, early_stopping=False,
+                         random_state=0)
+        with pytest.warns(Warning):  # 2 epochs: ConvergenceWarning
+            fits[micro] = m.fit(X, y)
+    a, b = fits[None], fits[3]
+    np.testing.assert_allclose(b.loss_curve_, a.loss_curve_, rtol=1e-4)
+    for wa, wb in zip(a.model_.get_weights(), b.model_.get_weights()):
+        np.testing.assert_allclose(wb, wa, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(b.predict(X), a.predict(X), rtol=0, atol=0.02)
+    # and the slices do change the computation: not the same code path
+    assert not all(np.array_equal(wa, wb) for wa, wb in
+                   zip(a.model_.get_weights(), b.model_.get_weights()))
+
+
 def test_one_target_persistence_and_bad_input(subset, tmp_path):
     X, y = subset
     m = CNNRegressor("mobilenet_v2", NOTOP, batch_size=8, max_iter=2, random_state=0,
@@ -75,6 +98,8 @@ def test_one_target_persistence_and_bad_input(subset, tmp_path):
 def test_bad_params():
     with pytest.raises(ValueError, match="train_range"):
         CNNRegressor("mobilenet_v2", NOTOP, train_range="all").fit(["a"], [1.0])
+    with pytest.raises(ValueError, match="micro_batch_size"):
+        CNNRegressor("mobilenet_v2", NOTOP, micro_batch_size=0).fit(["a"], [1.0])
 
 
 def test_frozen_backbone_features_cached_across_fits(subset, tmp_path, monkeypatch):
