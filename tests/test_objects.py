@@ -57,6 +57,36 @@ def test_keras_and_tflite_agree(keras_probs, tflite_probs):
     assert (Pt > 0).all()
 
 
+def test_tflite_reduced_jpeg_decode_agrees_with_keras(images, tmp_path):
+    """From JPEG files the TFLite path decodes a large photo at a reduced DCT
+    scale (one at least twice its 224×224 input): the result stays within the
+    agreement test's tolerance of the float Keras network, which decodes in
+    full, and the decoding really was reduced (it differs from the full
+    decode); smaller files are decoded in full."""
+    from PIL import Image
+
+    from sklearn_emotion import load_image
+
+    paths = []
+    big = np.asarray(Image.fromarray(images[2]).resize((2048, 1536), Image.BICUBIC))
+    for k, im in enumerate([*images, big]):
+        paths.append(str(tmp_path / f"{k}.jpg"))
+        Image.fromarray(im).save(paths[-1], quality=95)
+    est = ObjectFeatures(TFLITE).fit(paths)
+    assert est._decode_size() == (224, 224)
+    Pt = est.transform(paths)
+    Pk = ObjectFeatures("mobilenet_v2", weights=KERAS_W).fit(paths).transform(paths)
+    assert np.abs(Pk - Pt).max() < 0.05
+    assert np.abs(Pk - Pt).sum(axis=1).max() < 0.15
+    full = est.transform([load_image(p) for p in paths])  # arrays: decoded in full
+    np.testing.assert_array_equal(full[:3], Pt[:3])  # at most 512 a side: full decode
+    assert not np.array_equal(full[3], Pt[3])  # 2048×1536 decoded at 1/2 (1024×768)
+    # the reduced decode has its own cache key
+    keras_est = ObjectFeatures("mobilenet_v2", weights=KERAS_W)
+    assert ("__decode", "reduced") in est._cache_token()[2]
+    assert ("__decode", "reduced") not in keras_est._cache_token()[2]
+
+
 def test_batch_equals_one_at_a_time(images, keras_probs, tflite_probs):
     for est, P in (keras_probs, tflite_probs):
         single = np.vstack([est.transform([im]) for im in images])

@@ -63,11 +63,11 @@ def unique_names(names):
     return out
 
 
-def _load_many(items, indices):
+def _load_many(items, indices, size=None):
     images, good, errors = [], [], {}
     for item, i in zip(items, indices):
         try:
-            images.append(load_image(item, i))
+            images.append(load_image(item, i, size=size))
             good.append(i)
         except ImageLoadError as exc:
             errors[i] = exc
@@ -136,7 +136,8 @@ def _prepare_chunk(est, items, indices, use_cache):
                     continue
                 claimed.append(key)
             todo.append(k)
-        images, good, errs = _load_many([items[k] for k in todo], [indices[k] for k in todo])
+        images, good, errs = _load_many([items[k] for k in todo], [indices[k] for k in todo],
+                                        est._decode_size())
     except BaseException:
         for key in claimed:
             cache.release(key)
@@ -165,7 +166,8 @@ def _finish_chunk(est, prep):
         return len(ok)
 
     def compute(ks):
-        images, ok, errs = _load_many([prep["items"][k] for k in ks], [indices[k] for k in ks])
+        images, ok, errs = _load_many([prep["items"][k] for k in ks], [indices[k] for k in ks],
+                                      est._decode_size())
         errors.update(errs)
         return store(images, ok)
 
@@ -262,6 +264,14 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
     def _validate_params_extra(self):
         """Check family-specific parameters; raise ValueError/TypeError."""
 
+    def _decode_size(self):
+        """``(height, width)`` the images are decoded and resized to before
+        ``_compute_batch`` (see :func:`load_image`'s ``size``), or None for
+        the full image.  A family with a fixed input size that sets it gets
+        the reduced JPEG decode, and the resize done in the thread that
+        decodes, while the model runs on the previous chunk."""
+        return None
+
     #: Parameters that never change the numbers: they are left out of the cache key.
     _not_cache_params = ("memory", "batch_size", "n_jobs", "verbose", "on_error",
                          "num_threads", "data_home")
@@ -295,6 +305,8 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         # it; it enters the key only when changed, so existing caches stay valid
         if _LIMITS["working_pixels"] != DEFAULT_WORKING_PIXELS:
             params["__working_pixels"] = _LIMITS["working_pixels"]
+        if self._decode_size() is not None:  # reduced JPEG decoding changes the pixels
+            params["__decode"] = "reduced"
         return (type(self).__name__, FEATURE_VERSION, sorted(params.items()))
 
     # ------------------------------------------------------------ internals

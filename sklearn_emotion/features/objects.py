@@ -84,7 +84,10 @@ class ObjectFeatures(ImageTransformer):
     present.  For a quantized TFLite classifier whose uint8 softmax is mostly
     exact zeros, the probabilities are recomputed from its dequantized logits
     tensor, so they are smooth.  Images are resized to the input size without
-    cropping.
+    cropping.  For a ``.tflite`` network a JPEG file is decoded at the
+    smallest DCT scale that still covers the input size (see
+    :func:`load_image`'s ``size``), a fraction of the cost of a full decode;
+    Keras backbones decode in full.
 
     See Also
     --------
@@ -127,6 +130,13 @@ class ObjectFeatures(ImageTransformer):
 
     def _validate_params_extra(self):
         self._kind()
+
+    def _decode_size(self):
+        # a .tflite network is the deployment path: JPEGs are decoded at a
+        # reduced DCT scale that still covers its input, and resized in the
+        # decoding thread (benchmarks/results/cnn_features.md).  Keras
+        # backbones keep the full decode that the published tables used.
+        return tuple(self._runner()["side"]) if self._kind() == "tflite" else None
 
     # --------------------------------------------------------------- names
     def _class_names(self):
