@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
+import weakref
 from numbers import Integral, Real
 
 import joblib
@@ -99,7 +101,32 @@ def _infer(model, x):
     at 224×224 (2.4 GB for a chunk of 64, measured); the graph frees each
     activation once its consumers have run.
     """
-    return np.asarray(model.predict_on_batch(x))
+    fn = _INFER.get(model)
+    if fn is None:
+        import tensorflow as tf
+
+        # one graph per model; a new batch size generalises it rather than
+        # tracing again (predict_on_batch traced every chunk shape anew)
+        fn = _INFER[model] = tf.function(lambda x: model(x, training=False),
+                                         reduce_retracing=True)
+    return np.asarray(fn(np.asarray(x)))
+
+
+_INFER = weakref.WeakKeyDictionary()
+
+
+class _OwnGraphsFilter(logging.Filter):
+    """Drop TensorFlow's "N out of the last M calls ... triggered
+    tf.function retracing" warning about :func:`_infer`: it counts the
+    graphs of every model built from the same Python function, and each
+    fold's new model traces its own graph once by design."""
+
+    def filter(self, record):
+        msg = record.getMessage()
+        return not ("triggered tf.function retracing" in msg and "_infer" in msg)
+
+
+logging.getLogger("tensorflow").addFilter(_OwnGraphsFilter())
 
 
 def _accumulating_step(model, optimizer, batch_x, Y, micro):
