@@ -97,6 +97,26 @@ def models(random_state=0, ffnn_max_iter=300, ffnn_hidden=None):
     }
 
 
+#: Table IV's fine-tuned CNN rows: (train_range, learning rate); the epoch
+#: budgets are the reproduction's ``cnn_max_iter`` / ``cnn_train_max_iter``.
+CNN_ROWS = (("conv-frozen", 1e-3), ("conv-train", 1e-4))
+
+
+def cnn_row(train_range, learning_rate, max_iter, random_state=0, data_home=None,
+            cache_dir=None):
+    """The (name, model) of one fine-tuned CNN row of Table IV."""
+    from ..models import CNNRegressor
+
+    model = CNNRegressor(backbone="mobilenet_v2",
+                         weights="models/mobilenet_v2_1.0_224_imagenet_notop.weights.h5",
+                         train_range=train_range, max_iter=max_iter,
+                         learning_rate=learning_rate, random_state=random_state,
+                         data_home=data_home,
+                         # conv-frozen: each image's backbone features once, not per fold
+                         memory=cache_dir if train_range == "conv-frozen" else None)
+    return f"CNN fine-tuned, MobileNetV2 ({train_range}, max {max_iter} epochs)", model
+
+
 def make_plan(tables, *, random_state=0, ffnn_max_iter=300, ffnn_hidden=None, backbones=()):
     """The runs of the chosen tables, and the feature sets they use.
 

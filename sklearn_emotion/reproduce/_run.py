@@ -13,7 +13,7 @@ from ..pipeline import FEATURE_FAMILIES
 from ._checkpoint import FoldStore
 from ._evaluation import (Result, evaluate, nested_best, shutdown_workers, stopping_workers,
                           subset_indices)
-from ._protocol import BEST_CANDIDATES, FEATURE_SETS, make_plan
+from ._protocol import BEST_CANDIDATES, CNN_ROWS, FEATURE_SETS, cnn_row, make_plan
 from ._report import Report, write_report
 
 __all__ = ["compute_features", "load_dataset", "run_reproduction"]
@@ -138,7 +138,8 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
                                      backbones=backbones)
     cnn_runs = []
     if "4" in tables and cnn:
-        cnn_runs = [("conv-frozen", 1e-3, cnn_max_iter), ("conv-train", 1e-4, cnn_train_max_iter)]
+        budget = {"conv-frozen": cnn_max_iter, "conv-train": cnn_train_max_iter}
+        cnn_runs = [(rng_name, lr, budget[rng_name]) for rng_name, lr in CNN_ROWS]
     need = {f for r in runs for f in sets[r.feature_set]}
     if "best" in tables:
         need |= {f for c in BEST_CANDIDATES for f in FEATURE_SETS[c]}
@@ -181,17 +182,9 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         rep.results.append(res)
         flush()
     for rng_name, lr, epochs in cnn_runs:
-        from ..models import CNNRegressor
-
-        model = CNNRegressor(backbone="mobilenet_v2",
-                             weights="models/mobilenet_v2_1.0_224_imagenet_notop.weights.h5",
-                             train_range=rng_name, max_iter=epochs, learning_rate=lr,
-                             random_state=random_state, data_home=data_home,
-                             # conv-frozen: each image's backbone features once, not per fold
-                             memory=cache_dir if rng_name == "conv-frozen" else None)
+        name, model = cnn_row(rng_name, lr, epochs, random_state, data_home, cache_dir)
         rep.results.append(evaluate(
-            model, paths.astype(object), y, cv, joint=True, table="IV",
-            name=f"CNN fine-tuned, MobileNetV2 ({rng_name}, max {epochs} epochs)",
+            model, paths.astype(object), y, cv, joint=True, table="IV", name=name,
             features="image pixels", log=log, bar=bar, store=store))
         flush()
     bar.close()
