@@ -348,3 +348,26 @@ def test_keras_fits_run_in_a_worker_and_the_run_stays_flat():
 
     assert not _evaluation._uses_tensorflow(SVR())
     assert _evaluation._uses_tensorflow(model)
+
+
+def test_scikit_learn_folds_in_parallel_give_the_same_numbers(data_home):
+    """evaluate(n_jobs=2) fits an SVR's folds at once (threads); every fold's
+    scores and out-of-fold predictions equal the one-at-a-time run's."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import SVR
+
+    from sklearn_emotion import ColorFeatures
+    from sklearn_emotion.reproduce import evaluate
+
+    X, y = load_emotion6(return_X_y=True)
+    X = ColorFeatures().fit_transform(list(X[:80]))
+    y = y[:80]
+    cv = KFold(4, shuffle=True, random_state=0)
+    model = make_pipeline(SVR(C=3.0))
+    serial = evaluate(model, X, y, cv, joint=False)
+    parallel = evaluate(model, X, y, cv, joint=False, n_jobs=2)
+    np.testing.assert_array_equal(parallel.oof, serial.oof)
+    for a, b in zip(serial.folds, parallel.folds):
+        assert {k: v for k, v in a.items() if k != "fit_seconds"} == \
+               {k: v for k, v in b.items() if k != "fit_seconds"}
+    assert np.isfinite(serial.oof).all() and len(serial.folds) == 4

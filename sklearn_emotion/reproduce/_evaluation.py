@@ -142,28 +142,52 @@ def shutdown_workers():
         _EXECUTOR.pop().shutdown(wait=True)
 
 
+def _timed_fold(model, joint, Xtr, ytr, Xte):
+    t0 = time.perf_counter()
+    (ptr, pte), n_iter = _fit_predict(model, joint, Xtr, ytr, [Xtr, Xte])
+    return ptr, pte, n_iter, time.perf_counter() - t0
+
+
 def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None, bar=None,
-             store=None):
+             store=None, n_jobs=None):
     """Cross-validate ``model`` on a feature matrix; train and test scores per fold.
 
     ``store`` (a :class:`~._checkpoint.FoldStore`) reads folds an interrupted
-    run finished and writes each fold this one finishes.
+    run finished and writes each fold this one finishes.  ``n_jobs``: folds
+    fitted at once (joblib threads), for models that do not train Keras
+    networks (SVR and linear regression use one core each; a network already
+    uses every core and is fitted in the fit worker, one fold at a time).
+    The numbers do not depend on it; ``fit_seconds`` is then each fold's wall
+    time beside the others.
     """
+    import joblib
+
     res = Result(table, name, features, oof=np.full(y.shape, np.nan))
     store = store if store is not None else FoldStore(None)
-    for k, (tr, te) in enumerate(cv.split(X)):
-        key = store.key(model, joint, X, y, tr, te)
-        hit = store.load(key)
+    splits = list(cv.split(X))
+    keys = [store.key(model, joint, X, y, tr, te) for tr, te in splits]
+    hits = [store.load(key) for key in keys]
+    todo = [k for k, hit in enumerate(hits) if hit is None]
+    parallel = (len(todo) > 1 and not _uses_tensorflow(model)
+                and joblib.effective_n_jobs(n_jobs) > 1)
+    if parallel:
+        # threads: libsvm's fit and LAPACK release the GIL, the fold's data is
+        # shared rather than copied, and the fit worker's executor is untouched
+        fitted = iter(joblib.Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+            joblib.delayed(_timed_fold)(model, joint, X[splits[k][0]], y[splits[k][0]],
+                                        X[splits[k][1]]) for k in todo))
+    for k, (tr, te) in enumerate(splits):
+        hit = hits[k]
         if hit is not None:
             rec, pte, _ = hit
         else:
-            t0 = time.perf_counter()
-            (ptr, pte), n_iter = _fit_predict(model, joint, X[tr], y[tr], [X[tr], X[te]])
+            ptr, pte, n_iter, seconds = (next(fitted) if parallel else
+                                         _timed_fold(model, joint, X[tr], y[tr], X[te]))
             rec = {**scores(y[tr], ptr, "train"), **scores(y[te], pte, "test"),
-                   "fit_seconds": time.perf_counter() - t0}
+                   "fit_seconds": seconds}
             if n_iter is not None:
                 rec["epochs"] = n_iter
-            store.save(key, rec, pte)
+            store.save(keys[k], rec, pte)
         res.folds.append(rec)
         res.oof[te] = pte
         if log:

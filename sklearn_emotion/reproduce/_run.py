@@ -87,7 +87,9 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
     tables : sequence of {"2", "3", "4", "best"}
         Which tables to compute.
     n_jobs : int, optional
-        Image-level parallelism of the feature transformers and of SVR grid search.
+        Image-level parallelism of the feature transformers, folds fitted at
+        once for the scikit-learn models (SVR, linear regression), and SVR
+        grid-search jobs.  The numbers do not depend on it.
     cache_dir : path-like, optional
         Per-image feature cache; a second run computes no feature.
     random_state : int, default=0
@@ -173,7 +175,7 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
             X = np.hstack([feats[f] for f in sets[r.feature_set]])
             done[key] = evaluate(r.model, X, y, cv, joint=r.joint, table=r.table,
                                  name=r.model_name, features=r.feature_set, log=log, bar=bar,
-                                 store=store)
+                                 store=store, n_jobs=n_jobs)
         res = done[key]
         rep.results.append(Result(r.table, r.model_name, r.feature_set, res.folds, res.oof))
         flush()  # partial tables are on disk after every model
