@@ -69,12 +69,21 @@ def main():
     ap.add_argument("--families", default="color,gist,lbp,object,scene")
     ap.add_argument("--tables", default="2,3,4,best",
                     help="tables of the warm runs (the CNN rows come with them)")
+    ap.add_argument("--name", default="memory", help="results file name")
+    ap.add_argument("--warm-log", default=None,
+                    help="take the warm rows from this log of an earlier invocation (the "
+                         "lines it printed) instead of measuring them again")
     a = ap.parse_args()
     warm_extra = ["--ffnn-max-iter", "3", "--cnn-max-iter", "2", "--cnn-train-max-iter", "1",
                   "--tables", a.tables]
     rows = {"warm": [], "cold": [], "family": []}
+    if a.warm_log:
+        import ast
+
+        rows["warm"] = [ast.literal_eval(line) for line in Path(a.warm_log).read_text().splitlines()
+                        if line.startswith("{'images'") and "--folds" not in line]
     with tempfile.TemporaryDirectory() as tmp:
-        for n in [int(s) for s in a.sizes.split(",") if s]:
+        for n in [int(s) for s in a.sizes.split(",") if s and not a.warm_log]:
             rows["warm"].append(_reproduce(a, n, a.cache_dir, warm_extra, Path(tmp) / f"w{n}"))
             print(rows["warm"][-1], flush=True)
         if a.cold:
@@ -93,8 +102,11 @@ def main():
                                        "wall_s": time.perf_counter() - t0})
                 print(rows["family"][-1], flush=True)
 
-    md = ["Peak resident memory (VmHWM) of one process per line, 2 CPU cores, no GPU.", "",
-          "## The reproduction, features from the cache", "",
+    md = ["Peak resident memory (VmHWM) of one process per line, 2 CPU cores, no GPU.", ""]
+    if a.warm_log:
+        md += [f"The warm rows are the lines `{a.warm_log}` recorded (an earlier invocation, "
+               "with the commands in `memory.json`); the rest was measured by this one.", ""]
+    md += ["## The reproduction, features from the cache", "",
           f"Tables {a.tables} and both CNN rows; epoch budgets cut to `--ffnn-max-iter 3 "
           "--cnn-max-iter 2 --cnn-train-max-iter 1` (an epoch holds the same arrays however "
           "many there are).", "",
@@ -111,6 +123,8 @@ def main():
         wk = r.get("peak_rss_workers_mib")
         md.append(f"| {r['images']} | {r['peak_rss_mib']:.0f} | {per} | "
                   f"{'' if wk is None else f'{wk:.0f}'} | {r['wall_s']:.0f} |")
+    if not w:
+        md += ["| (not measured in this invocation) | | | | |"]
     if len(w) > 1:
         md += ["", f"{w[-1]['images'] / w[0]['images']:.1f}× the images, "
                f"{w[-1]['peak_rss_mib'] / w[0]['peak_rss_mib']:.2f}× the main process's peak memory."]
@@ -126,7 +140,7 @@ def main():
         md += [f"| {r['family']} | {r['images']} | {r['peak_rss_mib']:.0f} | {r['wall_s']:.0f} |"
                for r in rows["family"]]
     cmd = "SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_memory.py " + " ".join(sys.argv[1:])
-    write("memory", cmd.strip(), {"rows": rows, "env_data_home": os.environ.get("SKLEARN_EMOTION_DATA")},
+    write(a.name, cmd.strip(), {"rows": rows, "env_data_home": os.environ.get("SKLEARN_EMOTION_DATA")},
           "\n".join(md))
 
 
