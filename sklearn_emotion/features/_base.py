@@ -305,8 +305,6 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         # it; it enters the key only when changed, so existing caches stay valid
         if _LIMITS["working_pixels"] != DEFAULT_WORKING_PIXELS:
             params["__working_pixels"] = _LIMITS["working_pixels"]
-        if self._decode_size() is not None:  # reduced JPEG decoding changes the pixels
-            params["__decode"] = "reduced"
         return (type(self).__name__, FEATURE_VERSION, sorted(params.items()))
 
     # ------------------------------------------------------------ internals

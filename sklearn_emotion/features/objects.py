@@ -138,6 +138,12 @@ class ObjectFeatures(ImageTransformer):
         # backbones keep the full decode that the published tables used.
         return tuple(self._runner()["side"]) if self._kind() == "tflite" else None
 
+    def _make_cache_token(self):
+        name, version, params = super()._make_cache_token()
+        if self._kind() == "tflite":  # the reduced JPEG decode changes the pixels
+            params = sorted([*params, ("__decode", "reduced")])
+        return name, version, params
+
     # --------------------------------------------------------------- names
     def _class_names(self):
         if self._kind() == "keras" and self.labels is not None:
