@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
@@ -107,8 +108,8 @@ def _infer(model, x):
 
         # one graph per model; a new batch size generalises it rather than
         # tracing again (predict_on_batch traced every chunk shape anew)
-        fn = _INFER[model] = tf.function(lambda x: model(x, training=False),
-                                         reduce_retracing=True)
+        fn = _INFER[model] = tf.function(functools.partial(model, training=False),
+                                         reduce_retracing=True, autograph=False)
     return np.asarray(fn(np.asarray(x)))
 
 
@@ -123,7 +124,7 @@ class _OwnGraphsFilter(logging.Filter):
 
     def filter(self, record):
         msg = record.getMessage()
-        return not ("triggered tf.function retracing" in msg and "_infer" in msg)
+        return not ("triggered tf.function retracing" in msg and "functools.partial" in msg)
 
 
 logging.getLogger("tensorflow").addFilter(_OwnGraphsFilter())
