@@ -7,7 +7,6 @@ import logging
 import os
 import tempfile
 import time
-import weakref
 from numbers import Integral, Real
 
 import joblib
@@ -102,18 +101,18 @@ def _infer(model, x):
     at 224×224 (2.4 GB for a chunk of 64, measured); the graph frees each
     activation once its consumers have run.
     """
-    fn = _INFER.get(model)
+    fn = getattr(model, "_sklearn_emotion_graph", None)
     if fn is None:
         import tensorflow as tf
 
-        # one graph per model; a new batch size generalises it rather than
-        # tracing again (predict_on_batch traced every chunk shape anew)
-        fn = _INFER[model] = tf.function(functools.partial(model, training=False),
-                                         reduce_retracing=True, autograph=False)
+        # one graph per model, kept on the model (a cycle the garbage
+        # collector frees with it; a WeakKeyDictionary would keep it alive,
+        # the graph referencing its key); a new batch size generalises it
+        # rather than tracing again
+        fn = tf.function(functools.partial(model, training=False),
+                         reduce_retracing=True, autograph=False)
+        object.__setattr__(model, "_sklearn_emotion_graph", fn)  # not a tracked Keras attribute
     return np.asarray(fn(np.asarray(x)))
-
-
-_INFER = weakref.WeakKeyDictionary()
 
 
 class _OwnGraphsFilter(logging.Filter):
