@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import logging
 import os
 import tempfile
 import time
@@ -27,6 +25,7 @@ from .._image import (
     load_image,
     resize_rgb,
 )
+from .._runners import infer as _infer
 from ..resources import content_token
 from ._training import train_epochs
 
@@ -91,42 +90,6 @@ def _decode(items, idx, side):
             errors[int(i)] = exc
     batch = np.stack(imgs) if imgs else np.empty((0, side, side, 3), np.uint8)
     return batch, ok, errors
-
-
-def _infer(model, x):
-    """``model`` on a batch in inference mode, as a compiled graph.
-
-    Not ``model(x)``: an eager call of a Keras functional model keeps every
-    layer's output until it returns, about 35 MB an image for MobileNetV2
-    at 224×224 (2.4 GB for a chunk of 64, measured); the graph frees each
-    activation once its consumers have run.
-    """
-    fn = getattr(model, "_sklearn_emotion_graph", None)
-    if fn is None:
-        import tensorflow as tf
-
-        # one graph per model, kept on the model (a cycle the garbage
-        # collector frees with it; a WeakKeyDictionary would keep it alive,
-        # the graph referencing its key); a new batch size generalises it
-        # rather than tracing again
-        fn = tf.function(functools.partial(model, training=False),
-                         reduce_retracing=True, autograph=False)
-        object.__setattr__(model, "_sklearn_emotion_graph", fn)  # not a tracked Keras attribute
-    return np.asarray(fn(np.asarray(x)))
-
-
-class _OwnGraphsFilter(logging.Filter):
-    """Drop TensorFlow's "N out of the last M calls ... triggered
-    tf.function retracing" warning about :func:`_infer`: it counts the
-    graphs of every model built from the same Python function, and each
-    fold's new model traces its own graph once by design."""
-
-    def filter(self, record):
-        msg = record.getMessage()
-        return not ("triggered tf.function retracing" in msg and "functools.partial" in msg)
-
-
-logging.getLogger("tensorflow").addFilter(_OwnGraphsFilter())
 
 
 def _accumulating_step(model, optimizer, batch_x, Y, micro):
