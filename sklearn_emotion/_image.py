@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 __all__ = [
     "ImageBatchError",
@@ -220,13 +220,17 @@ def as_image_list(X) -> list:
 
 
 def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:
+    rgb = _pil_rgb(img, name)
+    return rgb if isinstance(rgb, np.ndarray) else np.asarray(rgb)
+
+
+def _pil_rgb(img: Image.Image, name: str) -> Image.Image | np.ndarray:
+    """``img`` upright, transparency on white, as an RGB PIL image (an
+    ``(H, W, 3)`` uint8 array for 16-bit and float modes): a caller that
+    resizes next does it before the one conversion to an array."""
     if getattr(img, "is_animated", False):
         img.seek(0)
-    img = _to_working(img)
-    try:
-        img = ImageOps.exif_transpose(img)
-    except Exception:  # a broken EXIF block must not lose the pixels
-        pass
+    img = _exif_upright(_to_working(img))
     if img.width == 0 or img.height == 0:
         raise ImageLoadError(name, f"zero-size image ({img.width}x{img.height})")
     mode = img.mode
@@ -235,12 +239,24 @@ def _pil_to_rgb(img: Image.Image, name: str) -> np.ndarray:
     ):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+        return Image.alpha_composite(white, rgba).convert("RGB")
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         return _array_to_rgb(np.asarray(img), name, pil_mode=mode)
     if mode != "RGB":
         img = img.convert("RGB")
-    return np.asarray(img)
+    return img
+
+
+def _exif_upright(img: Image.Image) -> Image.Image:
+    """``ImageOps.exif_transpose``, without its copy of the whole image when
+    the EXIF orientation asks for no turn (most photos); a broken EXIF block
+    leaves the pixels as they are."""
+    try:
+        if img.getexif().get(ExifTags.Base.Orientation, 1) in (2, 3, 4, 5, 6, 7, 8):
+            return ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block must not lose the pixels
+        pass
+    return img
 
 
 def _to_working(img: Image.Image) -> Image.Image:
@@ -433,8 +449,12 @@ def load_image(item, index: int | None = None, *, size: tuple[int, int] | None =
                     if target is not None and img.format == "JPEG":
                         img.draft("RGB", target)  # decode at reduced DCT size
                     img.load()
-                    rgb = _pil_to_rgb(img, name)
-                    return rgb if size is None else resize_rgb(rgb, size)
+                    rgb = _pil_rgb(img, name)
+                    if isinstance(rgb, np.ndarray):
+                        return rgb if size is None else resize_rgb(rgb, size)
+                    # resized as a PIL image: one conversion to an array, of
+                    # the small image (the same pixels as resize_rgb)
+                    return np.asarray(rgb if size is None else _resize_pil(rgb, size))
         except ImageLoadError:
             raise
         except Image.DecompressionBombError as exc:
@@ -502,7 +522,11 @@ def image_key(item, index: int | None = None) -> str:
 def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize an RGB uint8 image to ``size = (height, width)`` (bilinear, no
     crop: the whole picture is kept, as ``keras.utils.load_img(target_size=)``)."""
-    h, w = size
-    if image.shape[:2] == (h, w):
+    if image.shape[:2] == tuple(size):
         return image
-    return np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
+    return np.asarray(_resize_pil(Image.fromarray(image), size))
+
+
+def _resize_pil(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    h, w = size
+    return img if img.size == (w, h) else img.resize((w, h), Image.BILINEAR)
