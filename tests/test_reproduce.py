@@ -350,6 +350,62 @@ def test_keras_fits_run_in_a_worker_and_the_run_stays_flat():
     assert _evaluation._uses_tensorflow(model)
 
 
+def test_the_fit_worker_leaves_joblibs_process_pool_alone():
+    """After a Keras fit in the fit worker, scikit-learn's own process pool
+    (the nested CV's GridSearchCV with --n-jobs 2) still starts: the fit
+    worker once took loky's process-wide executor and the grid search
+    failed on it (AttributeError: no _temp_folder_manager)."""
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.svm import SVR
+
+    from sklearn_emotion import FFNNRegressor
+    from sklearn_emotion.reproduce import _evaluation
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)), rng.normal(size=(60, 2))
+    model = FFNNRegressor((8,), max_iter=2, early_stopping=False, random_state=0)
+    try:
+        _evaluation._fit_predict(model, True, X[:50], y[:50], [X[50:]])
+        search = GridSearchCV(SVR(), {"C": [1.0, 10.0]}, cv=2, n_jobs=2).fit(X, y[:, 0])
+        assert search.best_params_["C"] in (1.0, 10.0)
+        # and the fit worker still serves the next fit
+        (pred,), _ = _evaluation._fit_predict(model, True, X[:50], y[:50], [X[50:]])
+        assert pred.shape == (10, 2)
+    finally:
+        _evaluation.shutdown_workers()
+
+
+def test_the_fit_workers_replacement_notice_is_not_shown():
+    """loky warns when it starts a new fit worker in place of one whose memory
+    grew (deliberate: see _fit_predict); a run hides that notice, from
+    whichever thread, and nothing else."""
+    import inspect
+    import re
+    import threading
+    import warnings
+
+    from joblib.externals.loky import process_executor
+
+    from sklearn_emotion.reproduce._evaluation import _WORKER_REPLACED, stopping_workers
+
+    # loky's own words (its source splits the string over two literals)
+    assert _WORKER_REPLACED in re.sub(r'"\s*"', "", inspect.getsource(process_executor))
+
+    @stopping_workers
+    def run():
+        t = threading.Thread(target=warnings.warn, args=(
+            _WORKER_REPLACED + ". This can be caused by a too short worker timeout or by a "
+            "memory leak.", UserWarning))
+        t.start()
+        t.join()
+        warnings.warn("something else", UserWarning)
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        run()
+    assert [str(w.message) for w in seen] == ["something else"]
+
+
 def test_scikit_learn_folds_in_parallel_give_the_same_numbers(data_home):
     """evaluate(n_jobs=2) fits an SVR's folds at once (threads); every fold's
     scores and out-of-fold predictions equal the one-at-a-time run's."""

@@ -9,6 +9,7 @@ computes (``tests/test_reproduce.py`` checks the two agree).
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,6 +95,8 @@ def _uses_tensorflow(model):
 
 
 _EXECUTOR: list = []
+#: loky's warning when it starts a new worker with jobs pending.
+_WORKER_REPLACED = "A worker stopped while some jobs were given to the executor"
 
 
 def _fit_predict(model, joint, Xtr, ytr, Xs):
@@ -111,12 +114,14 @@ def _fit_predict(model, joint, Xtr, ytr, Xs):
     """
     if not _uses_tensorflow(model):
         return _fit_predict_here(model, joint, Xtr, ytr, Xs)
-    from joblib.externals.loky import get_reusable_executor
-
-    ex = get_reusable_executor(max_workers=1, timeout=600)
     if not _EXECUTOR:
-        _EXECUTOR.append(ex)
-    return ex.submit(_fit_predict_here, model, joint, Xtr, ytr, Xs).result()
+        # a private executor, not loky's process-wide reusable one: joblib's
+        # own loky backend (GridSearchCV(n_jobs=2) in the nested CV) takes
+        # that one over and fails on an executor it did not create
+        from joblib.externals.loky import ProcessPoolExecutor
+
+        _EXECUTOR.append(ProcessPoolExecutor(max_workers=1, timeout=600))
+    return _EXECUTOR[0].submit(_fit_predict_here, model, joint, Xtr, ytr, Xs).result()
 
 
 def stopping_workers(run):
@@ -126,10 +131,14 @@ def stopping_workers(run):
 
     @functools.wraps(run)
     def wrapper(*args, **kwargs):
-        try:
-            return run(*args, **kwargs)
-        finally:
-            shutdown_workers()
+        with warnings.catch_warnings():
+            # loky's notice when it replaces the worker whose memory grew by
+            # 300 MB (see _fit_predict): deliberate here, not a fault
+            warnings.filterwarnings("ignore", message=_WORKER_REPLACED, category=UserWarning)
+            try:
+                return run(*args, **kwargs)
+            finally:
+                shutdown_workers()
 
     return wrapper
 
