@@ -89,8 +89,8 @@ def measure(est, paths):
     wall = time.perf_counter() - t0
     raw = raw_time(est, paths)
     dec = decode_time(est, paths)
-    # the interpreter's threads keep both cores busy (1 thread: 1.96x the
-    # time of 2 here), so the decoding's CPU time can at best share them
+    # the interpreter's threads keep both cores busy (a by-hand check: one
+    # thread took 1.96x the time of two), so decoding can at best share them
     floor = (raw + dec / CORES) / raw
     return dict(images=len(paths), images_per_s=len(paths) / wall, wall_s=wall,
                 raw_model_s=raw, decode_s=dec, overhead=wall / raw, floor=floor)
