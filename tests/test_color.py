@@ -129,3 +129,15 @@ def test_color_features_equal_the_per_pixel_computation(emotion6_paths):
         im = load_image(path)
         np.testing.assert_allclose(color_features(im, table), bench.per_pixel(im, table),
                                    rtol=0, atol=1e-9)
+
+
+@pytest.mark.xfail(reason="known, not fixed: the distinct-colour sums are BLAS products "
+                          "(w @ M), whose summation order follows BLAS's thread count; joblib "
+                          "workers run BLAS on one thread, this process on every core, so "
+                          "n_jobs=2 moves some values by ~1e-14 (and a cold `reproduce "
+                          "--n-jobs 2` prints different last digits)", strict=False)
+def test_color_features_do_not_depend_on_n_jobs(emotion6_paths):
+    paths = list(emotion6_paths[::50][:40])
+    here = ColorFeatures().fit(paths).transform(paths)
+    workers = ColorFeatures(n_jobs=2).fit(paths).transform(paths)
+    np.testing.assert_array_equal(here, workers)
