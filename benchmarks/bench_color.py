@@ -4,8 +4,15 @@ replaced, side by side in one run, on Emotion6 and OASIS photos.
 - "per pixel": skimage's rgb2hsv on every pixel (the first version);
 - "distinct colours, v1": every quantity on the distinct colours, found with
   ``np.unique`` on shifted channels, HSV with reductions over the channel axis;
-- "now": the same maths, with the colour code read from the pixel bytes, the
-  distinct colours from one sort, and elementwise channel maxima.
+- "distinct colours, v2 (BLAS sums)": the same maths, with the colour code
+  read from the pixel bytes, the distinct colours from one sort, elementwise
+  channel maxima, and the count-weighted sums as BLAS products (``w @ M``),
+  whose last digits follow BLAS's thread count;
+- "now": v2 with the weighted sums in NumPy's ``einsum`` loop, one pass over
+  the seven per-colour quantities, in an order independent of threads.
+
+Each is also run with BLAS limited to one thread (as in a joblib worker), and
+the largest change that makes to its values is reported.
 
 All are timed on the same decoded images, alternating, and the largest
 absolute difference of the 22 values from the current code is reported.
@@ -85,6 +92,35 @@ def distinct_v1(img, table, hsv_bins=(8, 3, 3)):
     return np.concatenate([mean_rgb, [mean_h, S, B, peak, hist[peak] / n], names, pad])
 
 
+def distinct_v2_blas(img, table, hsv_bins=(8, 3, 3)):
+    """The third implementation (10.8 ms), kept here as it was: BLAS sums."""
+    from sklearn_emotion.features.color import _distinct_colours, _hsv_uint8
+
+    n = img.shape[0] * img.shape[1]
+    colours, counts = _distinct_colours(img.reshape(-1, 3))
+    rgb8 = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], axis=1)
+    w = counts.astype(np.float64)
+    mean_rgb = (w @ (rgb8.astype(np.float64) / 255.0)) / n
+    h, s, v = _hsv_uint8(rgb8.astype(np.uint8))
+    ang = 2 * np.pi * h
+    cx, cy = (w @ np.cos(ang)) / n, (w @ np.sin(ang)) / n
+    mean_h = 0.0 if np.hypot(cx, cy) < 1e-12 else (np.arctan2(cy, cx) / (2 * np.pi)) % 1.0
+    nh, ns, nv = hsv_bins
+    hb = np.minimum((h * nh).astype(np.int64), nh - 1)
+    sb = np.minimum((s * ns).astype(np.int64), ns - 1)
+    vb = np.minimum((v * nv).astype(np.int64), nv - 1)
+    hist = np.bincount((hb * ns + sb) * nv + vb, weights=counts, minlength=nh * ns * nv)
+    peak = int(np.argmax(hist))
+    idx = (rgb8[:, 0] >> 3) + 32 * (rgb8[:, 1] >> 3) + 1024 * (rgb8[:, 2] >> 3)
+    nc = np.bincount(idx, weights=counts, minlength=32768)
+    used = np.nonzero(nc)[0]
+    mass = nc[used] @ table[used].astype(np.float64)
+    names = mass / mass.sum()
+    B, S = (w @ v) / n, (w @ s) / n
+    pad = [0.69 * B + 0.22 * S, -0.31 * B + 0.60 * S, -0.76 * B + 0.32 * S]
+    return np.concatenate([mean_rgb, [mean_h, S, B, peak, hist[peak] / n], names, pad])
+
+
 def main():
     from sklearn_emotion._image import load_image
     from sklearn_emotion.datasets import load_emotion6, load_oasis
@@ -93,10 +129,18 @@ def main():
     files = list(load_emotion6().filenames[::10]) + list(load_oasis().filenames[::10])
     imgs = [load_image(f) for f in files]
     table = load_color_name_table()
+    from threadpoolctl import threadpool_limits
+
     impls = (("per pixel", per_pixel), ("distinct colours, v1", distinct_v1),
-             ("now", color_features))
+             ("distinct colours, v2 (BLAS sums)", distinct_v2_blas), ("now", color_features))
     diffs = {name: float(max(np.abs(fn(im, table) - color_features(im, table)).max()
-                             for im in imgs)) for name, fn in impls[:2]}
+                             for im in imgs)) for name, fn in impls[:3]}
+    threads = {}
+    for name, fn in impls[2:]:
+        default = [fn(im, table) for im in imgs]
+        with threadpool_limits(1):
+            one = [fn(im, table) for im in imgs]
+        threads[name] = float(max(np.abs(a - b).max() for a, b in zip(default, one)))
     times = {name: [] for name, _ in impls}
     for _ in range(3):  # alternate, so all see the same machine load
         for name, fn in impls:
@@ -113,9 +157,15 @@ def main():
     md += ["", f"Ratios: per pixel / now {med['per pixel'] / med['now']:.2f}, "
            f"v1 / now {med['distinct colours, v1'] / med['now']:.2f}. Largest absolute "
            f"difference of any value from now: per pixel {diffs['per pixel']:.1e}, "
-           f"v1 {diffs['distinct colours, v1']:.1e}."]
+           f"v1 {diffs['distinct colours, v1']:.1e}, "
+           f"v2 {diffs['distinct colours, v2 (BLAS sums)']:.1e}; now / v2 "
+           f"{med['now'] / med['distinct colours, v2 (BLAS sums)']:.2f}.",
+           "", "Largest change of any value when BLAS runs on one thread (as in a joblib "
+           f"worker): v2 {threads['distinct colours, v2 (BLAS sums)']:.1e}, "
+           f"now {threads['now']:.1e}."]
     write("color_speed", "SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_color.py",
           {"ms_per_image": med, "all_passes_ms": times, "max_abs_diff": diffs,
+           "max_abs_change_blas_one_thread": threads,
            "images": len(imgs), "mean_pixels": px}, "\n".join(md))
 
 

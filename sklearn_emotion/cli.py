@@ -394,8 +394,7 @@ def build_parser():
                         "(ImageNet weights from Keras' download; default: none)")
     r.add_argument("--n-jobs", type=int, default=None,
                    help="image-level parallelism, scikit-learn models' folds at once and SVR "
-                        "grid-search jobs; the numbers do not depend on it, but for the last "
-                        "digits of colour features computed cold (a known issue) (default: 1)")
+                        "grid-search jobs; the numbers do not depend on it (default: 1)")
     r.add_argument("--cache-dir", default=None, help="per-image feature cache folder")
     r.add_argument("--random-state", type=int, default=0,
                    help="seeds the folds and every model (default: %(default)s)")

@@ -131,11 +131,6 @@ def test_color_features_equal_the_per_pixel_computation(emotion6_paths):
                                    rtol=0, atol=1e-9)
 
 
-@pytest.mark.xfail(reason="known, not fixed: the distinct-colour sums are BLAS products "
-                          "(w @ M), whose summation order follows BLAS's thread count; joblib "
-                          "workers run BLAS on one thread, this process on every core, so "
-                          "n_jobs=2 moves some values by ~1e-14 (and a cold `reproduce "
-                          "--n-jobs 2` prints different last digits)", strict=False)
 def test_color_features_do_not_depend_on_n_jobs(emotion6_paths):
     paths = list(emotion6_paths[::50][:40])
     here = ColorFeatures().fit(paths).transform(paths)

@@ -272,6 +272,11 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         decodes, while the model runs on the previous chunk."""
         return None
 
+    #: Bump in a family whose feature function changed its numbers: it
+    #: invalidates that family's cached features only (``None``: never bumped,
+    #: and absent from the key so the existing caches stay valid).
+    _numbers_version = None
+
     #: Parameters that never change the numbers: they are left out of the cache key.
     _not_cache_params = ("memory", "batch_size", "n_jobs", "verbose", "on_error",
                          "num_threads", "data_home")
@@ -305,6 +310,8 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         # it; it enters the key only when changed, so existing caches stay valid
         if _LIMITS["working_pixels"] != DEFAULT_WORKING_PIXELS:
             params["__working_pixels"] = _LIMITS["working_pixels"]
+        if self._numbers_version is not None:
+            params["__numbers_version"] = self._numbers_version
         return (type(self).__name__, FEATURE_VERSION, sorted(params.items()))
 
     # ------------------------------------------------------------ internals

@@ -65,6 +65,19 @@ def color_names(image, table, mode="soft") -> np.ndarray:
     return _names_from_counts(img, np.ones(len(img), dtype=np.int64), table, mode)
 
 
+def _weighted_sums(weights, rows):
+    """``rows @ weights`` for ``rows`` (k, n), summed in an order that does
+    not depend on the machine's BLAS threads.
+
+    A BLAS product's summation order follows its thread count (joblib's
+    workers run BLAS on one thread, the main process on every core), which
+    moved values by ~1e-14 between ``n_jobs=1`` and ``n_jobs=2``; NumPy's
+    own ``einsum`` loop (``optimize=False`` never calls BLAS) does not.
+    """
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    return np.einsum("ji,i->j", rows, np.asarray(weights, dtype=np.float64))
+
+
 def _names_from_counts(rgb8, counts, table, mode):
     """Colour-name fractions of colours ``rgb8`` (n, 3) seen ``counts`` times."""
     idx = (
@@ -75,7 +88,7 @@ def _names_from_counts(rgb8, counts, table, mode):
     counts = np.bincount(idx, weights=counts, minlength=32768).astype(np.float64)
     used = np.nonzero(counts)[0]
     if mode == "soft":
-        mass = counts[used] @ table[used].astype(np.float64)
+        mass = _weighted_sums(counts[used], table[used].T)
     elif mode == "hard":
         mass = np.bincount(np.argmax(table[used], axis=1), weights=counts[used], minlength=11)
     else:
@@ -188,11 +201,12 @@ def color_features(image, table, hsv_bins=(8, 3, 3), names_mode="soft") -> np.nd
     # bins are exactly those of a per-pixel computation
     colours, counts = _distinct_colours(img.reshape(-1, 3))
     rgb8 = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], axis=1)
-    w = counts.astype(np.float64)
-    mean_rgb = (w @ (rgb8.astype(np.float64) / 255.0)) / n
     h, s, v = _hsv_uint8(rgb8.astype(np.uint8))
     ang = 2 * np.pi * h
-    cx, cy = (w @ np.cos(ang)) / n, (w @ np.sin(ang)) / n
+    means = _weighted_sums(
+        counts, np.stack([*(rgb8.T / 255.0), np.cos(ang), np.sin(ang), v, s])
+    ) / n
+    mean_rgb, (cx, cy, B, S) = means[:3], means[3:]
     mean_h = 0.0 if np.hypot(cx, cy) < 1e-12 else (np.arctan2(cy, cx) / (2 * np.pi)) % 1.0
     nh, ns, nv = (int(b) for b in hsv_bins)
     hb = np.minimum((h * nh).astype(np.int64), nh - 1)
@@ -201,7 +215,6 @@ def color_features(image, table, hsv_bins=(8, 3, 3), names_mode="soft") -> np.nd
     hist = np.bincount((hb * ns + sb) * nv + vb, weights=counts, minlength=nh * ns * nv)
     peak = int(np.argmax(hist))
     names = _names_from_counts(rgb8, counts, table, names_mode)
-    B, S = (w @ v) / n, (w @ s) / n
     pad = [0.69 * B + 0.22 * S, -0.31 * B + 0.60 * S, -0.76 * B + 0.32 * S]
     return np.concatenate(
         [mean_rgb, [mean_h, S, B, peak, hist[peak] / n], names, pad]
@@ -274,6 +287,9 @@ class ColorFeatures(ImageTransformer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.on_error = on_error
+
+    # 2: the distinct-colour sums no longer follow BLAS's thread count (~1e-14)
+    _numbers_version = "2"
 
     _parameter_constraints = {
         **ImageTransformer._parameter_constraints,
