@@ -66,6 +66,15 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
     return feats, info
 
 
+def families_needed(tables, runs, sets, families):
+    """The feature families the runs of ``make_plan`` (and, with ``"best"``
+    in ``tables``, the nested search) read, in registry order."""
+    need = {f for r in runs for f in sets[r.feature_set]}
+    if "best" in tables:
+        need |= {f for c in BEST_CANDIDATES for f in FEATURE_SETS[c]}
+    return [n for n in (*FEATURE_FAMILIES, *families) if n in need]
+
+
 @stopping_workers
 def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, subset=None,
                      tables=("2", "3", "4", "best"), n_jobs=None, cache_dir=None,
@@ -142,10 +151,7 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
     if "4" in tables and cnn:
         budget = {"conv-frozen": cnn_max_iter, "conv-train": cnn_train_max_iter}
         cnn_runs = [(rng_name, lr, budget[rng_name]) for rng_name, lr in CNN_ROWS]
-    need = {f for r in runs for f in sets[r.feature_set]}
-    if "best" in tables:
-        need |= {f for c in BEST_CANDIDATES for f in FEATURE_SETS[c]}
-    order = [n for n in (*FEATURE_FAMILIES, *families) if n in need]
+    order = families_needed(tables, runs, sets, families)
     feats, feat_info = compute_features(order, paths, families=families, cache_dir=cache_dir,
                                         n_jobs=n_jobs, data_home=data_home, progress=progress,
                                         log=log)
