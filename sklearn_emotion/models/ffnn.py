@@ -65,7 +65,8 @@ def _train_step(model, l2):
     at batch 64 cost twice the matrix products
     (``benchmarks/results/ffnn_floor.md``).  XLA rounds that arithmetic
     differently, so the weights are not bit-identical to Keras' step:
-    ``tests/test_ffnn.py`` bounds the difference.  The returned loss includes the penalty, as Keras' does.
+    ``tests/test_ffnn.py`` bounds the difference.  The returned loss
+    includes the penalty, as Keras' does.
     """
     import tensorflow as tf
 
