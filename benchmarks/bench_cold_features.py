@@ -32,14 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write  # noqa: E402
 
 
-def vm_hwm_mib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="emotion6")
@@ -49,6 +41,7 @@ def main():
     a = ap.parse_args()
     from sklearn_emotion.reproduce import load_dataset
     from sklearn_emotion.reproduce._protocol import CNN_ROWS, cnn_row, make_plan
+    from sklearn_emotion.reproduce._report import peak_rss_mib
     from sklearn_emotion.reproduce._run import compute_features, families_needed
 
     tables = ("2", "3", "4", "best")
@@ -69,7 +62,7 @@ def main():
         rows["CNN conv-frozen backbone (one fit of 1 epoch)"] = round(time.perf_counter() - t1, 2)
         wall = time.perf_counter() - t0
         assert all(info[f]["computed"] == len(paths) for f in order), info
-    peak = vm_hwm_mib()
+    peak = peak_rss_mib()
     if a.subset:
         print(rows, f"{wall:.0f} s, {peak:.0f} MiB; --subset: nothing written")
         return
