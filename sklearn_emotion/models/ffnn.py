@@ -330,14 +330,11 @@ class FFNNRegressor(RegressorMixin, BaseEstimator):
                        0.5 * float(self.alpha) / bs, seed, Yt.mean(axis=0))
         model.compile(optimizer=self._optimizer(), loss=_half_mse)
         var_v = None if Yv is None else Yv.var(axis=0)
-        if self.fused_update:
-            fused = _train_step(model, 0.5 * float(self.alpha) / bs)
+        batch_step = (_train_step(model, 0.5 * float(self.alpha) / bs) if self.fused_update
+                      else lambda x, y: model.train_on_batch(x, y, return_dict=True)["loss"])
 
-            def step(idx):
-                return fused(Xt[idx], Yt[idx])
-        else:
-            def step(idx):
-                return model.train_on_batch(Xt[idx], Yt[idx], return_dict=True)["loss"]
+        def step(idx):
+            return batch_step(Xt[idx], Yt[idx])
 
         def validate():
             pv = np.asarray(model(Xv, training=False))
