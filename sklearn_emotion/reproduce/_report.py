@@ -36,6 +36,7 @@ class Report:
     notes: list = field(default_factory=list)  # what was skipped, and why
     wall: float = 0.0
     complete: bool = False
+    n_jobs: int = 1  # folds of SVR / linear rows fitted at once (their fit_seconds overlap)
 
 
 def peak_rss_workers_mib():
@@ -179,7 +180,7 @@ def write_report(rep: Report, log=None):
                "random_state": rep.random_state, "features": rep.features, "results": summaries,
                "best": rep.best, "notes": rep.notes, "wall_seconds": rep.wall,
                "peak_rss_mib": peak, "peak_rss_workers_mib": peak_workers,
-               "complete": rep.complete}
+               "n_jobs": rep.n_jobs, "complete": rep.complete}
     (out / "results.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     if log and rep.complete:
         log(f"wrote {out}/tables.md, tables.csv, per_fold.csv, results.json and plots "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import joblib
 import numpy as np
 from sklearn.model_selection import KFold
 from tqdm.auto import tqdm
@@ -155,7 +156,8 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
     feats, feat_info = compute_features(order, paths, families=families, cache_dir=cache_dir,
                                         n_jobs=n_jobs, data_home=data_home, progress=progress,
                                         log=log)
-    rep = Report(out, name, paths, y, folds, random_state, features=feat_info)
+    rep = Report(out, name, paths, y, folds, random_state, features=feat_info,
+                 n_jobs=joblib.effective_n_jobs(n_jobs))
     if name != "Emotion6":
         rep.notes.append(
             f"Every table applies to {name}: Tables II-IV and the best configuration use only "
