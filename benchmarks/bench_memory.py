@@ -3,7 +3,8 @@
 Run::
 
     SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_memory.py \
-        --cache-dir feature-cache [--sizes 200,1000,1980] [--cold 200] [--family-sizes 16,64]
+        --cache-dir feature-cache [--sizes 200,1000,1980] [--cold 200] [--family-sizes 16,64] \
+        [--tables 2,3,4,best] [--n-jobs 2]
 
 Every measurement is one fresh process, and its peak resident memory is the
 kernel's high-water mark (``VmHWM``):
@@ -14,7 +15,9 @@ kernel's high-water mark (``VmHWM``):
   (``--ffnn-max-iter 3 --cnn-max-iter 2 --cnn-train-max-iter 1``): an epoch
   holds the same arrays whatever their number, so the peak is the full run's
   while the time is minutes.  ``reproduce`` records its own ``VmHWM`` in
-  ``results.json`` (``peak_rss_mib``).
+  ``results.json`` (``peak_rss_mib``), and of its largest fit worker; the
+  benchmark also samples, every half second, what the main process and all
+  its children hold together (their peaks need not coincide).
 - **cold**: the same command the issue measured (``--subset N --folds 2
   --no-cnn``) on an empty cache folder, so every feature family runs its
   network or filter bank on every image.
@@ -48,16 +51,50 @@ print(json.dumps({"peak_rss_mib": hwm / 1024}))
 """
 
 
+def _tree_rss_mib(root):
+    """Resident memory (VmRSS) of ``root`` and all its descendants now, in MiB (Linux)."""
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+                parent[int(d.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                continue
+    tree, grew = {root}, True
+    while grew:
+        new = {p for p, pp in parent.items() if pp in tree} - tree
+        tree |= new
+        grew = bool(new)
+    kib = 0
+    for p in tree:
+        try:
+            kib += next(int(line.split()[1]) for line in open(f"/proc/{p}/status")
+                        if line.startswith("VmRSS"))
+        except (OSError, StopIteration):
+            continue
+    return kib / 1024
+
+
 def _reproduce(args, n, cache, extra, out):
     cmd = [sys.executable, "-m", "sklearn_emotion", "reproduce", "--subset", str(n),
            "--output", str(out), "--cache-dir", str(cache), "--quiet", "--no-resume", *extra]
+    if args.n_jobs:
+        cmd += ["--n-jobs", str(args.n_jobs)]
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    # the processes' peaks need not coincide: sample what they hold together
+    tree_peak = 0.0
+    while proc.poll() is None:
+        tree_peak = max(tree_peak, _tree_rss_mib(proc.pid))
+        time.sleep(0.5)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
     wall = time.perf_counter() - t0
     res = json.loads((Path(out) / "results.json").read_text())
     return {"images": n, "peak_rss_mib": res["peak_rss_mib"],
-            "peak_rss_workers_mib": res.get("peak_rss_workers_mib"), "wall_s": wall,
-            "command": " ".join(cmd[2:])}
+            "peak_rss_workers_mib": res.get("peak_rss_workers_mib"),
+            "peak_rss_together_mib": tree_peak, "wall_s": wall, "command": " ".join(cmd[2:])}
 
 
 def main():
@@ -70,6 +107,7 @@ def main():
     ap.add_argument("--tables", default="2,3,4,best",
                     help="tables of the warm runs (the CNN rows come with them)")
     ap.add_argument("--name", default="memory", help="results file name")
+    ap.add_argument("--n-jobs", type=int, default=None, help="reproduce's --n-jobs")
     ap.add_argument("--warm-log", default=None,
                     help="take the warm rows from this log of an earlier invocation (the "
                          "lines it printed) instead of measuring them again")
@@ -113,18 +151,21 @@ def main():
           "`reproduce` fits the Keras models (FFNN, CNN) in a worker process that is replaced "
           "when TensorFlow's per-network leak has grown it by 300 MB; the worker column is the "
           "largest worker's peak.", "",
+          "`together` is the largest sum of the resident memory of the main process and all its "
+          "children (the fit worker, joblib's workers) at one moment, sampled every 0.5 s.", "",
           "| images | peak RSS, main process (MiB) | per image over the smallest run (KiB) "
-          "| peak RSS, fit worker (MiB) | wall (s) |",
-          "|---|---|---|---|---|"]
+          "| peak RSS, fit worker (MiB) | together (MiB) | wall (s) |",
+          "|---|---|---|---|---|---|"]
     w = rows["warm"]
     for r in w:
         per = ("" if r is w[0] else
                f"{(r['peak_rss_mib'] - w[0]['peak_rss_mib']) * 1024 / (r['images'] - w[0]['images']):.0f}")
-        wk = r.get("peak_rss_workers_mib")
+        wk, tog = r.get("peak_rss_workers_mib"), r.get("peak_rss_together_mib")
         md.append(f"| {r['images']} | {r['peak_rss_mib']:.0f} | {per} | "
-                  f"{'' if wk is None else f'{wk:.0f}'} | {r['wall_s']:.0f} |")
+                  f"{'' if wk is None else f'{wk:.0f}'} | {'' if tog is None else f'{tog:.0f}'} "
+                  f"| {r['wall_s']:.0f} |")
     if not w:
-        md += ["| (not measured in this invocation) | | | | |"]
+        md += ["| (not measured in this invocation) | | | | | |"]
     if len(w) > 1:
         md += ["", f"{w[-1]['images'] / w[0]['images']:.1f}× the images, "
                f"{w[-1]['peak_rss_mib'] / w[0]['peak_rss_mib']:.2f}× the main process's peak memory."]
@@ -132,7 +173,8 @@ def main():
         r = rows["cold"][0]
         md += ["", "## Cold: every feature computed", "",
                f"`{r['command']}` on an empty cache folder: peak **{r['peak_rss_mib']:.0f} MiB** "
-               f"(fit worker {r.get('peak_rss_workers_mib') or 0:.0f} MiB) "
+               f"(fit worker {r.get('peak_rss_workers_mib') or 0:.0f} MiB, together "
+               f"{r.get('peak_rss_together_mib') or 0:.0f} MiB) "
                f"for {r['images']} images, {r['wall_s']:.0f} s."]
     if rows["family"]:
         md += ["", "## One feature family, cold", "", "| family | images | peak RSS (MiB) | wall (s) |",
