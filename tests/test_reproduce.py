@@ -98,6 +98,8 @@ def test_warm_run_reads_every_feature_from_cache(run, tmp_path):
 
     own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert 50 < info["peak_rss_mib"] <= own_peak * 1.01 + 1
+    # and how many folds it fitted at once, which its fold seconds depend on
+    assert info["n_jobs"] == 1
 
 
 def test_table2_backbones_only_when_asked(tmp_path, monkeypatch):
