@@ -10,9 +10,8 @@ default), with the reproduction's own row (``cnn_row``), this measures side
 by side in one process:
 
 - **fold**: what the reproduction times as the fold's ``fit_seconds``: fit
-  on the training images, predict the training and the test images
-  (``_fit_predict_here``, the fit worker's own function, run in this
-  process);
+  on the training images, predict the training and the test images (as the
+  fit worker's ``_fit_predict_here`` does, here in this process);
 - the same fold's parts, on the fitted network with a fresh Adam at the
   row's learning rate:
   - **decode**: decoding and resizing the training images into the fit's
@@ -50,7 +49,6 @@ def main():
 
     from sklearn_emotion.models.cnn import _accumulating_step, _chunks, _infer, _ResizedImages
     from sklearn_emotion.reproduce import load_dataset
-    from sklearn_emotion.reproduce._evaluation import _fit_predict_here
     from sklearn_emotion.reproduce._protocol import CNN_ROWS, cnn_row
 
     _, paths, y = load_dataset("emotion6")
@@ -59,10 +57,12 @@ def main():
     tr, te = next(KFold(5, shuffle=True, random_state=0).split(paths))
     lr = dict(CNN_ROWS)["conv-train"]
     name, cnn = cnn_row("conv-train", lr, 2)
-    t0 = time.perf_counter()
-    _, n_iter = _fit_predict_here(cnn, True, paths[tr], y[tr], [paths[tr], paths[te]])
+    t0 = time.perf_counter()  # the fit worker's _fit_predict_here, on this instance
+    cnn.fit(paths[tr], y[tr])
+    cnn.predict(paths[tr])
+    cnn.predict(paths[te])
     fold_s = time.perf_counter() - t0
-    epochs = int(n_iter)
+    epochs = int(cnn.n_iter_)
 
     # the fit's split sizes, batch size and preprocessing
     n = len(tr)
