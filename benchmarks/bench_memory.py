@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,7 +53,8 @@ print(json.dumps({"peak_rss_mib": hwm / 1024}))
 
 
 def _tree_rss_mib(root):
-    """Resident memory (VmRSS) of ``root`` and all its descendants now, in MiB (Linux)."""
+    """Resident memory (VmRSS) of ``root`` and each of its descendants now:
+    ``{pid: MiB}`` (Linux)."""
     parent = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
@@ -66,14 +68,18 @@ def _tree_rss_mib(root):
         new = {p for p, pp in parent.items() if pp in tree} - tree
         tree |= new
         grew = bool(new)
-    kib = 0
+    out = {}
     for p in tree:
         try:
-            kib += next(int(line.split()[1]) for line in open(f"/proc/{p}/status")
-                        if line.startswith("VmRSS"))
+            out[p] = next(int(line.split()[1]) for line in open(f"/proc/{p}/status")
+                          if line.startswith("VmRSS")) / 1024
         except (OSError, StopIteration):
             continue
-    return kib / 1024
+    return out
+
+
+def _count_files(folder):
+    return sum(len(f) for _, _, f in os.walk(folder)) if Path(folder).is_dir() else 0
 
 
 def _reproduce(args, n, cache, extra, out):
@@ -81,20 +87,49 @@ def _reproduce(args, n, cache, extra, out):
            "--output", str(out), "--cache-dir", str(cache), "--quiet", "--no-resume", *extra]
     if args.n_jobs:
         cmd += ["--n-jobs", str(args.n_jobs)]
+    cached_at_start = _count_files(cache)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    # the processes' peaks need not coincide: sample what they hold together
-    tree_peak = 0.0
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    last = [""]  # the run's latest log line: the stage it is in
+
+    def follow():
+        for line in proc.stdout:
+            if line.strip():
+                last[0] = line.strip()
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    # the processes' peaks need not coincide: sample what they hold together,
+    # and at the largest sum, what each held and what the run was doing
+    peak = {"total": 0.0}
+    timeline = open(args.timeline, "a") if args.timeline else None
     while proc.poll() is None:
-        tree_peak = max(tree_peak, _tree_rss_mib(proc.pid))
+        rss = _tree_rss_mib(proc.pid)
+        total = sum(rss.values())
+        if timeline:
+            timeline.write(json.dumps({"images": n, "t": round(time.perf_counter() - t0, 1),
+                                       "main": rss.get(proc.pid, 0.0),
+                                       "children": sorted((v for p, v in rss.items()
+                                                           if p != proc.pid), reverse=True),
+                                       "stage": last[0]}) + "\n")
+        if total > peak["total"]:
+            peak = {"total": total, "main": rss.get(proc.pid, 0.0),
+                    "children": sorted((round(v) for p, v in rss.items() if p != proc.pid),
+                                       reverse=True),
+                    "stage": last[0], "t": time.perf_counter() - t0}
         time.sleep(0.5)
+    reader.join()
+    if timeline:
+        timeline.close()
     if proc.returncode:
         raise subprocess.CalledProcessError(proc.returncode, cmd)
     wall = time.perf_counter() - t0
     res = json.loads((Path(out) / "results.json").read_text())
     return {"images": n, "peak_rss_mib": res["peak_rss_mib"],
             "peak_rss_workers_mib": res.get("peak_rss_workers_mib"),
-            "peak_rss_together_mib": tree_peak, "wall_s": wall, "command": " ".join(cmd[2:])}
+            "peak_rss_together_mib": peak["total"], "together_at_peak": peak,
+            "cache_files_at_start": cached_at_start, "wall_s": wall,
+            "command": " ".join(cmd[2:])}
 
 
 def main():
@@ -108,6 +143,9 @@ def main():
                     help="tables of the warm runs (the CNN rows come with them)")
     ap.add_argument("--name", default="memory", help="results file name")
     ap.add_argument("--n-jobs", type=int, default=None, help="reproduce's --n-jobs")
+    ap.add_argument("--timeline", default=None,
+                    help="append every sample (JSON lines: seconds, each process's MiB, the "
+                         "run's latest log line) to this file")
     ap.add_argument("--warm-log", default=None,
                     help="take the warm rows from this log of an earlier invocation (the "
                          "lines it printed) instead of measuring them again")
@@ -166,6 +204,17 @@ def main():
                   f"| {r['wall_s']:.0f} |")
     if not w:
         md += ["| (not measured in this invocation) | | | | | |"]
+    for r in w:
+        pk = r.get("together_at_peak")
+        if pk:
+            kids = " + ".join(f"{v} MiB" for v in pk["children"]) or "none"
+            md += ["", f"At {r['images']} images the largest sum came {pk['t']:.0f} s into the run: "
+                   f"main process {pk['main']:.0f} MiB, its children {kids}; the run's latest log "
+                   f"line then: `{pk['stage']}`."]
+        if r.get("cache_files_at_start") == 0:
+            md += ["", f"At {r['images']} images the cache folder was empty at the start: this run "
+                   "computed every feature (and the conv-frozen CNN's backbone outputs) before "
+                   "fitting, so it covers a cold full run."]
     if len(w) > 1:
         md += ["", f"{w[-1]['images'] / w[0]['images']:.1f}× the images, "
                f"{w[-1]['peak_rss_mib'] / w[0]['peak_rss_mib']:.2f}× the main process's peak memory."]

@@ -12,6 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+import joblib
 import numpy as np
 from scipy.stats import pearsonr
 from sklearn.base import clone
@@ -23,7 +24,7 @@ from ..pipeline import make_scaler
 from ._checkpoint import FoldStore
 from ._protocol import BEST_CANDIDATES, CLIP, FEATURE_SETS
 
-__all__ = ["Result", "evaluate", "nested_best", "scores", "shutdown_workers", "stopping_workers",
+__all__ = ["Result", "evaluate", "in_worker", "nested_best", "scores", "shutdown_workers", "stopping_workers",
            "subset_indices"]
 
 
@@ -99,34 +100,44 @@ _EXECUTOR: list = []
 _WORKER_REPLACED = "A worker stopped while some jobs were given to the executor"
 
 
-def _fit_predict(model, joint, Xtr, ytr, Xs):
-    """:func:`_fit_predict_here`; for a model that trains Keras networks, in a
-    worker process.
+def in_worker(fn, *args):
+    """``fn(*args)`` in the run's worker process: for work that runs
+    TensorFlow (fitting Keras networks, the CNN feature families).
 
-    TensorFlow keeps about 110 MB of every Adam-trained network of the
-    paper's size after the network is deleted (``clear_session`` does not
-    free it; tensorflow/tensorflow#61791, keras-team/keras#20552), so a
-    reproduction's 100-odd fits in one process would hold several GB.  The
-    worker is joblib's loky executor, which replaces a worker whose memory
-    has grown by 300 MB since its first task (it measures with psutil): the
-    memory of the run stays flat, the numbers are the same.  Call
-    :func:`shutdown_workers` when done.
+    TensorFlow does not give back what it allocated: about 110 MB of every
+    Adam-trained network of the paper's size stays after the network is
+    deleted (``clear_session`` does not free it; tensorflow/tensorflow#61791,
+    keras-team/keras#20552), and a process that has run the feature networks
+    keeps about 1 GB after they are gone (measured: ``gc``, ``clear_session``
+    and ``malloc_trim`` return 5 %).  A reproduction's 100-odd fits in one
+    process would hold several GB.  The worker is joblib's loky executor,
+    which replaces a worker whose memory has grown by 300 MB since its first
+    task (it measures with psutil): the memory of the run stays flat, the
+    numbers are the same, and the main process never imports TensorFlow.
+    Call :func:`shutdown_workers` when done, or to drop the worker's memory
+    before a stage that does not need it.
     """
-    if not _uses_tensorflow(model):
-        return _fit_predict_here(model, joint, Xtr, ytr, Xs)
     if not _EXECUTOR:
         # a private executor, not loky's process-wide reusable one: joblib's
-        # own loky backend (GridSearchCV(n_jobs=2) in the nested CV) takes
-        # that one over and fails on an executor it did not create
+        # own loky backend (the feature families' image-level parallelism)
+        # takes that one over and fails on an executor it did not create
         from joblib.externals.loky import ProcessPoolExecutor
 
         _EXECUTOR.append(ProcessPoolExecutor(max_workers=1, timeout=600))
-    return _EXECUTOR[0].submit(_fit_predict_here, model, joint, Xtr, ytr, Xs).result()
+    return _EXECUTOR[0].submit(fn, *args).result()
+
+
+def _fit_predict(model, joint, Xtr, ytr, Xs):
+    """:func:`_fit_predict_here`; for a model that trains Keras networks, in
+    the worker process (:func:`in_worker`)."""
+    if not _uses_tensorflow(model):
+        return _fit_predict_here(model, joint, Xtr, ytr, Xs)
+    return in_worker(_fit_predict_here, model, joint, Xtr, ytr, Xs)
 
 
 def stopping_workers(run):
-    """Decorate a run (reproduction, cross-set) so that the fit worker of
-    :func:`_fit_predict` stops when it ends, however it ends."""
+    """Decorate a run (reproduction, cross-set) so that the worker of
+    :func:`in_worker` stops when it ends, however it ends."""
     import functools
 
     @functools.wraps(run)
@@ -144,7 +155,7 @@ def stopping_workers(run):
 
 
 def shutdown_workers():
-    """Stop the worker process of :func:`_fit_predict`, if one was started:
+    """Stop the worker process of :func:`in_worker`, if one was started:
     before the caller's stderr filter closes (the worker writes to it), and so
     that its peak memory is counted in ``RUSAGE_CHILDREN``."""
     while _EXECUTOR:
@@ -240,7 +251,12 @@ def nested_best(feats, y, cv, random_state, n_jobs, log, bar=None, store=None):
             for c in candidates:
                 gs = GridSearchCV(make_pipeline(make_scaler(CLIP), SVR()), grid, cv=3,
                                   scoring="neg_mean_squared_error", n_jobs=n_jobs)
-                gs.fit(X_sets[c][tr], y[tr, j])
+                # threads, not loky's processes: libsvm's fit and predict release
+                # the GIL, the training fold is shared rather than copied into
+                # each worker, and no idle worker outlives the search holding
+                # memory (two of ~210 MiB did, beside the CNN rows' fit worker)
+                with joblib.parallel_config(backend="threading"):
+                    gs.fit(X_sets[c][tr], y[tr, j])
                 if best is None or gs.best_score_ > best[0]:
                     best = (gs.best_score_, c, gs)
             _, c, gs = best

@@ -12,8 +12,8 @@ from tqdm.auto import tqdm
 
 from ..pipeline import FEATURE_FAMILIES
 from ._checkpoint import FoldStore
-from ._evaluation import (Result, evaluate, nested_best, shutdown_workers, stopping_workers,
-                          subset_indices)
+from ._evaluation import (Result, evaluate, in_worker, nested_best, shutdown_workers,
+                          stopping_workers, subset_indices)
 from ._protocol import BEST_CANDIDATES, CNN_ROWS, FEATURE_SETS, cnn_row, make_plan
 from ._report import Report, write_report
 
@@ -49,7 +49,7 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
     of ``computed``/``cached``/``failed``/``seconds``/``n_features``.
     """
     registry = {**FEATURE_FAMILIES, **(families or {})}
-    feats, info = {}, {}
+    feats, info, networks = {}, {}, False
     for name in names:
         est = registry[name]()
         mech = dict(memory=cache_dir, n_jobs=n_jobs, verbose=progress)
@@ -57,14 +57,28 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
             mech["data_home"] = data_home
         est.set_params(**{k: v for k, v in mech.items() if k in est.get_params()})
         t0 = time.perf_counter()
-        feats[name] = est.fit_transform(list(paths))
-        stats = dict(est._transform_stats, seconds=round(time.perf_counter() - t0, 2),
+        if getattr(est, "_parallel", None) == "model":
+            # a network: run it in the worker process, which the memory
+            # TensorFlow keeps leaves with (see in_worker)
+            feats[name], stats = in_worker(_family_features, est, list(paths))
+            networks = True
+        else:
+            feats[name], stats = _family_features(est, list(paths))
+        stats = dict(stats, seconds=round(time.perf_counter() - t0, 2),
                      n_features=feats[name].shape[1])
         info[name] = stats
         if log:
             log(f"features {name}: {stats['computed']} computed, {stats['cached']} read from "
                 f"cache ({stats['seconds']} s, {stats['n_features']} columns)")
+    if networks:
+        shutdown_workers()  # the feature networks' memory, before any fit
     return feats, info
+
+
+def _family_features(est, paths):
+    """One family's features and its transform counts (in whichever process)."""
+    X = est.fit_transform(paths)
+    return X, est._transform_stats
 
 
 def families_needed(tables, runs, sets, families):
@@ -188,6 +202,10 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         rep.results.append(Result(r.table, r.model_name, r.feature_set, res.folds, res.oof))
         flush()  # partial tables are on disk after every model
     if "best" in tables:
+        # the nested search fits no network: stop the idle fit worker (and the
+        # memory TensorFlow keeps in it) rather than hold it beside the search;
+        # the CNN rows start a new one
+        shutdown_workers()
         rep.best, res = nested_best(feats, y, cv, random_state, n_jobs, log, bar, store)
         rep.results.append(res)
         flush()
