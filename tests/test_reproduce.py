@@ -352,6 +352,42 @@ def test_keras_fits_run_in_a_worker_and_the_run_stays_flat():
     assert _evaluation._uses_tensorflow(model)
 
 
+FEATURES_IN_WORKER = r"""
+import json, sys
+import numpy as np
+from sklearn_emotion.reproduce import _evaluation
+from sklearn_emotion.reproduce._run import compute_features
+from sklearn_emotion.datasets import load_emotion6
+paths = np.asarray(load_emotion6().filenames)[:3]
+feats, info = compute_features(["color", "object"], paths, cache_dir=sys.argv[1])
+print(json.dumps({"object": feats["object"].tolist(), "color": feats["color"].tolist(),
+                  "computed": info["object"]["computed"], "workers": len(_evaluation._EXECUTOR),
+                  "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
+"""
+
+
+def test_feature_networks_run_in_the_worker_and_leave_with_it(tmp_path, data_home):
+    """A CNN family's network runs in the worker process, which stops when
+    the features are done (TensorFlow keeps ~1 GB of a process that ran the
+    feature networks): the run's own process never imports TensorFlow, and
+    the features equal the transformer's in this process."""
+    import subprocess
+    import sys
+
+    from sklearn_emotion.pipeline import FEATURE_FAMILIES
+
+    p = subprocess.run([sys.executable, "-c", FEATURES_IN_WORKER, str(tmp_path / "cache")],
+                       capture_output=True, text=True, check=True)
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["computed"] == 3 and out["workers"] == 0
+    assert not out["tensorflow"] and not out["keras"]
+    paths = list(load_emotion6().filenames[:3])
+    np.testing.assert_allclose(out["object"], FEATURE_FAMILIES["object"]().fit_transform(paths),
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out["color"], FEATURE_FAMILIES["color"]().fit_transform(paths),
+                               rtol=1e-12)
+
+
 def test_the_fit_worker_leaves_joblibs_process_pool_alone():
     """After a Keras fit in the fit worker, scikit-learn's own process pool
     (the nested CV's GridSearchCV with --n-jobs 2) still starts: the fit
