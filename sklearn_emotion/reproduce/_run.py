@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from ..pipeline import FEATURE_FAMILIES
 from ._checkpoint import FoldStore
 from ._evaluation import (Result, evaluate, in_worker, nested_best, shutdown_workers,
-                          stopping_workers, subset_indices)
+                          stopping_workers, subset_indices, trim_heap)
 from ._protocol import BEST_CANDIDATES, CNN_ROWS, FEATURE_SETS, cnn_row, make_plan
 from ._report import Report, write_report
 
@@ -209,6 +209,9 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         rep.best, res = nested_best(feats, y, cv, random_state, n_jobs, log, bar, store)
         rep.results.append(res)
         flush()
+    # the CNN rows' fit worker is the run's largest process: first give back
+    # what the SVR folds' and the grid search's threads freed
+    trim_heap()
     for rng_name, lr, epochs in cnn_runs:
         name, model = cnn_row(rng_name, lr, epochs, random_state, data_home, cache_dir)
         rep.results.append(evaluate(
