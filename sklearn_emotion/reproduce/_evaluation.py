@@ -203,8 +203,6 @@ def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None
     conv-train CNN fold leaves about 2 GB in it, and the next fold peaked
     up to 200 MB higher than the first).
     """
-    import joblib
-
     res = Result(table, name, features, oof=np.full(y.shape, np.nan))
     store = store if store is not None else FoldStore(None)
     splits = list(cv.split(X))
