@@ -189,7 +189,7 @@ def _timed_fold(model, joint, Xtr, ytr, Xte):
 
 
 def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None, bar=None,
-             store=None, n_jobs=None, fresh_worker=False):
+             store=None, n_jobs=None):
     """Cross-validate ``model`` on a feature matrix; train and test scores per fold.
 
     ``store`` (a :class:`~._checkpoint.FoldStore`) reads folds an interrupted
@@ -198,10 +198,7 @@ def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None
     networks (SVR and linear regression use one core each; a network already
     uses every core and is fitted in the fit worker, one fold at a time).
     The numbers do not depend on it; ``fit_seconds`` is then each fold's wall
-    time beside the others.  ``fresh_worker``: stop the worker after each
-    fold, so that every fold of a network starts from a new process (a
-    conv-train CNN fold leaves about 2 GB in it, and the next fold peaked
-    up to 200 MB higher than the first).
+    time beside the others.
     """
     res = Result(table, name, features, oof=np.full(y.shape, np.nan))
     store = store if store is not None else FoldStore(None)
@@ -229,8 +226,6 @@ def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None
             if n_iter is not None:
                 rec["epochs"] = n_iter
             store.save(keys[k], rec, pte)
-            if fresh_worker:
-                shutdown_workers()
         res.folds.append(rec)
         res.oof[te] = pte
         if log:

@@ -216,7 +216,7 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         name, model = cnn_row(rng_name, lr, epochs, random_state, data_home, cache_dir)
         rep.results.append(evaluate(
             model, paths.astype(object), y, cv, joint=True, table="IV", name=name,
-            features="image pixels", log=log, bar=bar, store=store, fresh_worker=True))
+            features="image pixels", log=log, bar=bar, store=store))
         flush()
     bar.close()
     if store.resumed:
