@@ -49,7 +49,7 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
     of ``computed``/``cached``/``failed``/``seconds``/``n_features``.
     """
     registry = {**FEATURE_FAMILIES, **(families or {})}
-    feats, info, networks = {}, {}, False
+    feats, info = {}, {}
     for name in names:
         est = registry[name]()
         mech = dict(memory=cache_dir, n_jobs=n_jobs, verbose=progress)
@@ -61,7 +61,6 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
             # a network: run it in the worker process, which the memory
             # TensorFlow keeps leaves with (see in_worker)
             feats[name], stats = in_worker(_family_features, est, list(paths))
-            networks = True
         else:
             feats[name], stats = _family_features(est, list(paths))
         stats = dict(stats, seconds=round(time.perf_counter() - t0, 2),
@@ -70,8 +69,7 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
         if log:
             log(f"features {name}: {stats['computed']} computed, {stats['cached']} read from "
                 f"cache ({stats['seconds']} s, {stats['n_features']} columns)")
-    if networks:
-        shutdown_workers()  # the feature networks' memory, before any fit
+    shutdown_workers()  # the feature networks' memory, before any fit (no-op if none ran)
     return feats, info
 
 
