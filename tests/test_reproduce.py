@@ -54,6 +54,13 @@ def test_files_and_finite_numbers(run):
         "low-level", "object", "semantic", "all", "all + face", "all + object emotion",
         "all + face + object emotion"}
     assert any("no clipping" in m for m in models)
+    # the CNN rows are fitted first (the main process is smallest then), but
+    # the rows are written in the plan's order: the runs, the nested CV, the
+    # two CNN rows
+    assert list(t["table"].iloc[-3:]) == ["best", "IV", "IV"]
+    assert "conv-frozen" in t["model"].iloc[-2] and "conv-train" in t["model"].iloc[-1]
+    order = {"II": 0, "III": 1, "IV": 2, "best": 3}
+    assert t["table"].iloc[:-2].map(order).is_monotonic_increasing
     pf = pd.read_csv(res / "per_fold.csv")
     assert (pf.groupby(["table", "model", "features"]).size() == FOLDS).all()
     md = (res / "tables.md").read_text()
@@ -359,9 +366,15 @@ from sklearn_emotion.reproduce import _evaluation
 from sklearn_emotion.reproduce._run import compute_features
 from sklearn_emotion.datasets import load_emotion6
 paths = np.asarray(load_emotion6().filenames)[:3]
-feats, info = compute_features(["color", "object"], paths, cache_dir=sys.argv[1])
+from sklearn_emotion.features import ColorFeatures
+# one image a chunk: three chunks, so the colour family goes to joblib's workers
+feats, info = compute_features(["color", "object"], paths, cache_dir=sys.argv[1], n_jobs=2,
+                               families={"color": lambda: ColorFeatures(batch_size=1)})
+import psutil
+idle = [c for c in psutil.Process().children(recursive=True) if "LokyProcess" in " ".join(c.cmdline())]
 print(json.dumps({"object": feats["object"].tolist(), "color": feats["color"].tolist(),
                   "computed": info["object"]["computed"], "workers": len(_evaluation._EXECUTOR),
+                  "idle_joblib_workers": len(idle),
                   "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
 """
 
@@ -370,7 +383,9 @@ def test_feature_networks_run_in_the_worker_and_leave_with_it(tmp_path, data_hom
     """A CNN family's network runs in the worker process, which stops when
     the features are done (TensorFlow keeps ~1 GB of a process that ran the
     feature networks): the run's own process never imports TensorFlow, and
-    the features equal the transformer's in this process."""
+    the features equal the transformer's in this process.  joblib's
+    image-level workers (colour, ``n_jobs=2``) are stopped too, rather than
+    left idle for loky's 300 s beside the fits that follow."""
     import subprocess
     import sys
 
@@ -379,7 +394,7 @@ def test_feature_networks_run_in_the_worker_and_leave_with_it(tmp_path, data_hom
     p = subprocess.run([sys.executable, "-c", FEATURES_IN_WORKER, str(tmp_path / "cache")],
                        capture_output=True, text=True, check=True)
     out = json.loads(p.stdout.strip().splitlines()[-1])
-    assert out["computed"] == 3 and out["workers"] == 0
+    assert out["computed"] == 3 and out["workers"] == 0 and out["idle_joblib_workers"] == 0
     assert not out["tensorflow"] and not out["keras"]
     paths = list(load_emotion6().filenames[:3])
     np.testing.assert_allclose(out["object"], FEATURE_FAMILIES["object"]().fit_transform(paths),

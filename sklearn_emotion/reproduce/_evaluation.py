@@ -25,7 +25,7 @@ from ._checkpoint import FoldStore
 from ._protocol import BEST_CANDIDATES, CLIP, FEATURE_SETS
 
 __all__ = ["Result", "evaluate", "in_worker", "nested_best", "scores", "shutdown_workers",
-           "stopping_workers", "subset_indices", "trim_heap"]
+           "stop_joblib_workers", "stopping_workers", "subset_indices", "trim_heap"]
 
 
 @dataclass
@@ -162,6 +162,20 @@ def shutdown_workers():
         _EXECUTOR.pop().shutdown(wait=True)
 
 
+def stop_joblib_workers():
+    """Stop joblib's reusable loky workers now rather than after their 300 s
+    idle timeout (joblib keeps them for the next ``Parallel`` call).
+
+    The feature families' image-level parallelism leaves two of them, about
+    180-250 MiB each, which would otherwise sit beside the CNN rows' fit
+    worker.  A later ``Parallel`` call starts new ones.
+    """
+    from joblib.externals.loky import get_reusable_executor
+
+    # starts no worker when none is running: loky spawns them on submit
+    get_reusable_executor().shutdown(wait=True)
+
+
 def trim_heap():
     """Give the C heap's free memory back to the system (glibc's
     ``malloc_trim``; nothing elsewhere).
@@ -169,8 +183,9 @@ def trim_heap():
     glibc gives each thread that allocates its own arena and keeps what is
     freed in it for reuse: after the SVR folds and the nested grid search
     ran on joblib threads, the main process of a full run held 746 MiB, 516
-    of them in such arenas, through the CNN rows that follow.  Returns
-    whether the call was made.
+    of them in such arenas (measured when the CNN rows came after them; they
+    now come first, after the features, which also free what they decoded).
+    Returns whether the call was made.
     """
     import ctypes
 

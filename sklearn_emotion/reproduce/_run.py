@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from ..pipeline import FEATURE_FAMILIES
 from ._checkpoint import FoldStore
 from ._evaluation import (Result, evaluate, in_worker, nested_best, shutdown_workers,
-                          stopping_workers, subset_indices, trim_heap)
+                          stop_joblib_workers, stopping_workers, subset_indices, trim_heap)
 from ._protocol import BEST_CANDIDATES, CNN_ROWS, FEATURE_SETS, cnn_row, make_plan
 from ._report import Report, write_report
 
@@ -70,6 +70,7 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
             log(f"features {name}: {stats['computed']} computed, {stats['cached']} read from "
                 f"cache ({stats['seconds']} s, {stats['n_features']} columns)")
     shutdown_workers()  # the feature networks' memory, before any fit (no-op if none ran)
+    stop_joblib_workers()  # the image-level workers (about 200 MiB each) are idle from here
     return feats, info
 
 
@@ -188,8 +189,28 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
     n_fits = (len({(r.model_name, r.feature_set) for r in runs}) + len(cnn_runs)
               + (1 if "best" in tables else 0)) * folds
     bar = tqdm(total=n_fits, desc="reproduce (fits)", disable=not progress, unit="fold")
+    # rows are written in the plan's order (the runs, the nested CV, the CNN
+    # rows), whichever order they are fitted in
+    placed: dict[int, Result] = {}
+
+    def place(position, result):
+        placed[position] = result
+        rep.results = [placed[k] for k in sorted(placed)]
+        flush()  # partial tables are on disk after every model
+
+    # The CNN rows first: their fit worker is the run's largest process
+    # (about 2.2 GiB for a conv-train fold), and the main process is at its
+    # smallest now, before the SVR folds' and the grid search's threads have
+    # grown its heap (measured: 327 MiB after the features, 565 MiB after the
+    # SVR rows even with trim_heap; benchmarks/results/memory_full.md).
+    trim_heap()
+    for i, (rng_name, lr, epochs) in enumerate(cnn_runs):
+        name, model = cnn_row(rng_name, lr, epochs, random_state, data_home, cache_dir)
+        place(len(runs) + 1 + i, evaluate(
+            model, paths.astype(object), y, cv, joint=True, table="IV", name=name,
+            features="image pixels", log=log, bar=bar, store=store))
     done: dict[tuple, Result] = {}  # a (model, features) pair shared by tables runs once
-    for r in runs:
+    for i, r in enumerate(runs):
         key = (r.model_name, r.feature_set)
         if key not in done:
             X = np.hstack([feats[f] for f in sets[r.feature_set]])
@@ -197,25 +218,13 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
                                  name=r.model_name, features=r.feature_set, log=log, bar=bar,
                                  store=store, n_jobs=n_jobs)
         res = done[key]
-        rep.results.append(Result(r.table, r.model_name, r.feature_set, res.folds, res.oof))
-        flush()  # partial tables are on disk after every model
+        place(i, Result(r.table, r.model_name, r.feature_set, res.folds, res.oof))
     if "best" in tables:
         # the nested search fits no network: stop the idle fit worker (and the
-        # memory TensorFlow keeps in it) rather than hold it beside the search;
-        # the CNN rows start a new one
+        # memory TensorFlow keeps in it) rather than hold it beside the search
         shutdown_workers()
         rep.best, res = nested_best(feats, y, cv, random_state, n_jobs, log, bar, store)
-        rep.results.append(res)
-        flush()
-    # the CNN rows' fit worker is the run's largest process: first give back
-    # what the SVR folds' and the grid search's threads freed
-    trim_heap()
-    for rng_name, lr, epochs in cnn_runs:
-        name, model = cnn_row(rng_name, lr, epochs, random_state, data_home, cache_dir)
-        rep.results.append(evaluate(
-            model, paths.astype(object), y, cv, joint=True, table="IV", name=name,
-            features="image pixels", log=log, bar=bar, store=store))
-        flush()
+        place(len(runs), res)
     bar.close()
     if store.resumed:
         rep.notes.append(f"{store.resumed} of {n_fits} folds were read from the checkpoints of "
