@@ -201,8 +201,8 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
     # The CNN rows first: their fit worker is the run's largest process
     # (about 2.2 GiB for a conv-train fold), and the main process is at its
     # smallest now, before the SVR folds' and the grid search's threads have
-    # grown its heap (measured: 327 MiB after the features, 565 MiB after the
-    # SVR rows even with trim_heap; benchmarks/results/memory_full.md).
+    # grown its heap (benchmarks/results/memory_full.md: 270 MiB at the peak,
+    # against 565 MiB when the CNN rows came last, even after trim_heap).
     trim_heap()
     for i, (rng_name, lr, epochs) in enumerate(cnn_runs):
         name, model = cnn_row(rng_name, lr, epochs, random_state, data_home, cache_dir)
