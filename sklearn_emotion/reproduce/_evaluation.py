@@ -183,8 +183,9 @@ def trim_heap():
     glibc gives each thread that allocates its own arena and keeps what is
     freed in it for reuse: after the SVR folds and the nested grid search
     ran on joblib threads, the main process of a full run held 746 MiB, 516
-    of them in such arenas (measured when the CNN rows came after them; they
-    now come first, after the features, which also free what they decoded).
+    of them in such arenas (measured when the CNN rows came after them).
+    The reproduction now fits the CNN rows first and calls this before them,
+    after the features; how much it returns there was not measured.
     Returns whether the call was made.
     """
     import ctypes
