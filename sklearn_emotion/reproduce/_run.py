@@ -189,9 +189,9 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
     n_fits = (len({(r.model_name, r.feature_set) for r in runs}) + len(cnn_runs)
               + (1 if "best" in tables else 0)) * folds
     bar = tqdm(total=n_fits, desc="reproduce (fits)", disable=not progress, unit="fold")
-    # rows are written in the plan's order (the runs, the nested CV, the CNN
-    # rows), whichever order they are fitted in
-    placed: dict[int, Result] = {}
+    # rows are written in the plan's order, whichever order they are fitted
+    # in: key (0, i) the i-th run, (1, 0) the nested CV, (2, i) the i-th CNN row
+    placed: dict[tuple, Result] = {}
 
     def place(position, result):
         placed[position] = result
@@ -206,7 +206,7 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
     trim_heap()
     for i, (rng_name, lr, epochs) in enumerate(cnn_runs):
         name, model = cnn_row(rng_name, lr, epochs, random_state, data_home, cache_dir)
-        place(len(runs) + 1 + i, evaluate(
+        place((2, i), evaluate(
             model, paths.astype(object), y, cv, joint=True, table="IV", name=name,
             features="image pixels", log=log, bar=bar, store=store))
     # and a new worker for the FFNN rows: loky replaces the worker when it has
@@ -222,13 +222,13 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
                                  name=r.model_name, features=r.feature_set, log=log, bar=bar,
                                  store=store, n_jobs=n_jobs)
         res = done[key]
-        place(i, Result(r.table, r.model_name, r.feature_set, res.folds, res.oof))
+        place((0, i), Result(r.table, r.model_name, r.feature_set, res.folds, res.oof))
     if "best" in tables:
         # the nested search fits no network: stop the idle fit worker (and the
         # memory TensorFlow keeps in it) rather than hold it beside the search
         shutdown_workers()
         rep.best, res = nested_best(feats, y, cv, random_state, n_jobs, log, bar, store)
-        place(len(runs), res)
+        place((1, 0), res)
     bar.close()
     if store.resumed:
         rep.notes.append(f"{store.resumed} of {n_fits} folds were read from the checkpoints of "
