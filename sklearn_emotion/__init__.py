@@ -65,6 +65,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
 
 __version__ = "0.1.0"
 
+# A relative $SKLEARN_EMOTION_DATA names a folder relative to where the
+# program started: resolve it now, once, so that a later os.chdir (or a
+# worker process started from elsewhere) keeps the same data home.
+from .resources import resolve_env_data_home as _resolve_env_data_home  # noqa: E402
+
+_resolve_env_data_home()
+
 __all__ = [
     "AffectModel",
     "CNNRegressor",

@@ -23,7 +23,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import pooch
 
 __all__ = [
     "DATA_HOME_ENV",
@@ -159,6 +158,10 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     data_home : str or path-like, default=None
         Explicit folder.  When None, ``$SKLEARN_EMOTION_DATA`` is used if set,
         otherwise the per-user cache folder ``pooch.os_cache("sklearn-emotion")``.
+        A relative ``$SKLEARN_EMOTION_DATA`` is resolved against the working
+        folder once, when the package is imported (or when the variable is
+        first read after a change), so a program that changes folder keeps
+        its data home.
 
     Returns
     -------
@@ -166,12 +169,49 @@ def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
         The data home.  It is not created here (it may be read-only).
     """
     if data_home is None:
-        data_home = os.environ.get(DATA_HOME_ENV) or pooch.os_cache("sklearn-emotion")
+        env = os.environ.get(DATA_HOME_ENV)
+        if env:
+            return _env_home(env)
+        import pooch
+
+        return Path(pooch.os_cache("sklearn-emotion")).resolve()
     return Path(data_home).expanduser().resolve()
 
 
-_verified: dict[tuple[str, int, int], str] = {}
 _lock = threading.Lock()
+
+#: The folder each value of ``$SKLEARN_EMOTION_DATA`` named when first read.
+_ENV_HOMES: dict[str, Path] = {}
+
+
+def resolve_env_data_home() -> Path | None:
+    """Resolve ``$SKLEARN_EMOTION_DATA`` now (the package calls this when it
+    is imported); None when the variable is unset."""
+    env = os.environ.get(DATA_HOME_ENV)
+    return _env_home(env) if env else None
+
+
+def _env_home(value: str) -> Path:
+    """``$SKLEARN_EMOTION_DATA``, resolved against the working folder of the
+    moment it was first read, and never again.
+
+    A relative value (``SKLEARN_EMOTION_DATA=../shared``) means the folder it
+    named when the program started: a later ``os.chdir`` must not move the
+    data home.  The absolute path is also written back into the environment,
+    so that worker processes started later, from whatever folder, inherit the
+    same data home.
+    """
+    with _lock:
+        home = _ENV_HOMES.get(value)
+        if home is None:
+            home = _ENV_HOMES[value] = Path(value).expanduser().resolve()
+            _ENV_HOMES[str(home)] = home
+        if os.environ.get(DATA_HOME_ENV) == value and value != str(home):
+            os.environ[DATA_HOME_ENV] = str(home)
+    return home
+
+
+_verified: dict[tuple[str, int, int], str] = {}
 
 
 def content_token(value):
@@ -213,6 +253,8 @@ def _sha256(path: Path) -> str:
 
 
 def _download(name: str, res: Resource, home: Path, target: Path) -> None:
+    import pooch
+
     if res.member is None:
         pooch.retrieve(
             res.url,

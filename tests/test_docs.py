@@ -26,3 +26,21 @@ def test_readme_quick_look_runs_and_prints_what_the_readme_says(tmp_path, monkey
     exec(compile(code, "README.md quick look", "exec"), {})
     printed = capsys.readouterr().out.strip()
     assert printed == shown
+
+
+def _bash_blocks(text):
+    return [b.split("```", 1)[0].strip() for b in text.split("```bash\n")[1:]]
+
+
+def test_ci_runs_the_readme_test_command_exactly():
+    """.ci/run calls the README's test command as the README writes it (the
+    relative data home included), so CI fails when a new user would."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    commands = [b for b in _bash_blocks(readme) if "pytest" in b]
+    assert len(commands) == 1, commands
+    ci = [ln.strip() for ln in (root / ".ci/run").read_text(encoding="utf-8").splitlines()
+          if ln.strip() and not ln.lstrip().startswith("#")]
+    assert ci[-1] == commands[0]
+    # nothing before it changes what the command sees (no exported variables)
+    assert not any(ln.startswith("export ") for ln in ci), ci

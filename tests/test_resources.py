@@ -119,3 +119,42 @@ def test_download_with_wrong_hash_is_rejected(http_server, tmp_path):
     with pytest.raises(ResourceError, match="failed"):
         fetch("small/file.txt", tmp_path / "home", registry=reg)
     assert not (tmp_path / "home/small/file.txt").exists()
+
+
+def test_relative_data_home_is_resolved_once(monkeypatch, tmp_path):
+    """A relative $SKLEARN_EMOTION_DATA names the folder it named when first
+    read; changing folder afterwards does not move the data home."""
+    (tmp_path / "home").mkdir()
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work/elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.setenv(DATA_HOME_ENV, "../home")
+    first = get_data_home()
+    assert first == (tmp_path / "home").resolve()
+    monkeypatch.chdir(tmp_path / "work/elsewhere")
+    assert get_data_home() == first
+    # written back, so worker processes started from any folder inherit it
+    import os
+
+    assert os.environ[DATA_HOME_ENV] == str(first)
+
+
+def test_relative_data_home_survives_chdir_in_a_fresh_process(tmp_path, data_home):
+    """The README's form, SKLEARN_EMOTION_DATA=../shared, in a new process
+    that changes folder after importing the package: resources still verify."""
+    import os
+    import subprocess
+    import sys
+
+    work = tmp_path / "clone"
+    work.mkdir()
+    rel = os.path.relpath(data_home.resolve(), work)
+    code = ("import os, sklearn_emotion\n"
+            "from sklearn_emotion.resources import fetch\n"
+            "os.chdir('/')\n"
+            "print(fetch('color/w2c.npy'))\n")
+    env = {**os.environ, DATA_HOME_ENV: rel}
+    out = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(data_home.resolve() / "color/w2c.npy")
