@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._quiet import import_keras
 import os
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def resolve_file(spec, data_home=None) -> Path:
 
 
 def preprocess_fn(name):
-    import keras
+    keras = import_keras()
 
     return getattr(keras.applications, BACKBONES[name][1]).preprocess_input
 
@@ -62,7 +63,7 @@ def build_backbone(name, weights, *, include_top, data_home=None, pooling=None):
     (random), a registry name (verified from the data home) or a file path.
     The classifier, when included, outputs logits (no softmax).
     """
-    import keras
+    keras = import_keras()
 
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")

@@ -13,6 +13,7 @@ import logging
 import os
 
 import numpy as np
+from ._quiet import filtered_stderr, import_tensorflow
 
 __all__ = ["KerasRunner", "TFLiteRunner", "infer"]
 
@@ -29,7 +30,7 @@ def _graph(model):
     """
     fn = getattr(model, "_sklearn_emotion_graph", None)
     if fn is None:
-        import tensorflow as tf
+        tf = import_tensorflow()
 
         fn = tf.function(functools.partial(model, training=False),
                          reduce_retracing=True, autograph=False)
@@ -88,12 +89,14 @@ class TFLiteRunner:
             kwargs["experimental_preserve_all_tensors"] = True
         import warnings
 
-        with warnings.catch_warnings():
+        # LiteRT prints "Created TensorFlow Lite XNNPACK delegate" from C++
+        # while it builds the interpreter
+        with warnings.catch_warnings(), filtered_stderr():
             warnings.simplefilter("ignore", UserWarning)  # preserve-all-tensors notice
             self.interpreter = Interpreter(
                 model_path=self.path, num_threads=num_threads or os.cpu_count(), **kwargs
             )
-        self.interpreter.allocate_tensors()
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.outputs = self.interpreter.get_output_details()
         by_name = {d["name"]: d for d in self.interpreter.get_tensor_details()}

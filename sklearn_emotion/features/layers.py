@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from .._quiet import import_keras
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from .._backbones import build_backbone, model_kind, preprocess_fn, resolve_file
@@ -250,7 +251,7 @@ class PooledLayerFeatures(ImageTransformer):
             channels = [int(d["shape"][-1]) for d in runner.extra]
             return dict(kind=kind, runner=runner, tensors=names, channels=channels,
                         side=probe.input_shape[1:3], pre=None)
-        import keras
+        keras = import_keras()
 
         if kind == "named":
             model = build_backbone(self.backbone, self.weights, include_top=True,

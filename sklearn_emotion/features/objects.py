@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from .._quiet import import_keras
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from scipy.special import log_softmax, softmax
 
@@ -184,7 +185,7 @@ class ObjectFeatures(ImageTransformer):
                         pooled=pooled[-1] if pooled else None,
                         softmax_out="softmax" in out["name"].lower(),
                         offset=1 if n_out == 1001 else 0, n_classes=n_out - (n_out == 1001))
-        import keras
+        keras = import_keras()
 
         if kind == "named":
             model = build_backbone(self.backbone, self.weights, include_top=True,

@@ -9,6 +9,7 @@ from numbers import Integral, Real
 
 import joblib
 import numpy as np
+from .._quiet import import_keras, import_tensorflow
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -101,7 +102,7 @@ def _accumulating_step(model, optimizer, batch_x, Y, micro):
     activations of one slice are alive at a time.  Returns ``step(idx) ->
     loss`` for :func:`~._training.train_epochs`.
     """
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     variables = model.trainable_variables
 
@@ -276,7 +277,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         -------
         self
         """
-        import keras
+        keras = import_keras()
 
         self._validate_params()
         t0 = time.perf_counter()
@@ -397,7 +398,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------ frozen backbone
     def _parts(self):
         """The fitted model's backbone and regression head."""
-        import keras
+        keras = import_keras()
 
         base = next(layer for layer in self.model_.layers if isinstance(layer, keras.Model))
         return base, self.model_.get_layer("regression_head")
@@ -463,7 +464,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         blob = state.pop("_model_bytes", None)
         self.__dict__.update(state)
         if blob is not None:
-            import keras
+            keras = import_keras()
 
             with tempfile.TemporaryDirectory() as d:
                 path = os.path.join(d, "model.keras")

@@ -7,6 +7,7 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
+from .._quiet import import_keras, import_tensorflow
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -25,7 +26,7 @@ _KERAS_ACTIVATION = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "ide
 def _glorot(fan_in, fan_out, activation, seed):
     """MLPRegressor's initialisation: weights and biases uniform on
     +-sqrt(f / (fan_in + fan_out)), f = 2 for logistic, 6 otherwise."""
-    import keras
+    keras = import_keras()
 
     bound = float(np.sqrt((2.0 if activation == "logistic" else 6.0) / (fan_in + fan_out)))
     return (keras.initializers.RandomUniform(-bound, bound, seed=seed),
@@ -33,7 +34,7 @@ def _glorot(fan_in, fan_out, activation, seed):
 
 
 def _build(n_in, n_out, hidden, activation, l2, seed, y_mean):
-    import keras
+    keras = import_keras()
 
     reg = keras.regularizers.L2(l2) if l2 else None
     layers = [keras.Input((n_in,), dtype="float32")]
@@ -68,7 +69,7 @@ def _train_step(model, l2):
     ``tests/test_ffnn.py`` bounds the difference.  The returned loss
     includes the penalty, as Keras' does.
     """
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     opt = model.optimizer
     weights = model.trainable_variables
@@ -99,7 +100,7 @@ def _train_step(model, l2):
 
 def _half_mse(y_true, y_pred):
     """MLPRegressor's squared loss: half the mean squared error."""
-    import keras
+    keras = import_keras()
 
     return 0.5 * keras.ops.mean(keras.ops.square(y_true - y_pred))
 
@@ -287,7 +288,7 @@ class FFNNRegressor(RegressorMixin, BaseEstimator):
         return h
 
     def _optimizer(self):
-        import keras
+        keras = import_keras()
 
         if self.solver == "sgd":
             return keras.optimizers.SGD(learning_rate=self.learning_rate_init, momentum=self.momentum)
@@ -394,7 +395,7 @@ class FFNNRegressor(RegressorMixin, BaseEstimator):
         saved = state.pop("_model_state", None)
         self.__dict__.update(state)
         if saved is not None:
-            import keras
+            keras = import_keras()
 
             model = keras.Sequential.from_config(copy.deepcopy(saved["config"]))
             model.set_weights(saved["weights"])
