@@ -152,17 +152,35 @@ class ImageBatchError(ValueError):
         The failed items, by position in ``X``.
     features : ndarray
         The full feature matrix with NaN rows for the failed items.
+    partial : ndarray, DataFrame or None
+        What the raising call would have returned, with NaN rows for the
+        failed items: the features for a transformer's ``transform``, the
+        predictions for :class:`~sklearn_emotion.AffectModel`'s ``predict``
+        (the intervals for ``predict_interval``, the frame for
+        ``predict_frame``).  Nothing computed is lost::
+
+            try:
+                pred = model.predict(files)
+            except ImageBatchError as err:
+                pred = err.partial          # good rows, NaN for err.errors
     """
 
-    def __init__(self, errors: dict, features: np.ndarray | None = None):
+    def __init__(self, errors: dict, features: np.ndarray | None = None, partial=None):
         self.errors = errors
         self.features = features
+        self.partial = features if partial is None else partial
         lines = "\n".join(f"  - {e}" for _, e in sorted(errors.items())[:20])
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
         super().__init__(f"{len(errors)} image(s) could not be loaded:\n{lines}{more}")
 
+    def with_partial(self, partial):
+        """A copy of this error whose :attr:`partial` is ``partial``."""
+        err = type(self)(self.errors, self.features, partial)
+        err.__traceback__ = self.__traceback__
+        return err
+
     def __reduce__(self):
-        return (type(self), (self.errors, self.features))
+        return (type(self), (self.errors, self.features, self.partial))
 
 
 def describe_item(item, index: int | None = None) -> str:

@@ -73,7 +73,7 @@ def _errors_as_nan(obj):
         for t in found:
             t.__dict__["on_error"] = "nan"
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*could not be loaded and got NaN features")
+            warnings.filterwarnings("ignore", message=r".*could not be loaded")
             yield
     finally:
         for t, v in zip(found, old):

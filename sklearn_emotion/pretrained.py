@@ -38,6 +38,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils._param_validation import HasMethods, Interval, Options
 from sklearn.utils.validation import check_is_fitted
 
+from ._image import ImageBatchError
 from .datasets._emotion6 import EMOTION_NAMES
 
 __all__ = ["AffectModel", "CHECK_IMAGES", "FORMAT", "PRETRAINED_DIR", "check_images", "fit_recipe",
@@ -329,6 +330,19 @@ class AffectModel(RegressorMixin, BaseEstimator):
             raise ValueError(f"features have {F.shape[1]} columns, the model expects {self.n_features_in_}")
         return F
 
+    def _on_features(self, X, method):
+        """``method`` on the features of ``X``.  When the feature transformer
+        raises :class:`ImageBatchError` (its ``on_error="raise"``), the error
+        is re-raised with ``partial`` holding ``method``'s result on the good
+        images, NaN rows for the bad ones: nothing computed is lost."""
+        try:
+            F = self._features(X)
+        except ImageBatchError as err:
+            if err.features is None:
+                raise
+            raise err.with_partial(method(np.asarray(err.features, dtype=np.float64))) from None
+        return method(F)
+
     @staticmethod
     def _rows(F):
         ok = np.isfinite(F).all(axis=1)
@@ -347,7 +361,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
             Valence and arousal, clipped to [1, 9].  Images that could not
             be read (with ``features__on_error="nan"``) get NaN rows.
         """
-        return self._predict_features(self._features(X))
+        return self._on_features(X, self._predict_features)
 
     def _predict_features(self, F):
         out = np.full((len(F), 2), np.nan)
@@ -369,7 +383,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
             ``[:, j, 0]`` and ``[:, j, 1]`` are the low and high ends for
             target ``j`` (0 valence, 1 arousal), within [1, 9].
         """
-        return self._interval_features(self._features(X))
+        return self._on_features(X, self._interval_features)
 
     def _interval_features(self, F):
         check_is_fitted(self, "main_")
@@ -408,7 +422,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         proba : ndarray of shape (n_images, 7)
             Probabilities in the order of ``emotion_names_``; rows sum to 1.
         """
-        return self._emotions_features(self._features(X))
+        return self._on_features(X, self._emotions_features)
 
     def _emotions_features(self, F):
         check_is_fitted(self, "main_")
@@ -430,7 +444,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         one) when the model has an emotion head.  The features are computed
         once.
         """
-        return self._frame_from_features(self._features(X))
+        return self._on_features(X, self._frame_from_features)
 
     def _frame_from_features(self, F):
         import pandas as pd
@@ -553,7 +567,7 @@ def _feature_classes():
 
 
 def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verbose=False,
-                    on_error="raise"):
+                    on_error="nan"):
     """Load a fitted :class:`AffectModel`: by default the one shipped with the package.
 
     Loading never unpickles: the model is a JSON description plus numeric
@@ -569,10 +583,17 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
         ``docs/model_card.md``).
     data_home : str or path-like, default=None
         Where the feature network is found.
-    memory, n_jobs, verbose, on_error
+    memory, n_jobs, verbose
         Set on the feature transformer: per-image cache, decoding threads,
-        progress bar, and what to do with unreadable images (``"nan"``
-        gives NaN rows instead of raising).
+        progress bar.
+    on_error : {"nan", "raise"}, default="nan"
+        What to do with images that cannot be read.  The loaded model is a
+        tool for scoring collections, so by default one bad file costs one
+        row: it gets NaN everywhere, with a warning naming each bad file,
+        and every other image keeps its prediction.  ``"raise"`` raises
+        :class:`~sklearn_emotion.ImageBatchError` after computing the
+        others, whose ``partial`` attribute holds them (NaN rows for the bad
+        files), as scikit-learn's estimators would.
 
     Returns
     -------

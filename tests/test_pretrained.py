@@ -248,3 +248,64 @@ def test_cli_predict_uses_the_pretrained_model(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "pretrained model" in captured.out
     assert "bad.jpg" in captured.err
+
+
+@pytest.fixture(scope="module")
+def six_good_two_bad(tmp_path_factory):
+    """6 real Emotion6 photos and 2 bad files: a truncated JPEG and a text file."""
+    tmp = tmp_path_factory.mktemp("mixed")
+    good = [str(p) for p in load_emotion6().filenames[:6]]
+    trunc = tmp / "truncated.jpg"
+    trunc.write_bytes(open(good[0], "rb").read()[:200])
+    text = tmp / "notes.jpg"
+    text.write_text("not an image")
+    files = good[:3] + [str(trunc)] + good[3:] + [str(text)]
+    return files, [3, 7]
+
+
+def test_load_pretrained_keeps_every_good_row(six_good_two_bad):
+    """The shipped model scores collections: 6 good and 2 bad files give 6
+    finite rows, equal to the good files scored alone, and a warning that
+    names both bad files."""
+    files, bad = six_good_two_bad
+    model = load_pretrained()
+    with pytest.warns(UserWarning, match="2 of 8 image") as rec:
+        pred = model.predict(files)
+    msg = " ".join(str(w.message) for w in rec)
+    assert "truncated.jpg" in msg and "notes.jpg" in msg
+    ok = [i for i in range(len(files)) if i not in bad]
+    assert np.isnan(pred[bad]).all() and np.isfinite(pred[ok]).all()
+    np.testing.assert_allclose(pred[ok], model.predict([files[i] for i in ok]), rtol=1e-12)
+    with pytest.warns(UserWarning, match="could not be loaded"):
+        frame = model.predict_frame(files)
+    assert frame["valence"].isna().sum() == 2 and frame["emotion"].isna().sum() == 2
+
+
+def test_raising_estimators_attach_the_good_rows(six_good_two_bad):
+    """With scikit-learn's raising default, ImageBatchError.partial holds what
+    the call would have returned, NaN rows for the bad files."""
+    from sklearn_emotion import ColorFeatures, ImageBatchError
+
+    files, bad = six_good_two_bad
+    ok = [i for i in range(len(files)) if i not in bad]
+    model = load_pretrained(on_error="raise")
+    with pytest.raises(ImageBatchError, match="2 image") as exc:
+        model.predict(files)
+    err = exc.value
+    assert sorted(err.errors) == bad
+    assert err.partial.shape == (8, 2) and np.isnan(err.partial[bad]).all()
+    np.testing.assert_allclose(err.partial[ok], model.predict([files[i] for i in ok]), rtol=1e-12)
+    with pytest.raises(ImageBatchError) as exc:
+        model.predict_interval(files)
+    assert exc.value.partial.shape == (8, 2, 2) and np.isfinite(exc.value.partial[ok]).all()
+    with pytest.raises(ImageBatchError) as exc:
+        model.predict_frame(files)
+    assert list(exc.value.partial["valence"].isna()) == [i in bad for i in range(8)]
+    with pytest.raises(ImageBatchError) as exc:
+        ColorFeatures().fit_transform(files)
+    part = exc.value.partial
+    assert part.shape == (8, 22) and np.isnan(part[bad]).all()
+    np.testing.assert_allclose(part[ok], ColorFeatures().fit_transform([files[i] for i in ok]))
+    # it survives pickling (joblib workers send it back to the caller)
+    again = pickle.loads(pickle.dumps(exc.value))
+    np.testing.assert_array_equal(again.partial, part)

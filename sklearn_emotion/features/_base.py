@@ -428,10 +428,11 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         if errors:
             if self.on_error == "raise":
                 raise ImageBatchError(errors, out)
+            shown = sorted(errors.items())[:20]
+            more = f"; ... and {len(errors) - 20} more" if len(errors) > 20 else ""
             warnings.warn(
-                f"{type(self).__name__}: {len(errors)} image(s) could not be loaded and "
-                f"got NaN features: "
-                + "; ".join(str(e) for _, e in sorted(errors.items())[:5]),
+                f"{type(self).__name__}: {len(errors)} of {n} image(s) could not be loaded "
+                f"and got NaN rows: " + "; ".join(str(e) for _, e in shown) + more,
                 UserWarning,
                 stacklevel=2,
             )
