@@ -7,7 +7,6 @@ from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
-from sklearn.svm import SVR
 
 from .features import (
     ColorFeatures,
@@ -19,7 +18,7 @@ from .features import (
     PooledLayerFeatures,
     SceneFeatures,
 )
-from .models import FFNNRegressor, SkipNaNRows
+from .models import FFNNRegressor, PerTargetSVR, SkipNaNRows
 
 __all__ = ["FEATURE_FAMILIES", "make_features", "make_paper_pipeline", "make_scaler"]
 
@@ -172,9 +171,12 @@ def make_paper_pipeline(features=("color", "gist", "lbp", "object", "scene"), re
         See :func:`make_features`.
     regressor : {"ffnn", "svr", "linear"} or estimator, default="ffnn"
         ``"ffnn"`` is :class:`FFNNRegressor` with the paper's settings,
-        ``"svr"`` ``sklearn.svm.SVR()`` (RBF, one target at a time: wrap it in
-        ``MultiOutputRegressor`` for V and A together), ``"linear"``
-        ``LinearRegression()``; any scikit-learn regressor is used as given.
+        ``"svr"`` :class:`~sklearn_emotion.models.PerTargetSVR` (an RBF
+        ``SVR`` with SVR's parameters, fitting one model per target as the
+        paper does, so it takes the loaders' ``(n, 2)`` targets as well as
+        one column), ``"linear"`` ``LinearRegression()``; any scikit-learn
+        regressor is used as given.  Every one of the three takes ``y`` of
+        shape ``(n,)`` or ``(n, 2)``.
     memory : None, str, path-like or joblib.Memory, default=None
         Per-image feature cache for every family: grid searches and CV folds
         then compute each image's features once.
@@ -215,7 +217,7 @@ def make_paper_pipeline(features=("color", "gist", "lbp", "object", "scene"), re
     """
     if isinstance(regressor, str):
         regs = {"ffnn": lambda: FFNNRegressor(random_state=random_state),
-                "svr": lambda: SVR(),
+                "svr": lambda: PerTargetSVR(),
                 "linear": lambda: LinearRegression()}
         if regressor not in regs:
             raise ValueError(f"regressor must be one of {sorted(regs)} or an estimator, got {regressor!r}")

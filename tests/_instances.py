@@ -31,7 +31,14 @@ INSTANCE_PARAMS = {
 }
 
 # checks that cannot apply, with the reason; applied by test_common
-EXPECTED_FAILED_CHECKS = {}
+EXPECTED_FAILED_CHECKS = {
+    # scikit-learn lists the same expected failure for SVR itself: libsvm's
+    # per-sample C scaling is not equivalent to repeating samples
+    "PerTargetSVR": {
+        f"check_sample_weight_equivalence_on_{kind}_data":
+        "libsvm's sample weights are not repetition weights (as for sklearn's SVR)"
+        for kind in ("dense", "sparse")},
+}
 
 
 def all_estimators():

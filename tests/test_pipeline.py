@@ -71,3 +71,32 @@ def test_make_scaler_clips_only_extremes():
     assert Z[:, 1].max() == 5.0
     np.testing.assert_allclose(Z[:, 0], (X[:, 0] - X[:, 0].mean()) / X[:, 0].std())
     assert np.abs(make_scaler(None).fit_transform(X)).max() > 9
+
+
+@pytest.mark.parametrize("regressor", ["svr", "linear", "ffnn"])
+def test_paper_pipeline_takes_the_loaders_targets(regressor, tmp_path):
+    """make_paper_pipeline(...).fit(X, load_emotion6().target) works for every
+    regressor; the SVR fits one model per target, and each equals an SVR
+    fitted on that column alone."""
+    from sklearn.svm import SVR
+
+    from sklearn_emotion.datasets import load_emotion6
+
+    b = load_emotion6()
+    X, y = list(b.filenames[:24]), b.target[:24]
+    params = {"regressor__max_iter": 2, "regressor__hidden_layer_sizes": (8,)} \
+        if regressor == "ffnn" else {}
+    pipe = make_paper_pipeline("color", regressor, memory=tmp_path, **params).fit(X, y)
+    pred = pipe.predict(X[:5])
+    assert pred.shape == (5, 2) and np.isfinite(pred).all()
+    if regressor == "svr":
+        F = pipe[:-1].transform(X)
+        for j in range(2):
+            one = SVR().fit(F, y[:, j])
+            np.testing.assert_array_equal(pred[:, j], one.predict(F[:5]))
+        # a grid over the SVR's own parameter name still reaches both models
+        pipe.set_params(regressor__C=10.0).fit(X, y)
+        assert [e.C for e in pipe[-1].estimators_] == [10.0, 10.0]
+        # one column is a plain SVR
+        one_col = make_paper_pipeline("color", "svr", memory=tmp_path).fit(X, y[:, 0])
+        assert one_col.predict(X[:5]).shape == (5,)
