@@ -349,11 +349,12 @@ def fetch(
                     break
             if isinstance(exc, ResourceError):
                 raise
-            first = str(exc).splitlines()[0][:200] if str(exc) else ""
+            cause = " ".join(str(exc).split())  # whole, on one line
             raise ResourceError(
                 f"{where}. Downloading it from {res.url} failed ({type(exc).__name__}: "
-                f"{first}); without network access, copy the file to {target}, or point "
-                f"${DATA_HOME_ENV} at a data home that holds it (README, 'Data home')"
+                f"{cause}). Without network access, copy the file from a machine that has "
+                f"it to {target}, or point ${DATA_HOME_ENV} at a data home that holds it "
+                "(README, 'Data home')"
             ) from exc
         if not target.is_file():
             raise ResourceError(f"{where}; download from {res.url} did not produce it")

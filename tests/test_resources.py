@@ -73,6 +73,27 @@ def test_failed_download_is_a_resource_error(tmp_path):
     assert not (tmp_path / "home").exists()
 
 
+def test_failed_download_error_keeps_the_whole_cause(tmp_path, monkeypatch):
+    """The cause is never cut mid-word: a long network error arrives whole."""
+    import pooch
+
+    cause = ("HTTPConnectionPool(host='example.invalid', port=80): Max retries exceeded with url: "
+             "/file.txt (Caused by NameResolutionError(\"<urllib3.connection.HTTPConnection "
+             "object>: Failed to resolve 'example.invalid' ([Errno -2] Name or service not "
+             "known)\"))")
+
+    def offline(*args, **kwargs):
+        raise ConnectionError(cause)
+
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    url = "http://example.invalid/file.txt"
+    with pytest.raises(ResourceError) as info:
+        fetch("small/file.txt", tmp_path / "home", registry=_reg("0" * 64, url))
+    msg = str(info.value)
+    assert cause in msg and url in msg and str(tmp_path / "home/small/file.txt") in msg
+    assert msg.endswith("(README, 'Data home')")
+
+
 def test_cli_missing_resource_is_one_paragraph_without_traceback(tmp_path, capsys, monkeypatch):
     from sklearn_emotion.cli import main
 
