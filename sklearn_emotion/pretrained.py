@@ -38,6 +38,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils._param_validation import HasMethods, Interval, Options
 from sklearn.utils.validation import check_is_fitted
 
+from ._adapt import STRATEGIES, context, cv_plus, cv_select, gram_summary, predict_strategy
 from ._image import ImageBatchError
 from .datasets._emotion6 import EMOTION_NAMES
 
@@ -49,6 +50,10 @@ PRETRAINED_DIR = Path(__file__).parent / "pretrained_models" / "default"
 
 #: Name and version of the on-disk format.
 FORMAT = ("sklearn-emotion/affect-model", 1)
+
+#: The format version written for an adapted model (version 1 readers
+#: would ignore its adaptation and predict as the unadapted model).
+ADAPTED_FORMAT_VERSION = 2
 
 TARGET_NAMES = ("valence", "arousal")
 _DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 25))
@@ -175,6 +180,11 @@ class AffectModel(RegressorMixin, BaseEstimator):
     emotion_components : int, default=128
         The emotion head works on this many whitened principal components of
         the standardised features.
+    adapt_components : int, default=256
+        For :meth:`adapt`'s ``"refit"`` strategy, the model keeps this many
+        leading eigenvectors of its training images' Gram matrix (the
+        training images themselves are not kept); 0 keeps none and leaves
+        ``"refit"`` out.
     random_state : int, RandomState instance or None, default=0
         Shuffles the calibration folds.
 
@@ -194,6 +204,13 @@ class AffectModel(RegressorMixin, BaseEstimator):
         The emotion categories when ``fit`` got ``distributions``.
     n_train_ : int
         Number of training images.
+    gram_basis_, gram_eigvals_, gram_rest_ : ndarray, ndarray, float
+        The training summary :meth:`adapt` refits from (None with
+        ``adapt_components=0``).
+    adaptation_ : dict
+        Only on a model returned by :meth:`adapt`: per target the chosen
+        strategy, every candidate's cross-validated MSE and the
+        recalibration.
 
     See Also
     --------
@@ -220,8 +237,10 @@ class AffectModel(RegressorMixin, BaseEstimator):
     _takes_images = True
 
     def __init__(self, features=None, alphas=_DEFAULT_ALPHAS, clip=5.0, coverage=0.8, cv=5,
-                 emotion_alpha=(1e-3, 1e-2, 1e-1, 1.0), emotion_components=128, random_state=0):
+                 emotion_alpha=(1e-3, 1e-2, 1e-1, 1.0), emotion_components=128,
+                 adapt_components=256, random_state=0):
         self.features = features
+        self.adapt_components = adapt_components
         self.alphas = alphas
         self.clip = clip
         self.coverage = coverage
@@ -239,6 +258,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         "cv": [Options(Integral, {0}), Interval(Integral, 2, None, closed="left")],
         "emotion_alpha": [Interval(Real, 0, None, closed="neither"), "array-like"],
         "emotion_components": [Interval(Integral, 1, None, closed="left")],
+        "adapt_components": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -292,6 +312,11 @@ class AffectModel(RegressorMixin, BaseEstimator):
         self.n_features_in_ = F.shape[1]
         self.n_train_ = len(F)
         self.main_, self.alpha_ = _Linear.fit(F, y, alphas, clip)
+        self.gram_basis_ = self.gram_eigvals_ = self.gram_rest_ = None
+        if self.adapt_components:
+            Z = _standardise(F, self.main_.mean, self.main_.scale, clip)
+            self.gram_basis_, self.gram_eigvals_, self.gram_rest_ = gram_summary(
+                Z, int(self.adapt_components))
         self.folds_ = []
         if self.cv:
             fold_of = np.empty(len(F), dtype=np.int64)
@@ -367,8 +392,108 @@ class AffectModel(RegressorMixin, BaseEstimator):
         out = np.full((len(F), 2), np.nan)
         ok, G = self._rows(F)
         if len(G):
-            out[ok] = np.clip(self.main_.predict(G), 1.0, 9.0)
+            if getattr(self, "adaptation_", None) is not None:
+                ctx = self._adapt_context(G)
+                pred = np.column_stack([predict_strategy(t["strategy"], t["params"], ctx, j)
+                                        for j, t in enumerate(self.adaptation_["targets"])])
+            else:
+                pred = self.main_.predict(G)
+            out[ok] = np.clip(pred, 1.0, 9.0)
         return out
+
+    # --------------------------------------------------------- adaptation
+    def _adapt_context(self, G):
+        """What the adaptation strategies read of finite feature rows ``G``:
+        standardised features, the unadapted predictions and emotions."""
+        Z = _standardise(G, self.main_.mean, self.main_.scale, self.main_.clip)
+        emotions = None
+        if self.emotion_names_ is not None:
+            emotions = softmax(Z @ self.emotion_coef_ + self.emotion_intercept_, axis=1)
+        return context(Z, Z @ self.main_.coef + self.main_.intercept, emotions)
+
+    def _adapt_prior(self):
+        if getattr(self, "gram_basis_", None) is None:
+            return None
+        return {"basis": self.gram_basis_, "eigvals": self.gram_eigvals_, "rest": self.gram_rest_,
+                "alpha": self.alpha_, "n_train": self.n_train_}
+
+    def adapt(self, X, y, *, strategies=STRATEGIES, cv=5, weight=0.25, random_state=0):
+        """A copy of this model adapted to your raters, from a few rated images.
+
+        Raters of different picture sets mean different things by valence
+        and arousal, so a model fitted on public sets transfers imperfectly
+        to yours.  Give it ``k`` of your images (a few dozen help; 50-100
+        help more) with your raters' valence and arousal, and each strategy
+        of :mod:`sklearn_emotion._adapt` is scored per target by
+        ``cv``-fold cross-validation on those images alone: ``"keep"`` (this
+        model unchanged), ``"outputs"`` (re-weight its own outputs),
+        ``"shrunk"`` (a ridge correction shrunk toward its coefficients) and
+        ``"refit"`` (its head refitted on its training images plus yours,
+        weighted up; needs a model that stores its training summary, as
+        :func:`load_pretrained`'s does).  The best is fitted on all ``k``
+        images.  Since the unadapted model competes, with labels that carry
+        nothing the adapted model falls back to it.
+
+        The intervals are recalibrated on your images: CV+ with the chosen
+        strategy refitted inside each fold, so they hold their nominal
+        coverage on more images like yours, rated by the same raters.
+
+        Parameters
+        ----------
+        X : sequence of images
+            Your rated images (paths, arrays or PIL images).
+        y : array-like of shape (k, 2)
+            Their valence and arousal, on 1-9 (map another scale first,
+            e.g. ``1 + (x - 1) * 8 / 6`` for 1-7).
+        strategies : sequence of str, default=all four
+            Candidates.
+        cv : int, default=5
+            Folds of the selection and of the recalibration (at most ``k``).
+        weight : float, default=0.25
+            ``"refit"``: your images' total weight relative to the training
+            set's.
+        random_state : int, default=0
+            Shuffles the folds.
+
+        Returns
+        -------
+        model : AffectModel
+            A fitted copy; ``adaptation_`` records the chosen strategy and
+            every candidate's cross-validated MSE, per target.  This model
+            is unchanged.  It saves and loads like any other.
+        """
+        check_is_fitted(self, "main_")
+        F = self._features(X)
+        return self._adapt_features(F, y, strategies=strategies, cv=cv, weight=weight,
+                                    random_state=random_state)
+
+    def _adapt_features(self, F, y, *, strategies=STRATEGIES, cv=5, weight=0.25, random_state=0):
+        import copy
+
+        if getattr(self, "adaptation_", None) is not None:
+            raise ValueError("this model is already adapted: adapt the model it came from")
+        y = np.asarray(y, dtype=np.float64)
+        F = np.asarray(F, dtype=np.float64)
+        if y.ndim != 2 or y.shape[1] != 2 or len(y) != len(F):
+            raise ValueError(f"y must be ({len(F)}, 2) valence/arousal, got shape {y.shape}")
+        ok = np.isfinite(F).all(axis=1) & np.isfinite(y).all(axis=1)
+        if not ok.all():
+            raise ValueError(f"{int((~ok).sum())} adaptation image(s) have no features or no "
+                             "rating; leave them out")
+        unknown = [s for s in strategies if s not in STRATEGIES]
+        if unknown or not strategies:
+            raise ValueError(f"strategies must be a non-empty subset of {STRATEGIES}, got "
+                             f"{list(strategies)}")
+        if not 0 < float(weight):
+            raise ValueError(f"weight must be > 0, got {weight!r}")
+        ctx = self._adapt_context(F)
+        targets = cv_select(ctx, y, strategies=tuple(strategies), cv=cv,
+                            random_state=random_state, prior=self._adapt_prior(),
+                            weight=float(weight))
+        new = copy.copy(self)
+        new.adaptation_ = {"targets": targets, "n_images": int(len(y)), "weight": float(weight),
+                           "cv": int(cv), "random_state": random_state}
+        return new
 
     def predict_interval(self, X):
         """Prediction intervals at the nominal ``coverage`` (CV+).
@@ -393,20 +518,21 @@ class AffectModel(RegressorMixin, BaseEstimator):
         ok, G = self._rows(F)
         if not len(G):
             return out
-        n = len(self.fold_of_)
-        alpha = 1.0 - float(self.coverage)
-        k_lo = int(np.floor(alpha * (n + 1)))
-        k_hi = int(np.ceil((1 - alpha) * (n + 1)))
-        k_lo = min(max(k_lo, 1), n)
-        k_hi = min(max(k_hi, 1), n)
+        if getattr(self, "adaptation_", None) is not None:
+            ctx = self._adapt_context(G)
+            res = np.empty((len(G), 2, 2))
+            for j, t in enumerate(self.adaptation_["targets"]):
+                fold_preds = np.stack([predict_strategy(t["strategy"], p, ctx, j)
+                                       for p in t["fold_params"]])
+                res[:, j, 0], res[:, j, 1] = cv_plus(fold_preds, t["fold_of"], t["residuals"],
+                                                     self.coverage)
+            out[ok] = np.clip(res, 1.0, 9.0)
+            return out
         fold_pred = np.stack([f.predict(G) for f in self.folds_])  # (K, m, 2)
         res = np.empty((len(G), 2, 2))
         for j in range(2):
-            mu = fold_pred[self.fold_of_, :, j]  # (n, m): fold model of each training image
-            R = self.calibration_residuals_[:, j][:, None]
-            lo = np.partition(mu - R, k_lo - 1, axis=0)[k_lo - 1]
-            hi = np.partition(mu + R, k_hi - 1, axis=0)[k_hi - 1]
-            res[:, j, 0], res[:, j, 1] = lo, hi
+            res[:, j, 0], res[:, j, 1] = cv_plus(fold_pred[:, :, j], self.fold_of_,
+                                                 self.calibration_residuals_[:, j], self.coverage)
         out[ok] = np.clip(res, 1.0, 9.0)
         return out
 
@@ -521,6 +647,28 @@ class AffectModel(RegressorMixin, BaseEstimator):
         if self.emotion_names_ is not None:
             arrays["emotion_coef"] = self.emotion_coef_
             arrays["emotion_intercept"] = self.emotion_intercept_
+        if getattr(self, "gram_basis_", None) is not None:
+            arrays["gram_basis"] = self.gram_basis_
+            arrays["gram_eigvals"] = self.gram_eigvals_
+            desc["gram_rest"] = float(self.gram_rest_)
+        adaptation = getattr(self, "adaptation_", None)
+        if adaptation is not None:
+            desc["format_version"] = ADAPTED_FORMAT_VERSION
+            targets = []
+            for j, t in enumerate(adaptation["targets"]):
+                targets.append({"strategy": t["strategy"], "cv_mse": t["cv_mse"],
+                                "n_folds": len(t["fold_params"]),
+                                "params": sorted(t["params"]),
+                                "fold_param_names": sorted(t["fold_params"][0])})
+                arrays[f"adapt{j}_fold_of"] = t["fold_of"]
+                arrays[f"adapt{j}_residuals"] = t["residuals"]
+                for k, v in t["params"].items():
+                    arrays[f"adapt{j}_main_{k}"] = np.asarray(v)
+                for i, fp in enumerate(t["fold_params"]):
+                    for k, v in fp.items():
+                        arrays[f"adapt{j}_fold{i}_{k}"] = np.asarray(v)
+            desc["adaptation"] = {k: v for k, v in adaptation.items() if k != "targets"}
+            desc["adaptation"]["targets"] = targets
         # float32 halves the size; every number the model uses is stored once
         stored = {k: (v.astype(np.float32) if v.dtype.kind == "f" and v.ndim > 1 else v)
                   for k, v in arrays.items()}
@@ -537,6 +685,8 @@ class AffectModel(RegressorMixin, BaseEstimator):
             lin.coef = lin.coef.astype(np.float32).astype(np.float64)
         if self.emotion_names_ is not None:
             self.emotion_coef_ = self.emotion_coef_.astype(np.float32).astype(np.float64)
+        if getattr(self, "gram_basis_", None) is not None:
+            self.gram_basis_ = self.gram_basis_.astype(np.float32).astype(np.float64)
         return self
 
 
@@ -613,10 +763,11 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
         raise FileNotFoundError(f"{path}: not a saved affect model (needs model.json and arrays.npz)")
     with open(desc_file, encoding="utf-8") as f:
         desc = json.load(f)
-    if (desc.get("format"), desc.get("format_version")) != FORMAT:
+    if desc.get("format") != FORMAT[0] or desc.get("format_version") not in (
+            FORMAT[1], ADAPTED_FORMAT_VERSION):
         raise ValueError(
             f"{desc_file}: format {desc.get('format')!r} v{desc.get('format_version')!r}, "
-            f"this version reads {FORMAT[0]!r} v{FORMAT[1]}"
+            f"this version reads {FORMAT[0]!r} v{FORMAT[1]} and v{ADAPTED_FORMAT_VERSION}"
         )
     classes = _feature_classes()
     cls_name = desc["features"]["class"]
@@ -662,6 +813,24 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
         model.emotion_coef_ = A["emotion_coef"]
         model.emotion_intercept_ = A["emotion_intercept"]
         model.emotion_alpha_ = desc.get("emotion_alpha")
+    model.gram_basis_ = model.gram_eigvals_ = model.gram_rest_ = None
+    if "gram_basis" in A:
+        model.gram_basis_, model.gram_eigvals_ = A["gram_basis"], A["gram_eigvals"]
+        model.gram_rest_ = float(desc["gram_rest"])
+    if "adaptation" in desc:
+        info = dict(desc["adaptation"])
+        targets = []
+        for j, t in enumerate(info["targets"]):
+            targets.append({
+                "strategy": t["strategy"], "cv_mse": t["cv_mse"],
+                "fold_of": A[f"adapt{j}_fold_of"].astype(np.int64),
+                "residuals": A[f"adapt{j}_residuals"],
+                "params": {k: A[f"adapt{j}_main_{k}"] for k in t["params"]},
+                "fold_params": [{k: A[f"adapt{j}_fold{i}_{k}"] for k in t["fold_param_names"]}
+                                for i in range(t["n_folds"])],
+            })
+        info["targets"] = targets
+        model.adaptation_ = info
     model.metadata_ = desc.get("metadata", {})
     return model
 

@@ -1,0 +1,302 @@
+"""Few-shot adaptation of a fitted affect model to a user's raters: pure functions.
+
+Different rater pools mean different things by the same words, arousal above
+all: a model fitted on one picture set transfers poorly to another set's
+ratings even when both are predictable within themselves.  A few dozen images
+rated by the user's own raters recover much of it.  No single recipe wins on
+every set, so each *strategy* below is scored by K-fold cross-validation on
+the user's ``k`` images alone, per target, and the best is kept (``"keep"``,
+the unadapted model, competes too).
+
+Every strategy maps the same per-image context (:func:`context`) to one
+target's prediction:
+
+``keep``
+    the model's own prediction, unchanged.
+``shift``
+    the model's prediction moved by its mean residual on the ``k`` images
+    (another set's raters may rate everything higher or lower).
+``scale``
+    ``a + b * prediction`` by least squares on the ``k`` images, ``b >= 0``:
+    the model's ranking of the images, on the new raters' scale (its Pearson
+    r is the unadapted model's).
+``outputs``
+    a ridge regression, on the ``k`` images, of the ratings on the model's
+    own outputs (valence, arousal and, when it has them, the seven emotion
+    probabilities), standardised; its penalty by leave-one-out.  It can
+    re-scale, shift and mix the outputs (another set's "arousal" may be
+    partly this model's valence).
+``shrunk``
+    a ridge correction ``delta + z @ d`` of the model's prediction on the
+    standardised image features ``z``: the pretrained coefficients plus
+    ``d``, shrunk toward them (toward ``d = 0``) with a penalty chosen by
+    leave-one-out on the ``k`` images.
+``refit``
+    the head refitted on its training images plus the ``k`` new images, the
+    new ones together weighted at ``weight`` times the training set's total
+    weight.  For a ridge head this is exact in closed form without the
+    training images: refitting moves the coefficients by ``d`` minimising
+    ``d' H d + n * delta**2 + c * ||r - delta - Z_k d||**2``, with ``H`` the
+    training images' (centred) Gram matrix plus the ridge penalty, ``r`` the
+    model's residuals on the ``k`` images and ``c`` their weight.  The model
+    stores ``H`` by its leading eigenvectors (:func:`gram_summary`); the
+    remaining spectrum is replaced by its mean eigenvalue.
+
+References: the CV+ intervals of :class:`~sklearn_emotion.AffectModel` are
+recalibrated on the ``k`` images with the adaptation refitted inside each
+fold (Barber, Candès, Ramdas & Tibshirani, "Predictive inference with the
+jackknife+", Annals of Statistics 2021).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import solve
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import KFold
+
+__all__ = ["STRATEGIES", "context", "cv_select", "fit_strategy", "gram_summary",
+           "predict_strategy"]
+
+#: Every strategy, in the order they win ties ("keep" first).
+STRATEGIES = ("keep", "shift", "scale", "outputs", "shrunk", "refit")
+
+_OUTPUT_ALPHAS = tuple(float(a) for a in np.logspace(-3, 4, 15))
+_SHRINK_ALPHAS = tuple(float(a) for a in np.logspace(0, 7, 15))
+
+
+def gram_summary(Z, n_components=256):
+    """The leading eigenpairs of the centred Gram matrix ``Zc' Zc``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_features)
+        Standardised training features.
+    n_components : int, default=256
+        How many eigenpairs to keep.
+
+    Returns
+    -------
+    basis : ndarray of shape (n_features, m)
+        Orthonormal eigenvectors, largest eigenvalue first.
+    eigvals : ndarray of shape (m,)
+        Their eigenvalues.
+    rest : float
+        Mean of the eigenvalues left out, over the remaining dimensions
+        (``(trace - eigvals.sum()) / (n_features - m)``).
+    """
+    Zc = Z - Z.mean(axis=0)
+    _, s, Vt = np.linalg.svd(Zc, full_matrices=False)
+    m = int(min(n_components, len(s)))
+    eig = s ** 2
+    rest = float((eig.sum() - eig[:m].sum()) / max(Z.shape[1] - m, 1))
+    return Vt[:m].T.copy(), eig[:m].copy(), rest
+
+
+def context(Z, base, emotions=None):
+    """What every strategy reads of a batch of images.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, p)
+        Standardised (clipped) features, as the model's head sees them.
+    base : ndarray of shape (n, 2)
+        The unadapted model's valence and arousal (before clipping to 1-9).
+    emotions : ndarray of shape (n, 7) or None
+        The model's emotion probabilities, when it has an emotion head.
+
+    Returns
+    -------
+    ctx : dict
+    """
+    outputs = base if emotions is None else np.hstack([base, emotions])
+    return {"Z": Z, "base": base, "outputs": outputs}
+
+
+def _take(ctx, idx):
+    return {k: v[idx] for k, v in ctx.items()}
+
+
+def fit_strategy(name, ctx, y, j, prior=None, weight=0.25):
+    """Fit strategy ``name`` for target ``j`` on the images of ``ctx``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`STRATEGIES`.
+    ctx : dict
+        :func:`context` of the adaptation images.
+    y : ndarray of shape (k,)
+        Their ratings of target ``j`` (1-9).
+    j : int
+        0 valence, 1 arousal.
+    prior : dict or None
+        For ``"refit"``: ``basis``, ``eigvals``, ``rest`` (from
+        :func:`gram_summary`), ``alpha`` (the head's ridge penalty for each
+        target) and ``n_train``.
+    weight : float, default=0.25
+        For ``"refit"``: the new images' total weight relative to the
+        training set's.
+
+    Returns
+    -------
+    params : dict of ndarray
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if name == "keep":
+        return {}
+    if name == "outputs":
+        O = ctx["outputs"]
+        mean, scale = O.mean(axis=0), O.std(axis=0)
+        scale[scale < 1e-12] = 1.0
+        r = RidgeCV(alphas=_OUTPUT_ALPHAS).fit((O - mean) / scale, y)
+        return {"mean": mean, "scale": scale, "coef": np.asarray(r.coef_, dtype=np.float64),
+                "intercept": np.asarray(float(r.intercept_))}
+    resid = y - ctx["base"][:, j]
+    Z = ctx["Z"]
+    if name == "shift":
+        return {"intercept": np.asarray(float(resid.mean()))}
+    if name == "scale":
+        b = ctx["base"][:, j]
+        bc = b - b.mean()
+        slope = max(float(bc @ (y - y.mean()) / max(float(bc @ bc), 1e-12)), 0.0)
+        return {"slope": np.asarray(slope), "intercept": np.asarray(float(y.mean() - slope * b.mean()))}
+    if name == "shrunk":
+        r = RidgeCV(alphas=_SHRINK_ALPHAS).fit(Z, resid)
+        return {"coef": np.asarray(r.coef_, dtype=np.float64),
+                "intercept": np.asarray(float(r.intercept_))}
+    if name == "refit":
+        if prior is None:
+            raise ValueError("the 'refit' strategy needs the model's training summary")
+        k = len(y)
+        n = float(prior["n_train"])
+        c = weight * n / k  # each new image's weight
+        alpha = float(np.atleast_1d(prior["alpha"])[j])
+        V, lam, rest = prior["basis"], prior["eigvals"], float(prior["rest"])
+        # H^-1 x = V diag(1/(lam+alpha)) V'x + (x - V V'x) / (rest + alpha)
+        ZT = Z.T
+        VtZT = V.T @ ZT
+        HinvZT = V @ (VtZT / (lam + alpha)[:, None]) + (ZT - V @ VtZT) / (rest + alpha)
+        # theta = P^-1 A' (A P^-1 A' + I/c)^-1 r, A = [1 | Z], P = diag(n, H)
+        G = np.ones((k, k)) / n + Z @ HinvZT + np.eye(k) / c
+        u = solve(G, resid, assume_a="pos")
+        return {"coef": HinvZT @ u, "intercept": np.asarray(float(u.sum() / n))}
+    raise ValueError(f"unknown adaptation strategy {name!r}; choose from {STRATEGIES}")
+
+
+def predict_strategy(name, params, ctx, j):
+    """Target ``j``'s prediction of a fitted strategy on the images of ``ctx``."""
+    base = ctx["base"][:, j]
+    if name == "keep":
+        return base.copy()
+    if name == "outputs":
+        return ((ctx["outputs"] - params["mean"]) / params["scale"]) @ params["coef"] \
+            + float(params["intercept"])
+    if name == "shift":
+        return base + float(params["intercept"])
+    if name == "scale":
+        return float(params["slope"]) * base + float(params["intercept"])
+    if name in ("shrunk", "refit"):
+        return base + ctx["Z"] @ params["coef"] + float(params["intercept"])
+    raise ValueError(f"unknown adaptation strategy {name!r}")
+
+
+def cv_select(ctx, Y, strategies=STRATEGIES, cv=5, random_state=0, prior=None, weight=0.25,
+              n_repeats=3):
+    """Choose a strategy per target by K-fold cross-validation on the k images.
+
+    Parameters
+    ----------
+    ctx : dict
+        :func:`context` of the ``k`` rated images.
+    Y : ndarray of shape (k, 2)
+        Their valence and arousal ratings.
+    strategies : sequence of str
+        Candidates (``"refit"`` is left out when ``prior`` is None).
+    cv : int, default=5
+        Folds (at most ``k``).
+    random_state : int
+        Shuffles the folds.
+    n_repeats : int, default=3
+        The choice averages the out-of-fold MSE over this many different
+        shufflings of the folds (a few dozen images make one K-fold split
+        noisy); the recalibration uses the first.
+
+    Returns
+    -------
+    result : list of dict, one per target
+        ``strategy`` (the chosen one), ``cv_mse`` (every candidate's
+        out-of-fold mean squared error), ``fold_of`` (each image's fold),
+        ``residuals`` (the chosen strategy's absolute out-of-fold residuals),
+        ``fold_params`` (its model of each fold) and ``params`` (fitted on
+        all ``k`` images).
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    k = len(Y)
+    cands = [s for s in strategies if s != "refit" or prior is not None]
+    n_splits = int(min(cv, k))
+    if n_splits < 2:
+        raise ValueError(f"adaptation needs at least 2 rated images, got {k}")
+    rng = np.random.RandomState(random_state)
+    splits = [list(KFold(n_splits, shuffle=True, random_state=rng.randint(2 ** 31 - 1)).split(Y))
+              for _ in range(max(1, int(n_repeats)))]
+    folds = splits[0]
+    fold_of = np.empty(k, dtype=np.int64)
+    for f, (_, te) in enumerate(folds):
+        fold_of[te] = f
+    out = []
+    for j in range(Y.shape[1]):
+        mse = {s: 0.0 for s in cands}
+        oof0, fold_params = {}, {s: [] for s in cands}
+        for rep, split in enumerate(splits):
+            oof = {s: np.empty(k) for s in cands}
+            for tr, te in split:
+                ctr, cte = _take(ctx, tr), _take(ctx, te)
+                for s in cands:
+                    p = fit_strategy(s, ctr, Y[tr, j], j, prior, weight)
+                    if rep == 0:
+                        fold_params[s].append(p)
+                    oof[s][te] = predict_strategy(s, p, cte, j)
+            for s in cands:
+                mse[s] += float(np.mean((np.clip(oof[s], 1, 9) - Y[:, j]) ** 2)) / len(splits)
+            if rep == 0:
+                oof0 = oof
+        best = min(cands, key=lambda s: (mse[s], cands.index(s)))
+        out.append({
+            "strategy": best,
+            "cv_mse": mse,
+            "fold_of": fold_of,
+            "residuals": np.abs(Y[:, j] - oof0[best]),
+            "fold_params": fold_params[best],
+            "params": fit_strategy(best, ctx, Y[:, j], j, prior, weight),
+        })
+    return out
+
+
+def cv_plus(fold_preds, fold_of, residuals, coverage):
+    """CV+ interval ends from each fold model's predictions.
+
+    Parameters
+    ----------
+    fold_preds : ndarray of shape (K, m)
+        Each fold's model on ``m`` new images.
+    fold_of : ndarray of shape (n,)
+        The fold each calibration image was held out in.
+    residuals : ndarray of shape (n,)
+        Their absolute out-of-fold residuals.
+    coverage : float
+        Nominal coverage.
+
+    Returns
+    -------
+    lo, hi : ndarray of shape (m,)
+    """
+    n = len(fold_of)
+    a = 1.0 - float(coverage)
+    k_lo = min(max(int(np.floor(a * (n + 1))), 1), n)
+    k_hi = min(max(int(np.ceil((1 - a) * (n + 1))), 1), n)
+    mu = fold_preds[fold_of]  # (n, m)
+    R = residuals[:, None]
+    lo = np.partition(mu - R, k_lo - 1, axis=0)[k_lo - 1]
+    hi = np.partition(mu + R, k_hi - 1, axis=0)[k_hi - 1]
+    return lo, hi
