@@ -201,8 +201,24 @@ def predict_strategy(name, params, ctx, j):
     raise ValueError(f"unknown adaptation strategy {name!r}")
 
 
+def _r(a, b):
+    a, b = a - a.mean(), b - b.mean()
+    den = float(np.sqrt((a @ a) * (b @ b)))
+    return float(a @ b / den) if den > 0 else 0.0
+
+
+def _p_positive(r, n):
+    """One-sided p-value of a Pearson correlation ``r`` over ``n`` pairs."""
+    from scipy.stats import t as student
+
+    if n < 3:
+        return 1.0
+    r = min(max(float(r), -0.999999), 0.999999)
+    return float(student.sf(r * np.sqrt((n - 2) / (1 - r * r)), n - 2))
+
+
 def cv_select(ctx, Y, strategies=STRATEGIES, cv=5, random_state=0, prior=None, weight=0.25,
-              n_repeats=3):
+              n_repeats=3, alpha=0.05):
     """Choose a strategy per target by K-fold cross-validation on the k images.
 
     Parameters
@@ -221,12 +237,20 @@ def cv_select(ctx, Y, strategies=STRATEGIES, cv=5, random_state=0, prior=None, w
         The choice averages the out-of-fold MSE over this many different
         shufflings of the folds (a few dozen images make one K-fold split
         noisy); the recalibration uses the first.
+    alpha : float, default=0.05
+        A strategy other than ``"keep"`` is eligible only when its
+        out-of-fold predictions correlate positively with the ratings at
+        this one-sided significance level; among the eligible ones (and
+        ``"keep"``) the lowest out-of-fold MSE wins.  Ratings that carry no
+        signal about the images (or that this model cannot follow) leave
+        the model unchanged.  Without ``"keep"`` among ``strategies``
+        there is nothing to fall back to, and every candidate is eligible.
 
     Returns
     -------
     result : list of dict, one per target
-        ``strategy`` (the chosen one), ``cv_mse`` (every candidate's
-        out-of-fold mean squared error), ``fold_of`` (each image's fold),
+        ``strategy`` (the chosen one), ``cv_mse`` and ``cv_r`` (every
+        candidate's out-of-fold mean squared error and Pearson r), ``fold_of`` (each image's fold),
         ``residuals`` (the chosen strategy's absolute out-of-fold residuals),
         ``fold_params`` (its model of each fold) and ``params`` (fitted on
         all ``k`` images).
@@ -246,7 +270,7 @@ def cv_select(ctx, Y, strategies=STRATEGIES, cv=5, random_state=0, prior=None, w
         fold_of[te] = f
     out = []
     for j in range(Y.shape[1]):
-        mse = {s: 0.0 for s in cands}
+        mse, cv_r = {s: 0.0 for s in cands}, {s: 0.0 for s in cands}
         oof0, fold_params = {}, {s: [] for s in cands}
         for rep, split in enumerate(splits):
             oof = {s: np.empty(k) for s in cands}
@@ -259,12 +283,20 @@ def cv_select(ctx, Y, strategies=STRATEGIES, cv=5, random_state=0, prior=None, w
                     oof[s][te] = predict_strategy(s, p, cte, j)
             for s in cands:
                 mse[s] += float(np.mean((np.clip(oof[s], 1, 9) - Y[:, j]) ** 2)) / len(splits)
+                cv_r[s] += _r(oof[s], Y[:, j]) / len(splits)
             if rep == 0:
                 oof0 = oof
-        best = min(cands, key=lambda s: (mse[s], cands.index(s)))
+        # a change is made only where the out-of-fold predictions carry
+        # signal about these ratings (one-sided test of Pearson r at
+        # ``alpha``): labels unrelated to the images keep the model as it is
+        eligible = [s for s in cands if s == "keep" or _p_positive(cv_r[s], k) < alpha]
+        if "keep" not in cands:  # nothing to fall back to: the test does not apply
+            eligible = cands
+        best = min(eligible, key=lambda s: (mse[s], cands.index(s)))
         out.append({
             "strategy": best,
             "cv_mse": mse,
+            "cv_r": cv_r,
             "fold_of": fold_of,
             "residuals": np.abs(Y[:, j] - oof0[best]),
             "fold_params": fold_params[best],

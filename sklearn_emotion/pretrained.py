@@ -657,6 +657,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
             targets = []
             for j, t in enumerate(adaptation["targets"]):
                 targets.append({"strategy": t["strategy"], "cv_mse": t["cv_mse"],
+                                "cv_r": t.get("cv_r"),
                                 "n_folds": len(t["fold_params"]),
                                 "params": sorted(t["params"]),
                                 "fold_param_names": sorted(t["fold_params"][0])})
@@ -822,7 +823,7 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
         targets = []
         for j, t in enumerate(info["targets"]):
             targets.append({
-                "strategy": t["strategy"], "cv_mse": t["cv_mse"],
+                "strategy": t["strategy"], "cv_mse": t["cv_mse"], "cv_r": t.get("cv_r"),
                 "fold_of": A[f"adapt{j}_fold_of"].astype(np.int64),
                 "residuals": A[f"adapt{j}_residuals"],
                 "params": {k: A[f"adapt{j}_main_{k}"] for k in t["params"]},

@@ -1,0 +1,140 @@
+"""AffectModel.adapt: few-shot adaptation to a user's raters, on real features."""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy.stats import pearsonr
+from sklearn.linear_model import Ridge
+
+from sklearn_emotion import AffectModel, PooledLayerFeatures, load_pretrained
+from sklearn_emotion.datasets import load_emotion6, load_oasis
+
+
+@pytest.fixture(scope="module")
+def sets(tmp_path_factory):
+    """Pooled MobileNetV2 features of 300 Emotion6 and 200 OASIS photos."""
+    cache = str(tmp_path_factory.mktemp("adapt-cache"))
+    e6, oasis = load_emotion6(), load_oasis()
+    i6 = np.arange(0, 1980, 6)[:300]
+    io = np.arange(0, 900, 4)[:200]
+    feats = PooledLayerFeatures(memory=cache)
+    F6 = feats.fit_transform(list(e6.filenames[i6]))
+    Fo = feats.fit_transform(list(oasis.filenames[io]))
+    return (F6, e6.target[i6], e6.distributions[i6]), (Fo, oasis.target[io])
+
+
+@pytest.fixture(scope="module")
+def base(sets):
+    (F6, y6, P6), _ = sets
+    return AffectModel()._fit_features(PooledLayerFeatures().fit([]), F6, y6, P6)
+
+
+def _mse(model, F, y):
+    return ((model._predict_features(F) - y) ** 2).mean(axis=0)
+
+
+def test_adaptation_follows_a_planted_shift_of_raters(sets, base):
+    """New raters who rate OASIS's valence 1.5 higher and its arousal
+    reversed: 60 of their ratings make the adapted model better than the
+    unadapted one on the other 140 images, for both targets."""
+    _, (Fo, yo) = sets
+    y_new = np.c_[np.clip(yo[:, 0] + 1.5, 1, 9), 10 - yo[:, 1]]
+    k = 60
+    adapted = base._adapt_features(Fo[:k], y_new[:k])
+    before, after = _mse(base, Fo[k:], y_new[k:]), _mse(adapted, Fo[k:], y_new[k:])
+    assert (after < 0.9 * before).all(), (before, after)
+    chosen = [t["strategy"] for t in adapted.adaptation_["targets"]]
+    assert "keep" not in chosen
+    # reversed arousal: the unadapted model ranks it backwards, the adapted one forwards
+    assert pearsonr(base._predict_features(Fo[k:])[:, 1], y_new[k:, 1])[0] < 0
+    assert pearsonr(adapted._predict_features(Fo[k:])[:, 1], y_new[k:, 1])[0] > 0.3
+    # the base model is unchanged by adapting a copy of it
+    assert not hasattr(base, "adaptation_")
+
+
+def test_noise_labels_keep_the_model(sets, base):
+    """Ratings that carry nothing about the images: the model falls back to
+    itself, predictions unchanged."""
+    _, (Fo, _) = sets
+    for seed in range(3):
+        noise = np.random.default_rng(seed).uniform(1, 9, size=(60, 2))
+        adapted = base._adapt_features(Fo[:60], noise)
+        assert [t["strategy"] for t in adapted.adaptation_["targets"]] == ["keep", "keep"]
+        np.testing.assert_array_equal(adapted._predict_features(Fo[60:]),
+                                      base._predict_features(Fo[60:]))
+
+
+def test_refit_equals_refitting_on_training_plus_weighted_images(sets):
+    """The 'refit' strategy, in closed form from the stored Gram summary, is
+    the ridge head refitted on its training images plus the k new ones,
+    weighted at ``weight`` times the training set's total weight."""
+    (F6, y6, _), (Fo, yo) = sets
+    n, k, weight, alpha = 80, 20, 0.25, 30.0
+    model = AffectModel(alphas=(alpha,), clip=None, cv=0)._fit_features(
+        PooledLayerFeatures(), F6[:n], y6[:n])
+    adapted = model._adapt_features(Fo[:k], yo[:k], strategies=("refit",), weight=weight)
+    Z = lambda F: (F - model.main_.mean) / model.main_.scale  # noqa: E731
+    X = np.vstack([Z(F6[:n]), Z(Fo[:k])])
+    w = np.r_[np.ones(n), np.full(k, weight * n / k)]
+    for j in range(2):
+        ridge = Ridge(alpha=alpha).fit(X, np.r_[y6[:n, j], yo[:k, j]], sample_weight=w)
+        np.testing.assert_allclose(
+            adapted._predict_features(Fo[k:])[:, j],
+            np.clip(ridge.predict(Z(Fo[k:])), 1, 9), rtol=0, atol=1e-6)
+
+
+def test_recalibrated_intervals_cover_the_new_raters(sets, base):
+    """80 % intervals recalibrated on 60 rated images cover about 80 % of
+    the other 140 images of the same raters.  Tolerance: +-0.12, about 3.5
+    binomial standard deviations at 140 images (0.034) plus the CV+
+    calibration's own spread at 60 images."""
+    _, (Fo, yo) = sets
+    y_new = np.c_[np.clip(yo[:, 0] + 1.5, 1, 9), 10 - yo[:, 1]]
+    adapted = base._adapt_features(Fo[:60], y_new[:60])
+    iv = adapted._interval_features(Fo[60:])
+    pred = adapted._predict_features(Fo[60:])
+    assert (iv[:, :, 0] <= pred + 1e-9).all() and (pred <= iv[:, :, 1] + 1e-9).all()
+    inside = (y_new[60:] >= iv[:, :, 0]) & (y_new[60:] <= iv[:, :, 1])
+    cover = inside.mean(axis=0)
+    assert (np.abs(cover - 0.8) <= 0.12).all(), cover
+    # the unadapted valence intervals do not: their centre is 1.5 too low
+    iv0 = base._interval_features(Fo[60:])
+    cover0 = ((y_new[60:] >= iv0[:, :, 0]) & (y_new[60:] <= iv0[:, :, 1])).mean(axis=0)
+    assert cover0[0] < 0.6, cover0
+
+
+def test_adapted_model_saves_and_loads_without_unpickling(sets, base, tmp_path, monkeypatch):
+    _, (Fo, yo) = sets
+    y_new = np.c_[yo[:, 0], 10 - yo[:, 1]]
+    base._cast_like_saved()
+    adapted = base._adapt_features(Fo[:40], y_new[:40])
+    path = adapted.save(tmp_path / "adapted")
+
+    def refuse(*a, **k):
+        raise AssertionError("loading unpickled something")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    loaded = load_pretrained(path)
+    assert [t["strategy"] for t in loaded.adaptation_["targets"]] == \
+        [t["strategy"] for t in adapted.adaptation_["targets"]]
+    np.testing.assert_allclose(loaded._predict_features(Fo[40:]),
+                               adapted._predict_features(Fo[40:]), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(loaded._interval_features(Fo[40:]),
+                               adapted._interval_features(Fo[40:]), rtol=1e-6, atol=1e-6)
+
+
+def test_adapt_on_images_and_its_errors(sets, base):
+    """The public method takes images; an adapted model is not adapted again."""
+    e6 = load_emotion6()
+    model = load_pretrained()
+    files = list(e6.filenames[1000:1030])
+    adapted = model.adapt(files, e6.target[1000:1030])
+    assert adapted.predict(files[:3]).shape == (3, 2)
+    with pytest.raises(ValueError, match="already adapted"):
+        adapted.adapt(files, e6.target[1000:1030])
+    with pytest.raises(ValueError, match=r"y must be \(30, 2\)"):
+        model.adapt(files, e6.target[1000:1030, 0])
+    with pytest.raises(ValueError, match="strategies must be"):
+        model.adapt(files, e6.target[1000:1030], strategies=("magic",))
