@@ -132,6 +132,35 @@ def _train_recipe(args):
     return 0
 
 
+def _cmd_adapt(args):
+    from .datasets import load_ratings
+    from .pretrained import AffectModel
+
+    data = load_ratings(args.ratings, args.image_dir, filename_column=args.filename_column,
+                        valence_column=args.valence_column, arousal_column=args.arousal_column,
+                        scale=(args.scale_low, args.scale_high))
+    model, kind = _load_model(args.model)
+    if not isinstance(model, AffectModel):
+        print(f"error: --model {args.model} is not an affect model folder (a pipeline saved "
+              "by 'train' cannot be adapted)", file=sys.stderr)
+        return 2
+    model.features_.set_params(memory=args.cache_dir, verbose=not args.quiet,
+                               on_error="raise")
+    adapted = model.adapt(list(data.filenames), data.target, cv=args.cv)
+    out = Path(args.output)
+    adapted.save(out, metadata={**getattr(model, "metadata_", {}),
+                                "adapted_on": {"ratings": str(args.ratings),
+                                               "images": len(data.filenames)}})
+    print(f"adapted {'the shipped model' if args.model is None else args.model} to "
+          f"{len(data.filenames)} rated images of {args.ratings}:")
+    for name, t in zip(("valence", "arousal"), adapted.adaptation_["targets"]):
+        ranked = sorted(t["cv_mse"].items(), key=lambda kv: kv[1])
+        print(f"  {name}: {t['strategy']} (out-of-fold MSE: "
+              + ", ".join(f"{s} {m:.3f}" for s, m in ranked) + ")")
+    print(f"saved {out}; use it with: sklearn-emotion predict --model {out} IMAGES")
+    return 0
+
+
 def _load_model(spec):
     """A saved AffectModel folder, a joblib pipeline, or None for the shipped model."""
     from .pretrained import load_pretrained
@@ -455,9 +484,32 @@ def build_parser():
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=_cmd_train)
 
+    a = sub.add_parser("adapt", parents=[common],
+                       help="adapt a model to your raters from a few rated images")
+    a.add_argument("ratings", help="CSV/TSV of your ratings: a file-name column and valence "
+                                   "and arousal columns")
+    a.add_argument("--image-dir", required=True, help="folder of the CSV's images")
+    a.add_argument("--output", required=True, help="folder to save the adapted model in")
+    a.add_argument("--model", default=None,
+                   help="a model folder to adapt (default: the shipped pretrained model)")
+    a.add_argument("--filename-column", default="filename", help="(default: %(default)s)")
+    a.add_argument("--valence-column", default="valence", help="(default: %(default)s)")
+    a.add_argument("--arousal-column", default="arousal", help="(default: %(default)s)")
+    a.add_argument("--scale-low", type=float, default=1.0,
+                   help="lowest value of your rating scale, mapped to 1 (default: %(default)s)")
+    a.add_argument("--scale-high", type=float, default=9.0,
+                   help="highest value of your rating scale, mapped to 9 (default: %(default)s)")
+    a.add_argument("--cv", type=int, default=5,
+                   help="folds that choose the strategy and recalibrate the intervals "
+                        "(default: %(default)s)")
+    a.add_argument("--cache-dir", default=None, help="per-image feature cache folder")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.set_defaults(func=_cmd_adapt)
+
     q = sub.add_parser("predict", parents=[common], help="predict valence and arousal for images")
     q.add_argument("--model", default=None,
-                   help="a model saved by 'train' (.joblib file or --recipe folder); "
+                   help="a model saved by 'train' (.joblib file or --recipe folder) or by "
+                        "'adapt' (a folder); "
                         "default: the pretrained model shipped with the package")
     q.add_argument("images", nargs="+",
                    help="image files or folders (searched recursively; every file is "

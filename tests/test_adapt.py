@@ -1,5 +1,6 @@
 """AffectModel.adapt: few-shot adaptation to a user's raters, on real features."""
 
+import os
 import pickle
 
 import numpy as np
@@ -138,3 +139,35 @@ def test_adapt_on_images_and_its_errors(sets, base):
         model.adapt(files, e6.target[1000:1030, 0])
     with pytest.raises(ValueError, match="strategies must be"):
         model.adapt(files, e6.target[1000:1030], strategies=("magic",))
+
+
+def test_cli_adapt_then_predict_with_the_adapted_model(tmp_path, capsys):
+    """`sklearn-emotion adapt ratings.csv --image-dir DIR --output M`, then
+    `predict --model M`: the CSV's predictions are the adapted model's."""
+    import pandas as pd
+
+    from sklearn_emotion.cli import main
+
+    oasis = load_oasis()
+    idx = np.arange(1, 900, 25)  # 36 images
+    files = [str(f) for f in oasis.filenames[idx]]
+    image_dir = os.path.commonpath(files)
+    y17 = 1 + (oasis.target[idx] - 1) * 6 / 8  # back to OASIS's own 1-7 scale
+    csv = tmp_path / "my_ratings.csv"
+    pd.DataFrame({"file": [f[len(image_dir) + 1:] for f in files], "V": y17[:, 0],
+                  "A": y17[:, 1]}).to_csv(csv, index=False)
+    out = tmp_path / "my-model"
+    rc = main(["adapt", str(csv), "--image-dir", image_dir, "--output", str(out),
+               "--filename-column", "file", "--valence-column", "V", "--arousal-column", "A",
+               "--scale-low", "1", "--scale-high", "7", "--quiet"])
+    assert rc == 0
+    said = capsys.readouterr().out
+    assert "adapted the shipped model to 36 rated images" in said and "out-of-fold MSE" in said
+    adapted = load_pretrained(out)
+    assert adapted.adaptation_["n_images"] == 36
+    rc = main(["predict", *files[:4], "--model", str(out), "--output", str(tmp_path / "p.csv"),
+               "--quiet"])
+    assert rc == 0
+    got = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_allclose(got[["valence", "arousal"]].to_numpy(),
+                               adapted.predict(files[:4]), atol=1e-4)  # the CSV has 4 decimals
