@@ -786,9 +786,13 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
     if names != desc["features"]["names"]:
         raise ValueError(f"{desc_file}: the feature network gives different feature names than "
                          "the saved model expects (another network version?)")
-    params = dict(desc["params"])
-    if isinstance(params.get("alphas"), list):
-        params["alphas"] = tuple(params["alphas"])
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in desc["params"].items()}
+    if isinstance(params.get("alphas"), tuple):
+        # the default grid, as written by another NumPy's logspace, is the
+        # default: the model's repr then stays one line
+        if len(params["alphas"]) == len(_DEFAULT_ALPHAS) and np.allclose(
+                params["alphas"], _DEFAULT_ALPHAS, rtol=1e-12, atol=0):
+            params["alphas"] = _DEFAULT_ALPHAS
     model = AffectModel(features=classes[cls_name](**{k: v for k, v in fparams.items()}), **params)
     with np.load(arr_file, allow_pickle=False) as z:
         A = {k: z[k].astype(np.float64) if z[k].dtype.kind == "f" else z[k] for k in z.files}

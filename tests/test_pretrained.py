@@ -309,3 +309,7 @@ def test_raising_estimators_attach_the_good_rows(six_good_two_bad):
     # it survives pickling (joblib workers send it back to the caller)
     again = pickle.loads(pickle.dumps(exc.value))
     np.testing.assert_array_equal(again.partial, part)
+
+
+def test_loaded_models_repr_is_short():
+    assert len(repr(load_pretrained())) < 200
