@@ -535,6 +535,10 @@ def main(argv=None):
 
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
+    if verbose:  # the package's own filters stand aside too, in this process and its workers
+        from ._quiet import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"
     with quiet_native_logs(enabled=not verbose):
         try:
             return args.func(args)
