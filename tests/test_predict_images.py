@@ -132,7 +132,7 @@ def test_predict_images_when_every_image_fails(fitted, tmp_path):
 
 def test_predict_images_pretrained_frame(mixed):
     items, bad = mixed
-    model = load_pretrained()
+    model = load_pretrained(on_error="raise")  # predict_images swaps it, then restores it
     res = predict_images(model, items, method="predict_frame", batch_size=4)
     assert isinstance(res.predictions, pd.DataFrame) and len(res.predictions) == 10
     good = [i for i in range(10) if i not in bad]
