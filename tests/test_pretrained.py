@@ -269,7 +269,7 @@ def test_load_pretrained_keeps_every_good_row(six_good_two_bad):
     names both bad files."""
     files, bad = six_good_two_bad
     model = load_pretrained()
-    with pytest.warns(UserWarning, match="2 of 8 image") as rec:
+    with pytest.warns(UserWarning, match=r"2 image\(s\) could not be loaded \(of 8\)") as rec:
         pred = model.predict(files)
     msg = " ".join(str(w.message) for w in rec)
     assert "truncated.jpg" in msg and "notes.jpg" in msg

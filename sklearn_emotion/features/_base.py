@@ -431,7 +431,7 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
             shown = sorted(errors.items())[:20]
             more = f"; ... and {len(errors) - 20} more" if len(errors) > 20 else ""
             warnings.warn(
-                f"{type(self).__name__}: {len(errors)} of {n} image(s) could not be loaded "
+                f"{type(self).__name__}: {len(errors)} image(s) could not be loaded (of {n}) "
                 f"and got NaN rows: " + "; ".join(str(e) for _, e in shown) + more,
                 UserWarning,
                 stacklevel=2,
