@@ -1,0 +1,162 @@
+"""Converters that build the data home's derived files from their upstream sources.
+
+Some files of the data home have no upstream copy of their exact bytes: they
+are made from one.  The converters live here, in the package, so that anyone
+online can build a data home that :func:`sklearn_emotion.resources.fetch`
+accepts (``sklearn-emotion data fetch``):
+
+- :func:`mobilenet_v2_keras_weights`: the Keras 3 MobileNetV2 weights (with
+  and without the classifier) from the quantized Coral TFLite model;
+- :func:`w2c_table`: the colour-naming table ``w2c.npy`` from the authors'
+  ``w2c.mat``.
+
+Each is a pure function from the upstream file's content to arrays, with a
+thin writer around it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ._quiet import filtered_stderr
+
+__all__ = ["mobilenet_v2_keras_weights", "tflite_conv_weights", "w2c_table",
+           "write_keras_weights", "write_w2c"]
+
+#: Keras' BatchNormalization epsilon in keras.applications.MobileNetV2.
+_BN_EPSILON = 1e-3
+
+
+def tflite_conv_weights(tflite_path):
+    """The dequantised weights and biases of every convolution of a TFLite model.
+
+    Parameters
+    ----------
+    tflite_path : str or path-like
+        A quantized (uint8, per-tensor) TFLite model.
+
+    Returns
+    -------
+    layers : list of (str, ndarray, ndarray)
+        In graph order: the op name (``"CONV_2D"`` or
+        ``"DEPTHWISE_CONV_2D"``), the weights in TFLite's layout (``OHWI``,
+        or ``1HWC`` for depthwise), dequantised as ``(q - zero_point) *
+        scale`` in float32, and the bias, ``q * scale`` in float32.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    with filtered_stderr():
+        it = Interpreter(model_path=os.fspath(tflite_path))
+    details = {d["index"]: d for d in it.get_tensor_details()}
+
+    def deq(index):
+        d = details[index]
+        q = it.get_tensor(index)
+        qp = d["quantization_parameters"]
+        scales, zeros = np.asarray(qp["scales"], np.float32), np.asarray(qp["zero_points"])
+        if scales.size != 1:
+            raise ValueError(f"{tflite_path}: tensor {d['name']!r} is quantized per channel; "
+                             "this converter reads per-tensor quantization")
+        return ((q.astype(np.int64) - int(zeros[0])).astype(np.float32) * scales[0]).astype(
+            np.float32)
+
+    layers = []
+    for op in it._get_ops_details():
+        if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            _, w, b = (int(i) for i in op["inputs"][:3])
+            layers.append((op["op_name"], deq(w), deq(b)))
+    return layers
+
+
+def mobilenet_v2_keras_weights(tflite_path, include_top=True):
+    """Keras MobileNetV2 weights from the quantized Coral MobileNetV2 TFLite model.
+
+    The TFLite model's batch normalisation is folded into its convolutions.
+    The Keras network keeps its BatchNormalization layers, as identity plus a
+    bias: ``gamma = 1``, ``beta`` = the folded bias, ``moving_mean = 0`` and
+    ``moving_variance = 1 - epsilon`` (so ``(x - 0) / sqrt(var + eps) = x``);
+    keep them frozen, in inference mode, when fine-tuning.  The classifier's
+    first class, TFLite's "background", is dropped, leaving ImageNet's 1,000
+    classes in the standard order.
+
+    Parameters
+    ----------
+    tflite_path : str or path-like
+        ``models/mobilenet_v2_1.0_224_quant.tflite`` (Google Coral test data).
+    include_top : bool, default=True
+        With the 1,000-class classifier, or without it (``include_top=False``).
+
+    Returns
+    -------
+    weights : list of ndarray
+        In the order of ``keras.applications.MobileNetV2(...).get_weights()``.
+    """
+    convs = tflite_conv_weights(tflite_path)
+    if len(convs) != 53:
+        raise ValueError(f"{tflite_path}: {len(convs)} convolutions, MobileNetV2 1.0 has 53")
+    *body, logits = convs
+    out = []
+    var = np.full(1, 1.0 - _BN_EPSILON, np.float32)
+    for kind, w, b in body:
+        # TFLite OHWI (conv) or 1HWC (depthwise) -> Keras HWIO or HWC1
+        out.append(np.ascontiguousarray(np.transpose(w, (1, 2, 3, 0))))
+        n = b.shape[0]
+        out += [np.ones(n, np.float32), b, np.zeros(n, np.float32), np.repeat(var, n)]
+    if include_top:
+        _, w, b = logits  # (1001, 1, 1, 1280): class 0 is "background"
+        out += [np.ascontiguousarray(w[1:, 0, 0, :].T), np.ascontiguousarray(b[1:])]
+    return out
+
+
+def write_keras_weights(tflite_path, target, include_top=True):
+    """Build MobileNetV2 in Keras, set :func:`mobilenet_v2_keras_weights`, and
+    save them to ``target`` (a ``.weights.h5`` file)."""
+    from ._quiet import import_keras
+
+    keras = import_keras()
+    kwargs = dict(weights=None, include_top=include_top, input_shape=(224, 224, 3))
+    kwargs.update(classes=1000) if include_top else kwargs.update(pooling="avg")
+    model = keras.applications.MobileNetV2(**kwargs)
+    model.set_weights(mobilenet_v2_keras_weights(tflite_path, include_top=include_top))
+    model.save_weights(os.fspath(target))
+    return Path(target)
+
+
+#: The column order of the colour-naming table (van de Weijer et al.).
+W2C_COLOURS = ("black", "blue", "brown", "grey", "green", "orange", "pink", "purple", "red",
+               "white", "yellow")
+
+
+def w2c_table(mat_path):
+    """The colour-naming table from the authors' ``w2c.mat``.
+
+    Parameters
+    ----------
+    mat_path : str or path-like
+        The MATLAB file published with van de Weijer et al. 2009; its
+        variable ``w2c`` is a (32768, 11) matrix, one row per 8x8x8 RGB bin
+        (row ``r//8 + 32*(g//8) + 1024*(b//8)``), columns in
+        :data:`W2C_COLOURS`'s order.
+
+    Returns
+    -------
+    table : ndarray of shape (32768, 11), float32
+    """
+    from scipy.io import loadmat
+
+    mat = loadmat(os.fspath(mat_path))
+    if "w2c" not in mat:
+        raise ValueError(f"{mat_path}: no variable 'w2c' (found {sorted(k for k in mat if not k.startswith('__'))})")
+    table = np.asarray(mat["w2c"], dtype=np.float32)
+    if table.shape != (32768, 11):
+        raise ValueError(f"{mat_path}: 'w2c' has shape {table.shape}, expected (32768, 11)")
+    return table
+
+
+def write_w2c(mat_path, target):
+    """Write :func:`w2c_table` to ``target`` as ``.npy``."""
+    np.save(os.fspath(target), w2c_table(mat_path), allow_pickle=False)
+    return Path(target)
