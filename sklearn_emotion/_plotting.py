@@ -11,7 +11,7 @@ import numpy as np
 
 from ._image import ImageLoadError, load_image
 
-__all__ = ["plot_va_thumbnails", "thumbnail"]
+__all__ = ["plot_va_thumbnails", "spread_sample", "thumbnail"]
 
 #: Above this many images the plot shows a density and a sample of thumbnails.
 MAX_THUMBNAILS = 300
@@ -24,6 +24,44 @@ def thumbnail(item, size=56):
     im = Image.fromarray(load_image(item))
     im.thumbnail((size, size))
     return np.asarray(im)
+
+
+def spread_sample(va, k, seed=0):
+    """Indices of at most ``k`` points spread over the plane: one per cell of a
+    grid just fine enough to hold ``k`` occupied cells, the point nearest each
+    cell's centre (thumbnails then overlap little), chosen at random among
+    the cells when there are more.
+
+    Parameters
+    ----------
+    va : ndarray of shape (n, 2)
+    k : int
+    seed : int
+
+    Returns
+    -------
+    idx : ndarray of int, sorted
+    """
+    va = np.asarray(va, dtype=np.float64)
+    lo, hi = va.min(axis=0), va.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    best = None
+    for g in range(2, 200):
+        cell = np.minimum(((va - lo) / span * g).astype(int), g - 1)
+        occupied = len(np.unique(cell[:, 0] * g + cell[:, 1]))
+        if occupied >= k or g == 199:
+            best = (g, cell)
+            break
+    g, cell = best
+    centre = lo + (cell + 0.5) / g * span
+    d = ((va - centre) / span) ** 2
+    d = d.sum(axis=1)
+    key = cell[:, 0] * g + cell[:, 1]
+    order = np.lexsort((d, key))
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    if len(first) > k:
+        first = np.random.default_rng(seed).choice(first, k, replace=False)
+    return np.sort(first)
 
 
 def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", limits=(1, 9),
@@ -42,8 +80,9 @@ def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", li
     limits : (float, float) or None
         Axis limits for both axes; None fits them to the points.
     max_thumbnails : int
-        With more images, a hexbin density of all of them is drawn and a
-        random sample of this many thumbnails on top.
+        With more images, a hexbin density of all of them is drawn and at
+        most this many thumbnails on top, spread over it
+        (:func:`spread_sample`).
     seed : int
         Chooses the sample.
 
@@ -62,8 +101,9 @@ def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", li
     if len(va) > max_thumbnails:
         ax.hexbin(va[:, 0], va[:, 1], gridsize=40, cmap="Greys", mincnt=1,
                   extent=None if limits is None else (*limits, *limits))
-        idx = np.sort(np.random.default_rng(seed).choice(len(va), max_thumbnails, replace=False))
-        title = f"{title} ({len(va)} images: density, and {max_thumbnails} of them shown)"
+        idx = spread_sample(va, max_thumbnails, seed=seed)
+        title = (f"{title}\n(all {len(va)} images as a grey density; {len(idx)} of them, "
+                 "spread over it, as thumbnails)")
     shown = 0
     size = 56 if len(idx) <= 100 else 36
     for i in idx:

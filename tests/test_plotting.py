@@ -31,3 +31,22 @@ def test_many_images_give_a_density_and_a_sample(tmp_path):
                                tmp_path / "many.png", max_thumbnails=10)
     assert shown <= 10 and shown >= 9  # a sample; an unreadable one is left out
     assert Image.open(tmp_path / "many.png").size == (800, 800)
+
+
+def test_spread_sample_keeps_thumbnails_apart():
+    """The thumbnails of a large set are spread over the plane: their closest
+    pair is far further apart than in a random sample of the same size."""
+    from sklearn_emotion._plotting import spread_sample
+
+    rng = np.random.default_rng(0)
+    va = np.vstack([rng.normal(5, 0.4, (1900, 2)), rng.uniform(1, 9, (80, 2))])
+
+    def closest(idx):
+        p = va[idx]
+        d = np.sqrt(((p[:, None] - p[None]) ** 2).sum(-1))
+        return d[np.triu_indices(len(p), 1)].min()
+
+    idx = spread_sample(va, 40, seed=0)
+    assert 30 <= len(idx) <= 40 and len(set(idx)) == len(idx)
+    rand = [closest(rng.choice(len(va), len(idx), replace=False)) for _ in range(20)]
+    assert closest(idx) > 3 * np.median(rand)

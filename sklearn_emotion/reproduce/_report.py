@@ -99,30 +99,43 @@ def _per_fold_markdown(results):
     return "\n".join(lines) + "\n"
 
 
-def _plots(out, y, oof, paths, title, n_thumbs=60, seed=0):
+def describe_model(result):
+    """A figure title for a result row, in words."""
+    if result.table == "best":
+        n = len(result.features.split(" / "))
+        return (f"Best model by nested cross-validation: an RBF SVR per target, its feature set "
+                f"(one of {n}) and C, epsilon chosen inside each training fold")
+    return f"{result.model} on the feature set '{result.features}'"
+
+
+def _plots(out, y, oof, paths, title, fold_r=None, n_thumbs=40, seed=0):
     import textwrap
 
     from matplotlib.figure import Figure
 
     from .._plotting import plot_va_thumbnails
 
-    fig = Figure(figsize=(10, 4.6))
+    fig = Figure(figsize=(10, 4.9))
     axes = fig.subplots(1, 2)
     for j, (ax, t) in enumerate(zip(axes, ("Valence", "Arousal"))):
         ax.scatter(y[:, j], oof[:, j], s=6, alpha=0.4)
         ax.plot([1, 9], [1, 9], "k--", lw=1)
         r = pearsonr(y[:, j], oof[:, j])[0]
-        ax.set(xlim=(1, 9), ylim=(1, 9), xlabel=f"true {t.lower()}", ylabel=f"predicted {t.lower()}",
-               title=f"{t}: r = {r:.2f}, MSE = {np.mean((y[:, j] - oof[:, j]) ** 2):.2f}")
-    fig.suptitle(textwrap.fill(title + " (out-of-fold predictions)", 100), fontsize=9)
+        mse = np.mean((y[:, j] - oof[:, j]) ** 2)
+        head = f"{t}: pooled r = {r:.2f}, MSE = {mse:.2f}"
+        if fold_r is not None:
+            head += f"\n(the table's r, mean over folds: {fold_r[j]:.3f})"
+        ax.set(xlim=(1, 9), ylim=(1, 9), xlabel=f"rated {t.lower()}",
+               ylabel=f"predicted {t.lower()}", title=head)
+        ax.title.set_fontsize(10)
+    fig.suptitle(textwrap.fill(f"{title}. Each image's prediction comes from the fold that "
+                               f"held it out ({len(y)} images).", 110), fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "scatter_pred_vs_true.png", dpi=110)
 
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(len(paths), size=min(n_thumbs, len(paths)), replace=False)
-    plot_va_thumbnails([paths[i] for i in idx], oof[idx], out / "va_thumbnails.png",
-                       title="Images at their predicted valence-arousal (cf. Fig. 10)",
-                       limits=None)
+    plot_va_thumbnails(list(paths), oof, out / "va_thumbnails.png",
+                       title=textwrap.fill(f"Out-of-fold predicted valence-arousal. {title}", 90),
+                       limits=None, max_thumbnails=n_thumbs, seed=seed)
 
 
 def write_report(rep: Report, log=None):
@@ -175,7 +188,9 @@ def write_report(rep: Report, log=None):
         plotted = next((r for r in rep.results if r.table == "best"), None) or next(
             (r for r in rep.results if r.model.startswith("FFNN") and r.features == "all"),
             rep.results[-1])
-        _plots(out, rep.y, plotted.oof, rep.paths, f"{plotted.model} on {plotted.features}")
+        fold_r = [float(np.mean([f.get(f"test_r_{t}", np.nan) for f in plotted.folds]))
+                  for t in ("V", "A")]
+        _plots(out, rep.y, plotted.oof, rep.paths, describe_model(plotted), fold_r=fold_r)
     summary = {"dataset": rep.dataset, "n_images": len(rep.paths), "folds": rep.folds,
                "random_state": rep.random_state, "features": rep.features, "results": summaries,
                "best": rep.best, "notes": rep.notes, "wall_seconds": rep.wall,
