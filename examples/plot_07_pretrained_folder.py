@@ -27,13 +27,13 @@ paths = sorted(str(p) for p in folder.iterdir())
 res = predict_images(load_pretrained(), paths, method="predict_frame")
 print(res.report())
 frame = res.predictions.assign(name=[Path(p).stem for p in paths]).dropna(subset=["valence"])
-print(frame[["name", "valence", "valence_low", "valence_high", "arousal", "emotion"]])
+print(frame[["name", "valence", "valence_low_80", "valence_high_80", "arousal", "emotion"]])
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 6))
 ax.errorbar(frame["valence"], frame["arousal"],
-            xerr=[frame["valence"] - frame["valence_low"], frame["valence_high"] - frame["valence"]],
-            yerr=[frame["arousal"] - frame["arousal_low"], frame["arousal_high"] - frame["arousal"]],
+            xerr=[frame["valence"] - frame["valence_low_80"], frame["valence_high_80"] - frame["valence"]],
+            yerr=[frame["arousal"] - frame["arousal_low_80"], frame["arousal_high_80"] - frame["arousal"]],
             fmt="o", capsize=3, alpha=0.7)
 for _, row in frame.iterrows():
     ax.annotate(row["name"], (row["valence"], row["arousal"]), fontsize=8,

@@ -55,8 +55,8 @@ from scipy.linalg import solve
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
-__all__ = ["STRATEGIES", "context", "cv_select", "fit_strategy", "gram_summary",
-           "predict_strategy"]
+__all__ = ["STRATEGIES", "context", "cv_plus", "cv_select", "fit_strategy", "gram_summary",
+           "ood_fit", "ood_score", "predict_strategy"]
 
 #: Every strategy, in the order they win ties ("keep" first).
 STRATEGIES = ("keep", "shift", "scale", "outputs", "shrunk", "refit")
@@ -332,3 +332,38 @@ def cv_plus(fold_preds, fold_of, residuals, coverage):
     lo = np.partition(mu - R, k_lo - 1, axis=0)[k_lo - 1]
     hi = np.partition(mu + R, k_hi - 1, axis=0)[k_hi - 1]
     return lo, hi
+
+
+
+def ood_fit(Z_photos, Z_others, C=0.1, random_state=0):
+    """A photo-versus-non-photo classifier on standardised features.
+
+    Outlier exposure (Hendrycks, Mazeika & Dietterich, ICLR 2019): a
+    logistic regression separates the training photos from generated
+    non-photos (:func:`sklearn_emotion.datasets.make_non_photos`), the two
+    classes weighted equally.
+
+    Parameters
+    ----------
+    Z_photos, Z_others : ndarray of shape (n, p), (m, p)
+    C : float, default=0.1
+        Inverse L2 penalty.
+
+    Returns
+    -------
+    coef : ndarray of shape (p,)
+    intercept : float
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.vstack([Z_photos, Z_others])
+    lab = np.r_[np.zeros(len(Z_photos)), np.ones(len(Z_others))]
+    w = np.r_[np.ones(len(Z_photos)), np.full(len(Z_others), len(Z_photos) / len(Z_others))]
+    clf = LogisticRegression(C=C, max_iter=5000, random_state=random_state)
+    clf.fit(X, lab, sample_weight=w)
+    return clf.coef_.ravel().copy(), float(clf.intercept_[0])
+
+
+def ood_score(Z, coef, intercept):
+    """The classifier's log-odds that each image is not a photo like the training photos."""
+    return Z @ coef + intercept

@@ -65,7 +65,8 @@ def spread_sample(va, k, seed=0):
 
 
 def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", limits=(1, 9),
-                       max_thumbnails=MAX_THUMBNAILS, seed=0, dpi=100):
+                       max_thumbnails=MAX_THUMBNAILS, seed=0, dpi=100, labels=None,
+                       intervals=None):
     """Draw each image at its valence-arousal position and save a PNG.
 
     Parameters
@@ -85,6 +86,11 @@ def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", li
         (:func:`spread_sample`).
     seed : int
         Chooses the sample.
+    labels : sequence of str, optional
+        A caption under each thumbnail shown (e.g. the file name).
+    intervals : array-like of shape (n, 2, 2), optional
+        Interval ends (``[:, j, 0]`` low, ``[:, j, 1]`` high, ``j`` 0
+        valence, 1 arousal), drawn as error bars behind each thumbnail.
 
     Returns
     -------
@@ -106,15 +112,29 @@ def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", li
                  "spread over it, as thumbnails)")
     shown = 0
     size = 56 if len(idx) <= 100 else 36
+    if intervals is not None:
+        iv = np.asarray(intervals, dtype=np.float64).reshape(-1, 2, 2)[idx]
+        ax.errorbar(va[idx, 0], va[idx, 1],
+                    xerr=[va[idx, 0] - iv[:, 0, 0], iv[:, 0, 1] - va[idx, 0]],
+                    yerr=[va[idx, 1] - iv[:, 1, 0], iv[:, 1, 1] - va[idx, 1]],
+                    fmt="none", ecolor="tab:blue", alpha=0.35, lw=1, capsize=3, zorder=1)
     for i in idx:
         try:
             thumb = thumbnail(items[i], size)
         except ImageLoadError:
             continue
-        ax.add_artist(AnnotationBbox(OffsetImage(thumb), (va[i, 0], va[i, 1]), frameon=False))
+        ax.add_artist(AnnotationBbox(OffsetImage(thumb), (va[i, 0], va[i, 1]), frameon=False,
+                                     zorder=2))
+        if labels is not None:
+            ax.annotate(str(labels[i]), (va[i, 0], va[i, 1]), xytext=(0, -size / 2 - 8),
+                        textcoords="offset points", ha="center", va="top", fontsize=7,
+                        zorder=3)
         shown += 1
     if limits is None:
-        lo, hi = np.floor(va.min(0)) - 0.3, np.ceil(va.max(0)) + 0.3
+        pts = va[idx] if intervals is None else np.vstack([va[idx], iv[:, :, 0], iv[:, :, 1]])
+        lo, hi = pts.min(0), pts.max(0)
+        pad = np.maximum((hi - lo) * 0.12, 0.4)
+        lo, hi = np.maximum(lo - pad, 1.0), np.minimum(hi + pad, 9.0)
         ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
     else:
         ax.set(xlim=limits, ylim=limits)

@@ -396,8 +396,10 @@ def _cmd_predict(args):
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["valence", "arousal"])
     table.insert(0, "path", good)
-    table["emotion_word"] = [nearest_emotion_word(v, a)
-                             for v, a in zip(table["valence"], table["arousal"])]
+    # a description of the predicted point, not a category prediction: the
+    # word whose rated valence and arousal lie nearest it (README, "predict")
+    table["va_word"] = [nearest_emotion_word(v, a)
+                        for v, a in zip(table["valence"], table["arousal"])]
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.4f")
@@ -407,7 +409,16 @@ def _cmd_predict(args):
     if args.plot and good:
         from ._plotting import plot_va_thumbnails
 
-        plot_va_thumbnails(good, table[["valence", "arousal"]].to_numpy(np.float64), args.plot)
+        low = [c for c in table.columns if c.startswith(("valence_low_", "arousal_low_"))]
+        high = [c for c in table.columns if c.startswith(("valence_high_", "arousal_high_"))]
+        intervals = None
+        if len(low) == 2 and len(high) == 2:
+            intervals = np.stack([table[low].to_numpy(np.float64),
+                                  table[high].to_numpy(np.float64)], axis=-1)
+        plot_va_thumbnails(good, table[["valence", "arousal"]].to_numpy(np.float64), args.plot,
+                           limits=None, labels=[Path(p).name for p in good],
+                           intervals=intervals,
+                           title=f"Predicted valence-arousal ({which})")
         print(f"wrote {args.plot}")
     if failed:
         print(f"failed ({len(failed)}): could not be read", file=sys.stderr)

@@ -36,9 +36,19 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 from sklearn.utils._param_validation import HasMethods, Interval, Options
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._adapt import STRATEGIES, context, cv_plus, cv_select, gram_summary, predict_strategy
+from ._adapt import (
+    STRATEGIES,
+    context,
+    cv_plus,
+    cv_select,
+    gram_summary,
+    ood_fit,
+    ood_score,
+    predict_strategy,
+)
 from ._image import ImageBatchError
 from .datasets._emotion6 import EMOTION_NAMES
 
@@ -185,6 +195,19 @@ class AffectModel(RegressorMixin, BaseEstimator):
         leading eigenvectors of its training images' Gram matrix (the
         training images themselves are not kept); 0 keeps none and leaves
         ``"refit"`` out.
+    ood_examples : int, default=40
+        ``fit`` generates this many non-photographs of each kind of
+        :func:`~sklearn_emotion.datasets.make_non_photos` from the training
+        images (line drawings, silhouettes, text, plots, flat colours,
+        noise, heavy blur) and fits a photo-versus-non-photo classifier on
+        the features, the out-of-distribution score of :meth:`ood_score`;
+        0 disables it.
+    ood_C : float, default=0.1
+        Inverse L2 penalty of that classifier.
+    ood_pass : float, default=0.95
+        The flag's threshold (``ood_threshold_``) lets through this share
+        of held-out images like the training images: the quantile of the
+        out-of-fold scores of the ``cv`` calibration folds.
     random_state : int, RandomState instance or None, default=0
         Shuffles the calibration folds.
 
@@ -207,6 +230,10 @@ class AffectModel(RegressorMixin, BaseEstimator):
     gram_basis_, gram_eigvals_, gram_rest_ : ndarray, ndarray, float
         The training summary :meth:`adapt` refits from (None with
         ``adapt_components=0``).
+    ood_coef_, ood_intercept_ : ndarray, float
+        The out-of-distribution classifier (None without it).
+    ood_threshold_ : float
+        Scores above it are flagged as unlike the training images.
     adaptation_ : dict
         Only on a model returned by :meth:`adapt`: per target the chosen
         strategy, every candidate's cross-validated MSE and the
@@ -238,9 +265,13 @@ class AffectModel(RegressorMixin, BaseEstimator):
 
     def __init__(self, features=None, alphas=_DEFAULT_ALPHAS, clip=5.0, coverage=0.8, cv=5,
                  emotion_alpha=(1e-3, 1e-2, 1e-1, 1.0), emotion_components=128,
-                 adapt_components=256, random_state=0):
+                 adapt_components=256, ood_examples=40, ood_C=0.1, ood_pass=0.95,
+                 random_state=0):
         self.features = features
         self.adapt_components = adapt_components
+        self.ood_examples = ood_examples
+        self.ood_C = ood_C
+        self.ood_pass = ood_pass
         self.alphas = alphas
         self.clip = clip
         self.coverage = coverage
@@ -259,6 +290,9 @@ class AffectModel(RegressorMixin, BaseEstimator):
         "emotion_alpha": [Interval(Real, 0, None, closed="neither"), "array-like"],
         "emotion_components": [Interval(Integral, 1, None, closed="left")],
         "adapt_components": [Interval(Integral, 0, None, closed="left")],
+        "ood_examples": [Interval(Integral, 0, None, closed="left")],
+        "ood_C": [Interval(Real, 0, None, closed="neither")],
+        "ood_pass": [Interval(Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
     }
 
@@ -293,10 +327,23 @@ class AffectModel(RegressorMixin, BaseEstimator):
         """
         features = _default_features() if self.features is None else clone(self.features)
         F = features.fit_transform(X)
-        return self._fit_features(features, F, y, distributions)
+        F_other = None
+        if self.ood_examples:
+            from .datasets import make_non_photos
 
-    def _fit_features(self, features, F, y, distributions=None):
-        """Fit the heads on precomputed features ``F`` of the training images."""
+            rng = check_random_state(self.random_state)
+            items = list(X) if not isinstance(X, (str, os.PathLike)) else [X]
+            pick = rng.choice(len(items), min(len(items), 3 * int(self.ood_examples)),
+                              replace=False)
+            others, _ = make_non_photos([items[i] for i in pick], int(self.ood_examples),
+                                        random_state=rng.randint(2 ** 31 - 1))
+            F_other = clone(features).set_params(memory=None, verbose=False).fit_transform(others)
+        return self._fit_features(features, F, y, distributions, F_other=F_other)
+
+    def _fit_features(self, features, F, y, distributions=None, F_other=None):
+        """Fit the heads on precomputed features ``F`` of the training images
+        (and ``F_other`` of generated non-photos, for the out-of-distribution
+        score; without them the model has none)."""
         alphas = self._validate()
         y = np.asarray(y, dtype=np.float64)
         if y.ndim != 2 or y.shape[1] != 2:
@@ -312,6 +359,14 @@ class AffectModel(RegressorMixin, BaseEstimator):
         self.n_features_in_ = F.shape[1]
         self.n_train_ = len(F)
         self.main_, self.alpha_ = _Linear.fit(F, y, alphas, clip)
+        self.ood_coef_ = self.ood_intercept_ = self.ood_threshold_ = None
+        if F_other is not None:
+            F_other = np.asarray(F_other, dtype=np.float64)
+            F_other = F_other[np.isfinite(F_other).all(axis=1)]
+            self.ood_coef_, self.ood_intercept_ = ood_fit(
+                _standardise(F, self.main_.mean, self.main_.scale, clip),
+                _standardise(F_other, self.main_.mean, self.main_.scale, clip),
+                float(self.ood_C))
         self.gram_basis_ = self.gram_eigvals_ = self.gram_rest_ = None
         if self.adapt_components:
             Z = _standardise(F, self.main_.mean, self.main_.scale, clip)
@@ -323,15 +378,23 @@ class AffectModel(RegressorMixin, BaseEstimator):
             resid = np.empty_like(y)
             alphas_k = []
             kf = KFold(int(self.cv), shuffle=True, random_state=self.random_state)
+            ood_oof = np.empty(len(F))
             for k, (tr, te) in enumerate(kf.split(F)):
                 lin, a = _Linear.fit(F[tr], y[tr], alphas, clip)
                 self.folds_.append(lin)
                 alphas_k.append(a)
                 fold_of[te] = k
                 resid[te] = np.abs(y[te] - lin.predict(F[te]))
+                if F_other is not None:
+                    c, b = ood_fit(_standardise(F[tr], lin.mean, lin.scale, clip),
+                                   _standardise(F_other, lin.mean, lin.scale, clip),
+                                   float(self.ood_C))
+                    ood_oof[te] = ood_score(_standardise(F[te], lin.mean, lin.scale, clip), c, b)
             self.fold_of_ = fold_of
             self.calibration_residuals_ = resid
             self.fold_alpha_ = np.asarray(alphas_k)
+            if F_other is not None:
+                self.ood_threshold_ = float(np.quantile(ood_oof, float(self.ood_pass)))
         self.emotion_names_ = None
         if distributions is not None:
             P = np.asarray(distributions, dtype=np.float64)
@@ -399,6 +462,40 @@ class AffectModel(RegressorMixin, BaseEstimator):
             else:
                 pred = self.main_.predict(G)
             out[ok] = np.clip(pred, 1.0, 9.0)
+        return out
+
+    def ood_score(self, X):
+        """How unlike the training photos each image is (out of distribution).
+
+        The log-odds, from a classifier of the image features fitted on the
+        training photos against generated non-photographs (``fit``'s
+        ``ood_examples``), that the image is not a photo like them.  Above
+        ``ood_threshold_`` (which lets through ``ood_pass`` of held-out
+        photos like the training photos, calibrated out of fold) the image
+        is flagged ``unusual`` in :meth:`predict_frame`: its prediction and
+        interval are extrapolations.
+
+        Parameters
+        ----------
+        X : sequence of images
+
+        Returns
+        -------
+        score : ndarray of shape (n_images,)
+            NaN for images that could not be read.
+        """
+        return self._on_features(X, self._ood_features)
+
+    def _ood_features(self, F):
+        check_is_fitted(self, "main_")
+        if getattr(self, "ood_coef_", None) is None:
+            raise ValueError("this model has no out-of-distribution score (fitted with "
+                             "ood_examples=0, or from features without non-photo examples)")
+        out = np.full(len(F), np.nan)
+        ok, G = self._rows(F)
+        if len(G):
+            Z = _standardise(G, self.main_.mean, self.main_.scale, self.main_.clip)
+            out[ok] = ood_score(Z, self.ood_coef_, self.ood_intercept_)
         return out
 
     # --------------------------------------------------------- adaptation
@@ -564,11 +661,13 @@ class AffectModel(RegressorMixin, BaseEstimator):
     def predict_frame(self, X):
         """Everything at once, as a pandas DataFrame (one row per image).
 
-        Columns: ``valence``, ``arousal``, ``valence_low``, ``valence_high``,
-        ``arousal_low``, ``arousal_high`` (when intervals were calibrated),
-        ``p_<emotion>`` for each emotion and ``emotion`` (the most likely
-        one) when the model has an emotion head.  The features are computed
-        once.
+        Columns: ``valence``, ``arousal``; ``valence_low_80``,
+        ``valence_high_80``, ``arousal_low_80``, ``arousal_high_80`` (the
+        interval ends, named by their coverage, when intervals were
+        calibrated); ``ood_score`` and ``unusual`` (see :meth:`ood_score`;
+        ``unusual`` is True above ``ood_threshold_``); ``p_<emotion>`` for
+        each emotion and ``emotion`` (the most likely one) when the model
+        has an emotion head.  The features are computed once.
         """
         return self._on_features(X, self._frame_from_features)
 
@@ -580,8 +679,17 @@ class AffectModel(RegressorMixin, BaseEstimator):
         cols["valence"], cols["arousal"] = pred[:, 0], pred[:, 1]
         if self.folds_:
             iv = self._interval_features(F)
+            pct = f"{100 * float(self.coverage):g}"
             for j, t in enumerate(TARGET_NAMES):
-                cols[f"{t}_low"], cols[f"{t}_high"] = iv[:, j, 0], iv[:, j, 1]
+                cols[f"{t}_low_{pct}"], cols[f"{t}_high_{pct}"] = iv[:, j, 0], iv[:, j, 1]
+        if getattr(self, "ood_coef_", None) is not None:
+            score = self._ood_features(F)
+            cols["ood_score"] = score
+            if self.ood_threshold_ is not None:
+                flag = np.array([None] * len(F), dtype=object)
+                ok = np.isfinite(score)
+                flag[ok] = score[ok] > self.ood_threshold_
+                cols["unusual"] = flag
         if self.emotion_names_ is not None:
             P = self._emotions_features(F)
             for k, e in enumerate(self.emotion_names_):
@@ -647,6 +755,10 @@ class AffectModel(RegressorMixin, BaseEstimator):
         if self.emotion_names_ is not None:
             arrays["emotion_coef"] = self.emotion_coef_
             arrays["emotion_intercept"] = self.emotion_intercept_
+        if getattr(self, "ood_coef_", None) is not None:
+            arrays["ood_coef"] = self.ood_coef_
+            desc["ood_intercept"] = float(self.ood_intercept_)
+            desc["ood_threshold"] = self.ood_threshold_
         if getattr(self, "gram_basis_", None) is not None:
             arrays["gram_basis"] = self.gram_basis_
             arrays["gram_eigvals"] = self.gram_eigvals_
@@ -818,6 +930,11 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
         model.emotion_coef_ = A["emotion_coef"]
         model.emotion_intercept_ = A["emotion_intercept"]
         model.emotion_alpha_ = desc.get("emotion_alpha")
+    model.ood_coef_ = model.ood_intercept_ = model.ood_threshold_ = None
+    if "ood_coef" in A:
+        model.ood_coef_ = A["ood_coef"]
+        model.ood_intercept_ = float(desc["ood_intercept"])
+        model.ood_threshold_ = desc.get("ood_threshold")
     model.gram_basis_ = model.gram_eigvals_ = model.gram_rest_ = None
     if "gram_basis" in A:
         model.gram_basis_, model.gram_eigvals_ = A["gram_basis"], A["gram_eigvals"]

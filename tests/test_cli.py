@@ -44,10 +44,10 @@ def test_predict_folder_with_bad_files(model, tmp_path, capsys):
                "--output", str(csv), "--plot", str(tmp_path / "va.png"), "--quiet"])
     assert rc == 0
     df = pd.read_csv(csv)
-    assert list(df.columns) == ["path", "valence", "arousal", "emotion_word"]
+    assert list(df.columns) == ["path", "valence", "arousal", "va_word"]
     assert len(df) == 3
     assert df["valence"].between(1, 9).all() and df["arousal"].between(1, 9).all()
-    assert df["emotion_word"].notna().all()
+    assert df["va_word"].notna().all()
     err = capsys.readouterr().err
     assert "failed (2): could not be read" in err
     assert "broken.jpg: " in err and "missing.png: file not found" in err

@@ -145,8 +145,8 @@ def test_affect_model_on_real_images(fitted, small_set):
     assert em.shape == (5, 7) and np.allclose(em.sum(axis=1), 1)
     frame = fitted.predict_frame(X[:5])
     assert list(frame.columns) == [
-        "valence", "arousal", "valence_low", "valence_high", "arousal_low", "arousal_high",
-        "p_anger", "p_disgust", "p_fear", "p_joy", "p_sadness", "p_surprise", "p_neutral",
+        "valence", "arousal", "valence_low_80", "valence_high_80", "arousal_low_80",
+        "arousal_high_80", "ood_score", "unusual", "p_anger", "p_disgust", "p_fear", "p_joy", "p_sadness", "p_surprise", "p_neutral",
         "emotion"]
     assert np.allclose(frame[["valence", "arousal"]], pred)
     # it learned something: training fit beats predicting the mean
@@ -239,10 +239,11 @@ def test_cli_predict_uses_the_pretrained_model(tmp_path, capsys):
     assert rc == 0
     df = pd.read_csv(out)
     assert len(df) == 3 and list(df["path"]) == imgs
-    for col in ("valence", "arousal", "valence_low", "valence_high", "arousal_low",
-                "arousal_high", "p_joy", "emotion", "emotion_word"):
+    for col in ("valence", "arousal", "valence_low_80", "valence_high_80", "arousal_low_80",
+                "arousal_high_80", "ood_score", "unusual", "p_joy", "emotion", "va_word"):
         assert col in df.columns
-    assert (df["valence_low"] <= df["valence"]).all() and (df["valence"] <= df["valence_high"]).all()
+    assert (df["valence_low_80"] <= df["valence"]).all()
+    assert (df["valence"] <= df["valence_high_80"]).all()
     np.testing.assert_allclose(df[["valence", "arousal"]], load_pretrained().predict(imgs),
                                atol=1e-4)
     captured = capsys.readouterr()
