@@ -55,8 +55,8 @@ from scipy.linalg import solve
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
-__all__ = ["STRATEGIES", "context", "cv_plus", "cv_select", "difficulty", "difficulty_fit",
-           "fit_strategy", "gram_summary", "ood_fit", "ood_score", "predict_strategy"]
+__all__ = ["STRATEGIES", "context", "cv_plus", "cv_select", "fit_strategy", "gram_summary",
+           "ood_fit", "ood_score", "predict_strategy"]
 
 #: Every strategy, in the order they win ties ("keep" first).
 STRATEGIES = ("keep", "shift", "scale", "outputs", "shrunk", "refit")
@@ -305,32 +305,7 @@ def cv_select(ctx, Y, strategies=STRATEGIES, cv=5, random_state=0, prior=None, w
     return out
 
 
-def difficulty_fit(X, abs_residuals, alphas=tuple(float(a) for a in np.logspace(0, 6, 13))):
-    """A model of how hard an image is: ridge regression of ``log(|r| + 0.05)``.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-        What the difficulty is read from (standardised features, and the
-        out-of-distribution score).
-    abs_residuals : ndarray of shape (n,)
-        Absolute out-of-fold residuals.
-
-    Returns
-    -------
-    coef : ndarray of shape (d,)
-    intercept : float
-    """
-    r = RidgeCV(alphas=alphas).fit(X, np.log(abs_residuals + 0.05))
-    return np.asarray(r.coef_, dtype=np.float64), float(r.intercept_)
-
-
-def difficulty(X, coef, intercept):
-    """The scale :func:`difficulty_fit` predicts for each row of ``X``."""
-    return np.exp(X @ coef + intercept)
-
-
-def cv_plus(fold_preds, fold_of, residuals, coverage, fold_scales=None, scales=None):
+def cv_plus(fold_preds, fold_of, residuals, coverage):
     """CV+ interval ends from each fold model's predictions.
 
     Parameters
@@ -344,15 +319,6 @@ def cv_plus(fold_preds, fold_of, residuals, coverage, fold_scales=None, scales=N
     coverage : float
         Nominal coverage.
 
-    fold_scales : ndarray of shape (K, m), optional
-        Normalised CV+: each fold's difficulty model on the new images.
-    scales : ndarray of shape (n,), optional
-        With ``fold_scales``: the difficulty of each calibration image from
-        the model of its own fold; ``residuals / scales`` are then the
-        conformity scores, and each interval is as wide as its image is
-        hard (Papadopoulos et al., "Normalized nonconformity measures for
-        regression conformal prediction", 2008).
-
     Returns
     -------
     lo, hi : ndarray of shape (m,)
@@ -363,8 +329,6 @@ def cv_plus(fold_preds, fold_of, residuals, coverage, fold_scales=None, scales=N
     k_hi = min(max(int(np.ceil((1 - a) * (n + 1))), 1), n)
     mu = fold_preds[fold_of]  # (n, m)
     R = residuals[:, None]
-    if fold_scales is not None:
-        R = (residuals / scales)[:, None] * fold_scales[fold_of]
     lo = np.partition(mu - R, k_lo - 1, axis=0)[k_lo - 1]
     hi = np.partition(mu + R, k_hi - 1, axis=0)[k_hi - 1]
     return lo, hi

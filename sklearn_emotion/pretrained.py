@@ -35,7 +35,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
-from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, Options
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -44,8 +44,6 @@ from ._adapt import (
     context,
     cv_plus,
     cv_select,
-    difficulty,
-    difficulty_fit,
     gram_summary,
     ood_fit,
     ood_score,
@@ -210,12 +208,6 @@ class AffectModel(RegressorMixin, BaseEstimator):
         The flag's threshold (``ood_threshold_``) lets through this share
         of held-out images like the training images: the quantile of the
         out-of-fold scores of the ``cv`` calibration folds.
-    interval_scale : {"constant", "difficulty"}, default="constant"
-        ``"constant"``: CV+ intervals, equally wide for every image.
-        ``"difficulty"``: normalised CV+, as wide as the image is hard: a
-        ridge model of the log absolute out-of-fold residual, on the
-        standardised features and the out-of-distribution score, is fitted
-        in each calibration fold, and the residuals are scaled by it.
     random_state : int, RandomState instance or None, default=0
         Shuffles the calibration folds.
 
@@ -274,9 +266,8 @@ class AffectModel(RegressorMixin, BaseEstimator):
     def __init__(self, features=None, alphas=_DEFAULT_ALPHAS, clip=5.0, coverage=0.8, cv=5,
                  emotion_alpha=(1e-3, 1e-2, 1e-1, 1.0), emotion_components=128,
                  adapt_components=256, ood_examples=40, ood_C=0.1, ood_pass=0.95,
-                 interval_scale="constant", random_state=0):
+                 random_state=0):
         self.features = features
-        self.interval_scale = interval_scale
         self.adapt_components = adapt_components
         self.ood_examples = ood_examples
         self.ood_C = ood_C
@@ -302,7 +293,6 @@ class AffectModel(RegressorMixin, BaseEstimator):
         "ood_examples": [Interval(Integral, 0, None, closed="left")],
         "ood_C": [Interval(Real, 0, None, closed="neither")],
         "ood_pass": [Interval(Real, 0, 1, closed="neither")],
-        "interval_scale": [StrOptions({"constant", "difficulty"})],
         "random_state": ["random_state"],
     }
 
@@ -383,7 +373,6 @@ class AffectModel(RegressorMixin, BaseEstimator):
             self.gram_basis_, self.gram_eigvals_, self.gram_rest_ = gram_summary(
                 Z, int(self.adapt_components))
         self.folds_ = []
-        self.difficulty_coef_ = self.difficulty_intercept_ = None
         if self.cv:
             fold_of = np.empty(len(F), dtype=np.int64)
             resid = np.empty_like(y)
@@ -406,19 +395,6 @@ class AffectModel(RegressorMixin, BaseEstimator):
             self.fold_alpha_ = np.asarray(alphas_k)
             if F_other is not None:
                 self.ood_threshold_ = float(np.quantile(ood_oof, float(self.ood_pass)))
-            if self.interval_scale == "difficulty":
-                D = self._difficulty_inputs(F, ood_oof if F_other is not None else None)
-                K = len(self.folds_)
-                coef = np.empty((K, 2, D.shape[1]))
-                icpt = np.empty((K, 2))
-                scales = np.empty_like(resid)
-                for k in range(K):
-                    other, mine = fold_of != k, fold_of == k
-                    for j in range(2):
-                        coef[k, j], icpt[k, j] = difficulty_fit(D[other], resid[other, j])
-                        scales[mine, j] = difficulty(D[mine], coef[k, j], icpt[k, j])
-                self.difficulty_coef_, self.difficulty_intercept_ = coef, icpt
-                self.calibration_scales_ = scales
         self.emotion_names_ = None
         if distributions is not None:
             P = np.asarray(distributions, dtype=np.float64)
@@ -651,30 +627,11 @@ class AffectModel(RegressorMixin, BaseEstimator):
             return out
         fold_pred = np.stack([f.predict(G) for f in self.folds_])  # (K, m, 2)
         res = np.empty((len(G), 2, 2))
-        coef = getattr(self, "difficulty_coef_", None)
-        D = None if coef is None else self._difficulty_inputs(G)
         for j in range(2):
-            kw = {}
-            if coef is not None:
-                kw = {"fold_scales": np.stack([difficulty(D, coef[k, j],
-                                                          self.difficulty_intercept_[k, j])
-                                               for k in range(len(self.folds_))]),
-                      "scales": self.calibration_scales_[:, j]}
             res[:, j, 0], res[:, j, 1] = cv_plus(fold_pred[:, :, j], self.fold_of_,
-                                                 self.calibration_residuals_[:, j], self.coverage,
-                                                 **kw)
+                                                 self.calibration_residuals_[:, j], self.coverage)
         out[ok] = np.clip(res, 1.0, 9.0)
         return out
-
-    def _difficulty_inputs(self, F, ood=None):
-        """What the difficulty model reads: standardised features, and the
-        out-of-distribution score when the model has one."""
-        Z = _standardise(F, self.main_.mean, self.main_.scale, self.main_.clip)
-        if getattr(self, "ood_coef_", None) is None:
-            return Z
-        if ood is None:
-            ood = ood_score(Z, self.ood_coef_, self.ood_intercept_)
-        return np.hstack([Z, np.asarray(ood, dtype=np.float64)[:, None]])
 
     def predict_emotions(self, X):
         """Predicted distribution over Emotion6's seven emotions.
@@ -798,10 +755,6 @@ class AffectModel(RegressorMixin, BaseEstimator):
         if self.emotion_names_ is not None:
             arrays["emotion_coef"] = self.emotion_coef_
             arrays["emotion_intercept"] = self.emotion_intercept_
-        if getattr(self, "difficulty_coef_", None) is not None:
-            arrays["difficulty_coef"] = self.difficulty_coef_
-            arrays["difficulty_intercept"] = self.difficulty_intercept_
-            arrays["calibration_scales"] = self.calibration_scales_
         if getattr(self, "ood_coef_", None) is not None:
             arrays["ood_coef"] = self.ood_coef_
             desc["ood_intercept"] = float(self.ood_intercept_)
@@ -977,11 +930,6 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
         model.emotion_coef_ = A["emotion_coef"]
         model.emotion_intercept_ = A["emotion_intercept"]
         model.emotion_alpha_ = desc.get("emotion_alpha")
-    model.difficulty_coef_ = model.difficulty_intercept_ = None
-    if "difficulty_coef" in A:
-        model.difficulty_coef_ = A["difficulty_coef"]
-        model.difficulty_intercept_ = A["difficulty_intercept"]
-        model.calibration_scales_ = A["calibration_scales"]
     model.ood_coef_ = model.ood_intercept_ = model.ood_threshold_ = None
     if "ood_coef" in A:
         model.ood_coef_ = A["ood_coef"]
