@@ -177,3 +177,28 @@ def test_interrupted_download_leaves_no_half_file(tmp_path):
         assert not home.exists() or [p for p in home.rglob("*") if p.is_file()] == []
     finally:
         srv.shutdown()
+
+
+def test_verify_exits_nonzero_on_a_wrong_hash(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    (home / "color").mkdir(parents=True)
+    (home / "color/w2c.npy").write_bytes(b"not the table")
+    monkeypatch.setenv("SKLEARN_EMOTION_DATA", str(home))
+    assert main(["data", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert "wrong hash  color/w2c.npy" in out and "1 with a wrong hash" in out
+    # missing files alone fail only with --strict
+    (home / "color/w2c.npy").unlink()
+    assert main(["data", "verify"]) == 0 and main(["data", "verify", "--strict"]) == 1
+    assert main(["data", "list"]) == 0
+    listed = capsys.readouterr().out
+    for name, res in REGISTRY.items():
+        assert name in listed and (res.url or res.derive_from or res.how) is not None
+
+
+def test_mirror_from_the_environment(mirror, tmp_path, monkeypatch):
+    _, base = mirror
+    monkeypatch.setenv("SKLEARN_EMOTION_MIRROR", base)
+    path = fetch("lexicons/warriner2013_ratings.csv", tmp_path / "home")
+    assert path.is_file() and path.stat().st_size == REGISTRY[
+        "lexicons/warriner2013_ratings.csv"].size
