@@ -378,8 +378,17 @@ def _retrieve(url: str, folder: Path, known_hash: str | None, progress: bool) ->
     import pooch
 
     fname = Path(url.split("?", 1)[0]).name or "download"
-    return Path(pooch.retrieve(url, known_hash=known_hash and f"sha256:{known_hash}",
-                               fname=fname, path=folder, progressbar=progress))
+    # pooch logs each download at INFO on a handler of its own (bound to the
+    # stderr of the moment it was made); the package reports through its
+    # errors and the optional progress bar instead
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        return Path(pooch.retrieve(url, known_hash=known_hash and f"sha256:{known_hash}",
+                                   fname=fname, path=folder, progressbar=progress))
+    finally:
+        logger.setLevel(level)
 
 
 def _extract(archive: Path, member: str, dest: Path, tree: bool) -> Path:
