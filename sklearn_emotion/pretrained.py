@@ -820,6 +820,81 @@ def _jsonable(d):
     return out
 
 
+#: The largest array a saved model may hold, in bytes (the shipped one's
+#: largest is 4 MB).
+MAX_ARRAY_BYTES = 256 * 2 ** 20
+
+
+def _check_members(arr_file):
+    """Refuse an ``arrays.npz`` whose members are not plain numeric arrays, or
+    would unpack to more than their headers declare, before reading any data."""
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(arr_file)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{arr_file}: not an npz archive ({exc})") from None
+    with zf:
+        for info in zf.infolist():
+            with zf.open(info) as f:
+                try:
+                    version = np.lib.format.read_magic(f)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read(f)
+                except ValueError as exc:
+                    raise ValueError(f"{arr_file}: member {info.filename} is not a .npy array "
+                                     f"({exc})") from None
+                header = f.tell()
+            if dtype.kind not in "fiub" or dtype.hasobject:
+                raise ValueError(f"{arr_file}: member {info.filename} has dtype {dtype}; a "
+                                 "saved model holds numeric arrays only")
+            declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if declared > MAX_ARRAY_BYTES or info.file_size != header + declared:
+                raise ValueError(
+                    f"{arr_file}: member {info.filename} unpacks to {info.file_size:,} bytes "
+                    f"but its header declares {shape} {dtype} ({declared:,} bytes of data); "
+                    "refusing to read it")
+
+
+def _check_arrays(arr_file, A, desc, p):
+    """Every array of a saved model has the shape its description implies,
+    finite values and positive scales."""
+    n = int(desc["n_train"])
+    expect = {}
+    for prefix in ["main"] + [k[: -len("_coef")] for k in A if k.startswith("fold")
+                              and k.endswith("_coef")]:
+        expect.update({f"{prefix}_mean": (p,), f"{prefix}_scale": (p,),
+                       f"{prefix}_coef": (p, 2), f"{prefix}_intercept": (2,)})
+    if "fold_of" in A:
+        k = sum(1 for key in A if key.startswith("fold") and key.endswith("_coef"))
+        expect.update({"fold_of": (n,), "calibration_residuals": (n, 2), "fold_alpha": (k, 2)})
+    if desc.get("emotion_names"):
+        e = len(desc["emotion_names"])
+        expect.update({"emotion_coef": (p, e), "emotion_intercept": (e,)})
+    if "gram_basis" in A:
+        expect["gram_basis"] = (p, A["gram_basis"].shape[1] if A["gram_basis"].ndim == 2 else -1)
+        expect["gram_eigvals"] = (expect["gram_basis"][1],)
+    if "ood_coef" in A:
+        expect["ood_coef"] = (p,)
+    for key, shape in expect.items():
+        if key not in A:
+            raise ValueError(f"{arr_file}: array {key!r} is missing")
+        if A[key].shape != shape:
+            raise ValueError(f"{arr_file}: array {key!r} has shape {A[key].shape}, the "
+                             f"description implies {shape}")
+    for key, a in A.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ValueError(f"{arr_file}: array {key!r} holds {int((~np.isfinite(a)).sum())} "
+                             "non-finite value(s)")
+        if key.endswith("_scale") and not (a > 0).all():
+            raise ValueError(f"{arr_file}: array {key!r} holds scales that are not positive")
+    for key in ("ood_intercept", "ood_threshold", "gram_rest"):
+        v = desc.get(key)
+        if v is not None and not np.isfinite(float(v)):
+            raise ValueError(f"{arr_file}: {key} is not finite")
+
+
 def _feature_classes():
     from . import features
 
@@ -887,9 +962,18 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
     if cls_name not in classes:
         raise ValueError(f"{desc_file}: unknown feature transformer {cls_name!r}")
     fparams = dict(desc["features"]["params"])
+    # a model file never chooses where files are read from: the data home is
+    # the caller's, and every file parameter must be a registered resource
+    fparams["data_home"] = None if data_home is None else os.fspath(data_home)
+    from .resources import REGISTRY
+
+    for k, v in fparams.items():
+        if isinstance(v, str) and k != "data_home" and (
+                "/" in v or "\\" in v or v.endswith((".tflite", ".h5", ".keras")))  \
+                and v not in REGISTRY:
+            raise ValueError(f"{desc_file}: feature parameter {k}={v!r} is not a registered "
+                             "resource; a saved model may only name files of the registry")
     fparams.update(memory=memory, n_jobs=n_jobs, verbose=verbose, on_error=on_error)
-    if data_home is not None:
-        fparams["data_home"] = os.fspath(data_home)
     for k, v in list(fparams.items()):
         if isinstance(v, list):
             fparams[k] = tuple(v)
@@ -906,8 +990,10 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
                 params["alphas"], _DEFAULT_ALPHAS, rtol=1e-12, atol=0):
             params["alphas"] = _DEFAULT_ALPHAS
     model = AffectModel(features=classes[cls_name](**{k: v for k, v in fparams.items()}), **params)
+    _check_members(arr_file)
     with np.load(arr_file, allow_pickle=False) as z:
         A = {k: z[k].astype(np.float64) if z[k].dtype.kind == "f" else z[k] for k in z.files}
+    _check_arrays(arr_file, A, desc, len(names))
     clip = None if params.get("clip") is None else float(params["clip"])
 
     def lin(prefix):
