@@ -42,3 +42,15 @@ def write(name, command, payload, markdown):
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=1))
     (RESULTS / f"{name}.md").write_text(f"Command: `{command}`\n\n{markdown}\n")
     print(markdown)
+
+
+def pooled_sets(cache_dir, n_jobs=2):
+    """Emotion6 and OASIS with the shipped recipe's pooled MobileNetV2
+    features (read from the per-image cache ``cache_dir`` where present):
+    ``{"emotion6": (bunch, F), "oasis": (bunch, F)}``."""
+    from sklearn_emotion import PooledLayerFeatures
+    from sklearn_emotion.datasets import load_emotion6, load_oasis
+
+    feats = PooledLayerFeatures(memory=cache_dir, n_jobs=n_jobs)
+    return {name: (b, feats.fit_transform(list(b.filenames)))
+            for name, b in (("emotion6", load_emotion6()), ("oasis", load_oasis()))}

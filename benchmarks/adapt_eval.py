@@ -26,17 +26,13 @@ import numpy as np
 from scipy.stats import pearsonr
 
 from sklearn_emotion import AffectModel, PooledLayerFeatures
-from sklearn_emotion._adapt import STRATEGIES
-from sklearn_emotion.datasets import load_emotion6, load_oasis
+from sklearn_emotion.pretrained import ADAPT_STRATEGIES as STRATEGIES
+
+from _common import pooled_sets  # noqa: E402  (this folder, on sys.path as the script's own)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pretrained_v2"
 KS = (10, 20, 50, 100)
 CANDIDATES = ("auto", *STRATEGIES)
-
-
-def features(bunch, cache_dir):
-    est = PooledLayerFeatures(memory=cache_dir, n_jobs=2)
-    return est.fit_transform(list(bunch.filenames))
 
 
 def score(model, F, y):
@@ -59,8 +55,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     ks = [int(k) for k in a.ks.split(",")]
     t0 = time.time()
-    e6, oasis = load_emotion6(), load_oasis()
-    data = {"emotion6": (e6, features(e6, a.cache_dir)), "oasis": (oasis, features(oasis, a.cache_dir))}
+    data = pooled_sets(a.cache_dir)
     rows = []
     for src, dst in (("emotion6", "oasis"), ("oasis", "emotion6")):
         sb, sF = data[src]

@@ -39,7 +39,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
 from sklearn_emotion import AffectModel, PooledLayerFeatures
-from sklearn_emotion.datasets import NON_PHOTO_KINDS, load_emotion6, load_oasis, make_non_photos
+from sklearn_emotion.datasets import NON_PHOTO_KINDS, make_non_photos
+
+from _common import pooled_sets  # noqa: E402  (this folder, on sys.path as the script's own)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pretrained_v2"
 
@@ -56,9 +58,9 @@ def main(argv=None):
                     help="training non-photos of each kind (the recipe's ood_examples)")
     a = ap.parse_args(argv)
     t0 = time.time()
-    e6, oasis = load_emotion6(), load_oasis()
-    feats = PooledLayerFeatures(memory=a.cache_dir, n_jobs=2)
-    F = np.vstack([feats.fit_transform(list(e6.filenames)), feats.fit_transform(list(oasis.filenames))])
+    sets = pooled_sets(a.cache_dir)
+    (e6, F6), (oasis, Fo) = sets["emotion6"], sets["oasis"]
+    F = np.vstack([F6, Fo])
     y = np.vstack([e6.target, oasis.target])
     paths = list(e6.filenames) + list(oasis.filenames)
     n6 = len(e6.filenames)

@@ -24,7 +24,8 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from sklearn_emotion import AffectModel, PooledLayerFeatures
-from sklearn_emotion.datasets import load_emotion6, load_oasis
+
+from _common import pooled_sets  # noqa: E402  (this folder, on sys.path as the script's own)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pretrained_v2"
 
@@ -33,11 +34,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache-dir", default="feature-cache")
     a = ap.parse_args(argv)
-    feats = PooledLayerFeatures(memory=a.cache_dir, n_jobs=2)
     base = PooledLayerFeatures().fit([])
-    data = {}
-    for name, b in (("emotion6", load_emotion6()), ("oasis", load_oasis())):
-        data[name] = (feats.fit_transform(list(b.filenames)), b.target)
+    data = {name: (F, b.target) for name, (b, F) in pooled_sets(a.cache_dir).items()}
     rows = {}
     for name, (F, y) in data.items():
         pred = np.empty_like(y)

@@ -52,8 +52,11 @@ from ._adapt import (
 from ._image import ImageBatchError
 from .datasets._emotion6 import EMOTION_NAMES
 
-__all__ = ["AffectModel", "CHECK_IMAGES", "FORMAT", "PRETRAINED_DIR", "check_images", "fit_recipe",
+__all__ = ["ADAPT_STRATEGIES", "AffectModel", "CHECK_IMAGES", "FORMAT", "PRETRAINED_DIR", "check_images", "fit_recipe",
            "load_pretrained"]
+
+#: The strategies :meth:`AffectModel.adapt` chooses among, in tie order.
+ADAPT_STRATEGIES = STRATEGIES
 
 #: Folder of the model shipped inside the package.
 PRETRAINED_DIR = Path(__file__).parent / "pretrained_models" / "default"
@@ -91,8 +94,12 @@ class _Linear:
         return cls(mean, scale, np.asarray(ridge.coef_).T.copy(), np.asarray(ridge.intercept_),
                    clip), np.atleast_1d(ridge.alpha_)
 
+    def standardise(self, F):
+        """``F`` as this head sees it: standardised, then clipped."""
+        return _standardise(F, self.mean, self.scale, self.clip)
+
     def predict(self, F):
-        return _standardise(F, self.mean, self.scale, self.clip) @ self.coef + self.intercept
+        return self.standardise(F) @ self.coef + self.intercept
 
 
 def _standardise(F, mean, scale, clip):
@@ -359,17 +366,15 @@ class AffectModel(RegressorMixin, BaseEstimator):
         self.n_features_in_ = F.shape[1]
         self.n_train_ = len(F)
         self.main_, self.alpha_ = _Linear.fit(F, y, alphas, clip)
+        Z = self.main_.standardise(F)  # the training images as every head sees them
         self.ood_coef_ = self.ood_intercept_ = self.ood_threshold_ = None
         if F_other is not None:
             F_other = np.asarray(F_other, dtype=np.float64)
             F_other = F_other[np.isfinite(F_other).all(axis=1)]
-            self.ood_coef_, self.ood_intercept_ = ood_fit(
-                _standardise(F, self.main_.mean, self.main_.scale, clip),
-                _standardise(F_other, self.main_.mean, self.main_.scale, clip),
-                float(self.ood_C))
+            self.ood_coef_, self.ood_intercept_ = ood_fit(Z, self.main_.standardise(F_other),
+                                                          float(self.ood_C))
         self.gram_basis_ = self.gram_eigvals_ = self.gram_rest_ = None
         if self.adapt_components:
-            Z = _standardise(F, self.main_.mean, self.main_.scale, clip)
             self.gram_basis_, self.gram_eigvals_, self.gram_rest_ = gram_summary(
                 Z, int(self.adapt_components))
         self.folds_ = []
@@ -386,10 +391,9 @@ class AffectModel(RegressorMixin, BaseEstimator):
                 fold_of[te] = k
                 resid[te] = np.abs(y[te] - lin.predict(F[te]))
                 if F_other is not None:
-                    c, b = ood_fit(_standardise(F[tr], lin.mean, lin.scale, clip),
-                                   _standardise(F_other, lin.mean, lin.scale, clip),
+                    c, b = ood_fit(lin.standardise(F[tr]), lin.standardise(F_other),
                                    float(self.ood_C))
-                    ood_oof[te] = ood_score(_standardise(F[te], lin.mean, lin.scale, clip), c, b)
+                    ood_oof[te] = ood_score(lin.standardise(F[te]), c, b)
             self.fold_of_ = fold_of
             self.calibration_residuals_ = resid
             self.fold_alpha_ = np.asarray(alphas_k)
@@ -404,9 +408,8 @@ class AffectModel(RegressorMixin, BaseEstimator):
             if rows.sum() < 10:
                 raise ValueError("distributions has fewer than 10 complete rows")
             P = P[rows] / P[rows].sum(axis=1, keepdims=True)
-            Z = _standardise(F[rows], self.main_.mean, self.main_.scale, clip)
             self.emotion_coef_, self.emotion_intercept_, self.emotion_alpha_ = _fit_emotion_head(
-                Z, P, self.emotion_alpha, self.emotion_components, self.random_state)
+                Z[rows], P, self.emotion_alpha, self.emotion_components, self.random_state)
             self.emotion_names_ = list(EMOTION_NAMES)
         return self
 
@@ -494,7 +497,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         out = np.full(len(F), np.nan)
         ok, G = self._rows(F)
         if len(G):
-            Z = _standardise(G, self.main_.mean, self.main_.scale, self.main_.clip)
+            Z = self.main_.standardise(G)
             out[ok] = ood_score(Z, self.ood_coef_, self.ood_intercept_)
         return out
 
@@ -502,7 +505,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
     def _adapt_context(self, G):
         """What the adaptation strategies read of finite feature rows ``G``:
         standardised features, the unadapted predictions and emotions."""
-        Z = _standardise(G, self.main_.mean, self.main_.scale, self.main_.clip)
+        Z = self.main_.standardise(G)
         emotions = None
         if self.emotion_names_ is not None:
             emotions = softmax(Z @ self.emotion_coef_ + self.emotion_intercept_, axis=1)
@@ -654,7 +657,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         out = np.full((len(F), len(self.emotion_names_)), np.nan)
         ok, G = self._rows(F)
         if len(G):
-            Z = _standardise(G, self.main_.mean, self.main_.scale, self.main_.clip)
+            Z = self.main_.standardise(G)
             out[ok] = softmax(Z @ self.emotion_coef_ + self.emotion_intercept_, axis=1)
         return out
 
