@@ -90,9 +90,13 @@ class TFLiteRunner:
         import warnings
 
         # LiteRT prints "Created TensorFlow Lite XNNPACK delegate" from C++
-        # while it builds the interpreter
+        # while it builds the interpreter.  Warning filters are process-wide
+        # and this may run in a decoding thread: only LiteRT's own
+        # preserve-all-tensors notice is ignored, never another UserWarning
+        # that the main thread raises meanwhile.
         with warnings.catch_warnings(), filtered_stderr():
-            warnings.simplefilter("ignore", UserWarning)  # preserve-all-tensors notice
+            warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors",
+                                    category=UserWarning)
             self.interpreter = Interpreter(
                 model_path=self.path, num_threads=num_threads or os.cpu_count(), **kwargs
             )
