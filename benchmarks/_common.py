@@ -44,13 +44,15 @@ def write(name, command, payload, markdown):
     print(markdown)
 
 
-def pooled_sets(cache_dir, n_jobs=2):
-    """Emotion6 and OASIS with the shipped recipe's pooled MobileNetV2
-    features (read from the per-image cache ``cache_dir`` where present):
-    ``{"emotion6": (bunch, F), "oasis": (bunch, F)}``."""
+def pooled_sets(cache_dir, n_jobs=2, verbose=False, **params):
+    """Emotion6 and OASIS with pooled CNN features, the shipped recipe's
+    MobileNetV2 by default, other ``PooledLayerFeatures`` parameters (e.g.
+    ``backbone="efficientnet_lite2"``) otherwise, read from the per-image
+    cache ``cache_dir`` where present: ``{"emotion6": (bunch, F), "oasis":
+    (bunch, F)}``."""
     from sklearn_emotion import PooledLayerFeatures
     from sklearn_emotion.datasets import load_emotion6, load_oasis
 
-    feats = PooledLayerFeatures(memory=cache_dir, n_jobs=n_jobs)
+    feats = PooledLayerFeatures(memory=cache_dir, n_jobs=n_jobs, verbose=verbose, **params)
     return {name: (b, feats.fit_transform(list(b.filenames)))
             for name, b in (("emotion6", load_emotion6()), ("oasis", load_oasis()))}

@@ -8,8 +8,13 @@ from pathlib import Path
 
 from .resources import REGISTRY, ResourceError, fetch
 
-# name -> (keras.applications class, preprocessing module, input side)
+#: Registered ImageNet weights of the backbones built here from Keras layers.
+LITE2_WEIGHTS = "models/efficientnet-lite2-9656183e.pth"
+
+# name -> (keras.applications class, preprocessing module, input side); the
+# networks built here from Keras layers have no keras.applications class
 BACKBONES = {
+    "efficientnet_lite2": (None, None, 260),
     "vgg16": ("VGG16", "vgg16", 224),
     "vgg19": ("VGG19", "vgg19", 224),
     "resnet50": ("ResNet50", "resnet", 224),
@@ -51,9 +56,37 @@ def resolve_file(spec, data_home=None) -> Path:
 
 
 def preprocess_fn(name):
+    """The backbone's input preprocessing, or None when the model does its own."""
+    if BACKBONES[name][1] is None:
+        return None
     keras = import_keras()
 
     return getattr(keras.applications, BACKBONES[name][1]).preprocess_input
+
+
+def _build_lite2(weights, include_top, data_home, pooling):
+    from ._efficientnet import build_efficientnet_lite2, load_state
+
+    if weights is None:
+        state = None
+    else:
+        spec = LITE2_WEIGHTS if weights == "imagenet" else os.fspath(weights)
+        if not spec.endswith(".pth"):
+            raise ValueError(
+                f"efficientnet_lite2 takes weights='imagenet' (the registered {LITE2_WEIGHTS}, "
+                "from the data home or the [efficientnet] extra), a .pth path or None; "
+                f"got {spec!r}")
+        state = load_state(resolve_file(spec, data_home))
+    model = build_efficientnet_lite2(state)
+    if include_top:
+        return model
+    keras = import_keras()
+    feats = model.get_layer("head_relu").output
+    if pooling in (None, "avg"):
+        feats = model.get_layer("avg_pool").output
+    elif pooling == "max":
+        feats = keras.layers.GlobalMaxPooling2D(name="max_pool")(feats)
+    return keras.Model(model.input, feats, name="efficientnet_lite2_notop")
 
 
 def build_backbone(name, weights, *, include_top, data_home=None, pooling=None):
@@ -68,6 +101,8 @@ def build_backbone(name, weights, *, include_top, data_home=None, pooling=None):
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
     cls_name, _, side = BACKBONES[name]
+    if cls_name is None:
+        return _build_lite2(weights, include_top, data_home, pooling)
     ctor = getattr(keras.applications, cls_name)
     w = weights
     if weights not in (None, "imagenet"):

