@@ -89,6 +89,9 @@ def _stages(estimator, method):
     if isinstance(estimator, AffectModel):
         heads = {"predict": estimator._predict_features,
                  "predict_frame": estimator._frame_from_features,
+                 # the command line's predict --new-raters
+                 "predict_frame_new_raters":
+                     lambda F: estimator._frame_from_features(F, new_raters=True),
                  "predict_interval": estimator._interval_features,
                  "predict_emotions": estimator._emotions_features}
         if method not in heads:

@@ -215,8 +215,12 @@ def _load_model(spec):
     """A saved AffectModel folder, a joblib pipeline, or None for the shipped model."""
     from .pretrained import load_pretrained
 
+    from .pretrained import SHIPPED_MODELS
+
     if spec is None:
         return load_pretrained(), "pretrained"
+    if spec in SHIPPED_MODELS and not Path(spec).exists():
+        return load_pretrained(spec), "pretrained"
     p = Path(spec)
     if p.is_dir():
         return load_pretrained(p), "affect"
@@ -225,16 +229,18 @@ def _load_model(spec):
     return joblib.load(p), "pipeline"
 
 
-def _predict_chunk(model, kind, paths):
+def _predict_chunk(model, kind, paths, new_raters=False):
     """Predictions for one chunk of paths: (frame of good rows, their paths, {path: reason})."""
     import pandas as pd
 
     from ._predict import predict_images
 
     method = "predict_frame" if kind in ("pretrained", "affect") else "predict"
+    if new_raters and method == "predict_frame":
+        method = "predict_frame_new_raters"
     res = predict_images(model, paths, method=method, batch_size=max(1, len(paths)))
     keep = [i for i in range(len(paths)) if i not in res.errors]
-    if method == "predict_frame":
+    if method.startswith("predict_frame"):
         frame = res.predictions.iloc[keep].reset_index(drop=True)
     else:
         pred = res.predictions.reshape(len(paths), -1)[keep]
@@ -380,6 +386,16 @@ def _cmd_predict(args):
     from ._lexicons import nearest_emotion_word
 
     model, kind = _load_model(args.model)
+    if args.new_raters:
+        if kind == "pipeline":
+            print("error: --new-raters needs an affect model (the shipped one, or one saved by "
+                  "'train --recipe' or 'adapt')", file=sys.stderr)
+            return 2
+        try:
+            model._shift_scale(True)
+        except ValueError as exc:
+            print(f"error: --new-raters: {exc}", file=sys.stderr)
+            return 2
     paths, skipped, hidden = _expand_inputs(args.images)
     frames, good, failed = [], [], []
     bs = max(1, int(args.batch_size))
@@ -388,7 +404,7 @@ def _cmd_predict(args):
     with tqdm(total=len(paths), desc="predicting", disable=args.quiet, unit="img") as bar:
         for s in range(0, len(paths), bs):
             chunk = paths[s:s + bs]
-            frame, ok, reasons = _predict_chunk(model, kind, chunk)
+            frame, ok, reasons = _predict_chunk(model, kind, chunk, args.new_raters)
             frames.append(frame)
             good += ok
             failed += list(reasons.items())
@@ -533,10 +549,10 @@ def build_parser():
     t.add_argument("--ffnn-hidden", default=None, help="hidden sizes, e.g. 3000,1000,500")
     t.add_argument("--cache-dir", default=None, help="per-image feature cache folder")
     t.add_argument("--n-jobs", type=int, default=None, help="image-level parallelism (default: 1)")
-    t.add_argument("--recipe", default=None, choices=["default"],
-                   help="fit a named recipe instead of a pipeline: 'default' rebuilds the "
-                        "shipped pretrained model from Emotion6 + OASIS (the other "
-                        "training options are ignored)")
+    t.add_argument("--recipe", default=None, choices=["v1", "v2", "default"],
+                   help="fit a named recipe instead of a pipeline: 'v1' and 'v2' rebuild the "
+                        "shipped pretrained models from Emotion6 + OASIS, 'default' the "
+                        "default one, v2 (the other training options are ignored)")
     t.add_argument("--output", default=None,
                    help="model file (.joblib), or with --recipe a model folder")
     t.add_argument("--cv", type=int, default=5,
@@ -586,9 +602,14 @@ def build_parser():
 
     q = sub.add_parser("predict", parents=[common], help="predict valence and arousal for images")
     q.add_argument("--model", default=None,
-                   help="a model saved by 'train' (.joblib file or --recipe folder) or by "
-                        "'adapt' (a folder); "
-                        "default: the pretrained model shipped with the package")
+                   help="a shipped model by name ('v1' or 'v2'), a model saved by 'train' "
+                        "(.joblib file or --recipe folder) or by 'adapt' (a folder); "
+                        "default: the default pretrained model shipped with the package (v2)")
+    q.add_argument("--new-raters", action="store_true",
+                   help="intervals for a picture set rated by raters other than the training "
+                        "sets' (wider, calibrated on leave-one-set-out residuals; columns "
+                        "*_80_new_raters); adapting the model to some of your rated images is "
+                        "better ('adapt')")
     q.add_argument("images", nargs="+",
                    help="image files or folders (searched recursively; every file is "
                         "identified by its content; hidden names starting with '.' are "

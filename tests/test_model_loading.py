@@ -55,7 +55,7 @@ def test_a_member_that_unpacks_beyond_its_header_is_refused_before_reading(tmp_p
                 buf = io.BytesIO()
                 np.save(buf, v, allow_pickle=False)
                 zf.writestr(f"{k}.npy", buf.getvalue())
-    assert (path / "arrays.npz").stat().st_size < 5_000_000
+    assert (path / "arrays.npz").stat().st_size < 12_000_000  # the member claims 50 MB
     with pytest.raises(ValueError, match="main_coef.npy unpacks to 50,"):
         load_pretrained(path)
 

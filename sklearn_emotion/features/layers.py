@@ -115,7 +115,11 @@ class PooledLayerFeatures(ImageTransformer):
 
     Parameters
     ----------
-    backbone : str, path-like or keras.Model, default="models/mobilenet_v2_1.0_224_quant.tflite"
+    backbone : str, path-like, keras.Model or tuple of them, default="models/mobilenet_v2_1.0_224_quant.tflite"
+        One network, or a tuple of networks whose features are concatenated
+        (each image is decoded once, resized to each network's input size);
+        each is:
+
         - a ``.tflite`` network (registered resource name or path), run with
           ai-edge-litert; intermediate tensors are read with
           ``experimental_preserve_all_tensors``;
@@ -130,6 +134,7 @@ class PooledLayerFeatures(ImageTransformer):
         first ``;``-separated part.  For Keras: layer names.  None takes
         :data:`DEFAULT_LAYERS` for the TFLite MobileNetV2, ``"mobilenet_v2"``
         and ``"efficientnet_lite2"``; other backbones need explicit layers.
+        With several backbones: one sequence per backbone.
     stats : sequence of {"mean", "std", "max"}, default=("mean", "std")
         Statistics over space of each channel.
     flip : bool, default=True
@@ -198,24 +203,42 @@ class PooledLayerFeatures(ImageTransformer):
         self.verbose = verbose
         self.on_error = on_error
 
-    def _kind(self):
-        return model_kind(self.backbone)
+    def _backbones(self):
+        b = self.backbone
+        if isinstance(b, (tuple, list)):
+            if not b:
+                raise ValueError("backbone must name at least one network")
+            return list(b)
+        return [b]
 
-    def _layer_names(self):
+    def _kinds(self):
+        return [model_kind(b) for b in self._backbones()]
+
+    def _layer_lists(self):
+        """The layers tapped in each backbone, one list per backbone."""
+        backbones = self._backbones()
         if self.layers is not None:
-            layers = [str(x) for x in self.layers]
-            if not layers:
-                raise ValueError("layers must name at least one layer")
-            return layers
-        kind = self._kind()
-        key = "tflite" if kind == "tflite" else (self.backbone if kind == "named" else None)
-        if key not in DEFAULT_LAYERS:
-            raise ValueError(f"no default layers for backbone {self.backbone!r}: pass layers=")
-        return list(DEFAULT_LAYERS[key])
+            given = list(self.layers)
+            if len(backbones) == 1:
+                given = [given]
+            elif len(given) != len(backbones) or any(isinstance(g, str) for g in given):
+                raise ValueError(f"with {len(backbones)} backbones, layers must be one sequence "
+                                 "of layer names per backbone (or None for their defaults)")
+            out = [[str(x) for x in g] for g in given]
+            if any(not g for g in out):
+                raise ValueError("layers must name at least one layer per backbone")
+            return out
+        out = []
+        for b, kind in zip(backbones, self._kinds()):
+            key = "tflite" if kind == "tflite" else (b if kind == "named" else None)
+            if key not in DEFAULT_LAYERS:
+                raise ValueError(f"no default layers for backbone {b!r}: pass layers=")
+            out.append(list(DEFAULT_LAYERS[key]))
+        return out
 
     _parameter_constraints = {
         **ImageTransformer._parameter_constraints,
-        "backbone": [str, os.PathLike, HasMethods(["get_weights", "__call__"])],
+        "backbone": [str, os.PathLike, HasMethods(["get_weights", "__call__"]), tuple, list],
         "layers": [None, "array-like"],
         "stats": [StrOptions(set(_STATS)), "array-like"],
         "flip": ["boolean"],
@@ -223,25 +246,28 @@ class PooledLayerFeatures(ImageTransformer):
     }
 
     def _validate_params_extra(self):
-        self._kind()
+        self._kinds()
         stats = self._stats()
         bad = [s for s in stats if s not in _STATS]
         if bad or not stats:
             raise ValueError(f"stats must be a non-empty sequence of {_STATS}, got {self.stats!r}")
-        self._layer_names()
+        self._layer_lists()
 
     def _stats(self):
         return [self.stats] if isinstance(self.stats, str) else list(self.stats)
 
     # ------------------------------------------------------------- runner
     def _runner(self):
-        return self._lazy_get("runner", self._build_runner)
+        """One runner description per backbone."""
+        return self._lazy_get("runner", self._build_runners)
 
-    def _build_runner(self):
-        kind = self._kind()
-        wanted = self._layer_names()
+    def _build_runners(self):
+        return [self._build_runner(b, kind, wanted) for b, kind, wanted
+                in zip(self._backbones(), self._kinds(), self._layer_lists())]
+
+    def _build_runner(self, backbone, kind, wanted):
         if kind == "tflite":
-            path = resolve_file(self.backbone, self.data_home)
+            path = resolve_file(backbone, self.data_home)
             probe = TFLiteRunner(path, self.num_threads)
             # activations only: 4-D (1, h, w, c) or 2-D (1, c) tensors, one image
             details = [d for d in probe.interpreter.get_tensor_details()
@@ -265,13 +291,13 @@ class PooledLayerFeatures(ImageTransformer):
 
         if kind == "named":
             weights = self.weights
-            if self.backbone == "efficientnet_lite2" and weights == _MOBILENET_WEIGHTS:
+            if backbone == "efficientnet_lite2" and weights == _MOBILENET_WEIGHTS:
                 weights = LITE2_WEIGHTS  # the default names MobileNetV2's weights
-            model = build_backbone(self.backbone, weights, include_top=True,
+            model = build_backbone(backbone, weights, include_top=True,
                                    data_home=self.data_home)
-            pre = preprocess_fn(self.backbone)
+            pre = preprocess_fn(backbone)
         else:
-            model, pre = self.backbone, None
+            model, pre = backbone, None
         outs = []
         for w in wanted:
             try:
@@ -284,17 +310,18 @@ class PooledLayerFeatures(ImageTransformer):
         return dict(kind=kind, runner=KerasRunner(tap), channels=channels, side=side, pre=pre)
 
     def _feature_names(self):
-        r = self._runner()
         names = []
-        for layer, c in zip(self._layer_names(), r["channels"]):
-            prefix = _short(layer)
-            for s in self._stats():
-                names.extend(f"{prefix}_{s}_{k}" for k in range(c))
+        for r, layers in zip(self._runner(), self._layer_lists()):
+            for layer, c in zip(layers, r["channels"]):
+                prefix = _short(layer)
+                for s in self._stats():
+                    names.extend(f"{prefix}_{s}_{k}" for k in range(c))
+        if len(set(names)) != len(names):
+            raise ValueError("two backbones tap layers of the same name; tap other layers")
         return names
 
-    def _forward(self, batch):
-        """Pooled features of a batch of resized RGB uint8 images."""
-        r = self._runner()
+    def _forward(self, r, batch):
+        """Pooled features of a batch of resized RGB uint8 images, by one backbone."""
         stats = self._stats()
         if r["kind"] == "tflite":
             runner = r["runner"]
@@ -313,9 +340,11 @@ class PooledLayerFeatures(ImageTransformer):
         return np.concatenate([pool_feature_maps(m, stats) for m in maps], axis=1)
 
     def _compute_batch(self, images):
-        r = self._runner()
-        batch = np.stack([resize_rgb(im, r["side"]) for im in images])
-        feats = self._forward(batch)
-        if self.flip:
-            feats = 0.5 * (feats + self._forward(batch[:, :, ::-1]))
-        return feats
+        out = []
+        for r in self._runner():
+            batch = np.stack([resize_rgb(im, r["side"]) for im in images])
+            feats = self._forward(r, batch)
+            if self.flip:
+                feats = 0.5 * (feats + self._forward(r, batch[:, :, ::-1]))
+            out.append(feats)
+        return np.concatenate(out, axis=1)

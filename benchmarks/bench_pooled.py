@@ -1,0 +1,106 @@
+"""Wall time of the pooled-feature extractor against the network's own invocations.
+
+Run: python benchmarks/bench_pooled.py [--n 320]
+
+For each configuration of :class:`~sklearn_emotion.PooledLayerFeatures`
+(one extractor for any backbone), in one run, side by side:
+
+- **wall**: ``transform`` on Emotion6 JPEG paths, no cache, after a warm-up
+  call on other images (the networks are built);
+- **raw**: the invocations alone that the same features need (the image
+  and its mirror image, every tapped tensor read back), on inputs decoded
+  and resized beforehand, in the same batches;
+- **decode**: decoding and resizing the same files alone, in one thread.
+
+The configurations: the v1 model's (MobileNetV2 TFLite), EfficientNet-Lite2
+(Keras), and the v2 model's (both).  The goal (issue 29) is wall / raw at
+most 1.2.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import emotion6_subset, write  # noqa: E402
+
+from sklearn_emotion import PooledLayerFeatures, load_image  # noqa: E402
+from sklearn_emotion._image import resize_rgb  # noqa: E402
+
+TFLITE = "models/mobilenet_v2_1.0_224_quant.tflite"
+CONFIGS = {
+    "MobileNetV2 TFLite (v1)": dict(backbone=TFLITE),
+    "EfficientNet-Lite2 (Keras)": dict(backbone="efficientnet_lite2"),
+    "both (v2)": dict(backbone=(TFLITE, "efficientnet_lite2")),
+}
+
+
+def raw_time(est, paths):
+    """The network invocations alone (with the mirror image), on resized inputs."""
+    runners = est._runner()
+    full = [load_image(p) for p in paths]
+    bs = est.batch_size
+    total = 0.0
+    for r in runners:
+        batch = np.stack([resize_rgb(im, r["side"]) for im in full])
+        for s in range(0, len(batch), bs):
+            b = batch[s:s + bs]
+            for x in (b, b[:, :, ::-1]):
+                if r["kind"] == "tflite":
+                    x = x.astype(np.uint8)
+                    t0 = time.perf_counter()
+                    r["runner"].run(x)
+                else:
+                    x = x.astype(np.float32)
+                    if r["pre"] is not None:
+                        x = r["pre"](x)
+                    t0 = time.perf_counter()
+                    r["runner"].run(x)
+                total += time.perf_counter() - t0
+    return total
+
+
+def decode_time(est, paths):
+    t0 = time.perf_counter()
+    for p in paths:
+        im = load_image(p, size=est._decode_size())
+        for r in est._runner():
+            resize_rgb(im, r["side"])
+    return time.perf_counter() - t0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=320)
+    args = ap.parse_args(argv)
+    command = "python benchmarks/bench_pooled.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    paths = emotion6_subset(args.n + 32)
+    warm, paths = paths[:32], paths[32:]
+    rows = {}
+    for name, params in CONFIGS.items():
+        est = PooledLayerFeatures(n_jobs=2, **params).fit([])
+        est.transform(warm)
+        t0 = time.perf_counter()
+        est.transform(paths)
+        wall = time.perf_counter() - t0
+        raw = raw_time(est, paths)
+        dec = decode_time(est, paths)
+        rows[name] = {"images": len(paths), "wall": wall, "raw": raw, "decode": dec,
+                      "ratio": wall / raw}
+        print(name, rows[name], flush=True)
+    lines = [f"{len(paths)} Emotion6 JPEGs, no cache, batch 32, mirror averaging on, "
+             "2 CPU cores; one run, side by side.", "",
+             "| extractor | images/s | wall (s) | raw invocations (s) | decode + resize alone, "
+             "1 thread (s) | wall / raw |", "|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['images'] / r['wall']:.1f} | {r['wall']:.2f} | "
+                     f"{r['raw']:.2f} | {r['decode']:.2f} | **{r['ratio']:.2f}** |")
+    write("pooled_features_speed", command, {"rows": rows}, "\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
