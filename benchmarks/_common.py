@@ -44,15 +44,35 @@ def write(name, command, payload, markdown):
     print(markdown)
 
 
-def pooled_sets(cache_dir, n_jobs=2, verbose=False, **params):
-    """Emotion6 and OASIS with pooled CNN features, the shipped recipe's
-    MobileNetV2 by default, other ``PooledLayerFeatures`` parameters (e.g.
-    ``backbone="efficientnet_lite2"``) otherwise, read from the per-image
+def pooled_sets(cache_dir, n_jobs=2, verbose=False, recipe=None, **params):
+    """Emotion6 and OASIS with pooled CNN features, read from the per-image
     cache ``cache_dir`` where present: ``{"emotion6": (bunch, F), "oasis":
-    (bunch, F)}``."""
+    (bunch, F)}``.  The features of a shipped model's recipe (``"v1"``,
+    ``"v2"``), or ``PooledLayerFeatures(**params)`` (the v1 features by
+    default; e.g. ``backbone="efficientnet_lite2"``)."""
     from sklearn_emotion import PooledLayerFeatures
     from sklearn_emotion.datasets import load_emotion6, load_oasis
+    from sklearn_emotion.pretrained import recipe_features
 
-    feats = PooledLayerFeatures(memory=cache_dir, n_jobs=n_jobs, verbose=verbose, **params)
+    kw = dict(memory=cache_dir, n_jobs=n_jobs, verbose=verbose)
+    feats = recipe_features(recipe, **kw) if recipe else PooledLayerFeatures(**kw, **params)
     return {name: (b, feats.fit_transform(list(b.filenames)))
             for name, b in (("emotion6", load_emotion6()), ("oasis", load_oasis()))}
+
+
+def recipe_argument(ap):
+    """``--recipe v1|v2``: which shipped model's features a v2 benchmark uses;
+    results of v1 go to ``<name>_v1``."""
+    ap.add_argument("--recipe", choices=["v1", "v2"], default="v2",
+                    help="the shipped model whose recipe is measured (default: %(default)s)")
+
+
+def result_name(name, recipe):
+    return name if recipe == "v2" else f"{name}_{recipe}"
+
+
+RECIPE_WORDS = {
+    "v1": "the v1 recipe (`AffectModel()` on the pooled MobileNetV2 TFLite layers)",
+    "v2": "the v2 recipe (`AffectModel()` on the pooled MobileNetV2 TFLite and "
+          "EfficientNet-Lite2 layers)",
+}

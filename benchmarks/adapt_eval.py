@@ -28,7 +28,7 @@ from scipy.stats import pearsonr
 from sklearn_emotion import AffectModel, PooledLayerFeatures
 from sklearn_emotion.pretrained import ADAPT_STRATEGIES as STRATEGIES
 
-from _common import pooled_sets  # noqa: E402  (this folder, on sys.path as the script's own)
+from _common import RECIPE_WORDS, pooled_sets, recipe_argument, result_name  # noqa: E402  (this folder, on sys.path as the script's own)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pretrained_v2"
 KS = (10, 20, 50, 100)
@@ -52,10 +52,11 @@ def main(argv=None):
     ap.add_argument("--cache-dir", default="feature-cache")
     ap.add_argument("--draws", type=int, default=10)
     ap.add_argument("--ks", default=",".join(map(str, KS)))
+    recipe_argument(ap)
     a = ap.parse_args(argv)
     ks = [int(k) for k in a.ks.split(",")]
     t0 = time.time()
-    data = pooled_sets(a.cache_dir)
+    data = pooled_sets(a.cache_dir, recipe=a.recipe)
     rows = []
     for src, dst in (("emotion6", "oasis"), ("oasis", "emotion6")):
         sb, sF = data[src]
@@ -82,7 +83,7 @@ def main(argv=None):
                                  "scores": s, "unadapted_same_rest": s_unad})
             summary(rows, f"{src}->{dst}", k)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "adapt.json").write_text(json.dumps({"rows": rows, "seconds": time.time() - t0,
+    (RESULTS / f"{result_name('adapt', a.recipe)}.json").write_text(json.dumps({"rows": rows, "seconds": time.time() - t0,
                                                     "draws": a.draws, "ks": ks}, indent=1))
     write_md(rows, ks, a, time.time() - t0)
 
@@ -106,11 +107,11 @@ GOALS = {("emotion6->oasis", 50): (0.56, 0.50), ("emotion6->oasis", 100): (0.60,
 
 def write_md(rows, ks, a, seconds):
     cmd = "SKLEARN_EMOTION_DATA=../shared python benchmarks/adapt_eval.py " + \
-        f"--cache-dir {a.cache_dir} --draws {a.draws} --ks {','.join(map(str, ks))}"
+        f"--cache-dir {a.cache_dir} --draws {a.draws} --ks {','.join(map(str, ks))} " \
+        f"--recipe {a.recipe}"
     lines = [f"Command: `{cmd}`", "",
              f"{seconds:.0f} s on 2 CPU cores (features read from the per-image cache).", "",
-             "Starting model: the shipped recipe (`AffectModel()` on the pooled MobileNetV2 "
-             "features) fitted on the **source set only**. For each k and each of "
+             f"Starting model: {RECIPE_WORDS[a.recipe]}, fitted on the **source set only**. For each k and each of "
              f"{a.draws} random draws, `adapt` gets k target images with their ratings; every "
              "number is on the **rest of the target set**, never seen by the adaptation, "
              "averaged over the draws. `auto` is `adapt` as shipped (the strategy chosen per "
@@ -174,7 +175,7 @@ def write_md(rows, ks, a, seconds):
     lines += ["", f"Adapted against unadapted (mean r over the draws, same images): the largest "
               f"drop is {-d:+.3f} ({direction}, k = {k}, {t}); goal: never lower by more "
               f"than 0.02.", ""]
-    (RESULTS / "adapt.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (RESULTS / f"{result_name('adapt', a.recipe)}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

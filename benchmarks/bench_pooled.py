@@ -31,10 +31,22 @@ from sklearn_emotion import PooledLayerFeatures, load_image  # noqa: E402
 from sklearn_emotion._image import resize_rgb  # noqa: E402
 
 TFLITE = "models/mobilenet_v2_1.0_224_quant.tflite"
+
+
+class ResizeInNetworkThread(PooledLayerFeatures):
+    """The extractor before the resizes moved into the decoding threads."""
+
+    _prepare_image = None
+
+
 CONFIGS = {
-    "MobileNetV2 TFLite (v1)": dict(backbone=TFLITE),
-    "EfficientNet-Lite2 (Keras)": dict(backbone="efficientnet_lite2"),
-    "both (v2)": dict(backbone=(TFLITE, "efficientnet_lite2")),
+    "MobileNetV2 TFLite (v1)": (PooledLayerFeatures, dict(backbone=TFLITE)),
+    "MobileNetV2 TFLite (v1), resize in the network's thread (before)":
+        (ResizeInNetworkThread, dict(backbone=TFLITE)),
+    "EfficientNet-Lite2 (Keras)": (PooledLayerFeatures, dict(backbone="efficientnet_lite2")),
+    "both (v2)": (PooledLayerFeatures, dict(backbone=(TFLITE, "efficientnet_lite2"))),
+    "both (v2), resize in the network's thread (before)":
+        (ResizeInNetworkThread, dict(backbone=(TFLITE, "efficientnet_lite2"))),
 }
 
 
@@ -80,8 +92,8 @@ def main(argv=None):
     paths = emotion6_subset(args.n + 32)
     warm, paths = paths[:32], paths[32:]
     rows = {}
-    for name, params in CONFIGS.items():
-        est = PooledLayerFeatures(n_jobs=2, **params).fit([])
+    for name, (cls, params) in CONFIGS.items():
+        est = cls(n_jobs=2, **params).fit([])
         est.transform(warm)
         t0 = time.perf_counter()
         est.transform(paths)

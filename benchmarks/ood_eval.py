@@ -38,10 +38,13 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
-from sklearn_emotion import AffectModel, PooledLayerFeatures
+from sklearn.base import clone
+
+from sklearn_emotion import AffectModel
+from sklearn_emotion.pretrained import recipe_features
 from sklearn_emotion.datasets import NON_PHOTO_KINDS, make_non_photos
 
-from _common import pooled_sets  # noqa: E402  (this folder, on sys.path as the script's own)
+from _common import RECIPE_WORDS, pooled_sets, recipe_argument, result_name  # noqa: E402  (this folder, on sys.path as the script's own)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pretrained_v2"
 
@@ -56,15 +59,17 @@ def main(argv=None):
                          "a fold)")
     ap.add_argument("--examples", type=int, default=40,
                     help="training non-photos of each kind (the recipe's ood_examples)")
+    recipe_argument(ap)
     a = ap.parse_args(argv)
     t0 = time.time()
-    sets = pooled_sets(a.cache_dir)
+    sets = pooled_sets(a.cache_dir, recipe=a.recipe)
+    feats = recipe_features(a.recipe)
     (e6, F6), (oasis, Fo) = sets["emotion6"], sets["oasis"]
     F = np.vstack([F6, Fo])
     y = np.vstack([e6.target, oasis.target])
     paths = list(e6.filenames) + list(oasis.filenames)
     n6 = len(e6.filenames)
-    base = PooledLayerFeatures().fit([])
+    base = clone(feats).fit([])
     per_kind = {k: {"auroc": [], "flagged": [], "auroc_unseen": [], "flagged_unseen": []}
                 for k in NON_PHOTO_KINDS}
     photos_flagged = []
@@ -73,10 +78,10 @@ def main(argv=None):
         # training non-photos from training photos; test ones from held-out photos
         src_tr = [paths[i] for i in rng.choice(tr, 3 * a.examples, replace=False)]
         imgs, k_tr = make_non_photos(src_tr, n_per_kind=a.examples, random_state=100 + f)
-        F_tr = PooledLayerFeatures().fit_transform(imgs)
+        F_tr = clone(feats).fit_transform(imgs)
         src = [paths[i] for i in rng.choice(te, a.per_kind * 3, replace=False)]
         imgs, kinds = make_non_photos(src, n_per_kind=a.per_kind, random_state=f)
-        Fn = PooledLayerFeatures().fit_transform(imgs)
+        Fn = clone(feats).fit_transform(imgs)
         model = AffectModel(cv=5, adapt_components=0)._fit_features(base, F[tr], y[tr],
                                                                      F_other=F_tr)
         s_photo = model._ood_features(F[te])
@@ -106,19 +111,19 @@ def main(argv=None):
                                                                 replace=False)],
                                   n_per_kind=a.examples, random_state=7)
         model = AffectModel(cv=5, adapt_components=0)._fit_features(base, F[a_], y[a_],
-                                                F_other=PooledLayerFeatures().fit_transform(imgs))
+                                                F_other=clone(feats).fit_transform(imgs))
         cross[f"{src}->{dst}"] = float(np.mean(model._ood_features(F[b_]) > model.ood_threshold_))
     out = {"per_kind": per_kind, "photos_flagged": photos_flagged, "cross_set_flagged": cross,
            "per_kind_n": a.per_kind, "seconds": time.time() - t0}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ood.json").write_text(json.dumps(out, indent=1))
+    (RESULTS / f"{result_name('ood', a.recipe)}.json").write_text(json.dumps(out, indent=1))
     cmd = (f"SKLEARN_EMOTION_DATA=../shared python benchmarks/ood_eval.py --cache-dir {a.cache_dir} "
-           f"--unseen-folds {a.unseen_folds}")
+           f"--unseen-folds {a.unseen_folds} --recipe {a.recipe}")
     lines = [f"Command: `{cmd}`", "",
-             f"{out['seconds']:.0f} s on 2 CPU cores. Emotion6 + OASIS, 5-fold CV: the recipe "
-             f"(`AffectModel()`, its out-of-distribution classifier fitted on the training "
+             f"{out['seconds']:.0f} s on 2 CPU cores. Emotion6 + OASIS, 5-fold CV: "
+             f"{RECIPE_WORDS[a.recipe]}, its out-of-distribution classifier fitted on the training "
              f"photos against {a.examples} generated non-photos of each kind made from them, "
-             "threshold at 95 % of its own out-of-fold photo scores) fitted on 4 folds; scored "
+             "threshold at 95 % of its own out-of-fold photo scores, fitted on 4 folds; scored "
              f"on the held-out photos and on {a.per_kind} generated non-photos of each kind "
              "per fold, made from held-out photos with another seed. Mean over the 5 folds; "
              f"the unseen-kind columns over the first {a.unseen_folds} folds (7 more fits a "
@@ -136,7 +141,7 @@ def main(argv=None):
               + "; ".join(f"{k} {v:.3f}" for k, v in cross.items())
               + " (a different picture set, still photos: the flag is about what an image is, "
               "not whose raters scored it).", ""]
-    (RESULTS / "ood.md").write_text("\n".join(lines), encoding="utf-8")
+    (RESULTS / f"{result_name('ood', a.recipe)}.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
 
 

@@ -45,9 +45,11 @@ from _common import RESULTS, machine  # noqa: E402
 
 from sklearn_emotion import AffectModel, ObjectFeatures, PooledLayerFeatures, load_pretrained  # noqa: E402
 from sklearn_emotion.datasets import load_emotion6, load_oasis  # noqa: E402
-from sklearn_emotion.pretrained import check_images, fit_recipe  # noqa: E402
+from sklearn_emotion.pretrained import check_images, fit_recipe, recipe_features  # noqa: E402
 
 OUT = RESULTS / "pretrained"
+#: where ``--recipe v2`` writes (``--recipe v1``, the default, writes OUT)
+OUT_V2 = RESULTS / "pretrained_v2" / "eval"
 SETS = ("emotion6", "oasis")
 TARGETS = ("valence", "arousal")
 
@@ -99,7 +101,15 @@ def main(argv=None):
                     help="refit the recipe and compare with the shipped model")
     ap.add_argument("--only", choices=["emotions", "rebuild"], default=None,
                     help="re-run one part and merge it into the committed results.json")
+    ap.add_argument("--recipe", choices=["v1", "v2"], default="v1",
+                    help="the shipped model whose recipe is measured; v2 writes to "
+                         "results/pretrained_v2/eval (default: %(default)s)")
     args = ap.parse_args(argv)
+    global OUT
+    if args.recipe == "v2":
+        OUT = OUT_V2
+        Affect.name = ("AffectModel (pooled MobileNetV2 TFLite + EfficientNet-Lite2 layers + "
+                       "ridge), the v2 recipe")
     if args.only:
         return rerun_part(args, argv)
     command = "python benchmarks/pretrained_eval.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -109,7 +119,7 @@ def main(argv=None):
             "oasis": (list(oa.filenames), oa.target, None)}
     feats = {}
     for s, (X, y, _) in data.items():
-        layers = PooledLayerFeatures(memory=args.cache_dir, n_jobs=2, verbose=True)
+        layers = recipe_features(args.recipe, memory=args.cache_dir, n_jobs=2, verbose=True)
         logits = ObjectFeatures("models/mobilenet_v2_1.0_224_quant.tflite", output="logits",
                                 memory=args.cache_dir, n_jobs=2, verbose=True)
         feats[s] = {"affect": layers.fit_transform(X), "baseline": logits.fit_transform(X)}
@@ -165,7 +175,7 @@ def main(argv=None):
     rebuild = rebuild_check(args, e6, oa) if args.check_rebuild else None
 
     OUT.mkdir(parents=True, exist_ok=True)
-    payload = {"command": command, "machine": machine(), "results": results,
+    payload = {"command": command, "recipe": args.recipe, "machine": machine(), "results": results,
                "intervals": intervals, "emotions": emotions, "rebuild": rebuild,
                "seconds": {"features": t_feat, "total": time.perf_counter() - t_start}}
     (OUT / "results.json").write_text(json.dumps(payload, indent=1))
@@ -206,7 +216,7 @@ def rerun_part(args, argv):
     t0 = time.perf_counter()
     e6, oa = load_emotion6(), load_oasis()
     if args.only == "emotions":
-        f = PooledLayerFeatures(memory=args.cache_dir, n_jobs=2)
+        f = recipe_features(args.recipe, memory=args.cache_dir, n_jobs=2)
         F, Fo = f.fit_transform(list(e6.filenames)), f.fit_transform(list(oa.filenames))
         payload["emotions"] = emotion_cv(e6, F, e6.distributions, Fo)
         payload["emotions"]["seconds"] = time.perf_counter() - t0
@@ -220,8 +230,8 @@ def rerun_part(args, argv):
 
 def rebuild_check(args, e6, oa):
     t0 = time.perf_counter()
-    model, meta = fit_recipe("default", memory=args.cache_dir)
-    shipped = load_pretrained()
+    model, meta = fit_recipe(args.recipe, memory=args.cache_dir)
+    shipped = load_pretrained(args.recipe)
     probe = check_images() + list(oa.filenames[:20]) + list(e6.filenames[::99])
     a, b = model.predict(probe), shipped.predict(probe)
     ia, ib = model.predict_interval(probe), shipped.predict_interval(probe)
@@ -308,7 +318,7 @@ def markdown(p, models):
                   f"{e['mean_distribution']['top1']:.3f} |"]
     if p["rebuild"]:
         rb = p["rebuild"]
-        lines += ["", f"Rebuild: `fit_recipe('default')` against the shipped model on {rb['images']} "
+        lines += ["", f"Rebuild: `fit_recipe('{payload.get('recipe', 'v1')}')` against the shipped model on {rb['images']} "
                   f"images: max |Δ| predict {rb['max_abs_diff_predict']:.2e}, interval "
                   f"{rb['max_abs_diff_interval']:.2e}, emotions {rb['max_abs_diff_emotions']:.2e} "
                   f"({rb['seconds']:.0f} s)."]

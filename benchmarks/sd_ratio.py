@@ -25,7 +25,7 @@ from sklearn.model_selection import KFold
 
 from sklearn_emotion import AffectModel, PooledLayerFeatures
 
-from _common import pooled_sets  # noqa: E402  (this folder, on sys.path as the script's own)
+from _common import RECIPE_WORDS, pooled_sets, recipe_argument, result_name  # noqa: E402  (this folder, on sys.path as the script's own)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pretrained_v2"
 
@@ -33,9 +33,10 @@ RESULTS = Path(__file__).resolve().parent / "results" / "pretrained_v2"
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache-dir", default="feature-cache")
+    recipe_argument(ap)
     a = ap.parse_args(argv)
     base = PooledLayerFeatures().fit([])
-    data = {name: (F, b.target) for name, (b, F) in pooled_sets(a.cache_dir).items()}
+    data = {name: (F, b.target) for name, (b, F) in pooled_sets(a.cache_dir, recipe=a.recipe).items()}
     rows = {}
     for name, (F, y) in data.items():
         pred = np.empty_like(y)
@@ -47,14 +48,14 @@ def main(argv=None):
         F, y = data[dst]
         rows[f"{src} -> {dst}"] = (m._predict_features(F).std(axis=0) / y.std(axis=0)).tolist()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "sd_ratio.json").write_text(json.dumps(rows, indent=1))
-    cmd = f"SKLEARN_EMOTION_DATA=../shared python benchmarks/sd_ratio.py --cache-dir {a.cache_dir}"
+    (RESULTS / f"{result_name('sd_ratio', a.recipe)}.json").write_text(json.dumps(rows, indent=1))
+    cmd = f"SKLEARN_EMOTION_DATA=../shared python benchmarks/sd_ratio.py --cache-dir {a.cache_dir} --recipe {a.recipe}"
     lines = [f"Command: `{cmd}`", "",
-             "Standard deviation of the recipe's predictions over that of the ratings "
+             f"Standard deviation of the predictions of {RECIPE_WORDS[a.recipe]} over that of the ratings "
              "(out-of-fold within a set; fitted on all of one set for the other).", "",
              "| protocol | valence | arousal |", "|---|---|---|"]
     lines += [f"| {k} | {v[0]:.2f} | {v[1]:.2f} |" for k, v in rows.items()]
-    (RESULTS / "sd_ratio.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (RESULTS / f"{result_name('sd_ratio', a.recipe)}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
 

@@ -132,3 +132,33 @@ def test_pooled_features_default_layers():
     assert X.shape == (2, len(names))
     assert names[0] == "block0_out_mean_0" and names[-1] == "head_relu_std_1279"
     assert np.isfinite(X).all() and not np.allclose(X[0], X[1])
+
+
+def test_two_backbones_give_the_two_feature_sets_side_by_side(tmp_path):
+    """A tuple of backbones: each image decoded once (and resized in the
+    decoding threads), features equal to each network's computed apart."""
+    from skimage import data
+
+    from sklearn_emotion import PooledLayerFeatures
+
+    _weights()
+    paths = []
+    for k, name in enumerate(("astronaut", "chelsea", "coffee")):
+        from PIL import Image
+
+        p = tmp_path / f"{k}.jpg"
+        Image.fromarray(getattr(data, name)()).save(p, quality=90)
+        paths.append(str(p))
+    tfl = "models/mobilenet_v2_1.0_224_quant.tflite"
+    a = PooledLayerFeatures(backbone=tfl).fit_transform(paths)
+    b = PooledLayerFeatures(backbone="efficientnet_lite2").fit_transform(paths)
+    both = PooledLayerFeatures(backbone=(tfl, "efficientnet_lite2"), n_jobs=2, batch_size=2)
+    F = both.fit_transform(paths)
+    # the TFLite network runs one image at a time: identical; Keras' kernels
+    # differ with the batch's size (2 + 1 here, 3 apart) in the last bits
+    np.testing.assert_array_equal(F[:, :a.shape[1]], a)
+    np.testing.assert_allclose(F[:, a.shape[1]:], b, rtol=1e-5, atol=1e-5)
+    assert both.n_features_out_ == a.shape[1] + b.shape[1]
+    with pytest.raises(ValueError, match="one sequence of layer names per backbone"):
+        PooledLayerFeatures(backbone=(tfl, "efficientnet_lite2"),
+                            layers=["block0_out"]).fit([])

@@ -63,11 +63,12 @@ def unique_names(names):
     return out
 
 
-def _load_many(items, indices, size=None):
+def _load_many(items, indices, size=None, prepare=None):
     images, good, errors = [], [], {}
     for item, i in zip(items, indices):
         try:
-            images.append(load_image(item, i, size=size))
+            im = load_image(item, i, size=size)
+            images.append(im if prepare is None else prepare(im))
             good.append(i)
         except ImageLoadError as exc:
             errors[i] = exc
@@ -137,7 +138,7 @@ def _prepare_chunk(est, items, indices, use_cache):
                 claimed.append(key)
             todo.append(k)
         images, good, errs = _load_many([items[k] for k in todo], [indices[k] for k in todo],
-                                        est._decode_size())
+                                        est._decode_size(), est._prepare_image)
     except BaseException:
         for key in claimed:
             cache.release(key)
@@ -167,7 +168,7 @@ def _finish_chunk(est, prep):
 
     def compute(ks):
         images, ok, errs = _load_many([prep["items"][k] for k in ks], [indices[k] for k in ks],
-                                      est._decode_size())
+                                      est._decode_size(), est._prepare_image)
         errors.update(errs)
         return store(images, ok)
 
@@ -271,6 +272,17 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         the reduced JPEG decode, and the resize done in the thread that
         decodes, while the model runs on the previous chunk."""
         return None
+
+    #: None, or a function of one decoded image run in the thread that
+    #: decodes it (beside the network working on the previous chunk), whose
+    #: result ``_compute_batch`` receives instead: e.g. the resizes to each
+    #: network's input.  It must not build framework objects (see
+    #: ``_build_before_threads``).
+    _prepare_image = None
+
+    def _build_before_threads(self):
+        """Build, in the calling thread, what ``_prepare_image`` or the
+        network needs, before decoding threads start."""
 
     #: Bump in a family whose feature function changed its numbers: it
     #: invalidates that family's cached features only (``None``: never bumped,
@@ -469,6 +481,7 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
             from concurrent.futures import ThreadPoolExecutor
 
             depth = max(1, int(self.n_jobs or 1))
+            self._build_before_threads()
             with ThreadPoolExecutor(max_workers=depth) as pool:
                 pending = deque()
                 it = iter(chunks)

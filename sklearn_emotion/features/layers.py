@@ -99,6 +99,10 @@ def pool_feature_maps(maps, stats=("mean",)):
     return np.concatenate(out, axis=1)
 
 
+class _Resized(dict):
+    """One decoded image, resized to each network's input side (the keys)."""
+
+
 def _short(name):
     """A readable feature-name prefix for a layer or tensor name."""
     first = name.split(";")[0]
@@ -339,10 +343,26 @@ class PooledLayerFeatures(ImageTransformer):
             maps = [res[f"output{k}"] for k in range(len(r["channels"]))]
         return np.concatenate([pool_feature_maps(m, stats) for m in maps], axis=1)
 
+    def _build_before_threads(self):
+        self._runner()
+
+    @property
+    def _prepare_image(self):
+        """The resizes to each network's input, done in the decoding threads
+        (the same pixels as resizing in ``_compute_batch``)."""
+        sides = [tuple(r["side"]) for r in self._runner()]
+
+        def prepare(im):
+            return _Resized({side: resize_rgb(im, side) for side in dict.fromkeys(sides)})
+
+        return prepare
+
     def _compute_batch(self, images):
         out = []
         for r in self._runner():
-            batch = np.stack([resize_rgb(im, r["side"]) for im in images])
+            side = tuple(r["side"])
+            batch = np.stack([im[side] if isinstance(im, _Resized) else resize_rgb(im, side)
+                              for im in images])
             feats = self._forward(r, batch)
             if self.flip:
                 feats = 0.5 * (feats + self._forward(r, batch[:, :, ::-1]))
