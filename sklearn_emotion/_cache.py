@@ -213,17 +213,30 @@ class FeatureCache:
         except OSError:
             pass
 
-    def wait(self, key: str, timeout: float | None = None, poll: float = 0.1):
-        """The entry another process claimed, once it is written; None when the
-        claim disappears without an entry (that worker failed) or after
-        ``timeout`` (default :data:`CLAIM_TIMEOUT`) seconds."""
-        deadline = time.monotonic() + (CLAIM_TIMEOUT if timeout is None else timeout)
+    def wait(self, key: str, timeout: float | None = None, poll: float = 0.1, *,
+             deadline: float | None = None):
+        """The entry another process claimed, once it is written.
+
+        None (the caller computes it) when the claim disappears without an
+        entry (that worker failed), when the claim's holder is a process of
+        this machine that has exited (checked at every poll, at most every
+        2 s: a killed worker costs its peers seconds, not the timeout), or
+        at the deadline: ``deadline`` (a :func:`time.monotonic` time shared
+        by every entry of a chunk) or else ``timeout`` (default
+        :data:`CLAIM_TIMEOUT`) seconds from now."""
+        if deadline is None:
+            deadline = time.monotonic() + (CLAIM_TIMEOUT if timeout is None else timeout)
+        claim = self._claim_path(key)
         while True:
             vec = self.get(key)
             if vec is not None:
                 return vec
-            if not self._claim_path(key).exists():
+            try:
+                holder = claim.read_text(encoding="utf-8")
+            except OSError:  # released: the entry is there, or the worker failed
                 return self.get(key)
+            if _dead_here(holder):
+                return None
             if time.monotonic() >= deadline:
                 return None
             time.sleep(poll)

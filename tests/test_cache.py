@@ -191,3 +191,46 @@ def test_two_threads_on_the_same_new_images_compute_each_once(paths, tmp_path):
     np.testing.assert_allclose(a, LBPFeatures().fit_transform(X))
     assert Counting.images == len(paths)
     assert not list((tmp_path / "c").rglob("*.claim"))
+
+
+def test_a_peer_killed_while_holding_claims_costs_seconds_not_the_timeout(paths, tmp_path):
+    """Two processes share a cache; the other one claims every image, then is
+    killed (SIGKILL) while this one waits for its entries.  The survivor
+    notices the dead holder and computes the images itself within 30 s
+    (the claim timeout is 600 s)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    Counting.calls = Counting.images = 0
+    est = Counting(memory=tmp_path / "c").fit(paths)
+    keys = [_entry(est, p)[1] for p in paths]
+    cache = _entry(est, paths[0])[0]
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import os, sys, time\n"
+        "from sklearn_emotion._cache import FeatureCache\n"
+        f"c = FeatureCache({str(tmp_path / 'c')!r}, {cache.dir.name!r}, owner='peer')\n"
+        f"assert all(c.claim(k) for k in {keys!r})\n"
+        "print('claimed', flush=True)\n"
+        "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "claimed"
+        out = {}
+        worker = threading.Thread(target=lambda: out.setdefault("F", est.transform(paths)))
+        start = time.monotonic()
+        worker.start()
+        time.sleep(1.0)  # the transform is now waiting for the peer's entries
+        assert Counting.images == 0
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        worker.join(timeout=60)
+        elapsed = time.monotonic() - start
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert not worker.is_alive() and elapsed < 30, elapsed
+    assert Counting.images == len(paths)
+    np.testing.assert_allclose(out["F"], LBPFeatures().fit_transform(paths))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 import warnings
 from numbers import Integral
@@ -29,6 +30,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .. import _cache
 from .._cache import FeatureCache, cache_location
 from ..resources import content_token
 from .._image import ImageBatchError, ImageLoadError, as_image_list, image_key, load_image
@@ -178,10 +180,12 @@ def _finish_chunk(est, prep):
         for key in prep["claimed"]:
             cache.release(key)
 
-    # another worker claimed these: wait for its entries; compute what it left
+    # another worker claimed these: wait for its entries, all of them within
+    # one deadline; compute what it left (or what a dead worker held)
     left = []
+    deadline = time.monotonic() + _cache.CLAIM_TIMEOUT
     for k in prep["deferred"]:
-        vec = cache.wait(keys[k])
+        vec = cache.wait(keys[k], deadline=deadline)
         if vec is not None and vec.shape == (out.shape[1],):
             out[k] = vec
             prep["cached"] += 1
