@@ -53,7 +53,8 @@ from ._image import ImageBatchError
 from .datasets._emotion6 import EMOTION_NAMES
 
 __all__ = ["ADAPT_STRATEGIES", "AffectModel", "CHECK_IMAGES", "DEFAULT_MODEL", "FORMAT",
-           "PRETRAINED_DIR", "SHIPPED_MODELS", "check_images", "fit_recipe", "load_pretrained"]
+           "PRETRAINED_DIR", "SHIPPED_MODELS", "check_images", "fit_recipe", "load_pretrained",
+           "recipe_features"]
 
 #: The strategies :meth:`AffectModel.adapt` chooses among, in tie order.
 ADAPT_STRATEGIES = STRATEGIES
