@@ -80,20 +80,28 @@ def pool_feature_maps(maps, stats=("mean",)):
     >>> pool_feature_maps(maps, ("mean", "max"))
     array([[3., 4., 6., 7.]])
     """
-    m = np.asarray(maps, dtype=np.float64)
+    m = np.asarray(maps)
+    if m.dtype not in (np.float32, np.float64):
+        m = m.astype(np.float64)
     if m.ndim == 2:
         m = m[:, None, None, :]
     if m.ndim != 4:
         raise ValueError(f"maps must be (n, h, w, c) or (n, c), got shape {m.shape}")
     flat = m.reshape(m.shape[0], -1, m.shape[-1])
+    # float32 maps stay float32 (no float64 copy of every activation); sums
+    # accumulate in float64: the mean equals the float64 computation's, the
+    # standard deviation agrees to about 1e-7 relative
+    n = flat.shape[1]
+    mean = flat.sum(axis=1, dtype=np.float64) / n
     out = []
     for s in stats:
         if s == "mean":
-            out.append(flat.mean(axis=1))
+            out.append(mean)
         elif s == "std":
-            out.append(flat.std(axis=1))
+            d = flat - mean.astype(flat.dtype)[:, None, :]
+            out.append(np.sqrt(np.einsum("nkc,nkc->nc", d, d, dtype=np.float64) / n))
         elif s == "max":
-            out.append(flat.max(axis=1))
+            out.append(flat.max(axis=1).astype(np.float64))
         else:
             raise ValueError(f"unknown statistic {s!r}; choose from {_STATS}")
     return np.concatenate(out, axis=1)
