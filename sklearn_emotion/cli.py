@@ -139,7 +139,10 @@ def _cmd_adapt(args):
     data = load_ratings(args.ratings, args.image_dir, filename_column=args.filename_column,
                         valence_column=args.valence_column, arousal_column=args.arousal_column,
                         scale=(args.scale_low, args.scale_high))
-    model, kind = _load_model(args.model)
+    try:  # never unpickles: a pickled pipeline cannot be adapted anyway
+        model, kind = _load_model(args.model)
+    except _UntrustedPickle:
+        model = None
     if not isinstance(model, AffectModel):
         print(f"error: --model {args.model} is not an affect model folder (a pipeline saved "
               "by 'train' cannot be adapted)", file=sys.stderr)
@@ -211,7 +214,11 @@ def _cmd_data(args):
     return 1 if failed else 0
 
 
-def _load_model(spec):
+class _UntrustedPickle(Exception):
+    pass
+
+
+def _load_model(spec, trust_pickle=False):
     """A saved AffectModel folder, a joblib pipeline, or None for the shipped model."""
     from .pretrained import load_pretrained
 
@@ -224,6 +231,12 @@ def _load_model(spec):
     p = Path(spec)
     if p.is_dir():
         return load_pretrained(p), "affect"
+    if not trust_pickle:
+        raise _UntrustedPickle(
+            f"--model {spec} is a pickled pipeline (saved by 'train'): loading a pickle runs "
+            "whatever code the file names, so only load one you made or trust. Pass "
+            "--trust-pickle to load it. (Affect model folders, from 'train --recipe' or "
+            "'adapt', load without unpickling and need no flag.)")
     import joblib
 
     return joblib.load(p), "pipeline"
@@ -385,7 +398,11 @@ def _cmd_predict(args):
 
     from ._lexicons import nearest_emotion_word
 
-    model, kind = _load_model(args.model)
+    try:
+        model, kind = _load_model(args.model, args.trust_pickle)
+    except _UntrustedPickle as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.new_raters:
         if kind == "pipeline":
             print("error: --new-raters needs an affect model (the shipped one, or one saved by "
@@ -605,6 +622,9 @@ def build_parser():
                    help="a shipped model by name ('v1' or 'v2'), a model saved by 'train' "
                         "(.joblib file or --recipe folder) or by 'adapt' (a folder); "
                         "default: the default pretrained model shipped with the package (v2)")
+    q.add_argument("--trust-pickle", action="store_true",
+                   help="allow --model to be a .joblib pipeline: unpickling runs any code the "
+                        "file names, so only pass it for files you made or trust")
     q.add_argument("--new-raters", action="store_true",
                    help="intervals for a picture set rated by raters other than the training "
                         "sets' (wider, calibrated on leave-one-set-out residuals; columns "

@@ -41,7 +41,8 @@ def test_predict_folder_with_bad_files(model, tmp_path, capsys):
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     csv = tmp_path / "pred.csv"
     rc = main(["predict", "--model", str(out), str(folder), imgs[2], str(tmp_path / "missing.png"),
-               "--output", str(csv), "--plot", str(tmp_path / "va.png"), "--quiet"])
+               "--output", str(csv), "--plot", str(tmp_path / "va.png"), "--quiet",
+               "--trust-pickle"])
     assert rc == 0
     df = pd.read_csv(csv)
     assert list(df.columns) == ["path", "valence", "arousal", "va_word"]
@@ -56,7 +57,7 @@ def test_predict_folder_with_bad_files(model, tmp_path, capsys):
     # --strict: any failure is a non-zero exit, the good predictions still written
     csv.unlink()
     rc = main(["predict", "--model", str(out), str(folder), "--output", str(csv), "--quiet",
-               "--strict"])
+               "--strict", "--trust-pickle"])
     assert rc == 1 and len(pd.read_csv(csv)) == 2
 
 
@@ -64,7 +65,24 @@ def test_predict_nothing_usable_exits_nonzero(model, tmp_path):
     _, out, _ = model
     (tmp_path / "x.jpg").write_text("no")
     assert main(["predict", "--model", str(out), str(tmp_path / "x.jpg"), "--output",
-                 str(tmp_path / "p.csv"), "--quiet"]) == 1
+                 str(tmp_path / "p.csv"), "--quiet", "--trust-pickle"]) == 1
+
+
+def test_a_pickled_model_needs_trust_pickle(model, tmp_path, capsys, monkeypatch):
+    import pickle
+
+    _, out, imgs = model
+
+    def refuse(*a, **k):
+        raise AssertionError("unpickled without --trust-pickle")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr("joblib.load", refuse)
+    assert main(["predict", "--model", str(out), imgs[0], "--output",
+                 str(tmp_path / "p.csv"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--trust-pickle" in err and "runs whatever code the file names" in err
+    assert not (tmp_path / "p.csv").exists()
 
 
 def test_saved_model_matches_direct_pipeline(model):
