@@ -49,6 +49,18 @@ def _owner(token=""):
     return f"{socket.gethostname()}:{os.getpid()}:{token}"
 
 
+def _entry_problem(vec, size=None):
+    """What is wrong with a cached feature vector, or None."""
+    if not isinstance(vec, np.ndarray) or vec.dtype.kind != "f":
+        return f"not real floating-point numbers (dtype {getattr(vec, 'dtype', type(vec))})"
+    if vec.ndim != 1 or (size is not None and vec.shape != (size,)):
+        want = f"({size},)" if size is not None else "1-D"
+        return f"of shape {vec.shape}, expected {want}"
+    if not np.isfinite(vec).all():
+        return "not finite (NaN or infinity)"
+    return None
+
+
 def _dead_here(holder):
     """True when ``holder`` names a process of this machine that has exited."""
     host, _, rest = holder.partition(":")
@@ -160,17 +172,49 @@ class FeatureCache:
     def _path(self, key: str) -> Path:
         return self.dir / key[:2] / f"{key}.npy"
 
-    def get(self, key: str) -> np.ndarray | None:
-        """Return the cached vector for ``key`` or None."""
+    def get(self, key: str, size: int | None = None) -> np.ndarray | None:
+        """Return the cached vector for ``key``, or None when there is none.
+
+        An entry is checked before it is returned: a 1-D array of real
+        floats, all finite (features of readable images always are), of
+        ``size`` values when given.  Anything else (another dtype, a folder
+        in its place, a truncated or foreign file, NaN, infinities) is
+        never returned: a warning names the entry and the problem, and the
+        caller computes the features again (and overwrites it).
+        """
         path = self._path(key)
         try:
-            return np.load(path, allow_pickle=False)
-        except (FileNotFoundError, ValueError, OSError, EOFError):
+            vec = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
             return None
+        except (ValueError, OSError, EOFError) as exc:
+            if not path.exists():  # removed meanwhile
+                return None
+            problem = f"unreadable ({type(exc).__name__}: {exc})"
+        else:
+            problem = _entry_problem(vec, size)
+            if problem is None:
+                return vec
+        import warnings
+
+        warnings.warn(f"feature cache entry {path} is {problem}; computing it again",
+                      UserWarning, stacklevel=3)
+        return None
 
     def put(self, key: str, vector: np.ndarray) -> None:
-        """Store ``vector`` under ``key`` atomically."""
-        atomic_write(self._path(key), lambda f: np.save(f, np.asarray(vector), allow_pickle=False))
+        """Store ``vector`` under ``key`` atomically.  A failure to write
+        (a folder where the entry belongs, a full or read-only disk) is a
+        warning, not an error: the features were computed and are returned."""
+        path = self._path(key)
+        try:
+            if path.is_dir():
+                raise IsADirectoryError("a folder is in its place")
+            atomic_write(path, lambda f: np.save(f, np.asarray(vector), allow_pickle=False))
+        except OSError as exc:
+            import warnings
+
+            warnings.warn(f"could not write feature cache entry {path} ({exc}); the features "
+                          "are returned but not cached", UserWarning, stacklevel=3)
 
     # ----------------------------------------------------------- claims
     def _claim_path(self, key: str) -> Path:

@@ -234,3 +234,40 @@ def test_a_peer_killed_while_holding_claims_costs_seconds_not_the_timeout(paths,
     assert not worker.is_alive() and elapsed < 30, elapsed
     assert Counting.images == len(paths)
     np.testing.assert_allclose(out["F"], LBPFeatures().fit_transform(paths))
+
+
+@pytest.mark.parametrize("tamper, problem", [
+    ("strings", "not real floating-point numbers"),
+    ("complex", "not real floating-point numbers"),
+    ("nan", "not finite"),
+    ("inf", "not finite"),
+    ("short", "of shape"),
+    ("folder", "unreadable"),
+    ("garbage", "unreadable"),
+])
+def test_a_tampered_entry_is_recomputed_with_a_warning(paths, tmp_path, tamper, problem):
+    """Whatever sits where an entry belongs, the transform never crashes and
+    never returns it: a warning names the entry, the image is computed again."""
+    est = Counting(memory=tmp_path / "c").fit(paths)
+    expected = est.transform(paths[:2])
+    cache, key = _entry(est, paths[0])
+    entry = cache._path(key)
+    entry.unlink()
+    d = expected.shape[1]
+    if tamper == "folder":
+        entry.mkdir()
+    elif tamper == "garbage":
+        entry.write_bytes(b"\x93NUMPY not really")
+    else:
+        bad = {"strings": np.array(["x"] * d), "complex": expected[0] + 1j,
+               "nan": np.where(np.arange(d) == 3, np.nan, expected[0]),
+               "inf": np.where(np.arange(d) == 3, np.inf, expected[0]),
+               "short": expected[0][:-1]}[tamper]
+        np.save(entry, bad)
+    Counting.calls = Counting.images = 0
+    with pytest.warns(UserWarning, match=rf"feature cache entry .*{key}\.npy is {problem}"):
+        F = Counting(memory=tmp_path / "c").fit(paths).transform(paths[:2])
+    np.testing.assert_array_equal(F, expected)
+    assert Counting.images == 1  # only the tampered one
+    if tamper != "folder":  # rewritten: read back clean
+        assert np.array_equal(np.load(entry), expected[0])

@@ -125,8 +125,8 @@ def _prepare_chunk(est, items, indices, use_cache):
                 except ImageLoadError as exc:
                     errors[i] = exc
                     continue
-                vec = cache.get(key)
-                if vec is not None and vec.shape == (d,):
+                vec = cache.get(key, d)
+                if vec is not None:
                     out[k] = vec
                     cached += 1
                     continue
@@ -186,7 +186,7 @@ def _finish_chunk(est, prep):
     deadline = time.monotonic() + _cache.CLAIM_TIMEOUT
     for k in prep["deferred"]:
         vec = cache.wait(keys[k], deadline=deadline)
-        if vec is not None and vec.shape == (out.shape[1],):
+        if vec is not None and vec.shape == (out.shape[1],):  # wait() checks the shape too
             out[k] = vec
             prep["cached"] += 1
         else:

@@ -430,8 +430,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                     except ImageLoadError as exc:
                         errors[i] = exc
                         continue
-                    vec = cache.get(keys[i])
-                    if vec is not None and vec.shape == (d,):
+                    vec = cache.get(keys[i], d)
+                    if vec is not None:
                         out[i] = vec
                         continue
                 todo.append(i)
