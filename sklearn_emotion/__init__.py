@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 _LAZY = {
     "datasets": None,
     "ImageLoadError": "._image", "load_image": "._image", "set_image_limits": "._image",
+    "get_image_limits": "._image",
     "ColorFeatures": ".features", "FaceExpressionFeatures": ".features",
     "ObjectEmotionFeatures": ".features", "GISTFeatures": ".features",
     "ImageBatchError": ".features", "LBPFeatures": ".features", "ObjectFeatures": ".features",
@@ -45,7 +46,7 @@ def __dir__():
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from . import datasets
-    from ._image import ImageLoadError, load_image, set_image_limits
+    from ._image import ImageLoadError, get_image_limits, load_image, set_image_limits
     from ._predict import ImagePredictions, predict_images
     from .features import (
         ColorFeatures,
@@ -91,6 +92,7 @@ __all__ = [
     "__version__",
     "datasets",
     "get_data_home",
+    "get_image_limits",
     "make_paper_pipeline",
     "predict_images",
     "set_image_limits",

@@ -26,6 +26,7 @@ __all__ = [
     "ImageLoadError",
     "as_image_list",
     "describe_item",
+    "get_image_limits",
     "image_key",
     "load_image",
     "set_image_limits",
@@ -59,6 +60,12 @@ _LIMITS = {
     "max_pixels": _env_int("SKLEARN_EMOTION_MAX_PIXELS", 89_478_485),
     "working_pixels": _env_int("SKLEARN_EMOTION_WORKING_PIXELS", DEFAULT_WORKING_PIXELS),
 }
+
+
+def get_image_limits() -> dict:
+    """The current image limits: ``{"max_pixels": ..., "working_pixels": ...}``
+    (see :func:`set_image_limits`)."""
+    return dict(_LIMITS)
 
 
 def set_image_limits(*, max_pixels=None, working_pixels=None) -> dict:

@@ -48,7 +48,7 @@ class ImagePredictions:
         return "\n".join(str(e) for _, e in sorted(self.errors.items()))
 
 
-def _image_transformers(obj):
+def image_transformers(obj):
     """Every ImageTransformer in ``obj`` (itself, or nested in its parameters)."""
     from .features._base import ImageTransformer
 
@@ -67,7 +67,7 @@ def _errors_as_nan(obj):
     The attribute is swapped directly, not through ``set_params``: it changes
     no framework object, so built model runners stay in place.
     """
-    found = _image_transformers(obj)
+    found = image_transformers(obj)
     old = [t.__dict__.get("on_error") for t in found]
     try:
         for t in found:
@@ -80,7 +80,7 @@ def _errors_as_nan(obj):
             t.__dict__["on_error"] = v
 
 
-def _stages(estimator, method):
+def model_stages(estimator, method):
     """Split a model into (image step, head on the good rows' features)."""
     from sklearn.pipeline import Pipeline
 
@@ -181,7 +181,7 @@ def predict_images(estimator, X, *, method="predict", batch_size=256):
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     items = as_image_list(X)
-    image_step, head, _ = _stages(estimator, method)
+    image_step, head, _ = model_stages(estimator, method)
     parts, errors = [], {}
     for s in range(0, len(items), int(batch_size)):
         chunk = items[s:s + int(batch_size)]
@@ -212,7 +212,7 @@ def predict_images(estimator, X, *, method="predict", batch_size=256):
     # assemble in input order, NaN rows for the failed ones
     proto = next((out for _, _, out in parts if out is not None and len(out)), None)
     if proto is None:  # nothing succeeded: the shape of one row from the model itself
-        proto = _one_row(image_step, head)
+        proto = one_row(image_step, head)
     n = len(items)
     if hasattr(proto, "iloc"):
         import pandas as pd
@@ -235,7 +235,7 @@ def predict_images(estimator, X, *, method="predict", batch_size=256):
     return ImagePredictions(predictions, errors)
 
 
-def _one_row(image_step, head):
+def one_row(image_step, head):
     """A prototype output row when no image of the input could be used."""
     if image_step is None:
         return np.zeros((1, 2))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._predict import _image_transformers, _one_row, _stages, predict_images
+from ._predict import image_transformers, one_row, model_stages, predict_images
 
 __all__ = ["DaskResult", "predict", "transform"]
 
@@ -66,7 +66,7 @@ def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition,
     """One partition, on a worker: a private copy of the model, sharing this
     worker's networks across tasks; read from / written to its shard when a
     ``store`` is given."""
-    from .features._base import _attach_worker_objects
+    from .features._base import attach_worker_objects
 
     items = list(items.tolist() if hasattr(items, "tolist") else items)
     shard = None
@@ -82,8 +82,8 @@ def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition,
             arr, errors = got
             return arr, _stamp(errors, partition, offset)
     est = pickle.loads(estimator_bytes)  # private: safe with several threads per worker
-    for t in _image_transformers(est.features_ if hasattr(est, "features_") else est):
-        _attach_worker_objects(t)
+    for t in image_transformers(est.features_ if hasattr(est, "features_") else est):
+        attach_worker_objects(t)
     res = predict_images(est, items, method=method, batch_size=batch_size)
     arr = np.asarray(res.predictions, dtype=dtype)
     arr = arr.reshape(len(items), -1)
@@ -194,8 +194,8 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
     if method == "predict_frame":
         raise ValueError("method='predict_frame' gives a DataFrame; use 'predict', "
                          "'predict_interval' or 'predict_emotions' with Dask")
-    image_step, head, _ = _stages(estimator, method)
-    width = int(np.asarray(_one_row(image_step, head)).reshape(1, -1).shape[1])
+    image_step, head, _ = model_stages(estimator, method)
+    width = int(np.asarray(one_row(image_step, head)).reshape(1, -1).shape[1])
     blob = pickle.dumps(estimator)
     payload = dask.delayed(blob, pure=True, traverse=False)
     model_token = None
@@ -205,7 +205,7 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
         from ._cache import cache_location
 
         store = str(cache_location(store))
-        model_token = joblib.hash((blob, [t._cache_token() for t in _image_transformers(
+        model_token = joblib.hash((blob, [t._cache_token() for t in image_transformers(
             image_step if image_step is not None else estimator)]))
     arrays, errors = [], []
     for k, (part, n, offset) in enumerate(_partitions(images, int(partition_size))):

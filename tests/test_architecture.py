@@ -1,65 +1,42 @@
-"""The house rules of docs/design.md, checked on the source."""
+"""The package's structure: no module reaches into another's private names."""
 
 import ast
 from pathlib import Path
 
-import sklearn_emotion
-
-PKG = Path(sklearn_emotion.__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1] / "sklearn_emotion"
 
 
-def _imports(path):
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            yield node.level, node.module or "", [a.name for a in node.names]
-        elif isinstance(node, ast.Import):
-            for a in node.names:
-                yield 0, a.name, []
+def _private_imports(package=PACKAGE):
+    """(file, line, module, name) of every relative import of a private name
+    (a leading underscore) that is not a submodule."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.level > 0):
+                continue
+            base = path.parent
+            for _ in range(node.level - 1):
+                base = base.parent
+            target = base.joinpath(*node.module.split(".")) if node.module else base
+            for alias in node.names:
+                name = alias.name
+                if not name.startswith("_") or name.startswith("__"):
+                    continue
+                if (target / f"{name}.py").is_file() or (target / name).is_dir():
+                    continue  # a private module of the package: its public names are its API
+                found.append((str(path.relative_to(package)), node.lineno, node.module, name))
+    return found
 
 
-def _resolved(path, level, module):
-    """Absolute dotted name of an import in ``path``."""
-    if level == 0:
-        return module
-    parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
-    base = parts[: len(parts) - level]
-    return ".".join(base + ([module] if module else []))
+def test_no_module_imports_another_modules_private_names():
+    assert _private_imports() == []
 
 
-def test_models_and_features_do_not_import_each_other():
-    for sub, other in (("models", "features"), ("features", "models")):
-        for f in (PKG / sub).glob("*.py"):
-            for level, mod, _ in _imports(f):
-                target = _resolved(f, level, mod)
-                assert not target.startswith(f"sklearn_emotion.{other}"), (f, target)
-
-
-def test_library_code_never_touches_the_matplotlib_backend_or_pyplot():
-    for f in PKG.rglob("*.py"):
-        text = f.read_text(encoding="utf-8")
-        assert "matplotlib.use(" not in text, f
-        for _, mod, _ in _imports(f):
-            assert mod != "matplotlib.pyplot", f
-
-
-def test_reproduction_builds_families_from_the_pipeline_registry_only():
-    from sklearn_emotion.pipeline import FEATURE_FAMILIES
-    from sklearn_emotion.reproduce import FEATURE_SETS
-
-    used = {f for fams in FEATURE_SETS.values() for f in fams}
-    assert used <= set(FEATURE_FAMILIES)
-    # no module of the reproduction constructs a feature transformer itself
-    names = {"ColorFeatures", "GISTFeatures", "LBPFeatures", "SceneFeatures",
-             "FaceExpressionFeatures", "ObjectEmotionFeatures"}
-    for f in (PKG / "reproduce").glob("*.py"):
-        for _, _, imported in _imports(f):
-            assert not names & set(imported), f
-
-
-def test_image_batch_error_lives_in_the_input_layer():
-    from sklearn_emotion import ImageBatchError, _image
-    from sklearn_emotion.features import ImageBatchError as from_features
-
-    assert ImageBatchError is _image.ImageBatchError is from_features
-    assert ImageBatchError.__module__ == "sklearn_emotion._image"
+def test_the_check_sees_a_private_import(tmp_path):
+    """The scan itself: a planted private import is found."""
+    pkg = tmp_path / "sklearn_emotion"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("def _hidden():\n    pass\n")
+    (pkg / "_b.py").write_text("X = 1\n")
+    (pkg / "c.py").write_text("from .a import _hidden\nfrom . import _b\n")
+    assert _private_imports(pkg) == [("c.py", 1, "a", "_hidden")]

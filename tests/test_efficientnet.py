@@ -153,11 +153,8 @@ def test_two_backbones_give_the_two_feature_sets_side_by_side(tmp_path):
     a = PooledLayerFeatures(backbone=tfl).fit_transform(paths)
     b = PooledLayerFeatures(backbone="efficientnet_lite2").fit_transform(paths)
     both = PooledLayerFeatures(backbone=(tfl, "efficientnet_lite2"), n_jobs=2, batch_size=2)
-    F = both.fit_transform(paths)
-    # the TFLite network runs one image at a time: identical; Keras' kernels
-    # differ with the batch's size (2 + 1 here, 3 apart) in the last bits
-    np.testing.assert_array_equal(F[:, :a.shape[1]], a)
-    np.testing.assert_allclose(F[:, a.shape[1]:], b, rtol=1e-5, atol=1e-5)
+    # batches of 2 + 1 here, of 3 apart: the numbers do not depend on it
+    np.testing.assert_array_equal(both.fit_transform(paths), np.hstack([a, b]))
     assert both.n_features_out_ == a.shape[1] + b.shape[1]
     with pytest.raises(ValueError, match="one sequence of layer names per backbone"):
         PooledLayerFeatures(backbone=(tfl, "efficientnet_lite2"),

@@ -193,3 +193,32 @@ def test_bad_input_corpus(tmp_path):
         assert fragment in exc.value.reason, (name, exc.value.reason)
         assert exc.value.item == name
         assert str(exc.value).startswith(name + ": ")
+
+
+def test_set_image_limits_refuses_and_downscales_and_restores(tmp_path):
+    from PIL import Image
+
+    from sklearn_emotion import ImageLoadError, get_image_limits, load_image, set_image_limits
+
+    p = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((40, 60, 3), dtype=np.uint8)).save(p)
+    before = get_image_limits()
+    previous = set_image_limits(max_pixels=2000)
+    try:
+        assert previous == before and get_image_limits()["max_pixels"] == 2000
+        with pytest.raises(ImageLoadError, match=r"wide\.png.*exceeds the limit of 2,000 pixels"):
+            load_image(str(p))
+        set_image_limits(max_pixels=10_000, working_pixels=600)
+        im = load_image(str(p))
+        assert im.shape[0] * im.shape[1] <= 600
+        assert abs(im.shape[1] / im.shape[0] - 1.5) < 0.1  # aspect ratio kept
+        # the working resolution enters the feature cache key
+        from sklearn_emotion import ColorFeatures
+
+        token = ColorFeatures().fit([])._cache_token()
+        set_image_limits(working_pixels=before["working_pixels"])
+        assert ColorFeatures().fit([])._cache_token() != token
+    finally:
+        set_image_limits(**previous)
+    assert get_image_limits() == before
+    assert load_image(str(p)).shape == (40, 60, 3)

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..resources import fetch
-from ._ratings import _read_table
+from ._ratings import read_table
 
 TARGET_NAMES = ("valence", "arousal")
 CATEGORIES = ("Animal", "Object", "Person", "Scenery")
@@ -84,7 +84,7 @@ def load_oasis(data_home=None, return_X_y=False, as_frame=False):
     """
     csv_path = fetch("data/oasis/OASIS.csv", data_home)
     root = csv_path.parent / "images"
-    header, rows = _read_table(csv_path, ",")
+    header, rows = read_table(csv_path, ",")
     need = ("Theme", "Category", "Source", "Valence_mean", "Valence_SD", "Valence_N",
             "Arousal_mean", "Arousal_SD", "Arousal_N")
     missing_cols = [c for c in need if c not in header]

@@ -13,7 +13,7 @@ from sklearn.utils import Bunch
 from .._image import IMAGE_EXTENSIONS as _IMAGE_EXTS
 
 
-def _read_table(csv_path: Path, sep):
+def read_table(csv_path: Path, sep):
     raw = csv_path.read_bytes()
     text = raw.decode("utf-8-sig")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -79,7 +79,7 @@ def load_ratings(
     lo, hi = map(float, scale)
     if not hi > lo:
         raise ValueError(f"scale must be (low, high) with high > low, got {scale}")
-    header, rows = _read_table(csv_path, sep)
+    header, rows = read_table(csv_path, sep)
     cols = {}
     for key in (filename_column, valence_column, arousal_column):
         if key not in header:

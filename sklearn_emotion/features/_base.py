@@ -87,7 +87,7 @@ _WORKER_LOCK = threading.Lock()
 _WORKER_MAX = 16
 
 
-def _attach_worker_objects(est):
+def attach_worker_objects(est):
     """Give ``est`` (an estimator unpickled in a worker) this process's shared
     framework objects for its configuration; they are built on first use."""
     token = joblib.hash((est._cache_token(), repr(getattr(est, "data_home", None)),
@@ -213,7 +213,7 @@ def _chunk_task(est, items, indices, use_cache, in_worker=True):
     a worker, which reads the image files and the cache itself.
     """
     if in_worker:
-        _attach_worker_objects(est)
+        attach_worker_objects(est)
     return _finish_chunk(est, _prepare_chunk(est, items, indices, use_cache))
 
 
@@ -320,12 +320,12 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
             else:
                 v = content_token(v)
             params[k] = v
-        from .._image import _LIMITS, DEFAULT_WORKING_PIXELS
+        from .._image import DEFAULT_WORKING_PIXELS, get_image_limits
 
         # the working resolution changes the features of images larger than
         # it; it enters the key only when changed, so existing caches stay valid
-        if _LIMITS["working_pixels"] != DEFAULT_WORKING_PIXELS:
-            params["__working_pixels"] = _LIMITS["working_pixels"]
+        if get_image_limits()["working_pixels"] != DEFAULT_WORKING_PIXELS:
+            params["__working_pixels"] = get_image_limits()["working_pixels"]
         if self._numbers_version is not None:
             params["__numbers_version"] = self._numbers_version
         return (type(self).__name__, FEATURE_VERSION, sorted(params.items()))

@@ -407,10 +407,10 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         loc = cache_location(self.memory)
         if loc is None:
             return None
-        from .._image import _LIMITS
+        from .._image import get_image_limits
 
         token = joblib.hash((_EMBEDDING_VERSION, self.backbone, content_token(self.weights),
-                             self._side(), "avg", _LIMITS["working_pixels"]))
+                             self._side(), "avg", get_image_limits()["working_pixels"]))
         return FeatureCache(loc, f"CNNRegressor-pooled-{token}")
 
     def _embed(self, base, items):
