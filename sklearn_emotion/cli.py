@@ -416,6 +416,13 @@ def _cmd_predict(args):
     paths, skipped, hidden = _expand_inputs(args.images)
     frames, good, failed = [], [], []
     bs = max(1, int(args.batch_size))
+    # --batch-size is also the networks' batch: set on the fitted feature
+    # transformers directly (it changes no framework object, so the built
+    # networks stay)
+    from ._predict import image_transformers
+
+    for t in image_transformers(getattr(model, "features_", model)):
+        t.__dict__["batch_size"] = bs
     # stream: features, predictions and errors one chunk at a time, so memory
     # does not grow with the number of images
     with tqdm(total=len(paths), desc="predicting", disable=args.quiet, unit="img") as bar:

@@ -111,9 +111,19 @@ def test_predict_streams_through_the_transformers_in_batches(tmp_path, monkeypat
         return original(self, X)
 
     monkeypatch.setattr(PooledLayerFeatures, "transform", spy)
+    batches = []
+    compute = PooledLayerFeatures._compute_batch
+
+    def spy_batch(self, images):
+        batches.append((len(images), self.batch_size))
+        return compute(self, images)
+
+    monkeypatch.setattr(PooledLayerFeatures, "_compute_batch", spy_batch)
     out = tmp_path / "p.csv"
     assert main(["predict", *imgs, "--batch-size", "2", "--output", str(out), "--quiet"]) == 0
     assert seen == [2, 2, 1]
+    # --batch-size is also the network's batch
+    assert batches == [(2, 2), (2, 2), (1, 2)]
     assert len(pd.read_csv(out)) == 5
 
 
