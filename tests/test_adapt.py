@@ -126,7 +126,7 @@ def test_adapted_model_saves_and_loads_without_unpickling(sets, base, tmp_path, 
                                adapted._interval_features(Fo[40:]), rtol=1e-6, atol=1e-6)
 
 
-def test_adapt_on_images_and_its_errors(sets, base):
+def test_adapt_on_images_and_its_errors():
     """The public method takes images; an adapted model is not adapted again."""
     e6 = load_emotion6()
     model = load_pretrained()

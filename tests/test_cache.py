@@ -126,7 +126,7 @@ def test_an_entry_another_worker_claimed_is_waited_for(paths, tmp_path):
     assert not list((tmp_path / "c").rglob("*.claim")) and not list((tmp_path / "c").rglob("*.tmp"))
 
 
-def test_an_abandoned_claim_is_taken_over(paths, tmp_path, monkeypatch):
+def test_an_abandoned_claim_is_taken_over(paths, tmp_path):
     import os
     import subprocess
     import sys
@@ -153,7 +153,7 @@ def test_an_abandoned_claim_is_taken_over(paths, tmp_path, monkeypatch):
     assert not list((tmp_path / "c").rglob("*.claim"))
 
 
-def test_a_claim_left_without_an_entry_is_computed_after_the_wait(paths, tmp_path, monkeypatch):
+def test_a_claim_left_without_an_entry_is_computed_after_the_wait(paths, tmp_path):
     """The other worker failed and released its claim without writing."""
     import threading
     import time

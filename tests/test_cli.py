@@ -85,13 +85,26 @@ def test_a_pickled_model_needs_trust_pickle(model, tmp_path, capsys, monkeypatch
     assert not (tmp_path / "p.csv").exists()
 
 
-def test_saved_model_matches_direct_pipeline(model):
+def test_saved_model_matches_direct_pipeline(model, data_home):
     import joblib
+
+    from sklearn.multioutput import MultiOutputRegressor
+    from sklearn.svm import SVR
+
+    from sklearn_emotion import make_paper_pipeline
+    from sklearn_emotion.datasets import load_ratings
 
     d, out, imgs = model
     pipe = joblib.load(out)
     P = pipe.predict(imgs)
     assert P.shape == (3, 2)
+    # the same pipeline built and fitted directly, on the CSV read directly
+    rated = load_ratings(d / "ratings.csv", data_home / "data/emotion6/images",
+                         filename_column="image", valence_column="valence_score",
+                         arousal_column="arousal_score", scale=(0, 100))
+    direct = make_paper_pipeline(["color", "lbp"], MultiOutputRegressor(SVR(C=1.0)))
+    direct.fit(list(rated.filenames), rated.target)
+    np.testing.assert_allclose(P, direct.predict(imgs), rtol=1e-10, atol=1e-10)
     # the saved pipeline carries no feature cache of the training machine
     for _, est in pipe.named_steps["features"].transformer_list:
         assert est.get_params()["memory"] is None

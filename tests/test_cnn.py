@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_emotion import CNNRegressor
 from sklearn_emotion._backbones import build_backbone
@@ -65,7 +66,7 @@ def test_micro_batches_make_the_minibatch_update(subset):
         m = CNNRegressor("mobilenet_v2", NOTOP, "conv-train", batch_size=8,
                          micro_batch_size=micro, max_iter=2, early_stopping=False,
                          random_state=0)
-        with pytest.warns(Warning):  # 2 epochs: ConvergenceWarning
+        with pytest.warns(ConvergenceWarning, match="max_iter=2 epochs reached"):
             fits[micro] = m.fit(X, y)
     a, b = fits[None], fits[3]
     # the first epoch's mean loss (three updates inside it) agrees to float

@@ -112,7 +112,7 @@ def test_port_matches_reference_logits():
     assert logits[1].argmax() == 285 and logits[2].argmax() == 967
 
 
-def test_wrong_weights_file_is_refused(tmp_path):
+def test_wrong_weights_file_is_refused():
     from sklearn_emotion._backbones import build_backbone
 
     with pytest.raises(ValueError, match="efficientnet_lite2 takes weights"):

@@ -97,7 +97,7 @@ def test_pil_image_and_pathlike(tmp_path):
     assert tuple(load_image(p)[1, 2]) == (1, 2, 3)
 
 
-def test_container_forms(tmp_path):
+def test_container_forms():
     import pandas as pd
 
     a = np.zeros((2, 2, 3), np.uint8)

@@ -119,9 +119,10 @@ def test_cv_plus_intervals_cover_at_the_nominal_rate():
 def test_parameters_are_checked_in_fit():
     F = np.random.default_rng(0).normal(size=(30, 3))
     y = np.full((30, 2), 5.0)
-    for bad in (dict(coverage=1.5), dict(cv=1), dict(clip=-1), dict(alphas=[]),
-                dict(emotion_alpha=0)):
-        with pytest.raises(ValueError):
+    for bad, msg in ((dict(coverage=1.5), "'coverage' parameter"), (dict(cv=1), "'cv' parameter"),
+                     (dict(clip=-1), "'clip' parameter"), (dict(alphas=[]), "alphas must be"),
+                     (dict(emotion_alpha=0), "'emotion_alpha' parameter")):
+        with pytest.raises(ValueError, match=msg):
             _fit_numeric(AffectModel(**bad), F, y)
     with pytest.raises(ValueError, match=r"\(n_samples, 2\)"):
         _fit_numeric(AffectModel(), F, y[:, 0])

@@ -54,7 +54,7 @@ def test_python_api_writes_no_native_log_line(quiet_run):
     assert "python's own line" in lines
 
 
-def test_verbose_environment_variable_lets_the_native_lines_through(tmp_path, data_home):
+def test_verbose_environment_variable_lets_the_native_lines_through(data_home):
     env = {**os.environ, "SKLEARN_EMOTION_VERBOSE": "1"}
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     code = ("from skimage import data\nfrom sklearn_emotion import load_pretrained\n"

@@ -35,7 +35,7 @@ def test_gist_uniform_is_zero():
     assert np.abs(gist_prefilter(np.full((64, 64), 77.0))).max() < 1e-9
 
 
-def test_gist_brightness_invariance(rng):
+def test_gist_brightness_invariance():
     from skimage import data
 
     img = data.camera().astype(np.float64)
