@@ -44,3 +44,25 @@ def test_skin_filter_removes_false_positive_on_astronaut(est):
 def test_bad_params():
     with pytest.raises(ValueError, match="scale_factor"):
         FaceExpressionFeatures(scale_factor=1.0).fit([np.zeros((8, 8, 3), np.uint8)])
+
+
+def test_detect_faces_finds_the_astronauts_face_and_maps_boxes_back():
+    from skimage import data
+    from skimage.feature import Cascade
+
+    from sklearn_emotion.features.faces import detect_faces
+
+    det = Cascade(data.lbp_frontal_face_cascade_filename())
+    img = data.astronaut()
+    boxes = detect_faces(img, det)
+    assert len(boxes) == 1
+    r, c, h, w = boxes[0]
+    # Eileen Collins' face: rows about 70-160, columns 175-260 of the 512x512 photo
+    assert 90 < r + h / 2 < 140 and 190 < c + w / 2 < 250 and 60 < h < 120
+    # a cat is not a face
+    assert detect_faces(data.chelsea(), det) == []
+    # a 1024x1024 copy is searched at 640 and its box mapped back to full size
+    big = np.kron(img, np.ones((2, 2, 1), dtype=np.uint8))
+    (R, C, H, W), = detect_faces(big, det)
+    assert abs((R + H / 2) - 2 * (r + h / 2)) < 20 and abs((C + W / 2) - 2 * (c + w / 2)) < 20
+    assert 1.6 * h < H < 2.6 * h
