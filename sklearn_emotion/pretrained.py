@@ -19,8 +19,9 @@ whose penalty is chosen on the training data alone (efficient leave-one-out,
 Everything fitted is a set of numeric arrays, so a fitted model is saved as
 a JSON description plus a ``.npz`` of arrays (:meth:`AffectModel.save`) and
 loaded by :func:`load_pretrained` without unpickling anything.  The package
-ships one such model, fitted on all of Emotion6 and OASIS by
-``sklearn-emotion train --recipe default``.
+ships two such models, fitted on all of Emotion6 and OASIS by
+``sklearn-emotion train --recipe v2`` (the default: pooled MobileNetV2 and
+EfficientNet-Lite2 layers) and ``--recipe v1`` (MobileNetV2 only).
 """
 
 from __future__ import annotations
