@@ -26,10 +26,8 @@ EfficientNet-Lite2 layers) and ``--recipe v1`` (MobileNetV2 only).
 
 from __future__ import annotations
 
-import json
 import os
 from numbers import Integral, Real
-from pathlib import Path
 
 import numpy as np
 from scipy.special import log_softmax, softmax
@@ -60,30 +58,8 @@ __all__ = ["ADAPT_STRATEGIES", "AffectModel", "CHECK_IMAGES", "DEFAULT_MODEL", "
 #: The strategies :meth:`AffectModel.adapt` chooses among, in tie order.
 ADAPT_STRATEGIES = STRATEGIES
 
-#: The models shipped inside the package, by name (see ``docs/model_card.md``).
-SHIPPED_MODELS = {
-    # pooled MobileNetV2 TFLite layers + ridge
-    "v1": Path(__file__).parent / "pretrained_models" / "v1",
-    # pooled MobileNetV2 TFLite and EfficientNet-Lite2 layers + ridge, with
-    # intervals for new raters; needs the [efficientnet] extra
-    "v2": Path(__file__).parent / "pretrained_models" / "v2",
-}
-
-#: The model :func:`load_pretrained` loads by default.
-DEFAULT_MODEL = "v2"
-
-#: Folder of the default shipped model.
-PRETRAINED_DIR = SHIPPED_MODELS[DEFAULT_MODEL]
-
-#: Name and version of the on-disk format.
-FORMAT = ("sklearn-emotion/affect-model", 1)
-
-#: The format version written for an adapted model (version 1 readers
-#: would ignore its adaptation and predict as the unadapted model).
-ADAPTED_FORMAT_VERSION = 2
-
 TARGET_NAMES = ("valence", "arousal")
-_DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 25))
+DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 25))
 
 
 def _default_features():
@@ -92,7 +68,7 @@ def _default_features():
     return PooledLayerFeatures()
 
 
-class _Linear:
+class LinearHead:
     """Standardise, clip, then an affine map: one fitted ridge head."""
 
     def __init__(self, mean, scale, coef, intercept, clip):
@@ -284,7 +260,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
 
     _takes_images = True
 
-    def __init__(self, features=None, alphas=_DEFAULT_ALPHAS, clip=5.0, coverage=0.8, cv=5,
+    def __init__(self, features=None, alphas=DEFAULT_ALPHAS, clip=5.0, coverage=0.8, cv=5,
                  emotion_alpha=(1e-3, 1e-2, 1e-1, 1.0), emotion_components=128,
                  adapt_components=256, ood_examples=40, ood_C=0.1, ood_pass=0.95,
                  random_state=0):
@@ -387,7 +363,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         self.features_ = features
         self.n_features_in_ = F.shape[1]
         self.n_train_ = len(F)
-        self.main_, self.alpha_ = _Linear.fit(F, y, alphas, clip)
+        self.main_, self.alpha_ = LinearHead.fit(F, y, alphas, clip)
         Z = self.main_.standardise(F)  # the training images as every head sees them
         self.ood_coef_ = self.ood_intercept_ = self.ood_threshold_ = None
         if F_other is not None:
@@ -407,7 +383,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
             kf = KFold(int(self.cv), shuffle=True, random_state=self.random_state)
             ood_oof = np.empty(len(F))
             for k, (tr, te) in enumerate(kf.split(F)):
-                lin, a = _Linear.fit(F[tr], y[tr], alphas, clip)
+                lin, a = LinearHead.fit(F[tr], y[tr], alphas, clip)
                 self.folds_.append(lin)
                 alphas_k.append(a)
                 fold_of[te] = k
@@ -802,73 +778,9 @@ class AffectModel(RegressorMixin, BaseEstimator):
             JSON-serialisable notes stored under ``"metadata"`` (training
             data, recipe, checks).
         """
-        check_is_fitted(self, "main_")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        fparams = {k: v for k, v in self.features_.get_params(deep=False).items()
-                   if k not in ("memory", "n_jobs", "verbose")}
-        desc = {
-            "format": FORMAT[0],
-            "format_version": FORMAT[1],
-            "features": {"class": type(self.features_).__name__, "params": _jsonable(fparams),
-                         "names": [str(n) for n in self.features_.get_feature_names_out()]},
-            "params": _jsonable({k: v for k, v in self.get_params(deep=False).items()
-                                 if k != "features"}),
-            "targets": list(TARGET_NAMES),
-            "n_train": int(self.n_train_),
-            "alpha": [float(a) for a in self.alpha_],
-            "emotion_names": self.emotion_names_,
-            "emotion_alpha": getattr(self, "emotion_alpha_", None),
-            "metadata": metadata or {},
-        }
-        arrays = {f"main_{k}": getattr(self.main_, k) for k in ("mean", "scale", "coef", "intercept")}
-        for i, f in enumerate(self.folds_):
-            for k in ("mean", "scale", "coef", "intercept"):
-                arrays[f"fold{i}_{k}"] = getattr(f, k)
-        if self.folds_:
-            arrays["fold_of"] = self.fold_of_
-            arrays["calibration_residuals"] = self.calibration_residuals_
-            arrays["fold_alpha"] = self.fold_alpha_
-        if self.emotion_names_ is not None:
-            arrays["emotion_coef"] = self.emotion_coef_
-            arrays["emotion_intercept"] = self.emotion_intercept_
-        if getattr(self, "ood_coef_", None) is not None:
-            arrays["ood_coef"] = self.ood_coef_
-            desc["ood_intercept"] = float(self.ood_intercept_)
-            desc["ood_threshold"] = self.ood_threshold_
-        if getattr(self, "shift_scale_", None) is not None:
-            desc["shift_scale"] = [float(v) for v in self.shift_scale_]
-        if getattr(self, "gram_basis_", None) is not None:
-            arrays["gram_basis"] = self.gram_basis_
-            arrays["gram_eigvals"] = self.gram_eigvals_
-            desc["gram_rest"] = float(self.gram_rest_)
-        adaptation = getattr(self, "adaptation_", None)
-        if adaptation is not None:
-            desc["format_version"] = ADAPTED_FORMAT_VERSION
-            targets = []
-            for j, t in enumerate(adaptation["targets"]):
-                targets.append({"strategy": t["strategy"], "cv_mse": t["cv_mse"],
-                                "cv_r": t.get("cv_r"),
-                                "n_folds": len(t["fold_params"]),
-                                "params": sorted(t["params"]),
-                                "fold_param_names": sorted(t["fold_params"][0])})
-                arrays[f"adapt{j}_fold_of"] = t["fold_of"]
-                arrays[f"adapt{j}_residuals"] = t["residuals"]
-                for k, v in t["params"].items():
-                    arrays[f"adapt{j}_main_{k}"] = np.asarray(v)
-                for i, fp in enumerate(t["fold_params"]):
-                    for k, v in fp.items():
-                        arrays[f"adapt{j}_fold{i}_{k}"] = np.asarray(v)
-            desc["adaptation"] = {k: v for k, v in adaptation.items() if k != "targets"}
-            desc["adaptation"]["targets"] = targets
-        # float32 halves the size; every number the model uses is stored once
-        stored = {k: (v.astype(np.float32) if v.dtype.kind == "f" and v.ndim > 1 else v)
-                  for k, v in arrays.items()}
-        np.savez_compressed(path / "arrays.npz", **stored)
-        with open(path / "model.json", "w", encoding="utf-8") as f:
-            json.dump(desc, f, indent=1, sort_keys=True)
-            f.write("\n")
-        return path
+        from ._affect_io import save_model
+
+        return save_model(self, path, metadata)
 
     def _cast_like_saved(self):
         """Round the multi-dimensional arrays to float32, as :meth:`save` stores them,
@@ -882,351 +794,21 @@ class AffectModel(RegressorMixin, BaseEstimator):
         return self
 
 
-def _jsonable(d):
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, (np.integer,)):
-            v = int(v)
-        elif isinstance(v, (np.floating,)):
-            v = float(v)
-        elif isinstance(v, (tuple, list, np.ndarray)):
-            v = [x.item() if hasattr(x, "item") else x for x in v]
-        elif isinstance(v, os.PathLike):
-            v = os.fspath(v)
-        if not isinstance(v, (str, int, float, bool, list, type(None))):
-            raise TypeError(f"parameter {k}={v!r} cannot be saved as JSON")
-        out[k] = v
-    return out
-
-
-#: The largest array a saved model may hold, in bytes (the shipped one's
-#: largest is 4 MB).
-MAX_ARRAY_BYTES = 256 * 2 ** 20
-
-
-def _check_members(arr_file):
-    """Refuse an ``arrays.npz`` whose members are not plain numeric arrays, or
-    would unpack to more than their headers declare, before reading any data."""
-    import zipfile
-
-    try:
-        zf = zipfile.ZipFile(arr_file)
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"{arr_file}: not an npz archive ({exc})") from None
-    with zf:
-        for info in zf.infolist():
-            with zf.open(info) as f:
-                try:
-                    version = np.lib.format.read_magic(f)
-                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                            else np.lib.format.read_array_header_2_0)
-                    shape, _, dtype = read(f)
-                except ValueError as exc:
-                    raise ValueError(f"{arr_file}: member {info.filename} is not a .npy array "
-                                     f"({exc})") from None
-                header = f.tell()
-            if dtype.kind not in "fiub" or dtype.hasobject:
-                raise ValueError(f"{arr_file}: member {info.filename} has dtype {dtype}; a "
-                                 "saved model holds numeric arrays only")
-            declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            if declared > MAX_ARRAY_BYTES or info.file_size != header + declared:
-                raise ValueError(
-                    f"{arr_file}: member {info.filename} unpacks to {info.file_size:,} bytes "
-                    f"but its header declares {shape} {dtype} ({declared:,} bytes of data); "
-                    "refusing to read it")
-
-
-def _check_arrays(arr_file, A, desc, p):
-    """Every array of a saved model has the shape its description implies,
-    finite values and positive scales."""
-    n = int(desc["n_train"])
-    expect = {}
-    for prefix in ["main"] + [k[: -len("_coef")] for k in A if k.startswith("fold")
-                              and k.endswith("_coef")]:
-        expect.update({f"{prefix}_mean": (p,), f"{prefix}_scale": (p,),
-                       f"{prefix}_coef": (p, 2), f"{prefix}_intercept": (2,)})
-    if "fold_of" in A:
-        k = sum(1 for key in A if key.startswith("fold") and key.endswith("_coef"))
-        expect.update({"fold_of": (n,), "calibration_residuals": (n, 2), "fold_alpha": (k, 2)})
-    if desc.get("emotion_names"):
-        e = len(desc["emotion_names"])
-        expect.update({"emotion_coef": (p, e), "emotion_intercept": (e,)})
-    if "gram_basis" in A:
-        expect["gram_basis"] = (p, A["gram_basis"].shape[1] if A["gram_basis"].ndim == 2 else -1)
-        expect["gram_eigvals"] = (expect["gram_basis"][1],)
-    if "ood_coef" in A:
-        expect["ood_coef"] = (p,)
-    for key, shape in expect.items():
-        if key not in A:
-            raise ValueError(f"{arr_file}: array {key!r} is missing")
-        if A[key].shape != shape:
-            raise ValueError(f"{arr_file}: array {key!r} has shape {A[key].shape}, the "
-                             f"description implies {shape}")
-    for key, a in A.items():
-        if a.dtype.kind == "f" and not np.isfinite(a).all():
-            raise ValueError(f"{arr_file}: array {key!r} holds {int((~np.isfinite(a)).sum())} "
-                             "non-finite value(s)")
-        if key.endswith("_scale") and not (a > 0).all():
-            raise ValueError(f"{arr_file}: array {key!r} holds scales that are not positive")
-    for key in ("ood_intercept", "ood_threshold", "gram_rest"):
-        v = desc.get(key)
-        if v is not None and not np.isfinite(float(v)):
-            raise ValueError(f"{arr_file}: {key} is not finite")
-
-
-def _feature_classes():
-    from . import features
-
-    return {name: getattr(features, name) for name in features.__all__
-            if isinstance(getattr(features, name), type)
-            and issubclass(getattr(features, name), features.ImageTransformer)
-            and name != "ImageTransformer"}
-
-
-def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verbose=False,
-                    on_error="nan"):
-    """Load a fitted :class:`AffectModel`: by default the one shipped with the package.
-
-    Loading never unpickles: the model is a JSON description plus numeric
-    arrays read with ``allow_pickle=False``.  The CNN it uses is a
-    registered resource, found in the data home (see
-    :func:`sklearn_emotion.get_data_home`) and verified by sha256.
-
-    Parameters
-    ----------
-    path : str or path-like, default=None
-        A shipped model's name (``"v1"`` or ``"v2"``, see
-        :data:`SHIPPED_MODELS`) or a folder written by
-        :meth:`AffectModel.save`; None loads the default shipped model,
-        :data:`DEFAULT_MODEL` (fitted on all of Emotion6 and OASIS; see
-        ``docs/model_card.md``).  ``"v2"`` needs the ``[efficientnet]``
-        extra (EfficientNet-Lite2's weights).
-    data_home : str or path-like, default=None
-        Where the feature network is found.
-    memory, n_jobs, verbose
-        Set on the feature transformer: per-image cache, decoding threads,
-        progress bar.
-    on_error : {"nan", "raise"}, default="nan"
-        What to do with images that cannot be read.  The loaded model is a
-        tool for scoring collections, so by default one bad file costs one
-        row: it gets NaN everywhere, with a warning naming each bad file,
-        and every other image keeps its prediction.  ``"raise"`` raises
-        :class:`~sklearn_emotion.ImageBatchError` after computing the
-        others, whose ``partial`` attribute holds them (NaN rows for the bad
-        files), as scikit-learn's estimators would.
-
-    Returns
-    -------
-    model : AffectModel
-        Fitted: ``predict``, ``predict_interval``, ``predict_emotions`` and
-        ``predict_frame`` work at once.
-
-    Examples
-    --------
-    >>> from sklearn_emotion import load_pretrained
-    >>> model = load_pretrained()                                 # doctest: +SKIP
-    >>> model.predict_frame(["photo.jpg"])                        # doctest: +SKIP
-    """
-    if path is None:
-        path = PRETRAINED_DIR
-    elif isinstance(path, str) and path in SHIPPED_MODELS:
-        path = SHIPPED_MODELS[path]
-    path = Path(path)
-    desc_file, arr_file = path / "model.json", path / "arrays.npz"
-    if not desc_file.is_file() or not arr_file.is_file():
-        raise FileNotFoundError(f"{path}: not a saved affect model (needs model.json and arrays.npz)")
-    with open(desc_file, encoding="utf-8") as f:
-        desc = json.load(f)
-    if desc.get("format") != FORMAT[0] or desc.get("format_version") not in (
-            FORMAT[1], ADAPTED_FORMAT_VERSION):
-        raise ValueError(
-            f"{desc_file}: format {desc.get('format')!r} v{desc.get('format_version')!r}, "
-            f"this version reads {FORMAT[0]!r} v{FORMAT[1]} and v{ADAPTED_FORMAT_VERSION}"
-        )
-    classes = _feature_classes()
-    cls_name = desc["features"]["class"]
-    if cls_name not in classes:
-        raise ValueError(f"{desc_file}: unknown feature transformer {cls_name!r}")
-    fparams = dict(desc["features"]["params"])
-    # a model file never chooses where files are read from: the data home is
-    # the caller's, and every file parameter must be a registered resource
-    fparams["data_home"] = None if data_home is None else os.fspath(data_home)
-    from .resources import REGISTRY
-
-    for k, value in fparams.items():
-        for v in (value if isinstance(value, list) else [value]):
-            if isinstance(v, str) and k != "data_home" and (
-                    "/" in v or "\\" in v or v.endswith((".tflite", ".h5", ".keras", ".pth")))  \
-                    and v not in REGISTRY:
-                raise ValueError(f"{desc_file}: feature parameter {k}={v!r} is not a registered "
-                                 "resource; a saved model may only name files of the registry")
-    fparams.update(memory=memory, n_jobs=n_jobs, verbose=verbose, on_error=on_error)
-    for k, v in list(fparams.items()):
-        if isinstance(v, list):
-            fparams[k] = tuple(v)
-    features = classes[cls_name](**fparams).fit([])
-    names = [str(n) for n in features.get_feature_names_out()]
-    if names != desc["features"]["names"]:
-        raise ValueError(f"{desc_file}: the feature network gives different feature names than "
-                         "the saved model expects (another network version?)")
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in desc["params"].items()}
-    if isinstance(params.get("alphas"), tuple):
-        # the default grid, as written by another NumPy's logspace, is the
-        # default: the model's repr then stays one line
-        if len(params["alphas"]) == len(_DEFAULT_ALPHAS) and np.allclose(
-                params["alphas"], _DEFAULT_ALPHAS, rtol=1e-12, atol=0):
-            params["alphas"] = _DEFAULT_ALPHAS
-    model = AffectModel(features=classes[cls_name](**{k: v for k, v in fparams.items()}), **params)
-    _check_members(arr_file)
-    with np.load(arr_file, allow_pickle=False) as z:
-        A = {k: z[k].astype(np.float64) if z[k].dtype.kind == "f" else z[k] for k in z.files}
-    _check_arrays(arr_file, A, desc, len(names))
-    clip = None if params.get("clip") is None else float(params["clip"])
-
-    def lin(prefix):
-        return _Linear(A[f"{prefix}_mean"], A[f"{prefix}_scale"], A[f"{prefix}_coef"],
-                       A[f"{prefix}_intercept"], clip)
-
-    model.features_ = features
-    model.n_features_in_ = len(names)
-    model.n_train_ = int(desc["n_train"])
-    model.main_ = lin("main")
-    model.alpha_ = np.asarray(desc["alpha"])
-    n_folds = sum(1 for k in A if k.endswith("_coef") and k.startswith("fold"))
-    model.folds_ = [lin(f"fold{i}") for i in range(n_folds)]
-    if n_folds:
-        model.fold_of_ = A["fold_of"].astype(np.int64)
-        model.calibration_residuals_ = A["calibration_residuals"]
-        model.fold_alpha_ = A["fold_alpha"]
-    model.emotion_names_ = desc.get("emotion_names")
-    if model.emotion_names_ is not None:
-        model.emotion_coef_ = A["emotion_coef"]
-        model.emotion_intercept_ = A["emotion_intercept"]
-        model.emotion_alpha_ = desc.get("emotion_alpha")
-    model.ood_coef_ = model.ood_intercept_ = model.ood_threshold_ = None
-    if "ood_coef" in A:
-        model.ood_coef_ = A["ood_coef"]
-        model.ood_intercept_ = float(desc["ood_intercept"])
-        model.ood_threshold_ = desc.get("ood_threshold")
-    model.shift_scale_ = None
-    if desc.get("shift_scale") is not None:
-        sc = np.asarray(desc["shift_scale"], dtype=np.float64)
-        if sc.shape != (2,) or not np.isfinite(sc).all() or (sc < 1).any():
-            raise ValueError(f"{desc_file}: shift_scale must be two finite numbers >= 1")
-        model.shift_scale_ = sc
-    model.gram_basis_ = model.gram_eigvals_ = model.gram_rest_ = None
-    if "gram_basis" in A:
-        model.gram_basis_, model.gram_eigvals_ = A["gram_basis"], A["gram_eigvals"]
-        model.gram_rest_ = float(desc["gram_rest"])
-    if "adaptation" in desc:
-        info = dict(desc["adaptation"])
-        targets = []
-        for j, t in enumerate(info["targets"]):
-            targets.append({
-                "strategy": t["strategy"], "cv_mse": t["cv_mse"], "cv_r": t.get("cv_r"),
-                "fold_of": A[f"adapt{j}_fold_of"].astype(np.int64),
-                "residuals": A[f"adapt{j}_residuals"],
-                "params": {k: A[f"adapt{j}_main_{k}"] for k in t["params"]},
-                "fold_params": [{k: A[f"adapt{j}_fold{i}_{k}"] for k in t["fold_param_names"]}
-                                for i in range(t["n_folds"])],
-            })
-        info["targets"] = targets
-        model.adaptation_ = info
-    model.metadata_ = desc.get("metadata", {})
-    return model
-
-
-#: Fixed images whose predictions are recorded in the shipped model's
-#: metadata and checked by the tests (scikit-image's bundled samples).
-CHECK_IMAGES = ("astronaut", "chelsea", "coffee")
-
-
-def check_images():
-    """The :data:`CHECK_IMAGES` as RGB arrays (from ``skimage.data``)."""
-    from skimage import data
-
-    return [getattr(data, name)() for name in CHECK_IMAGES]
-
-
-#: The recipes :func:`fit_recipe` knows: one per shipped model, and
-#: ``"default"`` for :data:`DEFAULT_MODEL`'s.
-RECIPES = ("v1", "v2", "default")
-
-_TFLITE_MOBILENET = "models/mobilenet_v2_1.0_224_quant.tflite"
-
-
-def recipe_features(recipe="default", **params):
-    """The feature transformer of a recipe (``params`` set on it)."""
-    from .features import PooledLayerFeatures
-
-    recipe = DEFAULT_MODEL if recipe == "default" else recipe
-    if recipe not in SHIPPED_MODELS:
-        raise ValueError(f"unknown recipe {recipe!r}; choose from {RECIPES}")
-    if recipe == "v1":
-        return PooledLayerFeatures(**params)
-    return PooledLayerFeatures(backbone=(_TFLITE_MOBILENET, "efficientnet_lite2"), **params)
-
-
-def fit_recipe(recipe="default", *, data_home=None, memory=None, n_jobs=None, verbose=False):
-    """Fit a named recipe: the shipped model ``"v2"`` is ``fit_recipe("v2")``.
-
-    Both recipes are :class:`AffectModel` with its default settings, fitted
-    on all 1,980 Emotion6 and all 900 OASIS images (targets on 1-9), with
-    Emotion6's rated emotion distributions for the emotion head (OASIS has
-    none; those rows are left out of that head).  They differ in features:
-
-    - ``"v1"``: pooled layers of MobileNetV2 (TFLite);
-    - ``"v2"``: pooled layers of MobileNetV2 (TFLite) and EfficientNet-Lite2
-      (Keras, the ``[efficientnet]`` extra), chosen for transfer between
-      picture sets (``benchmarks/results/pretrained_v2/selection.md``); its
-      intervals for new raters are calibrated on leave-one-set-out residuals
-      (``groups`` = the picture set).
-    - ``"default"``: the recipe of :data:`DEFAULT_MODEL`.
-
-    Parameters
-    ----------
-    recipe : {"v1", "v2", "default"}
-    data_home : str or path-like, optional
-        Where the data sets and the network are found.
-    memory : str, path-like or None
-        Per-image feature cache for the training images.
-    n_jobs : int, optional
-        Decoding threads.
-    verbose : bool
-        Progress bars.
-
-    Returns
-    -------
-    model : AffectModel
-        Fitted, with its coefficient arrays rounded as :meth:`AffectModel.save`
-        stores them, so it predicts what its saved copy predicts.
-    metadata : dict
-        Training data, recipe and the check predictions, for ``save``.
-    """
-    from .datasets import combine_datasets, load_emotion6, load_oasis
-
-    if recipe not in RECIPES:
-        raise ValueError(f"unknown recipe {recipe!r}; choose from {RECIPES}")
-    name = DEFAULT_MODEL if recipe == "default" else recipe
-    e6 = load_emotion6(data_home)
-    oasis = load_oasis(data_home)
-    both = combine_datasets(("emotion6", e6), ("oasis", oasis))
-    dist = np.vstack([e6.distributions, np.full((len(oasis.filenames), len(EMOTION_NAMES)), np.nan)])
-    feats = recipe_features(name, data_home=data_home, memory=memory, n_jobs=n_jobs,
-                            verbose=verbose)
-    groups = None
-    if name != "v1":
-        groups = np.array(["emotion6"] * len(e6.filenames) + ["oasis"] * len(oasis.filenames))
-    model = AffectModel(features=feats).fit(list(both.filenames), both.target, distributions=dist,
-                                            groups=groups)
-    model._cast_like_saved()
-    model.features_.set_params(memory=None, verbose=False, n_jobs=None)
-    checks = model.predict(check_images())
-    metadata = {
-        "recipe": name,
-        "command": f"sklearn-emotion train --recipe {name} --output DIR",
-        "training_data": {"emotion6": len(e6.filenames), "oasis": len(oasis.filenames)},
-        "check_images": {f"skimage.data.{n}": [float(v) for v in row]
-                         for n, row in zip(CHECK_IMAGES, checks)},
-    }
-    return model, metadata
+# The persistence and the recipes live in their own modules; their public
+# names are this module's too (imported last: they use the classes above).
+from ._affect_io import (  # noqa: E402, F401
+    ADAPTED_FORMAT_VERSION,
+    FORMAT,
+    MAX_ARRAY_BYTES,
+    load_pretrained,
+)
+from ._recipes import (  # noqa: E402, F401
+    CHECK_IMAGES,
+    DEFAULT_MODEL,
+    PRETRAINED_DIR,
+    RECIPES,
+    SHIPPED_MODELS,
+    check_images,
+    fit_recipe,
+    recipe_features,
+)

