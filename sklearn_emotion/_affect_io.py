@@ -1,4 +1,4 @@
-"""Saving and loading an :class:`~sklearn_emotion.AffectModel`: JSON plus numeric arrays.
+"""Loading a saved :class:`~sklearn_emotion.AffectModel` (JSON plus numeric arrays), checked.
 
 A saved model is a folder: ``model.json`` (the feature transformer's class
 and parameters, the model's parameters, the feature names, the chosen
@@ -17,110 +17,17 @@ import os
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
+from ._affect_model import (
+    ADAPTED_FORMAT_VERSION,
+    DEFAULT_ALPHAS,
+    FORMAT,
+    AffectModel,
+    LinearHead,
+)
 from ._recipes import PRETRAINED_DIR, SHIPPED_MODELS
 
-__all__ = ["ADAPTED_FORMAT_VERSION", "FORMAT", "MAX_ARRAY_BYTES", "load_pretrained", "save_model"]
-
-#: Name and version of the on-disk format.
-FORMAT = ("sklearn-emotion/affect-model", 1)
-
-#: The format version written for an adapted model (version 1 readers
-#: would ignore its adaptation and predict as the unadapted model).
-ADAPTED_FORMAT_VERSION = 2
-
-
-def save_model(model, path, metadata=None):
-    """Save a fitted :class:`~sklearn_emotion.AffectModel` (see :meth:`AffectModel.save`)."""
-    from .pretrained import TARGET_NAMES
-
-    self = model
-    check_is_fitted(self, "main_")
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    fparams = {k: v for k, v in self.features_.get_params(deep=False).items()
-               if k not in ("memory", "n_jobs", "verbose")}
-    desc = {
-        "format": FORMAT[0],
-        "format_version": FORMAT[1],
-        "features": {"class": type(self.features_).__name__, "params": _jsonable(fparams),
-                     "names": [str(n) for n in self.features_.get_feature_names_out()]},
-        "params": _jsonable({k: v for k, v in self.get_params(deep=False).items()
-                             if k != "features"}),
-        "targets": list(TARGET_NAMES),
-        "n_train": int(self.n_train_),
-        "alpha": [float(a) for a in self.alpha_],
-        "emotion_names": self.emotion_names_,
-        "emotion_alpha": getattr(self, "emotion_alpha_", None),
-        "metadata": metadata or {},
-    }
-    arrays = {f"main_{k}": getattr(self.main_, k) for k in ("mean", "scale", "coef", "intercept")}
-    for i, f in enumerate(self.folds_):
-        for k in ("mean", "scale", "coef", "intercept"):
-            arrays[f"fold{i}_{k}"] = getattr(f, k)
-    if self.folds_:
-        arrays["fold_of"] = self.fold_of_
-        arrays["calibration_residuals"] = self.calibration_residuals_
-        arrays["fold_alpha"] = self.fold_alpha_
-    if self.emotion_names_ is not None:
-        arrays["emotion_coef"] = self.emotion_coef_
-        arrays["emotion_intercept"] = self.emotion_intercept_
-    if getattr(self, "ood_coef_", None) is not None:
-        arrays["ood_coef"] = self.ood_coef_
-        desc["ood_intercept"] = float(self.ood_intercept_)
-        desc["ood_threshold"] = self.ood_threshold_
-    if getattr(self, "shift_scale_", None) is not None:
-        desc["shift_scale"] = [float(v) for v in self.shift_scale_]
-    if getattr(self, "gram_basis_", None) is not None:
-        arrays["gram_basis"] = self.gram_basis_
-        arrays["gram_eigvals"] = self.gram_eigvals_
-        desc["gram_rest"] = float(self.gram_rest_)
-    adaptation = getattr(self, "adaptation_", None)
-    if adaptation is not None:
-        desc["format_version"] = ADAPTED_FORMAT_VERSION
-        targets = []
-        for j, t in enumerate(adaptation["targets"]):
-            targets.append({"strategy": t["strategy"], "cv_mse": t["cv_mse"],
-                            "cv_r": t.get("cv_r"),
-                            "n_folds": len(t["fold_params"]),
-                            "params": sorted(t["params"]),
-                            "fold_param_names": sorted(t["fold_params"][0])})
-            arrays[f"adapt{j}_fold_of"] = t["fold_of"]
-            arrays[f"adapt{j}_residuals"] = t["residuals"]
-            for k, v in t["params"].items():
-                arrays[f"adapt{j}_main_{k}"] = np.asarray(v)
-            for i, fp in enumerate(t["fold_params"]):
-                for k, v in fp.items():
-                    arrays[f"adapt{j}_fold{i}_{k}"] = np.asarray(v)
-        desc["adaptation"] = {k: v for k, v in adaptation.items() if k != "targets"}
-        desc["adaptation"]["targets"] = targets
-    # float32 halves the size; every number the model uses is stored once
-    stored = {k: (v.astype(np.float32) if v.dtype.kind == "f" and v.ndim > 1 else v)
-              for k, v in arrays.items()}
-    np.savez_compressed(path / "arrays.npz", **stored)
-    with open(path / "model.json", "w", encoding="utf-8") as f:
-        json.dump(desc, f, indent=1, sort_keys=True)
-        f.write("\n")
-    return path
-
-
-def _jsonable(d):
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, (np.integer,)):
-            v = int(v)
-        elif isinstance(v, (np.floating,)):
-            v = float(v)
-        elif isinstance(v, (tuple, list, np.ndarray)):
-            v = [x.item() if hasattr(x, "item") else x for x in v]
-        elif isinstance(v, os.PathLike):
-            v = os.fspath(v)
-        if not isinstance(v, (str, int, float, bool, list, type(None))):
-            raise TypeError(f"parameter {k}={v!r} cannot be saved as JSON")
-        out[k] = v
-    return out
-
+__all__ = ["MAX_ARRAY_BYTES", "load_pretrained"]
 
 #: The largest array a saved model may hold, in bytes (the shipped one's
 #: largest is 4 MB).
@@ -250,7 +157,6 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
     >>> model = load_pretrained()                                 # doctest: +SKIP
     >>> model.predict_frame(["photo.jpg"])                        # doctest: +SKIP
     """
-    from .pretrained import DEFAULT_ALPHAS, AffectModel, LinearHead
 
     if path is None:
         path = PRETRAINED_DIR

@@ -93,7 +93,7 @@ def fit_recipe(recipe="default", *, data_home=None, memory=None, n_jobs=None, ve
     """
     from .datasets import combine_datasets, load_emotion6, load_oasis
     from .datasets._emotion6 import EMOTION_NAMES
-    from .pretrained import AffectModel
+    from ._affect_model import AffectModel
 
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose from {RECIPES}")

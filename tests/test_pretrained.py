@@ -16,12 +16,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn_emotion import AffectModel, PooledLayerFeatures, load_pretrained
 from sklearn_emotion.cli import main
 from sklearn_emotion.datasets import combine_datasets, load_emotion6, load_oasis
+from sklearn_emotion._affect_model import _fit_soft_multinomial
 from sklearn_emotion.pretrained import (
     CHECK_IMAGES,
     DEFAULT_MODEL,
     PRETRAINED_DIR,
     SHIPPED_MODELS,
-    _fit_soft_multinomial,
     check_images,
 )
 
