@@ -126,19 +126,23 @@ class TFLiteRunner:
             ``"output0"``, ``"output1"``, … and each requested tensor by name,
             dequantized to float32, stacked over the batch.
         """
-        results: dict[str, list] = {}
-        for x in batch:
+        # each tensor is copied, as stored (int8/uint8 for a quantized
+        # model), into one array for the batch and dequantized once: the
+        # same numbers as per image, without a conversion per image and tensor
+        if not len(batch):
+            return {}
+        wanted = [(f"output{k}", d) for k, d in enumerate(self.outputs)]
+        wanted += [(d["name"], d) for d in self.extra]
+        bufs: dict[str, np.ndarray] = {}
+        for i, x in enumerate(batch):
             self.interpreter.set_tensor(self.input["index"], np.asarray(x)[None])
             self.interpreter.invoke()
-            for k, d in enumerate(self.outputs):
-                results.setdefault(f"output{k}", []).append(
-                    _dequantize(self.interpreter.get_tensor(d["index"]), d)[0]
-                )
-            for d in self.extra:
-                results.setdefault(d["name"], []).append(
-                    _dequantize(self.interpreter.get_tensor(d["index"]), d)[0]
-                )
-        return {k: np.stack(v) for k, v in results.items()}
+            for name, d in wanted:
+                t = self.interpreter.get_tensor(d["index"])
+                if i == 0:
+                    bufs[name] = np.empty((len(batch),) + t.shape[1:], dtype=t.dtype)
+                bufs[name][i] = t[0]
+        return {name: _dequantize(bufs[name], d) for name, d in wanted}
 
 
 class KerasRunner:
