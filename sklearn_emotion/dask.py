@@ -62,7 +62,7 @@ class DaskResult:
 
 
 def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition, offset,
-                   store=None, model_token=None):
+                   store=None, model_token=None, width=None):
     """One partition, on a worker: a private copy of the model, sharing this
     worker's networks across tasks; read from / written to its shard when a
     ``store`` is given."""
@@ -77,7 +77,7 @@ def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition,
 
         key = joblib.hash((model_token, method, np.dtype(dtype).str, items_token(items)))
         shard = Path(store) / "sklearn_emotion-shards" / key[:2] / f"{key}.npz"
-        got = _read_shard(shard, len(items))
+        got = _read_shard(shard, len(items), width, dtype)
         if got is not None:
             arr, errors = got
             return arr, _stamp(errors, partition, offset)
@@ -97,16 +97,53 @@ def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition,
     return arr, _stamp(errors, partition, offset)
 
 
-def _read_shard(path, n):
-    """``(rows, errors)`` of a partition's shard, or None (absent or unreadable)."""
+def _read_shard(path, n, width=None, dtype=None):
+    """``(rows, errors)`` of a partition's shard, or None (absent, or failing a
+    check: then with a warning naming it, and the partition is computed again).
+
+    A shard is checked before it is trusted: ``rows`` is ``(n, width)`` of
+    ``dtype``; ``errors`` is a JSON list of ``{"position", "item", "reason"}``
+    with distinct positions in ``[0, n)``; the error rows are NaN and every
+    other row is finite."""
+    if not path.exists():
+        return None
     try:
         with np.load(path, allow_pickle=False) as z:
             rows, blob = z["rows"], z["errors"]
-    except (OSError, ValueError, KeyError, EOFError):
-        return None
-    if rows.shape[0] != n:
-        return None
-    return rows, json.loads(blob.tobytes().decode("utf-8"))
+        errors = json.loads(blob.tobytes().decode("utf-8"))
+        problem = _shard_problem(rows, errors, n, width, dtype)
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError) as exc:
+        problem = f"unreadable ({type(exc).__name__}: {exc})"
+    if problem is None:
+        return rows, errors
+    import warnings
+
+    warnings.warn(f"Dask shard {path} is {problem}; computing its partition again",
+                  UserWarning, stacklevel=2)
+    return None
+
+
+def _shard_problem(rows, errors, n, width, dtype):
+    if rows.ndim != 2 or rows.shape[0] != n or (width is not None and rows.shape[1] != width):
+        return f"of shape {rows.shape}, expected ({n}, {width})"
+    if dtype is not None and rows.dtype != np.dtype(dtype):
+        return f"of dtype {rows.dtype}, expected {np.dtype(dtype)}"
+    if not isinstance(errors, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("position"), int)
+            and isinstance(e.get("item"), str) and isinstance(e.get("reason"), str)
+            for e in errors):
+        return "holding an errors list that is not a list of {position, item, reason}"
+    bad = [e["position"] for e in errors]
+    if len(set(bad)) != len(bad) or any(not 0 <= b < n for b in bad):
+        return "holding error positions outside its rows"
+    mask = np.zeros(n, dtype=bool)
+    mask[bad] = True
+    if rows.dtype.kind == "f":
+        if not np.isfinite(rows[~mask]).all():
+            return "holding non-finite values in rows of readable images"
+        if not np.isnan(rows[mask]).all():
+            return "holding values in the rows of unreadable images"
+    return None
 
 
 def _stamp(errors, partition, offset):
@@ -213,7 +250,7 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
             continue
         r = dask.delayed(_run_partition, pure=True)(payload, part, method, dtype,
                                                     int(batch_size), k, offset, store,
-                                                    model_token)
+                                                    model_token, width)
         arrays.append(da.from_delayed(dask.delayed(operator.getitem)(r, 0),
                                       shape=(np.nan if n is None else n, width), dtype=dtype))
         errors.append(dask.delayed(operator.getitem)(r, 1))

@@ -200,6 +200,20 @@ def test_dask_entry_point_stores_one_shard_per_partition(client, images, tmp_pat
     again, errors2 = sed.transform(est, items, partition_size=4, store=store).compute()
     assert (again == 7.0).all(axis=1).sum() == 4 and planted
     assert errors2 == errors  # errors restamped with partition and index
+    # a tampered shard is never returned: recomputed, with a warning naming it
+    sh = next(sh for sh in shards if np.load(sh)["rows"].shape[0] == 4
+              and not np.load(sh)["errors"].size > 2)
+    good_rows = planted["rows"]
+    for tamper in ({"rows": good_rows, "errors": np.frombuffer(b"{not json", np.uint8)},
+                   {"rows": good_rows[:, :-1], "errors": np.frombuffer(b"[]", np.uint8)},
+                   {"rows": np.where(good_rows > 0, np.nan, good_rows),
+                    "errors": np.frombuffer(b"[]", np.uint8)}):
+        np.savez(sh, **tamper)
+        # what the worker does with it (its warning stays in the worker's log)
+        with pytest.warns(UserWarning, match=r"Dask shard .*\.npz is "):
+            assert sed._read_shard(sh, 4, first.shape[1], first.dtype) is None
+        again, _ = sed.transform(est, items, partition_size=4, store=store).compute()
+        np.testing.assert_allclose(again, first, equal_nan=True)
     # a changed file (new mtime) or a changed parameter misses its shard
     os.utime(items[0], ns=(0, 0))
     fresh, _ = sed.transform(est, items, partition_size=4, store=store).compute()
