@@ -517,3 +517,46 @@ def test_trim_heap_gives_back_what_threads_freed():
     assert trim_heap()
     assert before - rss() > 100, "the freed 190 MB stayed resident"
     assert len(keep) == 60
+
+
+def test_a_checkpoint_that_fails_its_checks_is_refitted_with_a_warning(tmp_path):
+    """Edited scores, swapped predictions, a checkpoint copied under another
+    key, a truncated file: never reported, each refitted (load gives None)."""
+    import json
+    import shutil
+
+    from sklearn_emotion.reproduce import _checkpoint
+
+    store = _checkpoint.FoldStore(tmp_path)
+    store.save("a" * 32, {"test_mse_V": 1.0}, np.ones((2, 2)))
+    store.save("b" * 32, {"test_mse_V": 2.0}, np.zeros((2, 2)))
+    rec, pred, _ = store.load("a" * 32)
+    assert rec == {"test_mse_V": 1.0} and (pred == 1).all()
+    meta, arr = tmp_path / f"{'a' * 32}.json", tmp_path / f"{'a' * 32}.npy"
+    good_meta, good_arr = meta.read_bytes(), arr.read_bytes()
+
+    def expect(problem):
+        with pytest.warns(UserWarning, match=rf"checkpoint .*{'a' * 32}\.json is {problem}"):
+            assert store.load("a" * 32) is None
+        meta.write_bytes(good_meta)
+        arr.write_bytes(good_arr)
+
+    info = json.loads(good_meta)
+    info["record"]["test_mse_V"] = 0.01  # planted score, checksum left as it was
+    meta.write_text(json.dumps(info))
+    expect("edited or corrupted")
+    shutil.copy(tmp_path / f"{'b' * 32}.npy", arr)  # another fold's predictions
+    expect("missing its predictions as written")
+    shutil.copy(tmp_path / f"{'b' * 32}.json", meta)  # another fold's record
+    expect("not the checkpoint of this fold")
+    meta.write_bytes(good_meta[: len(good_meta) // 2])
+    expect("unreadable")
+    assert store.load("a" * 32)[0] == {"test_mse_V": 1.0}
+    assert store.load("c" * 32) is None  # absent: no warning
+
+
+def test_checkpoint_keys_refuse_a_missing_source_file():
+    from sklearn_emotion.reproduce import _checkpoint
+
+    with pytest.raises(FileNotFoundError, match="models/renamed.py"):
+        _checkpoint._fingerprint(("pipeline.py", "models/renamed.py"))

@@ -18,12 +18,15 @@ finished fold's scores and out-of-fold predictions are written to
 Feature code is covered through the feature matrix itself.  A run on the
 same output folder reads a fold whose key matches instead of fitting it
 again, and says so in its log; any change to the above misses and refits.
+A checkpoint is checked before it is used (its key, the sha256 of its
+predictions and of its record); one that fails is fitted again.
 The folder is removed when the run completes, so finished results never
 depend on checkpoints.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from functools import lru_cache
@@ -77,8 +80,27 @@ def _fingerprint(files):
         tf = version("tensorflow")
     except Exception:  # pragma: no cover - tensorflow is a dependency
         tf = None
-    src = [(f, (root / f).read_bytes()) for f in files if (root / f).exists()]
+    missing = [f for f in files if not (root / f).is_file()]
+    if missing:  # a renamed module must not silently drop out of every key
+        raise FileNotFoundError(f"checkpoint keys name package files that do not exist: "
+                                f"{missing}; update reproduce/_checkpoint.py")
+    src = [(f, (root / f).read_bytes()) for f in files]
     return joblib.hash((src, np.__version__, scipy.__version__, sklearn.__version__, tf))
+
+
+def _content_sha(body):
+    fields = {k: body.get(k) for k in ("key", "record", "extra", "predictions_sha256")}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _checkpoint_problem(info, key, raw):
+    if not isinstance(info, dict) or info.get("key") != key:
+        return "not the checkpoint of this fold (its key differs)"
+    if info.get("sha256") != _content_sha(info):
+        return "edited or corrupted (its checksum does not match its content)"
+    if info.get("predictions_sha256") != hashlib.sha256(raw).hexdigest():
+        return "missing its predictions as written (their sha256 differs)"
+    return None
 
 
 class FoldStore:
@@ -110,26 +132,57 @@ class FoldStore:
         return joblib.hash((model, parts, code_fingerprint(model, on_images)))
 
     def load(self, key):
-        """``(record, test_predictions, extra)`` of a finished fold, or None."""
+        """``(record, test_predictions, extra)`` of a finished fold, or None.
+
+        A checkpoint is checked before it is trusted: its record names its
+        own key, its predictions file has the sha256 the record holds, and
+        the record's own checksum matches its content.  One that fails (a
+        truncated, corrupted or edited file, or one copied under another
+        key) is not used: a warning names it and the fold is fitted again.
+        The checksums catch corruption, not a writer who recomputes them:
+        only an output folder that others cannot write protects a run from
+        planted scores (``docs/design.md``).
+        """
         if self.folder is None or key is None:
             return None
         meta, arr = self.folder / f"{key}.json", self.folder / f"{key}.npy"
+        if not meta.exists() and not arr.exists():
+            return None
         try:
             info = json.loads(meta.read_text(encoding="utf-8"))
-            pred = np.load(arr, allow_pickle=False)
-        except (OSError, ValueError):
+            raw = arr.read_bytes()
+            problem = _checkpoint_problem(info, key, raw)
+            pred = None
+            if problem is None:
+                import io
+
+                pred = np.load(io.BytesIO(raw), allow_pickle=False)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            problem = f"unreadable ({type(exc).__name__}: {exc})"
+        if problem is not None:
+            import warnings
+
+            warnings.warn(f"checkpoint {meta} is {problem}; fitting that fold again",
+                          UserWarning, stacklevel=2)
             return None
         self.resumed += 1
         return info["record"], pred, info.get("extra")
 
     def save(self, key, record, pred, extra=None):
-        """Write a finished fold atomically (predictions first, then the record)."""
+        """Write a finished fold atomically (predictions first, then the
+        record with the checksums :meth:`load` checks)."""
         if self.folder is None or key is None:
             return
-        atomic_write(self.folder / f"{key}.npy",
-                     lambda f: np.save(f, np.asarray(pred, dtype=np.float64)))
-        atomic_write(self.folder / f"{key}.json", lambda f: f.write(json.dumps(
-            {"record": record, "extra": extra}).encode("utf-8")))
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(pred, dtype=np.float64), allow_pickle=False)
+        raw = buf.getvalue()
+        atomic_write(self.folder / f"{key}.npy", lambda f: f.write(raw))
+        body = {"key": key, "record": record, "extra": extra,
+                "predictions_sha256": hashlib.sha256(raw).hexdigest()}
+        body["sha256"] = _content_sha(body)
+        atomic_write(self.folder / f"{key}.json", lambda f: f.write(json.dumps(body).encode("utf-8")))
 
     def clear(self):
         """Remove the checkpoints (the run completed)."""
