@@ -258,10 +258,13 @@ class AffectModel(RegressorMixin, BaseEstimator):
     >>> from sklearn_emotion import load_pretrained
     >>> model = load_pretrained()
     >>> model.predict([data.astronaut()]).round(1)
-    array([[5.9, 5.1]])
+    array([[6. , 5.3]])
     >>> model.predict_interval([data.astronaut()]).round(1)
-    array([[[4.2, 7.5],
-            [4. , 6.3]]])
+    array([[[4.4, 7.5],
+            [4.2, 6.4]]])
+    >>> model.predict_interval([data.astronaut()], new_raters=True).round(1)
+    array([[[4. , 7.9],
+            [3.7, 6.9]]])
     """
 
     _takes_images = True
