@@ -587,8 +587,8 @@ def fetch(
     res = registry[name]
     home = get_data_home(data_home)
     target = home / name
-    if not target.is_file() and installed_copy(res) is not None:
-        target = installed_copy(res)
+    if not target.is_file():
+        target = installed_copy(res) or target
     if not target.is_file():
         where = (
             f"resource {name!r} not found in data home {home} "
