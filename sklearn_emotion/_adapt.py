@@ -56,7 +56,8 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
 __all__ = ["STRATEGIES", "context", "cv_plus", "cv_select", "fit_strategy", "gram_summary",
-           "ood_fit", "ood_score", "predict_strategy"]
+           "ood_fit", "ood_score", "predict_strategy", "rating_range", "unusual_weight",
+           "widen_intervals"]
 
 #: Every strategy, in the order they win ties ("keep" first).
 STRATEGIES = ("keep", "shift", "scale", "outputs", "shrunk", "refit")
@@ -367,3 +368,87 @@ def ood_fit(Z_photos, Z_others, C=0.1, random_state=0):
 def ood_score(Z, coef, intercept):
     """The classifier's log-odds that each image is not a photo like the training photos."""
     return Z @ coef + intercept
+
+
+def rating_range(y, coverage):
+    """The central ``coverage`` range of the ratings, per target.
+
+    The interval a model that ignores the image would give: the split-
+    conformal order statistics, so that it covers at least ``coverage`` of
+    new images rated like ``y`` (exchangeable with them).  With too few
+    ratings for an end, that end is the scale's own (1 or 9).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n, 2)
+        Valence and arousal ratings.
+    coverage : float
+        Nominal coverage, in (0, 1).
+
+    Returns
+    -------
+    ends : ndarray of shape (2, 2)
+        ``[j, 0]`` and ``[j, 1]`` are the low and high end for target ``j``.
+    """
+    y = np.sort(np.asarray(y, dtype=np.float64), axis=0)
+    n, q = len(y), (1 - float(coverage)) / 2
+    # (the small tolerance: 0.8 as a float makes (1 - 0.8) / 2 just below 0.1)
+    lo_k, hi_k = int(np.floor((n + 1) * q + 1e-9)), int(np.ceil((n + 1) * (1 - q) - 1e-9))
+    lo = y[lo_k - 1] if lo_k >= 1 else np.full(y.shape[1], 1.0)
+    hi = y[hi_k - 1] if hi_k <= n else np.full(y.shape[1], 9.0)
+    return np.stack([lo, hi], axis=-1)
+
+
+def unusual_weight(score, threshold):
+    """How far each image is past the out-of-distribution threshold, in [0, 1].
+
+    0 at or below ``threshold`` (the images the flag lets through), rising
+    linearly in the classifier's log-odds to 1 at log-odds 0, where the
+    classifier finds the image as likely a non-photo as a photo (its two
+    classes weighted equally).  A threshold at or above 0 gives a step.
+
+    Parameters
+    ----------
+    score : ndarray of shape (m,)
+        Out-of-distribution log-odds (:func:`ood_score`).
+    threshold : float
+        The flag's threshold.
+
+    Returns
+    -------
+    weight : ndarray of shape (m,)
+    """
+    score = np.asarray(score, dtype=np.float64)
+    threshold = float(threshold)
+    if threshold >= 0:
+        return (score > threshold).astype(np.float64)
+    return np.clip((score - threshold) / -threshold, 0.0, 1.0)
+
+
+def widen_intervals(intervals, weight, ends):
+    """Move each interval's ends toward the union with ``ends`` by ``weight``.
+
+    With weight 0 the interval is unchanged; with weight 1 it is the smallest
+    interval holding both itself and ``ends``; in between its ends move
+    linearly.  It never narrows, and it grows with the weight.
+
+    Parameters
+    ----------
+    intervals : ndarray of shape (m, 2, 2)
+        ``[i, j, 0]``, ``[i, j, 1]``: image ``i``'s low and high end for target ``j``.
+    weight : ndarray of shape (m,)
+        In [0, 1] (:func:`unusual_weight`).
+    ends : ndarray of shape (2, 2)
+        Per target, the interval to widen toward (:func:`rating_range`).
+
+    Returns
+    -------
+    widened : ndarray of shape (m, 2, 2)
+    """
+    iv = np.asarray(intervals, dtype=np.float64)
+    ends = np.asarray(ends, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)[:, None]
+    out = iv.copy()
+    out[..., 0] += w * (np.minimum(iv[..., 0], ends[None, :, 0]) - iv[..., 0])
+    out[..., 1] += w * (np.maximum(iv[..., 1], ends[None, :, 1]) - iv[..., 1])
+    return out

@@ -104,6 +104,19 @@ def _check_arrays(arr_file, A, desc, p):
             raise ValueError(f"{arr_file}: {key} is not finite")
 
 
+def _check_rating_range(value, desc_file, key):
+    """A saved ratings range: per target a finite (low, high) within 1-9."""
+    try:
+        ends = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        ends = np.full(0, np.nan)
+    if (ends.shape != (2, 2) or not np.isfinite(ends).all() or (ends[:, 0] > ends[:, 1]).any()
+            or (ends < 1).any() or (ends > 9).any()):
+        raise ValueError(f"{desc_file}: {key} must be two (low, high) pairs within 1-9, "
+                         f"got {value!r}")
+    return ends
+
+
 def _feature_classes():
     from . import features
 
@@ -245,6 +258,9 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
         if sc.shape != (2,) or not np.isfinite(sc).all() or (sc < 1).any():
             raise ValueError(f"{desc_file}: shift_scale must be two finite numbers >= 1")
         model.shift_scale_ = sc
+    model.rating_range_ = None  # saved before 2026-12: intervals are not widened
+    if desc.get("rating_range") is not None:
+        model.rating_range_ = _check_rating_range(desc["rating_range"], desc_file, "rating_range")
     model.gram_basis_ = model.gram_eigvals_ = model.gram_rest_ = None
     if "gram_basis" in A:
         model.gram_basis_, model.gram_eigvals_ = A["gram_basis"], A["gram_eigvals"]
@@ -262,6 +278,9 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
                                 for i in range(t["n_folds"])],
             })
         info["targets"] = targets
+        if info.get("rating_range") is not None:
+            info["rating_range"] = _check_rating_range(info["rating_range"], desc_file,
+                                                       "adaptation.rating_range")
         model.adaptation_ = info
     model.metadata_ = desc.get("metadata", {})
     return model

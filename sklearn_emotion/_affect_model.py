@@ -46,6 +46,9 @@ from ._adapt import (
     gram_summary,
     ood_fit,
     ood_score,
+    rating_range,
+    unusual_weight,
+    widen_intervals,
     predict_strategy,
 )
 from ._image import ImageBatchError
@@ -211,6 +214,18 @@ class AffectModel(RegressorMixin, BaseEstimator):
         The flag's threshold (``ood_threshold_``) lets through this share
         of held-out images like the training images: the quantile of the
         out-of-fold scores of the ``cv`` calibration folds.
+    widen_unusual : bool, default=True
+        Widen the intervals of images past the flag's threshold, the more
+        the further past it: from the CV+ interval at the threshold to its
+        union with ``rating_range_`` (the central ``coverage`` range of the
+        training ratings: what a model that ignores the image would give)
+        where the out-of-distribution classifier finds the image as likely a
+        non-photo as a photo (:func:`~sklearn_emotion._adapt.unusual_weight`).
+        This is a rule, not a calibration: no rated set of drawings, plots
+        or other non-photos exists to calibrate a widening on; it says that
+        for such an image the model knows about as little as the ratings'
+        spread.  Images below the threshold keep their CV+ interval.
+        Needs the out-of-distribution score (``ood_examples > 0``).
     random_state : int, RandomState instance or None, default=0
         Shuffles the calibration folds.
 
@@ -237,6 +252,10 @@ class AffectModel(RegressorMixin, BaseEstimator):
         The out-of-distribution classifier (None without it).
     ood_threshold_ : float
         Scores above it are flagged as unlike the training images.
+    rating_range_ : ndarray of shape (2, 2)
+        The central ``coverage`` range of the training ratings, per target
+        (low, high): the interval the intervals of unusual images widen
+        toward (``widen_unusual``).
     adaptation_ : dict
         Only on a model returned by :meth:`adapt`: per target the chosen
         strategy, every candidate's cross-validated MSE and the
@@ -272,8 +291,9 @@ class AffectModel(RegressorMixin, BaseEstimator):
     def __init__(self, features=None, alphas=DEFAULT_ALPHAS, clip=5.0, coverage=0.8, cv=5,
                  emotion_alpha=(1e-3, 1e-2, 1e-1, 1.0), emotion_components=128,
                  adapt_components=256, ood_examples=40, ood_C=0.1, ood_pass=0.95,
-                 random_state=0):
+                 widen_unusual=True, random_state=0):
         self.features = features
+        self.widen_unusual = widen_unusual
         self.adapt_components = adapt_components
         self.ood_examples = ood_examples
         self.ood_C = ood_C
@@ -299,6 +319,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         "ood_examples": [Interval(Integral, 0, None, closed="left")],
         "ood_C": [Interval(Real, 0, None, closed="neither")],
         "ood_pass": [Interval(Real, 0, 1, closed="neither")],
+        "widen_unusual": ["boolean"],
         "random_state": ["random_state"],
     }
 
@@ -372,6 +393,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         self.features_ = features
         self.n_features_in_ = F.shape[1]
         self.n_train_ = len(F)
+        self.rating_range_ = rating_range(y, self.coverage)
         self.main_, self.alpha_ = LinearHead.fit(F, y, alphas, clip)
         Z = self.main_.standardise(F)  # the training images as every head sees them
         self.ood_coef_ = self.ood_intercept_ = self.ood_threshold_ = None
@@ -624,7 +646,9 @@ class AffectModel(RegressorMixin, BaseEstimator):
                             weight=float(weight))
         new = copy.copy(self)
         new.adaptation_ = {"targets": targets, "n_images": int(len(y)), "weight": float(weight),
-                           "cv": int(cv), "random_state": random_state}
+                           "cv": int(cv), "random_state": random_state,
+                           # your raters' spread: what unusual images widen toward
+                           "rating_range": rating_range(y, self.coverage).tolist()}
         return new
 
     def predict_interval(self, X, *, new_raters=False):
@@ -642,6 +666,10 @@ class AffectModel(RegressorMixin, BaseEstimator):
             coverage under any shift of raters; adapting the model to a few
             of your rated images (:meth:`adapt`) calibrates on your raters
             instead.
+
+        Images past the out-of-distribution threshold (``unusual`` in
+        :meth:`predict_frame`) get wider intervals, the more unusual the
+        wider, up to the training ratings' own spread (``widen_unusual``).
 
         Returns
         -------
@@ -679,7 +707,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
                                        for p in t["fold_params"]])
                 res[:, j, 0], res[:, j, 1] = cv_plus(fold_preds, t["fold_of"], t["residuals"],
                                                      self.coverage)
-            out[ok] = np.clip(res, 1.0, 9.0)
+            out[ok] = np.clip(self._widen_unusual(G, res, None), 1.0, 9.0)
             return out
         fold_pred = np.stack([f.predict(G) for f in self.folds_])  # (K, m, 2)
         res = np.empty((len(G), 2, 2))
@@ -689,8 +717,23 @@ class AffectModel(RegressorMixin, BaseEstimator):
         if scale is not None:
             mid, half = res.mean(axis=-1), (res[..., 1] - res[..., 0]) / 2 * scale
             res = np.stack([mid - half, mid + half], axis=-1)
-        out[ok] = np.clip(res, 1.0, 9.0)
+        out[ok] = np.clip(self._widen_unusual(G, res, scale), 1.0, 9.0)
         return out
+
+    def _widen_unusual(self, G, res, scale):
+        """``res`` (intervals of finite feature rows ``G``) widened for the
+        images past the out-of-distribution threshold (``widen_unusual``)."""
+        adaptation = getattr(self, "adaptation_", None)
+        ends = (adaptation or {}).get("rating_range", getattr(self, "rating_range_", None))
+        if (not self.widen_unusual or ends is None or getattr(self, "ood_coef_", None) is None
+                or getattr(self, "ood_threshold_", None) is None):
+            return res
+        ends = np.asarray(ends, dtype=np.float64)
+        if scale is not None:  # other raters spread their ratings differently too
+            mid, half = ends.mean(axis=-1), (ends[:, 1] - ends[:, 0]) / 2 * scale
+            ends = np.stack([mid - half, mid + half], axis=-1)
+        score = ood_score(self.main_.standardise(G), self.ood_coef_, self.ood_intercept_)
+        return widen_intervals(res, unusual_weight(score, self.ood_threshold_), ends)
 
     def predict_emotions(self, X):
         """Predicted distribution over Emotion6's seven emotions.
@@ -823,6 +866,8 @@ class AffectModel(RegressorMixin, BaseEstimator):
             desc["ood_threshold"] = self.ood_threshold_
         if getattr(self, "shift_scale_", None) is not None:
             desc["shift_scale"] = [float(v) for v in self.shift_scale_]
+        if getattr(self, "rating_range_", None) is not None:
+            desc["rating_range"] = np.asarray(self.rating_range_, dtype=float).tolist()
         if getattr(self, "gram_basis_", None) is not None:
             arrays["gram_basis"] = self.gram_basis_
             arrays["gram_eigvals"] = self.gram_eigvals_

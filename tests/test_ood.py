@@ -53,3 +53,98 @@ def test_shipped_model_flags_non_photos_and_passes_photos():
     others, _ = make_non_photos(photos, n_per_kind=1, kinds=("noise", "flat_colour", "text"))
     frame = model.predict_frame(photos + others)
     assert list(frame["unusual"]) == [False] * 3 + [True] * 3
+
+
+def _widths(iv):
+    return iv[..., 1] - iv[..., 0]
+
+
+def test_intervals_widen_with_unusualness(ood_setup):
+    """Past the threshold the intervals grow with the score, toward the
+    training ratings' spread; below it they are CV+'s, untouched."""
+    model, F_photos, F_others, kinds = ood_setup
+    plain = AffectModel(**{**model.get_params(), "widen_unusual": False})
+    plain.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    F = np.vstack([F_photos, F_others])
+    s = model._ood_features(F)
+    wide, cvplus = model._interval_features(F), plain._interval_features(F)
+    passed = s <= model.ood_threshold_
+    np.testing.assert_array_equal(wide[passed], cvplus[passed])
+    assert (_widths(wide) >= _widths(cvplus) - 1e-12).all()
+    # far past it (log-odds > 0), each interval holds the training ratings' range
+    far = s > 0
+    assert far.sum() >= 0.5 * len(F_others)
+    lo, hi = model.rating_range_[:, 0], model.rating_range_[:, 1]
+    assert (wide[far][..., 0] <= lo + 1e-12).all() and (wide[far][..., 1] >= hi - 1e-12).all()
+    # on average a non-photo's interval is wider than a photo's, for both targets
+    assert (_widths(wide[len(F_photos):]).mean(0) > 1.2 * _widths(wide[:len(F_photos)]).mean(0)).all()
+    # in between, monotone: sorted by score, the widening weight never decreases
+    from sklearn_emotion._adapt import unusual_weight
+
+    w = unusual_weight(np.sort(s), model.ood_threshold_)
+    assert (np.diff(w) >= 0).all() and w[0] == 0 and w[-1] == 1
+
+
+def test_unusual_weight_and_widen_intervals_by_hand():
+    from sklearn_emotion._adapt import rating_range, unusual_weight, widen_intervals
+
+    np.testing.assert_allclose(unusual_weight([-8, -6, -3, 0, 2], -6), [0, 0, 0.5, 1, 1])
+    np.testing.assert_array_equal(unusual_weight([0.5, 1.5], 1.0), [0, 1])  # a step
+    iv = np.array([[[4.0, 6.0], [4.5, 5.5]]] * 3)
+    ends = np.array([[3.0, 7.0], [5.0, 6.0]])
+    out = widen_intervals(iv, np.array([0.0, 0.5, 1.0]), ends)
+    np.testing.assert_allclose(out[0], iv[0])
+    np.testing.assert_allclose(out[1], [[3.5, 6.5], [4.5, 5.75]])
+    np.testing.assert_allclose(out[2], [[3.0, 7.0], [4.5, 6.0]])
+    # split-conformal order statistics: the 2nd and 18th of 19 ratings
+    y = np.c_[np.arange(1, 20), np.arange(19, 0, -1) / 2.5].astype(float)
+    np.testing.assert_allclose(rating_range(y, 0.8), [[2, 18], [0.8, 7.2]])
+    # too few ratings for an end at 80 %: the scale's own
+    np.testing.assert_allclose(rating_range(np.full((5, 2), 5.0), 0.8), [[1, 9], [1, 9]])
+
+
+def test_shipped_model_widens_non_photos_intervals():
+    from skimage import data
+
+    model = load_pretrained()
+    photos = [data.astronaut(), data.chelsea(), data.coffee()]
+    others, _ = make_non_photos(photos, n_per_kind=1, kinds=("noise", "flat_colour", "text"))
+    iv = model.predict_interval(photos + others)
+    w = _widths(iv)
+    assert (w[3:].min(0) > 1.3 * w[:3].max(0)).all(), w
+    assert not AffectModel(widen_unusual=False).widen_unusual
+
+
+def test_rating_range_survives_save_and_tampering_is_refused(ood_setup, tmp_path):
+    import json
+
+    model, F_photos, F_others, _ = ood_setup
+    model.save(tmp_path / "m")
+    back = load_pretrained(tmp_path / "m")
+    np.testing.assert_allclose(back.rating_range_, model.rating_range_)
+    F = np.vstack([F_photos[:5], F_others[:5]])
+    np.testing.assert_allclose(back._interval_features(F), model._interval_features(F), atol=1e-5)
+    desc = json.loads((tmp_path / "m" / "model.json").read_text())
+    for bad in ([[7.0, 2.0], [3.0, 6.0]], [[0.0, 9.5], [3.0, 6.0]], [[2.0, 7.0]], "wide"):
+        desc["rating_range"] = bad
+        (tmp_path / "m" / "model.json").write_text(json.dumps(desc))
+        with pytest.raises(ValueError, match="rating_range must be two"):
+            load_pretrained(tmp_path / "m")
+
+
+def test_adapted_model_widens_toward_its_raters_spread(ood_setup, tmp_path):
+    """An adapted model's unusual images widen toward the spread of *your*
+    ratings (here: valence reversed and squeezed into 6-8)."""
+    from sklearn_emotion._adapt import rating_range
+
+    model, F_photos, F_others, _ = ood_setup
+    y_new = np.c_[6 + 2 * (np.arange(60) % 10) / 9, np.linspace(2, 5, 60)]
+    adapted = model._adapt_features(F_photos[:60], y_new, strategies=("keep", "shift"))
+    ends = rating_range(y_new, model.coverage)
+    np.testing.assert_allclose(adapted.adaptation_["rating_range"], ends)
+    s = adapted._ood_features(F_others)
+    iv = adapted._interval_features(F_others[s > 0])
+    assert (iv[..., 0] <= ends[:, 0] + 1e-12).all() and (iv[..., 1] >= ends[:, 1] - 1e-12).all()
+    back = load_pretrained(adapted.save(tmp_path / "adapted"))
+    np.testing.assert_allclose(back._interval_features(F_others), adapted._interval_features(F_others),
+                               atol=1e-5)
