@@ -1,14 +1,18 @@
 """Per-image feature cache.
 
-Features are stored one ``.npy`` file per image under
-``<location>/sklearn_emotion/<Family>-<token>/<key[:2]>/<key>.npy``, where
+Features are stored one file per image under
+``<location>/sklearn_emotion/<Family>-<token>/<key[:2]>/<key>.npyc``, where
 ``token`` hashes the transformer's feature-relevant parameters (and the
 package's feature version) and ``key`` hashes the image's content (see
 :func:`sklearn_emotion._image.image_key`).  So a second run over a different
 subset of already-seen images computes nothing; a changed parameter or a
 changed file gets fresh features.  Writes go to a temporary file that is then
 renamed, so concurrent workers (``n_jobs > 1`` or several processes) never see
-a half-written entry.
+a half-written entry.  An entry is the vector in NumPy's ``.npy`` format
+followed by the sha256 of those bytes (:func:`sealed`); reading checks the
+checksum, then dtype, shape and finiteness (:meth:`FeatureCache.get`).
+Entries of the ``.npy`` format without a checksum, written before it
+existed, are not read (a one-time recompute).
 
 Sharing a cache between users, processes and machines: entries are created
 with the permissions of the process's umask (like any file it writes), so a
@@ -36,7 +40,8 @@ from pathlib import Path
 import numpy as np
 from joblib import Memory
 
-__all__ = ["CLAIM_TIMEOUT", "FeatureCache", "atomic_write", "cache_location", "items_token"]
+__all__ = ["CLAIM_TIMEOUT", "FeatureCache", "atomic_write", "cache_location", "items_token",
+           "sealed", "unsealed"]
 
 #: Seconds after which another worker's claim on an entry is considered
 #: abandoned (its worker died) and is taken over; also the longest a worker
@@ -59,6 +64,58 @@ def _entry_problem(vec, size=None):
     if not np.isfinite(vec).all():
         return "not finite (NaN or infinity)"
     return None
+
+
+#: Separates a stored file's content from the sha256 written after it.
+_SEAL = b"\nsklearn-emotion sha256 "
+
+
+def sealed(body: bytes) -> bytes:
+    """``body`` followed by its sha256: what the stores write.
+
+    Parameters
+    ----------
+    body : bytes
+
+    Returns
+    -------
+    bytes
+        ``body``, a fixed separator, and the 64 hexadecimal digits of
+        ``sha256(body)``.
+    """
+    import hashlib
+
+    return body + _SEAL + hashlib.sha256(body).hexdigest().encode("ascii")
+
+
+def unsealed(raw: bytes) -> bytes:
+    """The content of a :func:`sealed` file, after checking its sha256.
+
+    Parameters
+    ----------
+    raw : bytes
+        The file as read.
+
+    Returns
+    -------
+    bytes
+        The content written.
+
+    Raises
+    ------
+    ValueError
+        Naming the problem: no checksum (truncated, or not written by this
+        package), or a checksum that does not match (changed after it was
+        written).
+    """
+    import hashlib
+
+    body, sep, digest = raw.rpartition(_SEAL)
+    if not sep or len(digest) != 64:
+        raise ValueError("no checksum (truncated, or not written by this package)")
+    if hashlib.sha256(body).hexdigest().encode("ascii") != digest:
+        raise ValueError("checksum mismatch (changed after it was written)")
+    return body
 
 
 def _dead_here(holder):
@@ -148,6 +205,14 @@ def cache_location(memory) -> Path | None:
     )
 
 
+def _npy_bytes(array):
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
 class FeatureCache:
     """A folder of per-image feature vectors for one feature configuration.
 
@@ -170,36 +235,52 @@ class FeatureCache:
         self.owner = _owner(owner)
 
     def _path(self, key: str) -> Path:
-        return self.dir / key[:2] / f"{key}.npy"
+        return self.dir / key[:2] / f"{key}.npyc"
 
     def get(self, key: str, size: int | None = None) -> np.ndarray | None:
         """Return the cached vector for ``key``, or None when there is none.
 
-        An entry is checked before it is returned: a 1-D array of real
-        floats, all finite (features of readable images always are), of
-        ``size`` values when given.  Anything else (another dtype, a folder
-        in its place, a truncated or foreign file, NaN, infinities) is
-        never returned: a warning names the entry and the problem, and the
-        caller computes the features again (and overwrites it).
+        An entry is checked before it is returned: its sha256 (written
+        with it), then a 1-D array of real floats, all finite (features of
+        readable images always are), of ``size`` values when given.
+        Anything else (an edited or truncated file, another dtype, a folder
+        in its place, a foreign file, NaN, infinities) is never returned: a
+        warning names the entry and the problem, and the caller computes the
+        features again (and overwrites it).
         """
         path = self._path(key)
         try:
-            vec = np.load(path, allow_pickle=False)
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
-        except (ValueError, OSError, EOFError) as exc:
+        except OSError as exc:
             if not path.exists():  # removed meanwhile
                 return None
             problem = f"unreadable ({type(exc).__name__}: {exc})"
         else:
-            problem = _entry_problem(vec, size)
+            problem, vec = self._check(raw, size)
             if problem is None:
                 return vec
         import warnings
 
-        warnings.warn(f"feature cache entry {path} is {problem}; computing it again",
+        warnings.warn(f"feature cache entry {path}: {problem}; computing it again",
                       UserWarning, stacklevel=3)
         return None
+
+    @staticmethod
+    def _check(raw, size):
+        """``(problem, vector)``: what is wrong with a stored entry, or None."""
+        import io
+
+        try:
+            body = unsealed(raw)
+        except ValueError as exc:
+            return str(exc), None
+        try:
+            vec = np.load(io.BytesIO(body), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            return f"unreadable ({type(exc).__name__}: {exc})", None
+        return _entry_problem(vec, size), vec
 
     def put(self, key: str, vector: np.ndarray) -> None:
         """Store ``vector`` under ``key`` atomically.  A failure to write
@@ -209,7 +290,7 @@ class FeatureCache:
         try:
             if path.is_dir():
                 raise IsADirectoryError("a folder is in its place")
-            atomic_write(path, lambda f: np.save(f, np.asarray(vector), allow_pickle=False))
+            atomic_write(path, lambda f: f.write(sealed(_npy_bytes(vector))))
         except OSError as exc:
             import warnings
 

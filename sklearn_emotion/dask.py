@@ -76,7 +76,7 @@ def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition,
         from ._cache import items_token
 
         key = joblib.hash((model_token, method, np.dtype(dtype).str, items_token(items)))
-        shard = Path(store) / "sklearn_emotion-shards" / key[:2] / f"{key}.npz"
+        shard = Path(store) / "sklearn_emotion-shards" / key[:2] / f"{key}.npzc"
         got = _read_shard(shard, len(items), width, dtype)
         if got is not None:
             arr, errors = got
@@ -90,37 +90,62 @@ def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition,
     errors = [{"position": i, "item": e.item, "reason": e.reason}
               for i, e in sorted(res.errors.items())]
     if shard is not None:
-        from ._cache import atomic_write
-
-        blob = np.frombuffer(json.dumps(errors).encode("utf-8"), dtype=np.uint8)
-        atomic_write(shard, lambda f: np.savez(f, rows=arr, errors=blob))
+        _write_shard(shard, arr, errors)
     return arr, _stamp(errors, partition, offset)
+
+
+def _write_shard(path, rows, errors):
+    """A shard: ``rows`` and the JSON ``errors`` as an ``.npz``, sealed with
+    its sha256 (:func:`sklearn_emotion._cache.sealed`), written atomically."""
+    import io
+
+    from ._cache import atomic_write, sealed
+
+    buf = io.BytesIO()
+    np.savez(buf, rows=rows, errors=np.frombuffer(json.dumps(errors).encode("utf-8"), np.uint8))
+    atomic_write(path, lambda f: f.write(sealed(buf.getvalue())))
 
 
 def _read_shard(path, n, width=None, dtype=None):
     """``(rows, errors)`` of a partition's shard, or None (absent, or failing a
     check: then with a warning naming it, and the partition is computed again).
 
-    A shard is checked before it is trusted: ``rows`` is ``(n, width)`` of
-    ``dtype``; ``errors`` is a JSON list of ``{"position", "item", "reason"}``
-    with distinct positions in ``[0, n)``; the error rows are NaN and every
-    other row is finite."""
+    A shard is checked before it is trusted: its sha256, written with it;
+    ``rows`` is ``(n, width)`` of ``dtype``; ``errors`` is a JSON list of
+    ``{"position", "item", "reason"}`` with distinct positions in ``[0, n)``;
+    the error rows are NaN and every other row is finite."""
     if not path.exists():
         return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            rows, blob = z["rows"], z["errors"]
-        errors = json.loads(blob.tobytes().decode("utf-8"))
+    rows, errors, problem = _open_shard(path)
+    if problem is None:
         problem = _shard_problem(rows, errors, n, width, dtype)
-    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError) as exc:
-        problem = f"unreadable ({type(exc).__name__}: {exc})"
     if problem is None:
         return rows, errors
     import warnings
 
-    warnings.warn(f"Dask shard {path} is {problem}; computing its partition again",
+    warnings.warn(f"Dask shard {path}: {problem}; computing its partition again",
                   UserWarning, stacklevel=2)
     return None
+
+
+def _open_shard(path):
+    """``(rows, errors, problem)``: a shard's content, or the reason it cannot be read."""
+    import io
+
+    from ._cache import unsealed
+
+    try:
+        body = unsealed(path.read_bytes())
+    except ValueError as exc:  # no checksum, or a wrong one
+        return None, None, str(exc)
+    except OSError as exc:
+        return None, None, f"unreadable ({type(exc).__name__}: {exc})"
+    try:
+        with np.load(io.BytesIO(body), allow_pickle=False) as z:
+            rows, blob = z["rows"], z["errors"]
+        return rows, json.loads(blob.tobytes().decode("utf-8")), None
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError) as exc:
+        return None, None, f"unreadable ({type(exc).__name__}: {exc})"
 
 
 def _shard_problem(rows, errors, n, width, dtype):

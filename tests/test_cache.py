@@ -237,37 +237,67 @@ def test_a_peer_killed_while_holding_claims_costs_seconds_not_the_timeout(paths,
 
 
 @pytest.mark.parametrize("tamper, problem", [
+    # a writer that seals what it writes (a bug, or someone who recomputes
+    # the checksum) still meets the content checks
     ("strings", "not real floating-point numbers"),
     ("complex", "not real floating-point numbers"),
     ("nan", "not finite"),
     ("inf", "not finite"),
     ("short", "of shape"),
+    ("sealed garbage", "unreadable"),
+    # anything else fails the checksum first
+    ("edited", "checksum mismatch"),
+    ("truncated", "no checksum"),
+    ("plain npy", "no checksum"),
+    ("garbage", "no checksum"),
     ("folder", "unreadable"),
-    ("garbage", "unreadable"),
 ])
 def test_a_tampered_entry_is_recomputed_with_a_warning(paths, tmp_path, tamper, problem):
     """Whatever sits where an entry belongs, the transform never crashes and
     never returns it: a warning names the entry, the image is computed again."""
+    import io
+
+    from sklearn_emotion._cache import sealed
+
     est = Counting(memory=tmp_path / "c").fit(paths)
     expected = est.transform(paths[:2])
     cache, key = _entry(est, paths[0])
     entry = cache._path(key)
+    good = entry.read_bytes()
     entry.unlink()
     d = expected.shape[1]
+
+    def npy(a):
+        buf = io.BytesIO()
+        np.save(buf, a)
+        return buf.getvalue()
+
     if tamper == "folder":
         entry.mkdir()
     elif tamper == "garbage":
         entry.write_bytes(b"\x93NUMPY not really")
+    elif tamper == "sealed garbage":
+        entry.write_bytes(sealed(b"\x93NUMPY not really"))
+    elif tamper == "edited":  # one value changed in place, the checksum left as it was
+        body = npy(expected[0])
+        changed = npy(np.where(np.arange(d) == 3, expected[0][3] + 0.5, expected[0]))
+        assert good.startswith(body) and len(changed) == len(body)
+        entry.write_bytes(changed + good[len(body):])
+    elif tamper == "truncated":
+        entry.write_bytes(good[:-10])
+    elif tamper == "plain npy":
+        entry.write_bytes(npy(expected[0]))
     else:
         bad = {"strings": np.array(["x"] * d), "complex": expected[0] + 1j,
                "nan": np.where(np.arange(d) == 3, np.nan, expected[0]),
                "inf": np.where(np.arange(d) == 3, np.inf, expected[0]),
                "short": expected[0][:-1]}[tamper]
-        np.save(entry, bad)
+        entry.write_bytes(sealed(npy(bad)))
     Counting.calls = Counting.images = 0
-    with pytest.warns(UserWarning, match=rf"feature cache entry .*{key}\.npy is {problem}"):
+    with pytest.warns(UserWarning, match=rf"feature cache entry .*{key}\.npyc: {problem}"):
         F = Counting(memory=tmp_path / "c").fit(paths).transform(paths[:2])
     np.testing.assert_array_equal(F, expected)
     assert Counting.images == 1  # only the tampered one
     if tamper != "folder":  # rewritten: read back clean
-        assert np.array_equal(np.load(entry), expected[0])
+        assert entry.read_bytes() == good
+        assert np.array_equal(cache.get(key), expected[0])

@@ -172,11 +172,11 @@ def test_frozen_backbone_features_cached_across_fits(subset, tmp_path, monkeypat
     plain = CNNRegressor("mobilenet_v2", NOTOP, **params).fit(X[:20], y[:20])
     assert len(decoded) == 20
     cached = CNNRegressor("mobilenet_v2", NOTOP, memory=tmp_path, **params).fit(X[:20], y[:20])
-    assert len(list(tmp_path.rglob("*.npy"))) == 20
+    assert len(list(tmp_path.rglob("*.npyc"))) == 20
     decoded.clear()
     second = CNNRegressor("mobilenet_v2", NOTOP, memory=tmp_path, **params).fit(X[10:], y[10:])
     assert sorted(decoded) == sorted(X[20:])  # X[10:20] came from the cache
-    assert len(list(tmp_path.rglob("*.npy"))) == 30
+    assert len(list(tmp_path.rglob("*.npyc"))) == 30
     np.testing.assert_allclose(cached.predict(X[20:]), plain.predict(X[20:]), rtol=1e-6)
     assert second.n_iter_ == 2
     # predict reads them too, and agrees with the whole network on the pixels

@@ -3,6 +3,7 @@ installs), the Dask entry point, and a feature cache shared by workers.
 
 A ``LocalCluster`` of two worker processes, about 20 Emotion6 images."""
 
+import io
 import os
 import stat
 import subprocess
@@ -117,7 +118,7 @@ def test_grid_search_with_a_shared_cache(client, images, tmp_path):
         stop_counting()
     # every entry was written once: no image computed by two workers
     writes = log.read_text().split()
-    entries = [p for p in cache.rglob("*.npy")]
+    entries = [p for p in cache.rglob("*.npyc")]
     assert len(entries) == 2 * len(X)
     assert len(writes) == len(set(writes)) == len(entries), (len(writes), len(set(writes)))
     np.testing.assert_allclose(cold.cv_results_["mean_test_score"],
@@ -184,34 +185,48 @@ def test_dask_entry_point_stores_one_shard_per_partition(client, images, tmp_pat
     est = ColorFeatures().fit(items)
     store = tmp_path / "shards"
     first, errors = sed.transform(est, items, partition_size=4, store=store).compute()
-    shards = sorted(store.rglob("*.npz"))
+    shards = sorted(store.rglob("*.npzc"))
     assert len(shards) == 3 and not list(store.rglob("*.tmp"))  # 10 images, 4 a partition
     np.testing.assert_allclose(first[:9], ColorFeatures().fit(X).transform(X))
     assert [(e["index"], e["reason"]) for e in errors] == [(9, "file not found")]
+
+    def open_shard(sh):
+        rows, errs, problem = sed._open_shard(sh)
+        assert problem is None, problem
+        return rows, errs
+
+    def seal(sh, rows, blob):  # a writer that seals what it writes
+        from sklearn_emotion._cache import sealed
+
+        buf = io.BytesIO()
+        np.savez(buf, rows=rows, errors=blob)
+        sh.write_bytes(sealed(buf.getvalue()))
+
     # a second run reads the shards: proven by planting values in one of them
-    planted = {}
-    for sh in shards:
-        with np.load(sh) as z:
-            rows, blob = z["rows"], z["errors"]
-        if rows.shape[0] == 4 and not blob.size > 2:
-            np.savez(sh, rows=np.full_like(rows, 7.0), errors=blob)
-            planted = {"rows": rows}
-            break
+    sh = next(sh for sh in shards if open_shard(sh)[0].shape[0] == 4 and not open_shard(sh)[1])
+    good_rows = open_shard(sh)[0]
+    good = sh.read_bytes()
+    seal(sh, np.full_like(good_rows, 7.0), np.frombuffer(b"[]", np.uint8))
     again, errors2 = sed.transform(est, items, partition_size=4, store=store).compute()
-    assert (again == 7.0).all(axis=1).sum() == 4 and planted
+    assert (again == 7.0).all(axis=1).sum() == 4
     assert errors2 == errors  # errors restamped with partition and index
     # a tampered shard is never returned: recomputed, with a warning naming it
-    sh = next(sh for sh in shards if np.load(sh)["rows"].shape[0] == 4
-              and not np.load(sh)["errors"].size > 2)
-    good_rows = planted["rows"]
-    for tamper in ({"rows": good_rows, "errors": np.frombuffer(b"{not json", np.uint8)},
-                   {"rows": good_rows[:, :-1], "errors": np.frombuffer(b"[]", np.uint8)},
-                   {"rows": np.where(good_rows > 0, np.nan, good_rows),
-                    "errors": np.frombuffer(b"[]", np.uint8)}):
-        np.savez(sh, **tamper)
+    tampers = [
+        ("not JSON", lambda: seal(sh, good_rows, np.frombuffer(b"{not json", np.uint8))),
+        ("wrong width", lambda: seal(sh, good_rows[:, :-1], np.frombuffer(b"[]", np.uint8))),
+        ("NaN rows", lambda: seal(sh, np.where(good_rows > 0, np.nan, good_rows),
+                                  np.frombuffer(b"[]", np.uint8))),
+        ("checksum mismatch", lambda: sh.write_bytes(good[:100] + bytes([good[100] ^ 1])
+                                                     + good[101:])),
+        ("no checksum", lambda: sh.write_bytes(good[:-5])),
+    ]
+    for name, tamper in tampers:
+        tamper()
         # what the worker does with it (its warning stays in the worker's log)
-        with pytest.warns(UserWarning, match=r"Dask shard .*\.npz is "):
+        with pytest.warns(UserWarning, match=r"Dask shard .*\.npzc: ") as rec:
             assert sed._read_shard(sh, 4, first.shape[1], first.dtype) is None
+        if name in ("checksum mismatch", "no checksum"):
+            assert name in str(rec[0].message)
         again, _ = sed.transform(est, items, partition_size=4, store=store).compute()
         np.testing.assert_allclose(again, first, equal_nan=True)
     # a changed file (new mtime) or a changed parameter misses its shard
@@ -220,7 +235,7 @@ def test_dask_entry_point_stores_one_shard_per_partition(client, images, tmp_pat
     np.testing.assert_allclose(fresh[:4], first[:4])
     sed.transform(ColorFeatures(names_mode="hard").fit(items), items, partition_size=4,
                   store=store).compute()
-    assert len(list(store.rglob("*.npz"))) == 3 + 1 + 3
+    assert len(list(store.rglob("*.npzc"))) == 3 + 1 + 3
 
 
 def test_ray_backend_for_one_family(images):

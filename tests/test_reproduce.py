@@ -560,3 +560,33 @@ def test_checkpoint_keys_refuse_a_missing_source_file():
 
     with pytest.raises(FileNotFoundError, match="models/renamed.py"):
         _checkpoint._fingerprint(("pipeline.py", "models/renamed.py"))
+
+
+def test_kernel_grid_search_equals_gridsearchcv():
+    """The nested search's SVR grid on precomputed RBF kernels: the same
+    scores, choice and predictions as GridSearchCV on the clipped-scaler +
+    SVR pipeline, on real colour + LBP features of 150 Emotion6 photos."""
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import SVR
+
+    from sklearn_emotion import ColorFeatures, LBPFeatures
+    from sklearn_emotion.pipeline import make_scaler
+    from sklearn_emotion.reproduce._kernel_grid import svr_grid_search
+
+    X, y = load_emotion6(return_X_y=True)
+    paths = list(X[::13][:150])
+    F = np.hstack([ColorFeatures().fit_transform(paths), LBPFeatures().fit_transform(paths)])
+    grid = {"svr__C": [1.0, 3.0, 10.0], "svr__epsilon": [0.1, 0.3]}
+    for target in (0, 1):
+        yt = y[::13][:150, target]
+        tr, te = np.arange(110), np.arange(110, 150)
+        gs = GridSearchCV(make_pipeline(make_scaler(5.0), SVR()), grid, cv=3,
+                          scoring="neg_mean_squared_error").fit(F[tr], yt[tr])
+        score, params, model = svr_grid_search(F[tr], yt[tr], grid, cv=3, clip=5.0, n_jobs=2)
+        assert params == gs.best_params_
+        np.testing.assert_allclose(score, gs.best_score_, rtol=1e-9)
+        np.testing.assert_allclose(model.predict(F[te]), gs.predict(F[te]), rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(model.predict(F[tr]), gs.predict(F[tr]), rtol=1e-7, atol=1e-9)
+    with pytest.raises(ValueError, match="exactly 'svr__C' and 'svr__epsilon'"):
+        svr_grid_search(F, yt, {"svr__C": [1.0]})

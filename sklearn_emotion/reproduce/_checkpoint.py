@@ -43,7 +43,8 @@ __all__ = ["FoldStore"]
 #: features; the modules of the package's own classes inside a model are
 #: added per model, and the image loader and backbones for models on images.
 _COMMON_CODE = ("pipeline.py", "models/__init__.py", "models/_training.py",
-                "models/_nan_rows.py", "reproduce/_evaluation.py", "reproduce/_protocol.py")
+                "models/_nan_rows.py", "reproduce/_evaluation.py", "reproduce/_kernel_grid.py",
+                "reproduce/_protocol.py")
 _IMAGE_CODE = ("_image.py", "_backbones.py", "_runners.py")
 
 

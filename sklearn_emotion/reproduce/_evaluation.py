@@ -16,12 +16,12 @@ import joblib
 import numpy as np
 from scipy.stats import pearsonr
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVR
 
 from ..pipeline import make_scaler
 from ._checkpoint import FoldStore
+from ._kernel_grid import svr_grid_search
 from ._protocol import BEST_CANDIDATES, CLIP, FEATURE_SETS
 
 __all__ = ["Result", "evaluate", "in_worker", "nested_best", "scores", "shutdown_workers",
@@ -283,20 +283,17 @@ def nested_best(feats, y, cv, random_state, n_jobs, log, bar=None, store=None):
         for j, t in enumerate(("V", "A")):
             best = None
             for c in candidates:
-                gs = GridSearchCV(make_pipeline(make_scaler(CLIP), SVR()), grid, cv=3,
-                                  scoring="neg_mean_squared_error", n_jobs=n_jobs)
-                # threads, not loky's processes: libsvm's fit and predict release
-                # the GIL, the training fold is shared rather than copied into
-                # each worker, and no idle worker outlives the search holding
-                # memory (two of ~210 MiB did, beside the CNN rows' fit worker)
-                with joblib.parallel_config(backend="threading"):
-                    gs.fit(X_sets[c][tr], y[tr, j])
-                if best is None or gs.best_score_ > best[0]:
-                    best = (gs.best_score_, c, gs)
-            _, c, gs = best
-            choice[t] = f"{c}, C={gs.best_params_['svr__C']}, epsilon={gs.best_params_['svr__epsilon']}"
-            ptr[:, j] = gs.predict(X_sets[c][tr])
-            pte[:, j] = gs.predict(X_sets[c][te])
+                # GridSearchCV(make_pipeline(make_scaler(CLIP), SVR()), grid,
+                # cv=3) with each inner fold's RBF kernel computed once for
+                # the whole grid (threads: libsvm releases the GIL)
+                found = svr_grid_search(X_sets[c][tr], y[tr, j], grid, cv=3, clip=CLIP,
+                                        n_jobs=n_jobs)
+                if best is None or found[0] > best[0]:
+                    best = (*found, c)
+            _, params, fitted, c = best
+            choice[t] = f"{c}, C={params['svr__C']}, epsilon={params['svr__epsilon']}"
+            ptr[:, j] = fitted.predict(X_sets[c][tr])
+            pte[:, j] = fitted.predict(X_sets[c][te])
         rec = {**scores(y[tr], ptr, "train"), **scores(y[te], pte, "test"),
                "fit_seconds": time.perf_counter() - t0}
         res.folds.append(rec)
