@@ -15,6 +15,7 @@ _LAZY = {
     "datasets": None,
     "ImageLoadError": "._image", "load_image": "._image", "set_image_limits": "._image",
     "get_image_limits": "._image",
+    "config_context": "._config", "get_config": "._config", "set_config": "._config",
     "ColorFeatures": ".features", "FaceExpressionFeatures": ".features",
     "ObjectEmotionFeatures": ".features", "GISTFeatures": ".features",
     "ImageBatchError": ".features", "LBPFeatures": ".features", "ObjectFeatures": ".features",
@@ -46,6 +47,7 @@ def __dir__():
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from . import datasets
+    from ._config import config_context, get_config, set_config
     from ._image import ImageLoadError, get_image_limits, load_image, set_image_limits
     from ._predict import ImagePredictions, predict_images
     from .features import (
@@ -90,11 +92,14 @@ __all__ = [
     "SceneFeatures",
     "ResourceError",
     "__version__",
+    "config_context",
     "datasets",
+    "get_config",
     "get_data_home",
     "get_image_limits",
     "make_paper_pipeline",
     "predict_images",
+    "set_config",
     "set_image_limits",
     "load_image",
     "load_pretrained",

@@ -23,7 +23,7 @@ and renamed.  A worker about to compute a missing entry first *claims* it
 (creates ``<key>.claim`` exclusively, naming its host and process); another
 worker meeting the same image computes its other images first and then waits
 for the entry instead of computing it again.  A claim older than
-``CLAIM_TIMEOUT`` seconds (its worker died) is taken over, and a worker that
+:func:`claim_timeout` seconds (its worker died) is taken over, and a worker that
 waited that long computes the image itself.  URLs (``s3://...``) are refused:
 mount the bucket and pass the mount path.
 """
@@ -40,14 +40,20 @@ from pathlib import Path
 import numpy as np
 from joblib import Memory
 
-__all__ = ["CLAIM_TIMEOUT", "FeatureCache", "atomic_write", "cache_location", "items_token",
+__all__ = ["FeatureCache", "claim_timeout", "atomic_write", "cache_location", "items_token",
            "sealed", "unsealed"]
 
-#: Seconds after which another worker's claim on an entry is considered
-#: abandoned (its worker died) and is taken over; also the longest a worker
-#: waits for an entry another worker claimed.  The environment variable
-#: ``SKLEARN_EMOTION_CLAIM_TIMEOUT`` overrides it.
-CLAIM_TIMEOUT = float(os.environ.get("SKLEARN_EMOTION_CLAIM_TIMEOUT", 600))
+
+
+def claim_timeout() -> float:
+    """Seconds after which another worker's claim on an entry is considered
+    abandoned (its worker died) and is taken over; also the longest a worker
+    waits for an entry another worker claimed: the ``claim_timeout`` of
+    :func:`sklearn_emotion.get_config` (default 600, or
+    ``$SKLEARN_EMOTION_CLAIM_TIMEOUT``)."""
+    from ._config import get_config
+
+    return get_config()["claim_timeout"]
 
 
 def _owner(token=""):
@@ -305,7 +311,7 @@ class FeatureCache:
         """Claim ``key`` for computing; False when another live process holds it.
 
         A claim with this cache's ``owner`` (another chunk of the same
-        transform) counts as ours; a claim older than :data:`CLAIM_TIMEOUT`, or held by a
+        transform) counts as ours; a claim older than :func:`claim_timeout`, or held by a
         process of this machine that has exited, is taken over.
         """
         path = self._claim_path(key)
@@ -321,7 +327,7 @@ class FeatureCache:
                 return self.get(key) is None and self.claim(key)
             if holder == me:
                 return True
-            if age > CLAIM_TIMEOUT or _dead_here(holder):
+            if age > claim_timeout() or _dead_here(holder):
                 path.write_text(me, encoding="utf-8")  # take over an abandoned claim
                 return True
             return False
@@ -348,9 +354,9 @@ class FeatureCache:
         2 s: a killed worker costs its peers seconds, not the timeout), or
         at the deadline: ``deadline`` (a :func:`time.monotonic` time shared
         by every entry of a chunk) or else ``timeout`` (default
-        :data:`CLAIM_TIMEOUT`) seconds from now."""
+        :func:`claim_timeout`) seconds from now."""
         if deadline is None:
-            deadline = time.monotonic() + (CLAIM_TIMEOUT if timeout is None else timeout)
+            deadline = time.monotonic() + (claim_timeout() if timeout is None else timeout)
         claim = self._claim_path(key)
         while True:
             vec = self.get(key)

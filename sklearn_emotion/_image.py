@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from . import _config
+
 __all__ = [
     "ImageBatchError",
     "ImageLoadError",
@@ -36,56 +38,36 @@ __all__ = [
 #: extension is resolved.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
-def _env_int(name, default):
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"environment variable {name} must be an integer, got {value!r}") from None
 
-
-#: The image size limits (pixels), read by :func:`load_image` at each call.
-#: ``max_pixels``: an image larger than this is refused (Pillow's
-#: decompression-bomb threshold by default).  ``working_pixels``: an image
-#: larger than this is downscaled while it is decoded (JPEG at reduced DCT
-#: size, others by Pillow's ``reduce``), so memory per image is bounded
-#: whatever its size.  Change them with :func:`set_image_limits` or the
-#: environment variables ``SKLEARN_EMOTION_MAX_PIXELS`` and
-#: ``SKLEARN_EMOTION_WORKING_PIXELS`` (the variables also reach joblib's
-#: worker processes).
-DEFAULT_WORKING_PIXELS = 4_194_304
-_LIMITS = {
-    "max_pixels": _env_int("SKLEARN_EMOTION_MAX_PIXELS", 89_478_485),
-    "working_pixels": _env_int("SKLEARN_EMOTION_WORKING_PIXELS", DEFAULT_WORKING_PIXELS),
-}
+#: The working resolution's default (2048 × 2048 pixels).
+DEFAULT_WORKING_PIXELS = _config.DEFAULT_WORKING_PIXELS
 
 
 def get_image_limits() -> dict:
     """The current image limits: ``{"max_pixels": ..., "working_pixels": ...}``
-    (see :func:`set_image_limits`)."""
-    return dict(_LIMITS)
+    (the image settings of :func:`sklearn_emotion.get_config`)."""
+    config = _config.get_config()
+    return {"max_pixels": config["max_pixels"], "working_pixels": config["working_pixels"]}
 
 
 def set_image_limits(*, max_pixels=None, working_pixels=None) -> dict:
     """Set the largest image accepted and the resolution images are decoded at.
 
+    :func:`sklearn_emotion.set_config` with just these two settings (see it
+    for their meaning and defaults), returning the previous values; prefer
+    :func:`sklearn_emotion.config_context` for a scoped change.
+
     Parameters
     ----------
     max_pixels : int, optional
         Images with more pixels (width × height) are refused with an
-        :class:`ImageLoadError` naming the file and both numbers.  Default
-        89,478,485 (Pillow's decompression-bomb threshold); raising it also
-        raises Pillow's own guard to match.
+        :class:`ImageLoadError` naming the file and both numbers.
     working_pixels : int, optional
         Images with more pixels are downscaled, aspect ratio kept, to at most
-        this many as they are decoded.  Default 4,194,304 (2048 × 2048): the
-        largest Emotion6 and OASIS photos (0.3 MP) are far below it, so their
-        features are unchanged.  Colour and LBP features are computed at this
-        working resolution; GIST resizes to its ``image_size``, the CNN
-        families to their network's input (224 × 224 for MobileNetV2, 513 for
-        DeepLabV3), and the face detector sees the working image.
+        this many as they are decoded.  Colour and LBP features are computed
+        at this working resolution; GIST resizes to its ``image_size``, the
+        CNN families to their network's input (224 × 224 for MobileNetV2,
+        513 for DeepLabV3), and the face detector sees the working image.
 
     Returns
     -------
@@ -93,25 +75,18 @@ def set_image_limits(*, max_pixels=None, working_pixels=None) -> dict:
         The limits before the call, to restore them:
         ``set_image_limits(**previous)``.
     """
-    previous = dict(_LIMITS)
-    for name, value in (("max_pixels", max_pixels), ("working_pixels", working_pixels)):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        _LIMITS[name] = int(value)
-    if Image.MAX_IMAGE_PIXELS is not None and 2 * Image.MAX_IMAGE_PIXELS < _LIMITS["max_pixels"]:
-        Image.MAX_IMAGE_PIXELS = _LIMITS["max_pixels"]
+    previous = get_image_limits()
+    _config.set_config(max_pixels=max_pixels, working_pixels=working_pixels)
     return previous
 
 
 _LIMIT_MESSAGE = ("image of {size} exceeds the limit of {limit:,} pixels (a guard against "
                   "decompression bombs; raise it with "
-                  "sklearn_emotion.set_image_limits(max_pixels=...) or SKLEARN_EMOTION_MAX_PIXELS)")
+                  "sklearn_emotion.config_context(max_pixels=...) or SKLEARN_EMOTION_MAX_PIXELS)")
 
 
 def _too_large(name, w, h):
-    limit = _LIMITS["max_pixels"]
+    limit = _config.get_config()["max_pixels"]
     if w * h > limit:
         raise ImageLoadError(name, _LIMIT_MESSAGE.format(size=f"{w}x{h} = {w * h:,} pixels",
                                                          limit=limit))
@@ -119,7 +94,7 @@ def _too_large(name, w, h):
 
 def _working_size(w, h):
     """(w, h) scaled down to at most ``working_pixels`` pixels, or None if it fits."""
-    limit = _LIMITS["working_pixels"]
+    limit = _config.get_config()["working_pixels"]
     if w * h <= limit:
         return None
     scale = (limit / (w * h)) ** 0.5
@@ -488,7 +463,7 @@ def load_image(item, index: int | None = None, *, size: tuple[int, int] | None =
 
             m = re.search(r"\((\d+) pixels\)", str(exc))
             size = f"{int(m.group(1)):,} pixels" if m else "its size"
-            raise ImageLoadError(name, _LIMIT_MESSAGE.format(size=size, limit=_LIMITS["max_pixels"])) from None
+            raise ImageLoadError(name, _LIMIT_MESSAGE.format(size=size, limit=_config.get_config()["max_pixels"])) from None
         except UnidentifiedImageError:
             raise ImageLoadError(name, "not a recognised image file (unknown format or corrupt header)") from None
         except PermissionError as exc:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._config import with_config
 from ._predict import image_transformers, one_row, model_stages, predict_images
 
 __all__ = ["DaskResult", "predict", "transform"]
@@ -273,7 +274,7 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
     for k, (part, n, offset) in enumerate(_partitions(images, int(partition_size))):
         if n == 0:
             continue
-        r = dask.delayed(_run_partition, pure=True)(payload, part, method, dtype,
+        r = dask.delayed(with_config(_run_partition), pure=True)(payload, part, method, dtype,
                                                     int(batch_size), k, offset, store,
                                                     model_token, width)
         arrays.append(da.from_delayed(dask.delayed(operator.getitem)(r, 0),

@@ -140,7 +140,7 @@ def test_an_abandoned_claim_is_taken_over(paths, tmp_path):
     _, key1 = _entry(est, paths[1])
     # an old claim from elsewhere (its worker died long ago)
     old = _claim(cache, key0, "another-host:1:x")
-    os.utime(old, (time.time() - 2 * _cache.CLAIM_TIMEOUT,) * 2)
+    os.utime(old, (time.time() - 2 * _cache.claim_timeout(),) * 2)
     # a claim by a process of this machine that has exited
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()

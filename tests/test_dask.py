@@ -265,3 +265,22 @@ def test_the_core_package_never_imports_dask():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_settings_reach_the_dask_workers(client, images):
+    """config_context in the client reaches the tasks of both Dask paths:
+    joblib's Dask backend and the package's own Dask entry point."""
+    import sklearn_emotion.dask as sed
+    from sklearn_emotion import ImageBatchError, config_context
+
+    X, _ = images
+    X = X[:6]
+    est = ColorFeatures(batch_size=2).fit(X)
+    with config_context(max_pixels=1000):
+        with joblib.parallel_config(backend="dask"), pytest.raises(ImageBatchError) as info:
+            est.transform(X)
+        assert len(info.value.errors) == len(X)
+        _, errors = sed.transform(est, X, partition_size=2).compute()
+    assert len(errors) == len(X) and all("exceeds the limit of 1,000" in e["reason"] for e in errors)
+    F, errors = sed.transform(est, X, partition_size=2).compute()
+    assert not errors and np.isfinite(F).all()

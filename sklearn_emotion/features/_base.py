@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from .. import _cache
 from .._cache import FeatureCache, cache_location
+from .._config import with_config
 from ..resources import content_token
 from .._image import ImageBatchError, ImageLoadError, as_image_list, image_key, load_image
 
@@ -183,7 +184,7 @@ def _finish_chunk(est, prep):
     # another worker claimed these: wait for its entries, all of them within
     # one deadline; compute what it left (or what a dead worker held)
     left = []
-    deadline = time.monotonic() + _cache.CLAIM_TIMEOUT
+    deadline = time.monotonic() + _cache.claim_timeout()
     for k in prep["deferred"]:
         vec = cache.wait(keys[k], deadline=deadline)
         if vec is not None and vec.shape == (out.shape[1],):  # wait() checks the shape too
@@ -472,8 +473,11 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
             # a generator where the backend offers one (progress as chunks
             # finish); a list otherwise (Ray's backend has no generator)
             mode = "generator" if getattr(backend, "supports_return_generator", False) else "list"
+            # with the caller's settings (image limits, claim timeout), captured
+            # here: joblib may draw the tasks below from another thread
+            task = with_config(_chunk_task)
             yield from joblib.Parallel(n_jobs=self.n_jobs, return_as=mode)(
-                joblib.delayed(_chunk_task)(self, [items[i] for i in c], c, use_cache)
+                joblib.delayed(task)(self, [items[i] for i in c], c, use_cache)
                 for c in chunks
             )
             return
@@ -486,12 +490,13 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
 
             depth = max(1, int(self.n_jobs or 1))
             self._build_before_threads()
+            prepare = with_config(_prepare_chunk)
             with ThreadPoolExecutor(max_workers=depth) as pool:
                 pending = deque()
                 it = iter(chunks)
 
                 def submit(c):
-                    pending.append(pool.submit(_prepare_chunk, self, [items[i] for i in c], c,
+                    pending.append(pool.submit(prepare, self, [items[i] for i in c], c,
                                                use_cache))
 
                 for c in it:

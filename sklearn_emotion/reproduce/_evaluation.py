@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVR
 
 from ..pipeline import make_scaler
+from .._config import with_config
 from ._checkpoint import FoldStore
 from ._kernel_grid import svr_grid_search
 from ._protocol import BEST_CANDIDATES, CLIP, FEATURE_SETS
@@ -124,7 +125,7 @@ def in_worker(fn, *args):
         from joblib.externals.loky import ProcessPoolExecutor
 
         _EXECUTOR.append(ProcessPoolExecutor(max_workers=1, timeout=600))
-    return _EXECUTOR[0].submit(fn, *args).result()
+    return _EXECUTOR[0].submit(with_config(fn), *args).result()
 
 
 def _fit_predict(model, joint, Xtr, ytr, Xs):
@@ -227,8 +228,9 @@ def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None
     if parallel:
         # threads: libsvm's fit and LAPACK release the GIL, the fold's data is
         # shared rather than copied, and the fit worker's executor is untouched
+        task = with_config(_timed_fold)  # captured here, not in joblib's dispatching thread
         fitted = iter(joblib.Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
-            joblib.delayed(_timed_fold)(model, joint, X[splits[k][0]], y[splits[k][0]],
+            joblib.delayed(task)(model, joint, X[splits[k][0]], y[splits[k][0]],
                                         X[splits[k][1]]) for k in todo))
     for k, (tr, te) in enumerate(splits):
         hit = hits[k]
