@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, write  # noqa: E402
 
 from sklearn_emotion.reproduce import FEATURE_SETS, compute_features, evaluate, load_dataset  # noqa: E402
-from sklearn_emotion.reproduce._evaluation import shutdown_workers  # noqa: E402
+from sklearn_emotion.reproduce._engine import shutdown_workers  # noqa: E402
 from sklearn_emotion.reproduce._protocol import CNN_ROWS, cnn_row, models  # noqa: E402
 
 OLD = RESULTS / "emotion6" / "tables.csv"

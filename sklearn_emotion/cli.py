@@ -37,7 +37,7 @@ def _cmd_reproduce(args):
         ffnn_max_iter=args.ffnn_max_iter, cnn=not args.no_cnn, cnn_max_iter=args.cnn_max_iter,
         cnn_train_max_iter=args.cnn_train_max_iter, ffnn_hidden=_hidden(args.ffnn_hidden),
         backbones=[b.strip() for b in args.backbones.split(",") if b.strip()],
-        resume=not args.no_resume, progress=not args.quiet,
+        resume=not args.no_resume, progress=not args.quiet, scheduler=args.scheduler,
     )
     return 0
 
@@ -539,6 +539,11 @@ def build_parser():
     r.add_argument("--no-resume", action="store_true",
                    help="refit every fold, ignoring the checkpoints an interrupted run on the "
                         "same --output left (default: resume from them)")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS|local:N",
+                   help="fit the folds on a Dask cluster: a scheduler's address "
+                        "(tcp://host:8786; its workers need the package, the data home and the "
+                        "images at the same paths) or local:N for a LocalCluster of N worker "
+                        "processes; the tables do not depend on it (default: this machine)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=_cmd_reproduce)
 

@@ -212,27 +212,27 @@ def test_cross_set_takes_within_numbers_from_matching_reproductions(tmp_path):
 def test_an_interrupted_run_resumes_from_its_finished_folds(run, tmp_path, monkeypatch):
     """Folds finished before an interruption are read back; the tables equal
     an uninterrupted run's; the checkpoints are gone once the run completes."""
-    from sklearn_emotion.reproduce import _evaluation, run_reproduction
+    from sklearn_emotion.reproduce import _engine, run_reproduction
 
     out, _ = run
     kw = dict(dataset="emotion6", folds=FOLDS, subset=N, tables=("4",), cnn=False,
               ffnn_max_iter=3, ffnn_hidden=(8,), cache_dir=out / "cache", progress=False)
     reference = run_reproduction(tmp_path / "ref", log=None, **kw)
-    real, calls = _evaluation._fit_predict, []
+    real = _engine.Engine.run
 
-    def interrupted_at_the_fourth_fit(*a, **k):
-        calls.append(1)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real(*a, **k)
+    def interrupted_after_three_fits(self, stages, **k):
+        for n, item in enumerate(real(self, stages, **k)):
+            yield item
+            if n == 2:
+                raise KeyboardInterrupt
 
-    monkeypatch.setattr(_evaluation, "_fit_predict", interrupted_at_the_fourth_fit)
+    monkeypatch.setattr(_engine.Engine, "run", interrupted_after_three_fits)
     with pytest.raises(KeyboardInterrupt):
         run_reproduction(tmp_path / "res", log=None, **kw)
     ckpt = tmp_path / "res" / ".checkpoints"
     assert len(list(ckpt.glob("*.json"))) == len(list(ckpt.glob("*.npy"))) == 3
     assert not list(ckpt.glob("*.tmp"))
-    monkeypatch.setattr(_evaluation, "_fit_predict", real)
+    monkeypatch.setattr(_engine.Engine, "run", real)
     logs = []
     resumed = run_reproduction(tmp_path / "res", log=logs.append, **kw)
     assert sum("from checkpoint" in line for line in logs) == 3
@@ -328,7 +328,7 @@ def test_keras_fits_run_in_a_worker_and_the_run_stays_flat():
     import os
 
     from sklearn_emotion import FFNNRegressor
-    from sklearn_emotion.reproduce import _evaluation
+    from sklearn_emotion.reproduce import _engine, _evaluation
 
     def rss():
         with open("/proc/self/status") as f:
@@ -343,26 +343,27 @@ def test_keras_fits_run_in_a_worker_and_the_run_stays_flat():
         before = rss()
         pids = set()
         for _ in range(4):
-            (pred,), n_iter = _evaluation._fit_predict(model, True, X[:100], y[:100], [X[100:]])
+            (pred,), n_iter = _engine.in_worker(_evaluation._fit_predict_here, model, True,
+                                                X[:100], y[:100], [X[100:]])
             np.testing.assert_allclose(pred, here[0], rtol=1e-6)
             assert n_iter == n_here == 2
-            pids |= {p for ex in _evaluation._EXECUTOR for p in ex._processes}
+            pids |= {p for ex in _engine._EXECUTOR for p in ex._processes}
         assert rss() - before < 100, "the fits' memory stayed in this process"
         assert pids and os.getpid() not in pids
     finally:
-        _evaluation.shutdown_workers()
-    assert not _evaluation._EXECUTOR
+        _engine.shutdown_workers()
+    assert not _engine._EXECUTOR
     # models without TensorFlow stay in this process
     from sklearn.svm import SVR
 
-    assert not _evaluation._uses_tensorflow(SVR())
-    assert _evaluation._uses_tensorflow(model)
+    assert not _evaluation.uses_tensorflow(SVR())
+    assert _evaluation.uses_tensorflow(model)
 
 
 FEATURES_IN_WORKER = r"""
 import json, sys
 import numpy as np
-from sklearn_emotion.reproduce import _evaluation
+from sklearn_emotion.reproduce import _engine
 from sklearn_emotion.reproduce._run import compute_features
 from sklearn_emotion.datasets import load_emotion6
 paths = np.asarray(load_emotion6().filenames)[:3]
@@ -373,7 +374,7 @@ feats, info = compute_features(["color", "object"], paths, cache_dir=sys.argv[1]
 import psutil
 idle = [c for c in psutil.Process().children(recursive=True) if "LokyProcess" in " ".join(c.cmdline())]
 print(json.dumps({"object": feats["object"].tolist(), "color": feats["color"].tolist(),
-                  "computed": info["object"]["computed"], "workers": len(_evaluation._EXECUTOR),
+                  "computed": info["object"]["computed"], "workers": len(_engine._EXECUTOR),
                   "idle_joblib_workers": len(idle),
                   "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
 """
@@ -412,27 +413,28 @@ def test_the_fit_worker_leaves_joblibs_process_pool_alone():
     from sklearn.svm import SVR
 
     from sklearn_emotion import FFNNRegressor
-    from sklearn_emotion.reproduce import _evaluation
+    from sklearn_emotion.reproduce import _engine, _evaluation
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 4)), rng.normal(size=(60, 2))
     model = FFNNRegressor((8,), max_iter=2, early_stopping=False, random_state=0)
     try:
-        _evaluation._fit_predict(model, True, X[:50], y[:50], [X[50:]])
+        _engine.in_worker(_evaluation._fit_predict_here, model, True, X[:50], y[:50], [X[50:]])
         search = GridSearchCV(SVR(), {"C": [1.0, 10.0]}, cv=2, n_jobs=2).fit(X, y[:, 0])
         serial = GridSearchCV(SVR(), {"C": [1.0, 10.0]}, cv=2, n_jobs=1).fit(X, y[:, 0])
         np.testing.assert_array_equal(search.cv_results_["mean_test_score"],
                                       serial.cv_results_["mean_test_score"])
         # and the fit worker still serves the next fit
-        (pred,), _ = _evaluation._fit_predict(model, True, X[:50], y[:50], [X[50:]])
+        (pred,), _ = _engine.in_worker(_evaluation._fit_predict_here, model, True, X[:50],
+                                       y[:50], [X[50:]])
         assert pred.shape == (10, 2)
     finally:
-        _evaluation.shutdown_workers()
+        _engine.shutdown_workers()
 
 
 def test_the_fit_workers_replacement_notice_is_not_shown():
     """loky warns when it starts a new fit worker in place of one whose memory
-    grew (deliberate: see _fit_predict); a run hides that notice, from
+    grew (deliberate: see in_worker); a run hides that notice, from
     whichever thread, and nothing else."""
     import inspect
     import re
@@ -441,7 +443,7 @@ def test_the_fit_workers_replacement_notice_is_not_shown():
 
     from joblib.externals.loky import process_executor
 
-    from sklearn_emotion.reproduce._evaluation import _WORKER_REPLACED, stopping_workers
+    from sklearn_emotion.reproduce._engine import _WORKER_REPLACED, stopping_workers
 
     # loky's own words (its source splits the string over two literals)
     assert _WORKER_REPLACED in re.sub(r'"\s*"', "", inspect.getsource(process_executor))
@@ -491,7 +493,7 @@ def test_trim_heap_gives_back_what_threads_freed():
     import sys
     import threading
 
-    from sklearn_emotion.reproduce._evaluation import trim_heap
+    from sklearn_emotion.reproduce._engine import trim_heap
 
     if not sys.platform.startswith("linux"):
         pytest.skip("glibc's malloc_trim")
@@ -590,3 +592,29 @@ def test_kernel_grid_search_equals_gridsearchcv():
         np.testing.assert_allclose(model.predict(F[tr]), gs.predict(F[tr]), rtol=1e-7, atol=1e-9)
     with pytest.raises(ValueError, match="exactly 'svr__C' and 'svr__epsilon'"):
         svr_grid_search(F, yt, {"svr__C": [1.0]})
+
+
+def test_fits_on_a_local_dask_cluster_equal_the_serial_run(run, tmp_path):
+    """``--scheduler local:2``: every fold is a task on a two-worker Dask
+    LocalCluster; the tables equal the serial run's to the last digit (the
+    Keras rows too: same seeds, one thread per worker, measured equal), and
+    every task is recorded with its worker, times and peak memory."""
+    out, args = run
+    args = [a if a != str(out / "res") else str(tmp_path / "res") for a in args]
+    assert main(args + ["--scheduler", "local:2"]) == 0
+    cols = lambda df: df[[c for c in df if c.startswith(("test_", "train_", "epochs"))]]
+    serial = pd.read_csv(out / "res" / "per_fold.csv")
+    dist = pd.read_csv(tmp_path / "res" / "per_fold.csv")
+    assert list(dist["model"]) == list(serial["model"])
+    pd.testing.assert_frame_equal(cols(dist), cols(serial), rtol=0, atol=0)
+    res = json.loads((tmp_path / "res" / "results.json").read_text())
+    serial_res = json.loads((out / "res" / "results.json").read_text())
+    assert res["best"]["choices"] == serial_res["best"]["choices"]
+    timed = [t for t in res["tasks"] if "start" in t]
+    # a (model, features) row shared by several tables is fitted once
+    assert len(timed) == len(serial.drop_duplicates(["model", "features", "fold"]))
+    assert len({t["worker"] for t in timed}) == 2
+    assert all(t["end"] >= t["start"] >= 0 and t["peak_rss_mib"] > 0 for t in timed)
+    assert res["scheduler"] == "local:2" and (tmp_path / "res" / "tasks.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="expected 'local:N'"):
+        main(args + ["--scheduler", "local:zero"])

@@ -12,7 +12,8 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from ._checkpoint import FoldStore
-from ._evaluation import evaluate, shutdown_workers, stopping_workers, subset_indices, transfer
+from ._engine import shutdown_workers, stopping_workers
+from ._evaluation import evaluate, subset_indices, transfer
 from ._protocol import FEATURE_SETS, TABLE3_SETS, models
 from ._run import compute_features, load_dataset
 

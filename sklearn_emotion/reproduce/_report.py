@@ -37,6 +37,8 @@ class Report:
     wall: float = 0.0
     complete: bool = False
     n_jobs: int = 1  # folds of SVR / linear rows fitted at once (their fit_seconds overlap)
+    tasks: list = field(default_factory=list)  # one record per fold: when, where, memory
+    scheduler: str | None = None
 
 
 def peak_rss_workers_mib():
@@ -138,6 +140,48 @@ def _plots(out, y, oof, paths, title, fold_r=None, n_thumbs=40, seed=0):
                        limits=None, max_thumbnails=n_thumbs, seed=seed)
 
 
+def _task_records(rep):
+    """The fold tasks' records, times in seconds from the first task's start."""
+    t0 = min((t["start"] for t in rep.tasks if "start" in t), default=0.0)
+    out = []
+    for t in rep.tasks:
+        r = dict(t)
+        if "start" in r:
+            r["start"], r["end"] = round(r["start"] - t0, 3), round(r["end"] - t0, 3)
+            r["seconds"] = round(r["end"] - r["start"], 3)
+        out.append(r)
+    return out
+
+
+def _gantt(path, tasks, rep):
+    """One bar per fold task, one lane per worker process; colour by table."""
+    import textwrap
+
+    from matplotlib.figure import Figure
+
+    timed = [t for t in tasks if "start" in t]
+    workers = sorted({t["worker"] for t in timed})
+    colours = {"II": "tab:blue", "III": "tab:orange", "IV": "tab:green", "best": "tab:red"}
+    fig = Figure(figsize=(11, 1.2 + 0.45 * len(workers)))
+    ax = fig.subplots()
+    for t in timed:
+        lane = workers.index(t["worker"])
+        ax.barh(lane, t["seconds"], left=t["start"], height=0.7,
+                color=colours.get(t.get("table"), "tab:gray"), edgecolor="black", linewidth=0.3)
+    ax.set_yticks(range(len(workers)), [textwrap.shorten(w, 40) for w in workers], fontsize=7)
+    ax.set_xlabel("seconds from the first fit")
+    peak = {w: max((t.get("peak_rss_mib") or 0) for t in timed if t["worker"] == w) for w in workers}
+    ax.set_title(f"{rep.dataset}: {len(timed)} fold fits on {len(workers)} worker process(es)"
+                 f" ({rep.scheduler or 'this machine'}); peak memory per worker "
+                 + ", ".join(f"{v:,.0f}" for v in peak.values()) + " MiB", fontsize=9)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=c, label=f"table {k}") for k, c in colours.items()],
+              fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def write_report(rep: Report, log=None):
     """Write ``tables.md``, ``tables.csv``, ``per_fold.csv``, ``results.json``
     and, once the run is complete, the plots.  Called after every model, so a
@@ -191,11 +235,15 @@ def write_report(rep: Report, log=None):
         fold_r = [float(np.mean([f.get(f"test_r_{t}", np.nan) for f in plotted.folds]))
                   for t in ("V", "A")]
         _plots(out, rep.y, plotted.oof, rep.paths, describe_model(plotted), fold_r=fold_r)
+    tasks = _task_records(rep)
+    if rep.complete and any("start" in t for t in tasks):
+        _gantt(out / "tasks.png", tasks, rep)
     summary = {"dataset": rep.dataset, "n_images": len(rep.paths), "folds": rep.folds,
                "random_state": rep.random_state, "features": rep.features, "results": summaries,
                "best": rep.best, "notes": rep.notes, "wall_seconds": rep.wall,
                "peak_rss_mib": peak, "peak_rss_workers_mib": peak_workers,
-               "n_jobs": rep.n_jobs, "complete": rep.complete}
+               "n_jobs": rep.n_jobs, "scheduler": rep.scheduler, "tasks": tasks,
+               "complete": rep.complete}
     (out / "results.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     if log and rep.complete:
         log(f"wrote {out}/tables.md, tables.csv, per_fold.csv, results.json and plots "

@@ -12,8 +12,10 @@ from tqdm.auto import tqdm
 
 from ..pipeline import FEATURE_FAMILIES
 from ._checkpoint import FoldStore
-from ._evaluation import (Result, evaluate, in_worker, nested_best, shutdown_workers,
-                          stop_joblib_workers, stopping_workers, subset_indices, trim_heap)
+from ._engine import (Engine, in_worker, shutdown_workers, stop_joblib_workers, stopping_workers,
+                      trim_heap)
+from ._evaluation import (Result, RowFolds, fit_fold, fold_log, nested_info, plan_folds,
+                          plan_nested, subset_indices, uses_tensorflow)
 from ._protocol import BEST_CANDIDATES, CNN_ROWS, FEATURE_SETS, cnn_row, make_plan
 from ._report import Report, write_report
 
@@ -94,7 +96,7 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
                      tables=("2", "3", "4", "best"), n_jobs=None, cache_dir=None,
                      random_state=0, ffnn_max_iter=300, ffnn_hidden=None, cnn=True,
                      cnn_max_iter=100, cnn_train_max_iter=2, backbones=(), data_home=None,
-                     resume=True, log=print, progress=True):
+                     resume=True, log=print, progress=True, scheduler=None):
     """Run the paper's protocol on a rated image set and write tables and plots.
 
     Parameters
@@ -138,6 +140,16 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         code are all unchanged (see ``reproduce/_checkpoint.py``).  The
         folder is removed when the run completes.  ``False`` ignores and
         removes existing checkpoints.
+    scheduler : str, optional
+        Where the fits run (:class:`~._engine.Engine`).  None: this machine
+        (networks one at a time in a worker process, other models on
+        ``n_jobs`` threads).  ``"local:N"``: a Dask ``LocalCluster`` of N
+        worker processes.  An address (``tcp://host:8786``): that Dask
+        scheduler's workers, which need the package, the data home and the
+        images at the same paths.  Every fold of every row is a task; the
+        tables do not depend on where they ran.  Each task's start, end,
+        worker and peak memory are in ``results.json`` (``tasks``) and
+        ``tasks.png``.
 
     Returns
     -------
@@ -170,7 +182,7 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
                                         n_jobs=n_jobs, data_home=data_home, progress=progress,
                                         log=log)
     rep = Report(out, name, paths, y, folds, random_state, features=feat_info,
-                 n_jobs=joblib.effective_n_jobs(n_jobs))
+                 n_jobs=joblib.effective_n_jobs(n_jobs), scheduler=scheduler)
     if name != "Emotion6":
         rep.notes.append(
             f"Every table applies to {name}: Tables II-IV and the best configuration use only "
@@ -186,49 +198,86 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         rep.wall = time.perf_counter() - t_start
         write_report(rep)
 
-    n_fits = (len({(r.model_name, r.feature_set) for r in runs}) + len(cnn_runs)
-              + (1 if "best" in tables else 0)) * folds
-    bar = tqdm(total=n_fits, desc="reproduce (fits)", disable=not progress, unit="fold")
-    # rows are written in the plan's order, whichever order they are fitted
-    # in: key (0, i) the i-th run, (1, 0) the nested CV, (2, i) the i-th CNN row
-    placed: dict[tuple, Result] = {}
+    # every fold of every row is a task; rows are written in the plan's order,
+    # whichever order their folds finish in: key (0, i) the i-th run, (1, 0)
+    # the nested CV, (2, i) the i-th CNN row
+    splits = list(cv.split(paths))
+    rows: dict[tuple, RowFolds] = {}
+    copies: dict[tuple, list] = {}  # a (model, features) pair shared by tables runs once
+    hits: dict[tuple, dict] = {}
+    stages = [[], [], []]  # the CNN rows; the runs; the nested search (see Engine.run)
 
-    def place(position, result):
-        placed[position] = result
-        rep.results = [placed[k] for k in sorted(placed)]
-        flush()  # partial tables are on disk after every model
+    def plan(position, stage, model, X, joint, table, name, features):
+        rows[position] = RowFolds(table, name, features, splits, len(y))
+        hits[position], tasks = plan_folds(
+            position, fit_fold, lambda tr, te: (model, joint, X, y, tr, te), model, store,
+            lambda tr, te: store.key(model, joint, X, y, tr, te), splits,
+            network=uses_tensorflow(model),
+            info={"table": table, "model": name, "features": features})
+        stages[stage] += tasks
 
-    # The CNN rows first: their fit worker is the run's largest process
-    # (about 2.2 GiB for a conv-train fold), and the main process is at its
-    # smallest now, before the SVR folds' and the grid search's threads have
-    # grown its heap (benchmarks/results/memory_full.md: 270 MiB at the peak,
-    # against 565 MiB when the CNN rows came last, even after trim_heap).
-    trim_heap()
     for i, (rng_name, lr, epochs) in enumerate(cnn_runs):
-        name, model = cnn_row(rng_name, lr, epochs, random_state, data_home, cache_dir)
-        place((2, i), evaluate(
-            model, paths.astype(object), y, cv, joint=True, table="IV", name=name,
-            features="image pixels", log=log, bar=bar, store=store))
-    # and a new worker for the FFNN rows: loky replaces the worker when it has
-    # grown by 300 MB since its first task, so FFNN fits in the CNN rows'
-    # worker grew it from the CNN's 2.3 GiB to 2.55 GiB (measured at 5372a8a)
-    shutdown_workers()
-    done: dict[tuple, Result] = {}  # a (model, features) pair shared by tables runs once
+        row_name, model = cnn_row(rng_name, lr, epochs, random_state, data_home, cache_dir)
+        plan((2, i), 0, model, paths.astype(object), True, "IV", row_name, "image pixels")
+    first: dict[tuple, tuple] = {}
     for i, r in enumerate(runs):
         key = (r.model_name, r.feature_set)
-        if key not in done:
-            X = np.hstack([feats[f] for f in sets[r.feature_set]])
-            done[key] = evaluate(r.model, X, y, cv, joint=r.joint, table=r.table,
-                                 name=r.model_name, features=r.feature_set, log=log, bar=bar,
-                                 store=store, n_jobs=n_jobs)
-        res = done[key]
-        place((0, i), Result(r.table, r.model_name, r.feature_set, res.folds, res.oof))
+        if key in first:
+            copies.setdefault(first[key], []).append((0, i, r.table))
+            continue
+        first[key] = (0, i)
+        X = np.hstack([feats[f] for f in sets[r.feature_set]])
+        plan((0, i), 1, r.model, X, r.joint, r.table, r.model_name, r.feature_set)
     if "best" in tables:
-        # the nested search fits no network: stop the idle fit worker (and the
-        # memory TensorFlow keeps in it) rather than hold it beside the search
-        shutdown_workers()
-        rep.best, res = nested_best(feats, y, cv, random_state, n_jobs, log, bar, store)
-        place((1, 0), res)
+        rows[(1, 0)], hits[(1, 0)], tasks = plan_nested(
+            (1, 0), feats, y, splits, store, n_jobs if scheduler is None else 1)
+        stages[2] += tasks
+    n_fits = len(rows) * folds
+    bar = tqdm(total=n_fits, desc="reproduce (fits)", disable=not progress, unit="fold")
+    placed: dict[tuple, Result] = {}
+
+    def place(position):
+        row = rows[position]
+        res = row.result()
+        placed[position] = res
+        for p0, i, table in copies.get(position, ()):
+            placed[(p0, i)] = Result(table, row.name, row.features, res.folds, res.oof)
+        if position == (1, 0):
+            rep.best = nested_info(row)
+        rep.results = [placed[k] for k in sorted(placed)]
+        flush()  # partial tables are on disk after every row
+
+    def arrived(position, k, rec, pte, extra, checkpoint=False):
+        row = rows[position]
+        fold_log(log, row.table, row.name, row.features, k, rec, checkpoint=checkpoint,
+                 choice=extra)
+        bar.update(1)
+        if row.add(k, rec, pte, extra):
+            place(position)
+
+    for position in sorted(hits, key=lambda p: (p[0] != 2, p)):
+        for k, (rec, pte, extra) in sorted(hits[position].items()):
+            row = rows[position]
+            rep.tasks.append({"table": row.table, "model": row.name, "features": row.features,
+                              "fold": k + 1, "from_checkpoint": True})
+            arrived(position, k, rec, pte, extra, checkpoint=True)
+    # on this machine the CNN rows come first: their fit worker is the run's
+    # largest process (about 2.2 GiB for a conv-train fold), and the main
+    # process is at its smallest now, before the SVR folds' and the grid
+    # search's threads have grown its heap (benchmarks/results/memory_full.md:
+    # 270 MiB at the peak, against 565 MiB when the CNN rows came last); the
+    # engine stops the worker between stages (loky replaces a worker only
+    # once it has grown by 300 MB, so FFNN fits in the CNN rows' worker grew
+    # it from 2.3 to 2.55 GiB, measured at 5372a8a), and the nested search
+    # fits no network
+    trim_heap()
+    with Engine(scheduler, n_jobs) as engine:
+        if scheduler is not None:
+            log(f"fits on the Dask cluster {scheduler} ({engine.workers} worker threads)")
+        for task, (rec, pte, extra), record in engine.run(stages):
+            store.save(task.info["key"], rec, pte, extra)
+            rep.tasks.append({k: v for k, v in record.items() if k != "key"})
+            arrived(*task.name, rec, pte, extra)
     bar.close()
     if store.resumed:
         rep.notes.append(f"{store.resumed} of {n_fits} folds were read from the checkpoints of "
