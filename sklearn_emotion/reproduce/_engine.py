@@ -32,8 +32,8 @@ import joblib
 
 from .._config import with_config
 
-__all__ = ["Engine", "Task", "in_worker", "run_task", "shutdown_workers", "stop_joblib_workers",
-           "stopping_workers", "trim_heap"]
+__all__ = ["Engine", "Task", "in_worker", "peak_rss_mib", "run_task", "shutdown_workers",
+           "stop_joblib_workers", "stopping_workers", "trim_heap"]
 
 
 @dataclass
@@ -52,8 +52,9 @@ class Task:
     info: dict = field(default_factory=dict)
 
 
-def _peak_rss_mib():
-    """This process's peak resident memory so far, in MiB (Linux ``VmHWM``)."""
+def peak_rss_mib():
+    """This process's peak resident memory so far (Linux ``VmHWM``; elsewhere
+    ``ru_maxrss``), in MiB; None when neither is available."""
     try:
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
@@ -82,7 +83,7 @@ def run_task(task):
     result = task.fn(*task.args)
     return result, {**task.info, "start": start, "end": time.time(),
                     "worker": f"{socket.gethostname()}:{os.getpid()}",
-                    "peak_rss_mib": _peak_rss_mib()}
+                    "peak_rss_mib": peak_rss_mib()}
 
 
 # ------------------------------------------------- this machine's worker

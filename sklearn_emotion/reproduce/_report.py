@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import pearsonr
 
+from ._engine import peak_rss_mib
 from ._protocol import CLIP
 
-__all__ = ["Report", "write_report"]
+__all__ = ["Report", "peak_rss_mib", "write_report"]
 
 TITLES = {"II": "Table II: FFNN on all features, per object backbone",
           "III": "Table III: feature families",
@@ -52,26 +53,6 @@ def peak_rss_workers_mib():
     except (ImportError, OSError):
         return None
     return (rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024) or None
-
-
-def peak_rss_mib():
-    """This process's peak resident memory so far (Linux ``VmHWM``; elsewhere
-    ``ru_maxrss``), in MiB; None when neither is available."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    try:
-        import resource
-        import sys
-
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
-    except (ImportError, OSError):
-        return None
 
 
 def _fmt(s, k):
