@@ -107,3 +107,49 @@ def test_claim_timeout_bounds_a_wait(tmp_path):
         t0 = time.monotonic()
         assert waiter.wait("ab12") is None
     assert 0.4 < time.monotonic() - t0 < 5
+
+
+def test_edge_values_of_the_settings():
+    before = get_config()
+    with pytest.raises(ValueError, match="claim_timeout must be a positive number"):
+        set_config(claim_timeout=0)
+    with config_context(max_pixels=1, working_pixels=1, claim_timeout=0.001):
+        assert get_config() == {"max_pixels": 1, "working_pixels": 1, "claim_timeout": 0.001}
+    assert get_config() == before
+
+
+def test_raising_max_pixels_raises_pillows_own_guard_and_only_then():
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    try:
+        with config_context(working_pixels=123):  # no max_pixels: Pillow untouched
+            assert Image.MAX_IMAGE_PIXELS == saved
+        with config_context(max_pixels=4 * saved):
+            assert Image.MAX_IMAGE_PIXELS == 4 * saved
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def test_a_wrapped_task_runs_with_its_settings_and_restores_the_callers():
+    """``with_config`` applies the captured settings for the call only: the
+    calling thread's own settings are back afterwards, and a thread that had
+    none is left with none (it starts from the defaults again)."""
+    from sklearn_emotion._config import with_config
+
+    default = get_config()["max_pixels"]
+    task = with_config(lambda: get_config()["max_pixels"])
+    with config_context(max_pixels=777):
+        assert task() == default
+        assert get_config()["max_pixels"] == 777
+        seen = {}
+
+        def fresh_thread():
+            seen["during"] = with_config(lambda: get_config()["max_pixels"])()
+            seen["after"] = get_config()["max_pixels"]
+
+        t = threading.Thread(target=fresh_thread)
+        t.start()
+        t.join()
+    assert seen == {"during": default, "after": default}
+    assert task.__name__ == "<lambda>"

@@ -101,6 +101,12 @@ def test_unusual_weight_and_widen_intervals_by_hand():
     np.testing.assert_allclose(rating_range(y, 0.8), [[2, 18], [0.8, 7.2]])
     # too few ratings for an end at 80 %: the scale's own
     np.testing.assert_allclose(rating_range(np.full((5, 2), 5.0), 0.8), [[1, 9], [1, 9]])
+    # 18 ratings: the ranks are 1 (floor(19 * 0.1)) and 18 (ceil(19 * 0.9)): the extremes
+    y = np.c_[np.arange(2, 20), np.arange(2, 20) / 3].astype(float)
+    np.testing.assert_allclose(rating_range(y, 0.8), [[2, 19], [2 / 3, 19 / 3]])
+    # a threshold at or above 0 gives a step, scores equal to it not flagged
+    np.testing.assert_array_equal(unusual_weight([-1.0, 0.0, 0.1], 0.0), [0, 0, 1])
+    np.testing.assert_array_equal(unusual_weight([0.5, 0.6, 2.0], 0.5), [0, 1, 1])
 
 
 def test_shipped_model_widens_non_photos_intervals():

@@ -32,12 +32,18 @@ def _brute_force_cv_plus(fold_models, fold_of, residuals, x, coverage):
     return lows[math.floor(a * (n + 1)) - 1], highs[math.ceil((1 - a) * (n + 1)) - 1]
 
 
-def test_cv_plus_equals_the_brute_force_formula_on_twenty_points():
+@pytest.mark.parametrize("n, coverage", [
+    (20, 0.7),
+    (22, 0.7),  # floor(a(n+1)) = 6, floor(a(n+2)) = 7: the rank is n+1's
+    (15, 0.9),  # the lower rank is 1: no clamping to 2
+    (200, 0.8),  # np.partition's kth matters on more than a few points
+])
+def test_cv_plus_equals_the_brute_force_formula_on_twenty_points(n, coverage):
     rng = np.random.default_rng(7)
-    n, d = 20, 3
+    d = 3
     F = rng.normal(size=(n, d))
     y = 5 + F @ rng.normal(size=(d, 2)) + rng.normal(scale=0.5, size=(n, 2))
-    model = AffectModel(cv=4, coverage=0.7, ood_examples=0, adapt_components=0,
+    model = AffectModel(cv=4, coverage=coverage, ood_examples=0, adapt_components=0,
                         random_state=0)._fit_features(PooledLayerFeatures(), F, y)
     # the folds are the documented ones, and each fold model never saw its fold
     folds = list(KFold(4, shuffle=True, random_state=0).split(F))
@@ -54,7 +60,7 @@ def test_cv_plus_equals_the_brute_force_formula_on_twenty_points():
         fold_models = [lambda x, f=f: f.predict(x[None])[0, j] for f in model.folds_]
         for m, x in enumerate(X_new):
             lo, hi = _brute_force_cv_plus(fold_models, model.fold_of_,
-                                          model.calibration_residuals_[:, j], x, 0.7)
+                                          model.calibration_residuals_[:, j], x, coverage)
             assert iv[m, j, 0] == pytest.approx(np.clip(lo, 1, 9), abs=1e-9)
             assert iv[m, j, 1] == pytest.approx(np.clip(hi, 1, 9), abs=1e-9)
 
@@ -129,3 +135,17 @@ def test_cache_key_follows_a_keras_backbones_weights(tmp_path):
     fc = PooledLayerFeatures(backbone=c, layers=["conv"], flip=False, memory=tmp_path).fit(img)
     assert fc._cache_token() == fa._cache_token()
     np.testing.assert_array_equal(fc.transform(img), Fa)
+
+
+def test_make_scaler_validates_clip_and_names_its_steps():
+    """``clip`` must be > 0 (0.5 is a clip, 0 is not), and the steps keep
+    their names: ``standard`` and ``clip`` are what ``set_params`` reaches."""
+    with pytest.raises(ValueError, match="clip must be > 0 or None"):
+        make_scaler(0)
+    scaler = make_scaler(0.5)
+    assert list(scaler.named_steps) == ["standard", "clip"]
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    z = (X.ravel() - 1.5) / X.std()
+    np.testing.assert_allclose(scaler.fit_transform(X).ravel(), np.clip(z, -0.5, 0.5))
+    scaler.set_params(clip__kw_args={"a_min": -1.0, "a_max": 1.0})
+    assert scaler.fit_transform(X).max() == 1.0

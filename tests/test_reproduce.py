@@ -618,3 +618,17 @@ def test_fits_on_a_local_dask_cluster_equal_the_serial_run(run, tmp_path):
     assert res["scheduler"] == "local:2" and (tmp_path / "res" / "tasks.png").stat().st_size > 0
     with pytest.raises(ValueError, match="expected 'local:N'"):
         main(args + ["--scheduler", "local:zero"])
+
+
+def test_kernel_grid_gamma_is_svrs_scale():
+    """gamma="scale" as SVR computes it, including its two edge cases: all
+    values equal (variance 0: gamma 1) and a variance of exactly 1."""
+    from sklearn.svm import SVR
+
+    from sklearn_emotion.reproduce._kernel_grid import _scale_gamma
+
+    y = np.array([0.0, 1.0, 0.0, 1.0])
+    for X in (np.array([[1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]]),  # var 1
+              np.full((4, 3), 2.0),  # var 0
+              np.arange(12.0).reshape(4, 3)):
+        assert _scale_gamma(X) == SVR().fit(X, y)._gamma

@@ -1,0 +1,185 @@
+"""A small mutation check: the core pure functions against their own tests.
+
+For each target below, mutmut 2 (``pip install -e ".[mutation]"``) mutates
+only the lines of the named functions (a generated patch file marks them as
+"changed": ``--use-patch-file``), one mutant at a time in place, and runs
+only that target's own tests.  A mutant the tests do not fail on *survives*.
+The report lists every survivor with its diff and the explanation recorded
+in :data:`EXPLAINED` (keyed by the mutated line); a survivor without one is
+marked "not explained".
+
+Usage (a clean checkout: mutmut edits the files and restores them)::
+
+    SKLEARN_EMOTION_DATA=../shared python benchmarks/mutation_check.py
+    python benchmarks/mutation_check.py --report-only   # rewrite the report from the last run
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, write  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = RESULTS / "mutation_raw.json"
+
+#: (file, functions, tests): the functions mutated and the tests run on each mutant.
+TARGETS = [
+    ("sklearn_emotion/_adapt.py", ["cv_plus", "rating_range", "unusual_weight", "widen_intervals"],
+     ["tests/test_planted_bugs.py::test_cv_plus_equals_the_brute_force_formula_on_twenty_points",
+      "tests/test_ood.py::test_unusual_weight_and_widen_intervals_by_hand"]),
+    ("sklearn_emotion/_cache.py", ["sealed", "unsealed", "_entry_problem"],
+     ["tests/test_cache.py::test_a_tampered_entry_is_recomputed_with_a_warning"]),
+    ("sklearn_emotion/reproduce/_kernel_grid.py", ["_scale_gamma", "KernelSVR", "svr_grid_search"],
+     ["tests/test_reproduce.py::test_kernel_grid_search_equals_gridsearchcv",
+      "tests/test_reproduce.py::test_kernel_grid_gamma_is_svrs_scale"]),
+    ("sklearn_emotion/_config.py", ["_checked", "set_config", "config_context", "_Configured",
+                                    "with_config"],
+     ["tests/test_config.py"]),
+    ("sklearn_emotion/pipeline.py", ["make_scaler"],
+     ["tests/test_planted_bugs.py::test_the_scaler_clips_both_sides",
+      "tests/test_planted_bugs.py::test_make_paper_pipeline_passes_clip_to_its_scaler",
+      "tests/test_planted_bugs.py::test_make_scaler_validates_clip_and_names_its_steps"]),
+]
+
+#: Why a surviving mutant is not a missing test: keyed by the mutated line
+#: as mutmut writes it (stripped).
+_MESSAGE = ("a message decorated, not changed: the test matches its words (``match=`` "
+            "searches), and no behaviour depends on the text around them")
+EXPLAINED: dict[str, str] = {
+    "k_hi = min(max(int(np.ceil((1 - a) * (n + 1))), 2), n)":
+        "equivalent: the upper rank ceil(coverage (n + 1)) is at least 2 whenever coverage "
+        "(n + 1) > 1, i.e. for every n >= 1 at the coverages allowed (> 0.5 in practice; "
+        "clamping it to 2 instead of 1 changes nothing)",
+    "lo_k, hi_k = int(np.floor((n + 1) * q + 2e-09)), int(np.ceil((n + 1) * (1 - q) - 1e-9))":
+        "equivalent: 1e-9 guards against (1 - 0.8) / 2 being just below 0.1 in floating point; "
+        "any tolerance far below 1 / (n + 1) gives the same ranks",
+    "lo_k, hi_k = int(np.floor((n + 1) * q + 1e-9)), int(np.ceil((n + 1) * (1 - q) - 2e-09))":
+        "equivalent, as the mutant above: a rounding tolerance",
+    "return np.stack([lo, hi], axis=+1)":
+        "equivalent: lo and hi are 1-D, so axis 1 is the last axis",
+    'want = f"({size},)" if size is not None else "XX1-DXX"':
+        "the message of a size-less check, which the transform never makes (it always passes "
+        "the width); a message decorated, not changed",
+    "raise ValueError(f\"XXgrid must have exactly 'svr__C' and 'svr__epsilon', got "
+    "{sorted(grid)}XX\")": _MESSAGE,
+    'raise ValueError(f"XX{name} must be a positive number of seconds, got {value!r}XX")':
+        _MESSAGE,
+    'raise ValueError(f"XX{name} must be a positive integer, got {value!r}XX")': _MESSAGE,
+    'raise ValueError(f"XXclip must be > 0 or None, got {clip!r}XX")': _MESSAGE,
+    'return ("XXsklearn_emotion.with_configXX", tokenize(self.fn), '
+    'sorted(self.config.items()))':
+        "equivalent: the constant only names the token Dask caches tasks by; any constant "
+        "gives the same caching",
+}
+
+
+def _function_lines(path, names):
+    """Line numbers (1-based) of the bodies of the named top-level functions/classes."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    lines = set()
+    for node in tree.body:
+        if getattr(node, "name", None) in names:
+            first = node.body[0]
+            # skip the docstring: mutating prose is noise
+            start = (node.body[1].lineno if isinstance(first, ast.Expr)
+                     and isinstance(getattr(first, "value", None), ast.Constant)
+                     and len(node.body) > 1 else first.lineno)
+            lines.update(range(start, node.end_lineno + 1))
+    return lines
+
+
+def _patch(rel, names):
+    """A unified diff in which exactly the named functions' lines are added."""
+    path = ROOT / rel
+    new = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    keep = _function_lines(path, names)
+    old = [line for i, line in enumerate(new, 1) if i not in keep]
+    return "".join(difflib.unified_diff(old, new, fromfile=rel, tofile=rel)), len(keep)
+
+
+def _mutmut(*args, check=False):
+    return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=ROOT, text=True,
+                          capture_output=True, check=check)
+
+
+def run_target(rel, names, tests, tmp):
+    patch, n_lines = _patch(rel, names)
+    pfile = tmp / (Path(rel).stem + ".patch")
+    pfile.write_text(patch, encoding="utf-8")
+    cache = ROOT / ".mutmut-cache"
+    cache.unlink(missing_ok=True)
+    runner = f"{sys.executable} -m pytest -x -q -p no:cacheprovider " + " ".join(tests)
+    t0 = time.perf_counter()
+    _mutmut("run", "--paths-to-mutate", rel, "--runner", runner, "--use-patch-file", str(pfile),
+            "--no-progress", "--simple-output", "--CI")
+    seconds = time.perf_counter() - t0
+    ids = {status: [int(i) for i in _mutmut("result-ids", status).stdout.split()]
+           for status in ("killed", "survived", "timeout", "suspicious", "skipped", "untested")}
+    survivors = [{"id": i, "kind": status, "diff": _mutmut("show", str(i)).stdout.strip()}
+                 for status in ("survived", "suspicious", "untested") for i in ids[status]]
+    total = sum(len(v) for v in ids.values())
+    cache.unlink(missing_ok=True)
+    subprocess.run(["git", "checkout", "--", rel], cwd=ROOT, check=True)  # belt and braces
+    return {"file": rel, "functions": names, "tests": tests, "lines": n_lines,
+            "mutants": total, "counts": {k: len(v) for k, v in ids.items()},
+            "survivors": survivors, "seconds": round(seconds, 1)}
+
+
+def _mutated_line(diff):
+    plus = [ln[1:].strip() for ln in diff.splitlines() if ln.startswith("+") and not
+            ln.startswith("+++")]
+    return plus[0] if plus else ""
+
+
+def report(raw, command):
+    L = ["Mutation check (mutmut 2.5.1): each target's named functions mutated one change at a "
+         "time, only its own tests run on each mutant.", "",
+         "| file | functions | mutated lines | mutants | killed | timed out | survived | seconds |",
+         "|---|---|---|---|---|---|---|---|"]
+    for t in raw:
+        c = t["counts"]
+        L.append(f"| `{t['file']}` | {', '.join(t['functions'])} | {t['lines']} | "
+                 f"{t['mutants']} | {c['killed']} | {c['timeout']} | {len(t['survivors'])} | "
+                 f"{t['seconds']:.0f} |")
+    for t in raw:
+        if not t["survivors"]:
+            continue
+        L += ["", f"### Survivors in `{t['file']}`", ""]
+        for s in t["survivors"]:
+            why = EXPLAINED.get(_mutated_line(s["diff"]), "**not explained**")
+            L += [f"- mutant {s['id']} ({s['kind']}): {why}", "", "```diff", s["diff"], "```", ""]
+    write("mutation", command, {"targets": raw}, "\n".join(L))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args(argv)
+    command = "python benchmarks/mutation_check.py " + " ".join(
+        argv if argv is not None else sys.argv[1:])
+    if args.report_only:
+        raw = json.loads(RAW.read_text())
+        report(raw, json.loads((RESULTS / "mutation.json").read_text())["command"])
+        return 0
+    if subprocess.run(["git", "diff", "--quiet", "--", "sklearn_emotion"], cwd=ROOT).returncode:
+        sys.exit("commit or stash the package's changes first: mutmut edits its files in place")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = [run_target(f, n, t, Path(tmp)) for f, n, t in TARGETS]
+    RAW.write_text(json.dumps(raw, indent=1))
+    report(raw, command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
