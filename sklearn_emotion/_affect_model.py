@@ -101,6 +101,14 @@ class LinearHead:
         return self.standardise(F) @ self.coef + self.intercept
 
 
+def _scaled_about_centre(intervals, scale):
+    """Intervals (``[..., target, (low, high)]``) widened by ``scale`` per
+    target about their centres."""
+    mid = intervals.mean(axis=-1)
+    half = (intervals[..., 1] - intervals[..., 0]) / 2 * scale
+    return np.stack([mid - half, mid + half], axis=-1)
+
+
 def _standardise(F, mean, scale, clip):
     Z = (F - mean) / scale
     if clip is not None:
@@ -715,8 +723,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
             res[:, j, 0], res[:, j, 1] = cv_plus(fold_pred[:, :, j], self.fold_of_,
                                                  self.calibration_residuals_[:, j], self.coverage)
         if scale is not None:
-            mid, half = res.mean(axis=-1), (res[..., 1] - res[..., 0]) / 2 * scale
-            res = np.stack([mid - half, mid + half], axis=-1)
+            res = _scaled_about_centre(res, scale)
         out[ok] = np.clip(self._widen_unusual(G, res, scale), 1.0, 9.0)
         return out
 
@@ -730,8 +737,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
             return res
         ends = np.asarray(ends, dtype=np.float64)
         if scale is not None:  # other raters spread their ratings differently too
-            mid, half = ends.mean(axis=-1), (ends[:, 1] - ends[:, 0]) / 2 * scale
-            ends = np.stack([mid - half, mid + half], axis=-1)
+            ends = _scaled_about_centre(ends, scale)
         score = ood_score(self.main_.standardise(G), self.ood_coef_, self.ood_intercept_)
         return widen_intervals(res, unusual_weight(score, self.ood_threshold_), ends)
 

@@ -233,8 +233,8 @@ class Engine:
 
     @property
     def workers(self):
-        """How many tasks run at once: the cluster's worker threads, or 1
-        network task and ``n_jobs`` others on this machine."""
+        """How many tasks a cluster runs at once (its worker threads); None
+        on this machine."""
         if self._client is None:
             return None
         return sum(self._client.nthreads().values())

@@ -131,7 +131,7 @@ class RowFolds:
         return Result(self.table, self.name, self.features, list(self.folds), self.oof)
 
 
-def plan_folds(position, fn, args_of, model, store, key_of, splits, *, network, info):
+def plan_folds(position, fn, args_of, store, key_of, splits, *, network, info):
     """Checkpointed folds of one row and tasks for the others.
 
     ``args_of(train, test)`` gives ``fn``'s arguments for a fold and
@@ -176,7 +176,7 @@ def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None
     splits = list(cv.split(X))
     row = RowFolds(table, name, features, splits, len(y))
     hits, tasks = plan_folds(
-        0, fit_fold, lambda tr, te: (model, joint, X, y, tr, te), model, store,
+        0, fit_fold, lambda tr, te: (model, joint, X, y, tr, te), store,
         lambda tr, te: store.key(model, joint, X, y, tr, te), splits,
         network=uses_tensorflow(model), info={"table": table, "model": name, "features": features})
     for k, (rec, pte, _) in sorted(hits.items()):
@@ -233,7 +233,7 @@ def plan_nested(position, feats, y, splits, store, n_jobs=None):
     row = RowFolds("best", NESTED_NAME, " / ".join(candidates), splits, len(y))
     spec = ("nested_best", candidates, NESTED_GRID, make_pipeline(make_scaler(CLIP), SVR()))
     hits, tasks = plan_folds(
-        position, _nested_fold, lambda tr, te: (X_sets, y, tr, te, n_jobs), spec, store,
+        position, _nested_fold, lambda tr, te: (X_sets, y, tr, te, n_jobs), store,
         lambda tr, te: store.key(spec, False, [X_sets[c] for c in candidates], y, tr, te),
         splits, network=False, info={"table": "best", "model": NESTED_NAME,
                                      "features": row.features})

@@ -210,7 +210,7 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
     def plan(position, stage, model, X, joint, table, name, features):
         rows[position] = RowFolds(table, name, features, splits, len(y))
         hits[position], tasks = plan_folds(
-            position, fit_fold, lambda tr, te: (model, joint, X, y, tr, te), model, store,
+            position, fit_fold, lambda tr, te: (model, joint, X, y, tr, te), store,
             lambda tr, te: store.key(model, joint, X, y, tr, te), splits,
             network=uses_tensorflow(model),
             info={"table": table, "model": name, "features": features})
