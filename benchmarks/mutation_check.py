@@ -36,7 +36,7 @@ TARGETS = [
     ("sklearn_emotion/_adapt.py", ["cv_plus", "rating_range", "unusual_weight", "widen_intervals"],
      ["tests/test_planted_bugs.py::test_cv_plus_equals_the_brute_force_formula_on_twenty_points",
       "tests/test_ood.py::test_unusual_weight_and_widen_intervals_by_hand"]),
-    ("sklearn_emotion/_cache.py", ["sealed", "unsealed", "_entry_problem"],
+    ("sklearn_emotion/_store.py", ["sealed", "unsealed", "_entry_problem"],
      ["tests/test_cache.py::test_a_tampered_entry_is_recomputed_with_a_warning"]),
     ("sklearn_emotion/reproduce/_kernel_grid.py", ["_scale_gamma", "KernelSVR", "svr_grid_search"],
      ["tests/test_reproduce.py::test_kernel_grid_search_equals_gridsearchcv",

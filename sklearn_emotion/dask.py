@@ -18,11 +18,9 @@ the client sees them (a shared filesystem, or URLs mounted on every worker).
 
 from __future__ import annotations
 
-import json
 import operator
 import pickle
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -72,13 +70,10 @@ def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition,
     items = list(items.tolist() if hasattr(items, "tolist") else items)
     shard = None
     if store is not None:
-        import joblib
+        from ._store import read_shard, shard_path
 
-        from ._cache import items_token
-
-        key = joblib.hash((model_token, method, np.dtype(dtype).str, items_token(items)))
-        shard = Path(store) / "sklearn_emotion-shards" / key[:2] / f"{key}.npzc"
-        got = _read_shard(shard, len(items), width, dtype)
+        shard = shard_path(store, model_token, method, dtype, items)
+        got = read_shard(shard, len(items), width, dtype)
         if got is not None:
             arr, errors = got
             return arr, _stamp(errors, partition, offset)
@@ -91,85 +86,10 @@ def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition,
     errors = [{"position": i, "item": e.item, "reason": e.reason}
               for i, e in sorted(res.errors.items())]
     if shard is not None:
-        _write_shard(shard, arr, errors)
+        from ._store import write_shard
+
+        write_shard(shard, arr, errors)
     return arr, _stamp(errors, partition, offset)
-
-
-def _write_shard(path, rows, errors):
-    """A shard: ``rows`` and the JSON ``errors`` as an ``.npz``, sealed with
-    its sha256 (:func:`sklearn_emotion._cache.sealed`), written atomically."""
-    import io
-
-    from ._cache import atomic_write, sealed
-
-    buf = io.BytesIO()
-    np.savez(buf, rows=rows, errors=np.frombuffer(json.dumps(errors).encode("utf-8"), np.uint8))
-    atomic_write(path, lambda f: f.write(sealed(buf.getvalue())))
-
-
-def _read_shard(path, n, width=None, dtype=None):
-    """``(rows, errors)`` of a partition's shard, or None (absent, or failing a
-    check: then with a warning naming it, and the partition is computed again).
-
-    A shard is checked before it is trusted: its sha256, written with it;
-    ``rows`` is ``(n, width)`` of ``dtype``; ``errors`` is a JSON list of
-    ``{"position", "item", "reason"}`` with distinct positions in ``[0, n)``;
-    the error rows are NaN and every other row is finite."""
-    if not path.exists():
-        return None
-    rows, errors, problem = _open_shard(path)
-    if problem is None:
-        problem = _shard_problem(rows, errors, n, width, dtype)
-    if problem is None:
-        return rows, errors
-    import warnings
-
-    warnings.warn(f"Dask shard {path}: {problem}; computing its partition again",
-                  UserWarning, stacklevel=2)
-    return None
-
-
-def _open_shard(path):
-    """``(rows, errors, problem)``: a shard's content, or the reason it cannot be read."""
-    import io
-
-    from ._cache import unsealed
-
-    try:
-        body = unsealed(path.read_bytes())
-    except ValueError as exc:  # no checksum, or a wrong one
-        return None, None, str(exc)
-    except OSError as exc:
-        return None, None, f"unreadable ({type(exc).__name__}: {exc})"
-    try:
-        with np.load(io.BytesIO(body), allow_pickle=False) as z:
-            rows, blob = z["rows"], z["errors"]
-        return rows, json.loads(blob.tobytes().decode("utf-8")), None
-    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError) as exc:
-        return None, None, f"unreadable ({type(exc).__name__}: {exc})"
-
-
-def _shard_problem(rows, errors, n, width, dtype):
-    if rows.ndim != 2 or rows.shape[0] != n or (width is not None and rows.shape[1] != width):
-        return f"of shape {rows.shape}, expected ({n}, {width})"
-    if dtype is not None and rows.dtype != np.dtype(dtype):
-        return f"of dtype {rows.dtype}, expected {np.dtype(dtype)}"
-    if not isinstance(errors, list) or not all(
-            isinstance(e, dict) and isinstance(e.get("position"), int)
-            and isinstance(e.get("item"), str) and isinstance(e.get("reason"), str)
-            for e in errors):
-        return "holding an errors list that is not a list of {position, item, reason}"
-    bad = [e["position"] for e in errors]
-    if len(set(bad)) != len(bad) or any(not 0 <= b < n for b in bad):
-        return "holding error positions outside its rows"
-    mask = np.zeros(n, dtype=bool)
-    mask[bad] = True
-    if rows.dtype.kind == "f":
-        if not np.isfinite(rows[~mask]).all():
-            return "holding non-finite values in rows of readable images"
-        if not np.isnan(rows[mask]).all():
-            return "holding values in the rows of unreadable images"
-    return None
 
 
 def _stamp(errors, partition, offset):
@@ -265,7 +185,7 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
     if store is not None:
         import joblib
 
-        from ._cache import cache_location
+        from ._store import cache_location
 
         store = str(cache_location(store))
         model_token = joblib.hash((blob, [t._cache_token() for t in image_transformers(

@@ -132,7 +132,7 @@ def test_an_abandoned_claim_is_taken_over(paths, tmp_path):
     import sys
     import time
 
-    from sklearn_emotion import _cache
+    from sklearn_emotion import _store
 
     Counting.calls = Counting.images = 0
     est = Counting(memory=tmp_path / "c").fit(paths)
@@ -140,11 +140,11 @@ def test_an_abandoned_claim_is_taken_over(paths, tmp_path):
     _, key1 = _entry(est, paths[1])
     # an old claim from elsewhere (its worker died long ago)
     old = _claim(cache, key0, "another-host:1:x")
-    os.utime(old, (time.time() - 2 * _cache.claim_timeout(),) * 2)
+    os.utime(old, (time.time() - 2 * _store.claim_timeout(),) * 2)
     # a claim by a process of this machine that has exited
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()
-    _claim(cache, key1, f"{_cache.socket.gethostname()}:{dead}:x")
+    _claim(cache, key1, f"{_store.socket.gethostname()}:{dead}:x")
     start = time.monotonic()
     F = est.transform(paths[:2])
     assert time.monotonic() - start < 30  # no waiting for the timeout
@@ -211,7 +211,7 @@ def test_a_peer_killed_while_holding_claims_costs_seconds_not_the_timeout(paths,
     cache = _entry(est, paths[0])[0]
     holder = subprocess.Popen([sys.executable, "-c", (
         "import os, sys, time\n"
-        "from sklearn_emotion._cache import FeatureCache\n"
+        "from sklearn_emotion._store import FeatureCache\n"
         f"c = FeatureCache({str(tmp_path / 'c')!r}, {cache.dir.name!r}, owner='peer')\n"
         f"assert all(c.claim(k) for k in {keys!r})\n"
         "print('claimed', flush=True)\n"
@@ -257,7 +257,7 @@ def test_a_tampered_entry_is_recomputed_with_a_warning(paths, tmp_path, tamper, 
     never returns it: a warning names the entry, the image is computed again."""
     import io
 
-    from sklearn_emotion._cache import sealed
+    from sklearn_emotion._store import sealed
 
     est = Counting(memory=tmp_path / "c").fit(paths)
     expected = est.transform(paths[:2])

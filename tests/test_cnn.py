@@ -1,5 +1,6 @@
 """CNNRegressor with the real MobileNetV2 notop weights on a few Emotion6 images."""
 
+import os
 import pickle
 
 import numpy as np
@@ -186,6 +187,33 @@ def test_frozen_backbone_features_cached_across_fits(subset, tmp_path, monkeypat
     imgs, _, _ = real(X, range(6), 224)
     np.testing.assert_allclose(P, np.asarray(cached.model_(cached._prep(imgs))), rtol=1e-5,
                                atol=1e-5)
+    # the same claims as the feature transformers: an entry a live process
+    # claimed is waited for (then computed here at the deadline), one a dead
+    # process claimed is taken over at once
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from sklearn_emotion import config_context
+    from sklearn_emotion._image import image_key
+
+    store = cached._embedding_cache()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for i, pid in ((0, os.getppid()), (1, dead.pid)):
+        key = image_key(X[i], i)
+        store._path(key).unlink()
+        store._claim_path(key).write_text(f"{socket.gethostname()}:{pid}:other")
+    decoded.clear()
+    t0 = time.monotonic()
+    with config_context(claim_timeout=2):
+        P2 = cached.predict(X[:4])
+    assert 2 <= time.monotonic() - t0 < 30
+    assert decoded == [X[1], X[0]]  # X[2:4] read from the cache
+    np.testing.assert_allclose(P2, P[:4], rtol=1e-6)
+    assert store.get(image_key(X[0], 0)) is not None
+    assert not store._claim_path(image_key(X[1], 1)).exists()  # taken over, then released
     # another backbone file content is another cache
     other = tmp_path / "copy.weights.h5"
     other.write_bytes(b"not the same weights")

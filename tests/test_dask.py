@@ -90,7 +90,7 @@ def test_grid_search_with_a_shared_cache(client, images, tmp_path):
     log = tmp_path / "writes.log"
 
     def count_writes(log=str(log)):  # runs in each worker: log every cache write
-        from sklearn_emotion._cache import FeatureCache
+        from sklearn_emotion._store import FeatureCache
 
         put = FeatureCache.__dict__.get("_real_put", FeatureCache.put)
 
@@ -102,7 +102,7 @@ def test_grid_search_with_a_shared_cache(client, images, tmp_path):
         FeatureCache._real_put, FeatureCache.put = put, logged
 
     def stop_counting():
-        from sklearn_emotion._cache import FeatureCache
+        from sklearn_emotion._store import FeatureCache
 
         FeatureCache.put = FeatureCache.__dict__.get("_real_put", FeatureCache.put)
 
@@ -190,16 +190,15 @@ def test_dask_entry_point_stores_one_shard_per_partition(client, images, tmp_pat
     np.testing.assert_allclose(first[:9], ColorFeatures().fit(X).transform(X))
     assert [(e["index"], e["reason"]) for e in errors] == [(9, "file not found")]
 
+    from sklearn_emotion._store import read_record, read_shard, sealed
+
     def open_shard(sh):
-        rows, errs, problem = sed._open_shard(sh)
-        assert problem is None, problem
-        return rows, errs
+        arrays, errs = read_record(sh, ["rows"])
+        return arrays["rows"], errs
 
     def seal(sh, rows, blob):  # a writer that seals what it writes
-        from sklearn_emotion._cache import sealed
-
         buf = io.BytesIO()
-        np.savez(buf, rows=rows, errors=blob)
+        np.savez(buf, rows=rows, __meta__=blob)
         sh.write_bytes(sealed(buf.getvalue()))
 
     # a second run reads the shards: proven by planting values in one of them
@@ -224,7 +223,7 @@ def test_dask_entry_point_stores_one_shard_per_partition(client, images, tmp_pat
         tamper()
         # what the worker does with it (its warning stays in the worker's log)
         with pytest.warns(UserWarning, match=r"Dask shard .*\.npzc: ") as rec:
-            assert sed._read_shard(sh, 4, first.shape[1], first.dtype) is None
+            assert read_shard(sh, 4, first.shape[1], first.dtype) is None
         if name in ("checksum mismatch", "no checksum"):
             assert name in str(rec[0].message)
         again, _ = sed.transform(est, items, partition_size=4, store=store).compute()

@@ -83,8 +83,8 @@ def test_tflite_reduced_jpeg_decode_agrees_with_keras(images, tmp_path):
     assert not np.array_equal(full[3], Pt[3])  # 2048×1536 decoded at 1/2 (1024×768)
     # the reduced decode has its own cache key
     keras_est = ObjectFeatures("mobilenet_v2", weights=KERAS_W)
-    assert ("__decode", "reduced") in est._cache_token()[2]
-    assert ("__decode", "reduced") not in keras_est._cache_token()[2]
+    assert ("__decode", "reduced") in est._cache_token()[1]
+    assert ("__decode", "reduced") not in keras_est._cache_token()[1]
 
 
 def test_batch_equals_one_at_a_time(images, keras_probs, tflite_probs):

@@ -230,7 +230,7 @@ def test_an_interrupted_run_resumes_from_its_finished_folds(run, tmp_path, monke
     with pytest.raises(KeyboardInterrupt):
         run_reproduction(tmp_path / "res", log=None, **kw)
     ckpt = tmp_path / "res" / ".checkpoints"
-    assert len(list(ckpt.glob("*.json"))) == len(list(ckpt.glob("*.npy"))) == 3
+    assert len(list(ckpt.glob("*.npzc"))) == 3
     assert not list(ckpt.glob("*.tmp"))
     monkeypatch.setattr(_engine.Engine, "run", real)
     logs = []
@@ -244,53 +244,6 @@ def test_an_interrupted_run_resumes_from_its_finished_folds(run, tmp_path, monke
     pd.testing.assert_frame_equal(got[["model", "fold", *cols]], ref[["model", "fold", *cols]],
                                   rtol=1e-6)
     assert reference["complete"] and resumed["complete"]
-
-
-def test_checkpoint_keys_change_with_what_decides_a_fold(tmp_path, monkeypatch):
-    from sklearn.linear_model import Ridge
-
-    from sklearn_emotion.reproduce import _checkpoint
-
-    store = _checkpoint.FoldStore(tmp_path)
-    X, y = np.arange(12.0).reshape(6, 2), np.arange(12.0).reshape(6, 2)
-    tr, te = np.arange(4), np.arange(4, 6)
-    base = store.key(Ridge(), True, X, y, tr, te)
-    assert base == store.key(Ridge(), True, X.copy(), y, tr, te)
-    assert base != store.key(Ridge(alpha=2), True, X, y, tr, te)
-    assert base != store.key(Ridge(), False, X, y, tr, te)
-    assert base != store.key(Ridge(), True, X + 1e-9, y, tr, te)
-    assert base != store.key(Ridge(), True, X, y, np.arange(1, 5), te)
-    # paths: a rewritten file (new size) misses
-    img = tmp_path / "a.jpg"
-    img.write_bytes(b"1")
-    k1 = store.key(Ridge(), True, np.array([str(img)], dtype=object), y[:1], [0], [0])
-    img.write_bytes(b"22")
-    assert k1 != store.key(Ridge(), True, np.array([str(img)], dtype=object), y[:1], [0], [0])
-    # model code: a changed source misses, for the models that use it only
-    from sklearn.pipeline import make_pipeline
-
-    from sklearn_emotion import FFNNRegressor
-    from sklearn_emotion.pipeline import make_scaler
-
-    ffnn = make_pipeline(make_scaler(), FFNNRegressor(max_iter=3))
-    assert "models/ffnn.py" in _checkpoint._package_classes(ffnn)
-    assert "models/ffnn.py" not in _checkpoint._package_classes(Ridge())
-    k_ffnn = store.key(ffnn, True, X, y, tr, te)
-    real = _checkpoint._fingerprint
-
-    def edited(name):
-        return lambda files: real(files) + ("edited" if name in files else "")
-
-    monkeypatch.setattr(_checkpoint, "_fingerprint", edited("models/cnn.py"))
-    assert store.key(ffnn, True, X, y, tr, te) == k_ffnn  # another model's module
-    monkeypatch.setattr(_checkpoint, "_fingerprint", edited("models/ffnn.py"))
-    assert store.key(ffnn, True, X, y, tr, te) != k_ffnn
-    assert store.key(Ridge(), True, X, y, tr, te) == base
-    monkeypatch.setattr(_checkpoint, "_fingerprint", edited("models/_training.py"))
-    assert base != store.key(Ridge(), True, X, y, tr, te)
-    store.save(base, {"test_mse_V": 1.0}, np.ones((2, 2)))
-    assert store.load(base)[0] == {"test_mse_V": 1.0}
-    assert _checkpoint.FoldStore(None).load(base) is None
 
 
 def test_cross_set_resumes_its_fits_and_reads_within_numbers_last(tmp_path, monkeypatch):
@@ -307,7 +260,7 @@ def test_cross_set_resumes_its_fits_and_reads_within_numbers_last(tmp_path, monk
     with pytest.raises(FileNotFoundError):
         run_cross_set(tmp_path / "x", subset=n, folds=2, runs=runs, cache_dir=cache,
                       within=[pending, pending], progress=False, log=None)
-    assert len(calls) == 4 and len(list((tmp_path / "x" / ".checkpoints").glob("*.json"))) == 4
+    assert len(calls) == 4 and len(list((tmp_path / "x" / ".checkpoints").glob("*.npzc"))) == 4
     done = run_cross_set(tmp_path / "x", subset=n, folds=2, runs=runs, cache_dir=cache,
                          progress=False, log=None)
     assert len(calls) == 4  # every transfer read back
@@ -519,49 +472,6 @@ def test_trim_heap_gives_back_what_threads_freed():
     assert trim_heap()
     assert before - rss() > 100, "the freed 190 MB stayed resident"
     assert len(keep) == 60
-
-
-def test_a_checkpoint_that_fails_its_checks_is_refitted_with_a_warning(tmp_path):
-    """Edited scores, swapped predictions, a checkpoint copied under another
-    key, a truncated file: never reported, each refitted (load gives None)."""
-    import json
-    import shutil
-
-    from sklearn_emotion.reproduce import _checkpoint
-
-    store = _checkpoint.FoldStore(tmp_path)
-    store.save("a" * 32, {"test_mse_V": 1.0}, np.ones((2, 2)))
-    store.save("b" * 32, {"test_mse_V": 2.0}, np.zeros((2, 2)))
-    rec, pred, _ = store.load("a" * 32)
-    assert rec == {"test_mse_V": 1.0} and (pred == 1).all()
-    meta, arr = tmp_path / f"{'a' * 32}.json", tmp_path / f"{'a' * 32}.npy"
-    good_meta, good_arr = meta.read_bytes(), arr.read_bytes()
-
-    def expect(problem):
-        with pytest.warns(UserWarning, match=rf"checkpoint .*{'a' * 32}\.json is {problem}"):
-            assert store.load("a" * 32) is None
-        meta.write_bytes(good_meta)
-        arr.write_bytes(good_arr)
-
-    info = json.loads(good_meta)
-    info["record"]["test_mse_V"] = 0.01  # planted score, checksum left as it was
-    meta.write_text(json.dumps(info))
-    expect("edited or corrupted")
-    shutil.copy(tmp_path / f"{'b' * 32}.npy", arr)  # another fold's predictions
-    expect("missing its predictions as written")
-    shutil.copy(tmp_path / f"{'b' * 32}.json", meta)  # another fold's record
-    expect("not the checkpoint of this fold")
-    meta.write_bytes(good_meta[: len(good_meta) // 2])
-    expect("unreadable")
-    assert store.load("a" * 32)[0] == {"test_mse_V": 1.0}
-    assert store.load("c" * 32) is None  # absent: no warning
-
-
-def test_checkpoint_keys_refuse_a_missing_source_file():
-    from sklearn_emotion.reproduce import _checkpoint
-
-    with pytest.raises(FileNotFoundError, match="models/renamed.py"):
-        _checkpoint._fingerprint(("pipeline.py", "models/renamed.py"))
 
 
 def test_kernel_grid_search_equals_gridsearchcv():

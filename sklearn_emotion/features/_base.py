@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import uuid
 import warnings
 from numbers import Integral
@@ -30,18 +29,12 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from .. import _cache
-from .._cache import FeatureCache, cache_location
+from .._store import FeatureCache, cache_location, store_key
 from .._config import with_config
 from ..resources import content_token
 from .._image import ImageBatchError, ImageLoadError, as_image_list, image_key, load_image
 
 __all__ = ["ImageBatchError", "ImageTransformer"]
-
-#: Bump when a change to any feature function changes its numbers: it
-#: invalidates every cached feature.
-FEATURE_VERSION = "1"
-
 
 def _weights_hash(model):
     return joblib.hash([np.asarray(w) for w in model.get_weights()])
@@ -107,50 +100,42 @@ def _prepare_chunk(est, items, indices, use_cache):
     """Keys, cache reads, claims and decoding of one chunk (in whichever
     process runs it).
 
-    With a cache, each missing entry is claimed before it is decoded (see
-    :meth:`FeatureCache.claim`): entries another worker is computing are
-    *deferred* (:func:`_finish_chunk` waits for them after computing its
-    own), and an image repeated within the chunk is computed once.
-    ``use_cache`` is False or the calling ``transform``'s claim token.
+    With a cache, the chunk's entries are read and the missing ones claimed
+    (:meth:`FeatureCache.reserve`) before anything is decoded: entries
+    another worker is computing are left to :func:`_finish_chunk`, which
+    collects them after computing its own, and an image repeated within the
+    chunk is computed once.  ``use_cache`` is False or the calling
+    ``transform``'s claim token.
     """
     d = est.n_features_out_
     out = np.full((len(items), d), np.nan, dtype=np.float64)
-    errors, keys, todo = {}, [None] * len(items), []
+    errors, keys = {}, [None] * len(items)
     cache = est._get_cache(owner=use_cache) if use_cache else None
-    cached, first, repeats, deferred, claimed = 0, {}, {}, [], []
-    try:
+    res = None
+    if cache is None:
+        todo = list(range(len(items)))
+    else:
         for k, (item, i) in enumerate(zip(items, indices)):
-            if cache is not None:
-                try:
-                    key = keys[k] = image_key(item, i)
-                except ImageLoadError as exc:
-                    errors[i] = exc
-                    continue
-                vec = cache.get(key, d)
-                if vec is not None:
-                    out[k] = vec
-                    cached += 1
-                    continue
-                if key in first:  # the same image earlier in this chunk
-                    repeats[k] = first[key]
-                    continue
-                first[key] = k
-                if not cache.claim(key):
-                    deferred.append(k)
-                    continue
-                claimed.append(key)
-            todo.append(k)
+            try:
+                keys[k] = image_key(item, i)
+            except ImageLoadError as exc:
+                errors[i] = exc
+        res = cache.reserve(keys, d)
+        for k, vec in res.hits.items():
+            out[k] = vec
+        todo = res.mine
+    try:
         images, good, errs = _load_many([items[k] for k in todo], [indices[k] for k in todo],
                                         est._decode_size(), est._prepare_image)
     except BaseException:
-        for key in claimed:
-            cache.release(key)
+        if res is not None:
+            cache.release_all(res)
         raise
     errors.update(errs)
     pos = {i: k for k, i in enumerate(indices)}
     return dict(indices=list(indices), items=items, out=out, errors=errors, keys=keys,
-                cache=cache, images=images, good=good, pos=pos, cached=cached,
-                repeats=repeats, deferred=deferred, claimed=claimed)
+                cache=cache, images=images, good=good, pos=pos, res=res,
+                cached=0 if res is None else len(res.hits))
 
 
 def _finish_chunk(est, prep):
@@ -158,6 +143,7 @@ def _finish_chunk(est, prep):
     cache; then the entries other workers were computing, and repeats."""
     images, good, out, pos = prep.pop("images"), prep["good"], prep["out"], prep["pos"]
     cache, keys, indices, errors = prep["cache"], prep["keys"], prep["indices"], prep["errors"]
+    res = prep["res"]
 
     def store(images, ok):
         """Features of decoded images (at input positions ``ok``), into ``out`` and the cache."""
@@ -178,25 +164,21 @@ def _finish_chunk(est, prep):
     try:
         computed = store(images, good)
     finally:
-        for key in prep["claimed"]:
-            cache.release(key)
-
-    # another worker claimed these: wait for its entries, all of them within
-    # one deadline; compute what it left (or what a dead worker held)
-    left = []
-    deadline = time.monotonic() + _cache.claim_timeout()
-    for k in prep["deferred"]:
-        vec = cache.wait(keys[k], deadline=deadline)
-        if vec is not None and vec.shape == (out.shape[1],):  # wait() checks the shape too
-            out[k] = vec
-            prep["cached"] += 1
-        else:
-            left.append(k)
+        if res is not None:
+            cache.release_all(res)
+    if res is None:
+        return indices, out, errors, {"cached": 0, "computed": computed}
+    # another worker claimed these: collect its entries (one deadline for
+    # all); compute what it left (or what a dead worker held)
+    got, left = cache.collect(res, keys, out.shape[1])
+    for k, vec in got.items():
+        out[k] = vec
+    prep["cached"] += len(got)
     if left:
         computed += compute(left)
     # an image repeated in this chunk: copy its row (or load it for its own error)
     left = []
-    for k, k0 in prep["repeats"].items():
+    for k, k0 in res.repeats.items():
         if indices[k0] in errors:
             left.append(k)
         else:
@@ -230,7 +212,7 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
     Subclass parameters shared by every family:
 
     memory : None, str, path-like or joblib.Memory
-        Where to cache features per image (see :mod:`sklearn_emotion._cache`).
+        Where to cache features per image (see :mod:`sklearn_emotion._store`).
     batch_size : int
         Images per batch (per model call for the CNN families, per joblib
         task for the others).
@@ -289,11 +271,6 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         """Build, in the calling thread, what ``_prepare_image`` or the
         network needs, before decoding threads start."""
 
-    #: Bump in a family whose feature function changed its numbers: it
-    #: invalidates that family's cached features only (``None``: never bumped,
-    #: and absent from the key so the existing caches stay valid).
-    _numbers_version = None
-
     #: Parameters that never change the numbers: they are left out of the cache key.
     _not_cache_params = ("memory", "batch_size", "n_jobs", "verbose", "on_error",
                          "num_threads", "data_home")
@@ -327,9 +304,7 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         # it; it enters the key only when changed, so existing caches stay valid
         if get_image_limits()["working_pixels"] != DEFAULT_WORKING_PIXELS:
             params["__working_pixels"] = get_image_limits()["working_pixels"]
-        if self._numbers_version is not None:
-            params["__numbers_version"] = self._numbers_version
-        return (type(self).__name__, FEATURE_VERSION, sorted(params.items()))
+        return (type(self).__name__, sorted(params.items()))
 
     # ------------------------------------------------------------ internals
     def _validate_common(self):
@@ -350,7 +325,7 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         loc = cache_location(self.memory)
         if loc is None:
             return None
-        token = joblib.hash(self._cache_token())
+        token = store_key(self._cache_token(), code=(type(self).__module__,))
         return FeatureCache(loc, f"{type(self).__name__}-{token}", owner=owner)
 
     def set_params(self, **params):

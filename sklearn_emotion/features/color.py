@@ -288,9 +288,6 @@ class ColorFeatures(ImageTransformer):
         self.verbose = verbose
         self.on_error = on_error
 
-    # 2: the distinct-colour sums no longer follow BLAS's thread count (~1e-14)
-    _numbers_version = "2"
-
     _parameter_constraints = {
         **ImageTransformer._parameter_constraints,
         "hsv_bins": ["array-like"],

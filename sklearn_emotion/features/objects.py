@@ -140,10 +140,10 @@ class ObjectFeatures(ImageTransformer):
         return tuple(self._runner()["side"]) if self._kind() == "tflite" else None
 
     def _make_cache_token(self):
-        name, version, params = super()._make_cache_token()
+        name, params = super()._make_cache_token()
         if self._kind() == "tflite":  # the reduced JPEG decode changes the pixels
             params = sorted([*params, ("__decode", "reduced")])
-        return name, version, params
+        return name, params
 
     # --------------------------------------------------------------- names
     def _class_names(self):

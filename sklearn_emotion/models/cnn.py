@@ -7,7 +7,6 @@ import tempfile
 import time
 from numbers import Integral, Real
 
-import joblib
 import numpy as np
 from .._quiet import import_keras, import_tensorflow
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -17,7 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._backbones import BACKBONES, build_backbone, preprocess_fn
-from .._cache import FeatureCache, cache_location
+from .._store import FeatureCache, cache_location, store_key
 from .._image import (
     ImageBatchError,
     ImageLoadError,
@@ -31,10 +30,6 @@ from ..resources import content_token
 from ._training import train_epochs
 
 __all__ = ["CNNRegressor"]
-
-#: Bump when the pooled-feature computation changes: it invalidates the
-#: ``memory`` cache of the frozen backbone's features.
-_EMBEDDING_VERSION = "1"
 
 
 class _ResizedImages:
@@ -403,39 +398,31 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         base = next(layer for layer in self.model_.layers if isinstance(layer, keras.Model))
         return base, self.model_.get_layer("regression_head")
 
-    def _embedding_cache(self):
+    def _embedding_cache(self, owner=""):
         loc = cache_location(self.memory)
         if loc is None:
             return None
         from .._image import get_image_limits
 
-        token = joblib.hash((_EMBEDDING_VERSION, self.backbone, content_token(self.weights),
-                             self._side(), "avg", get_image_limits()["working_pixels"]))
-        return FeatureCache(loc, f"CNNRegressor-pooled-{token}")
+        token = store_key(self.backbone, content_token(self.weights), self._side(), "avg",
+                          get_image_limits()["working_pixels"], code=(__name__,))
+        return FeatureCache(loc, f"CNNRegressor-pooled-{token}", owner=owner)
 
     def _embed(self, base, items):
         """The frozen backbone's pooled features of every item, 64 images a
-        call, read from and written to the ``memory`` cache when set; every
-        unreadable item is reported at the end in one ImageBatchError."""
-        cache = self._embedding_cache()
+        call, read from and written to the ``memory`` cache when set (with the
+        feature transformers' claims: two processes never embed the same
+        image at once); every unreadable item is reported at the end in one
+        ImageBatchError."""
+        import uuid
+
+        cache = self._embedding_cache(owner=uuid.uuid4().hex)
         d = int(base.output_shape[-1])
         out = np.empty((len(items), d), np.float32)
-        errors, keys = {}, {}
-        for c in _chunks(len(items)):
-            todo = []
-            for i in c:
-                if cache is not None:
-                    try:
-                        keys[i] = image_key(items[i], i)
-                    except ImageLoadError as exc:
-                        errors[i] = exc
-                        continue
-                    vec = cache.get(keys[i], d)
-                    if vec is not None:
-                        out[i] = vec
-                        continue
-                todo.append(i)
-            imgs, ok, errs = _decode(items, todo, self._side())
+        errors = {}
+
+        def embed(idx):
+            imgs, ok, errs = _decode(items, idx, self._side())
             errors.update(errs)
             if ok:
                 emb = np.asarray(_infer(base, self._prep(imgs)), dtype=np.float32)
@@ -443,6 +430,32 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                 if cache is not None:
                     for i, vec in zip(ok, emb):
                         cache.put(keys[i], vec)
+
+        keys = [None] * len(items)
+        for c in _chunks(len(items)):
+            if cache is None:
+                embed(list(c))
+                continue
+            for i in c:
+                try:
+                    keys[i] = image_key(items[i], i)
+                except ImageLoadError as exc:
+                    errors[i] = exc
+            res = cache.reserve([keys[i] for i in c], d)
+            try:
+                for k, vec in res.hits.items():
+                    out[c[k]] = vec
+                embed([c[k] for k in res.mine])
+            finally:
+                cache.release_all(res)
+            got, left = cache.collect(res, [keys[i] for i in c], d)
+            for k, vec in got.items():
+                out[c[k]] = vec
+            left += [k for k in res.repeats if c[res.repeats[k]] in errors]
+            embed([c[k] for k in left])
+            for k, k0 in res.repeats.items():
+                if c[k0] not in errors:
+                    out[c[k]] = out[c[k0]]
         if errors:
             raise ImageBatchError(errors)
         return out

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import KFold
 
-from ._checkpoint import FoldStore
+from .._store import FoldStore
 from ._engine import shutdown_workers, stopping_workers
 from ._evaluation import evaluate, subset_indices, transfer
 from ._protocol import FEATURE_SETS, TABLE3_SETS, models
@@ -87,7 +87,7 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
         X = [np.hstack([f[c] for c in FEATURE_SETS[fs]]) for _, _, f in data]
         row = {"model": model_name, "features": fs}
         for a, b in ((0, 1), (1, 0)):
-            key = store.key_of(model, False, bool(joint), X[a], data[a][1], X[b], data[b][1])
+            key = store.key_of(model, bool(joint), X[a], data[a][1], X[b], data[b][1])
             hit = store.load(key)
             if hit is None:
                 sc, pred = transfer(model, joint, X[a], data[a][1], X[b], data[b][1])

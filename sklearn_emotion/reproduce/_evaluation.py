@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVR
 
 from ..pipeline import make_scaler
-from ._checkpoint import FoldStore
+from .._store import FoldStore
 from ._engine import Engine, Task, in_worker
 from ._kernel_grid import svr_grid_search
 from ._protocol import BEST_CANDIDATES, CLIP, FEATURE_SETS
@@ -164,7 +164,7 @@ def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None
              store=None, n_jobs=None, engine=None):
     """Cross-validate ``model`` on a feature matrix; train and test scores per fold.
 
-    ``store`` (a :class:`~._checkpoint.FoldStore`) reads folds an interrupted
+    ``store`` (a :class:`~sklearn_emotion._store.FoldStore`) reads folds an interrupted
     run finished and writes each fold this one finishes.  Each other fold is
     a task of ``engine`` (:class:`~._engine.Engine`; by default this machine,
     where ``n_jobs`` folds of a model that trains no network are fitted at

@@ -1,0 +1,884 @@
+"""The store: every byte the package persists, written and checked in one place.
+
+Four kinds of stored things share one atomic write (:func:`atomic_write`),
+one seal (:func:`sealed`: the content followed by its sha256, checked by
+:func:`unsealed` before anything is parsed) and one key function
+(:func:`store_key`: the parameters that decide the content, the content of
+the resources they name, the *code* that computes it and the numeric
+libraries' versions):
+
+- **per-image entries** (:class:`FeatureCache`): the feature vectors of the
+  transformers and :class:`~sklearn_emotion.models.CNNRegressor`'s pooled
+  embeddings, one sealed ``.npyc`` per image under
+  ``<location>/sklearn_emotion/<namespace>/<key[:2]>/<key>.npyc``, where the
+  namespace is the family and its :func:`store_key` and ``key`` hashes the
+  image's content (:func:`sklearn_emotion._image.image_key`).  A second run
+  over a different subset of already-seen images computes nothing; a changed
+  parameter, resource, code or file gets fresh features.  One claim protocol
+  (:meth:`FeatureCache.reserve` / :meth:`FeatureCache.collect`) keeps two
+  workers from computing the same image at once;
+- **records** (:func:`write_record` / :func:`read_record`): named arrays and a
+  JSON description in one sealed ``.npz``; the Dask shards
+  (:func:`write_shard` / :func:`read_shard`) and the reproduction's
+  checkpoints (:class:`FoldStore`) are records.
+
+Every read checks the seal, then the content (dtype, shape, finiteness,
+and what the record must say of itself: a checkpoint names its own key).
+An entry that fails is never returned and never a crash: a warning names
+the file and the problem, and the caller computes it again (and overwrites
+it).  What the checks do and do not protect against is the trust model in
+``docs/design.md``: they catch corruption, truncation, edits and files put in
+the wrong place, not a writer who recomputes the checksums, so a folder
+others can write is as trustworthy as those others.
+
+**Code in the key.**  :func:`code_token` hashes the syntax tree (without
+docstrings, so comments and documentation never invalidate anything) of the
+modules named and of every package module they import, found by reading
+their import statements: no hand-kept list of files can fall behind the
+code.  It errs on the side of recomputing: an edit to any module the
+computing code imports, the store included, misses.
+
+Sharing a cache between users, processes and machines: entries are created
+with the permissions of the process's umask (like any file it writes), so a
+group-writable umask (``umask 002``) lets colleagues read and add entries; a
+folder on a shared filesystem (NFS, a mounted bucket) can be used by every
+worker of a cluster at once, since entries are written under a temporary name
+and renamed.  A worker about to compute a missing entry first *claims* it
+(creates ``<key>.claim`` exclusively, naming its host and process); another
+worker meeting the same image computes its other images first and then waits
+for the entry instead of computing it again.  A claim older than
+:func:`claim_timeout` seconds (its worker died) is taken over, a claim held by
+an exited process of the same machine at once, and a worker that waited that
+long computes the image itself.  URLs (``s3://...``) are refused: mount the
+bucket and pass the mount path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import tempfile
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from joblib import Memory
+
+__all__ = ["FeatureCache", "FoldStore", "Reservation", "atomic_write", "cache_location",
+           "claim_timeout", "code_token", "items_token", "modules_of", "read_record", "read_shard",
+           "sealed", "store_key", "unsealed", "write_record", "write_shard"]
+
+
+
+def claim_timeout() -> float:
+    """Seconds after which another worker's claim on an entry is considered
+    abandoned (its worker died) and is taken over; also the longest a worker
+    waits for an entry another worker claimed: the ``claim_timeout`` of
+    :func:`sklearn_emotion.get_config` (default 600, or
+    ``$SKLEARN_EMOTION_CLAIM_TIMEOUT``)."""
+    from ._config import get_config
+
+    return get_config()["claim_timeout"]
+
+
+
+# ------------------------------------------------------------------ keys
+_PACKAGE = __name__.partition(".")[0]
+#: The package's folder, whose modules :func:`code_token` reads.
+_ROOT = Path(__file__).resolve().parent
+
+#: Distributions whose version can change the numbers the stores hold.
+_LIBRARIES = ("numpy", "scipy", "scikit-learn", "scikit-image", "pillow", "tensorflow",
+              "keras", "ai-edge-litert")
+
+
+def _module_file(name):
+    """The source file of module ``name``, or None if there is none.
+
+    A package module is found in the package's folder, without importing
+    anything; another (a user's subclass of a package class) through its
+    imported module's ``__file__``."""
+    head, _, rest = name.partition(".")
+    if head != _PACKAGE:
+        import sys
+
+        origin = getattr(sys.modules.get(name), "__file__", None)
+        return Path(origin) if origin and origin.endswith(".py") and Path(origin).is_file() \
+            else None
+    path = _ROOT.joinpath(*rest.split(".")) if rest else _ROOT
+    if (path / "__init__.py").is_file():
+        return path / "__init__.py"
+    path = path.with_suffix(".py")
+    return path if path.is_file() else None
+
+
+def _imported_modules(name, tree, is_package):
+    """Package modules that module ``name`` imports anywhere (at the top or
+    inside a function), from the import statements of its syntax tree."""
+    import ast
+
+    here = name if is_package else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here.split(".")
+                base = base[:len(base) - (node.level - 1)]
+                base = ".".join(base + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            if base.partition(".")[0] != _PACKAGE:
+                continue
+            for alias in node.names:  # a submodule, or a name defined in ``base``
+                sub = f"{base}.{alias.name}"
+                out.add(sub if _module_file(sub) is not None else base)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.partition(".")[0] == _PACKAGE)
+    return out
+
+
+def _without_docstrings(tree):
+    import ast
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+@lru_cache(maxsize=None)
+def _module_code(name):
+    """``(syntax tree without docstrings, package modules it imports)`` of ``name``."""
+    import ast
+
+    path = _module_file(name)
+    if path is None:
+        if name.partition(".")[0] != _PACKAGE:  # e.g. a class defined in __main__
+            return None, frozenset()
+        raise ModuleNotFoundError(f"store keys name the module {name!r}, which has no source")
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    imports = _imported_modules(name, tree, path.name == "__init__.py")
+    return ast.dump(_without_docstrings(tree)), frozenset(imports)
+
+
+@lru_cache(maxsize=None)
+def code_token(*modules: str) -> str:
+    """Hash of the code of ``modules`` and of every package module they import.
+
+    Parameters
+    ----------
+    *modules : str
+        Dotted names of modules, e.g. ``"sklearn_emotion.features.color"``.
+        A module outside the package (a user's own transformer) counts
+        with the package modules it imports, if its source file is known.
+
+    Returns
+    -------
+    str
+        A hash of the syntax trees, without docstrings, of the named modules
+        and of every module of the package reachable from them through import
+        statements (at module level or inside functions).  Comments and
+        documentation do not change it; any change to the code does.
+
+    Raises
+    ------
+    ModuleNotFoundError
+        When a package module has no source file.
+    """
+    import joblib
+
+    seen, todo = {}, sorted(modules)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen[name], imports = _module_code(name)
+        todo.extend(sorted(imports - seen.keys()))
+    return joblib.hash(sorted(seen.items()))
+
+
+@lru_cache(maxsize=None)
+def _library_versions():
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for dist in _LIBRARIES:
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return tuple(sorted(out.items()))
+
+
+def modules_of(obj) -> tuple:
+    """The package modules of ``obj``'s class and of the classes of its
+    parameters, deeply (an estimator's steps and their own parameters)."""
+    objs = [obj]
+    if hasattr(obj, "get_params") and not isinstance(obj, type):
+        try:
+            objs += list(obj.get_params(deep=True).values())
+        except TypeError:
+            pass
+    return tuple(sorted({type(o).__module__ for o in objs
+                         if type(o).__module__.partition(".")[0] == _PACKAGE}))
+
+
+def store_key(*parts, code=()) -> str:
+    """The one key of everything the package stores.
+
+    Parameters
+    ----------
+    *parts
+        What decides the stored content besides code: parameters (files and
+        registered resources described by their content, see
+        :func:`sklearn_emotion.resources.content_token`), inputs
+        (:func:`items_token`), indices.  Anything :func:`joblib.hash` accepts.
+    code : iterable of str
+        Package modules whose code computes the content; with their imports
+        (:func:`code_token`).
+
+    Returns
+    -------
+    str
+        A hash of ``parts``, the code and the versions of the numeric
+        libraries (NumPy, SciPy, scikit-learn, scikit-image, Pillow,
+        TensorFlow, Keras, LiteRT).
+    """
+    import joblib
+
+    return joblib.hash((parts, code_token(*sorted(set(code))), _library_versions()))
+
+
+def _owner(token=""):
+    return f"{socket.gethostname()}:{os.getpid()}:{token}"
+
+
+def _entry_problem(vec, size=None):
+    """What is wrong with a cached feature vector, or None."""
+    if not isinstance(vec, np.ndarray) or vec.dtype.kind != "f":
+        return f"not real floating-point numbers (dtype {getattr(vec, 'dtype', type(vec))})"
+    if vec.ndim != 1 or (size is not None and vec.shape != (size,)):
+        want = f"({size},)" if size is not None else "1-D"
+        return f"of shape {vec.shape}, expected {want}"
+    if not np.isfinite(vec).all():
+        return "not finite (NaN or infinity)"
+    return None
+
+
+#: Separates a stored file's content from the sha256 written after it.
+_SEAL = b"\nsklearn-emotion sha256 "
+
+
+def sealed(body: bytes) -> bytes:
+    """``body`` followed by its sha256: what the stores write.
+
+    Parameters
+    ----------
+    body : bytes
+
+    Returns
+    -------
+    bytes
+        ``body``, a fixed separator, and the 64 hexadecimal digits of
+        ``sha256(body)``.
+    """
+    import hashlib
+
+    return body + _SEAL + hashlib.sha256(body).hexdigest().encode("ascii")
+
+
+def unsealed(raw: bytes) -> bytes:
+    """The content of a :func:`sealed` file, after checking its sha256.
+
+    Parameters
+    ----------
+    raw : bytes
+        The file as read.
+
+    Returns
+    -------
+    bytes
+        The content written.
+
+    Raises
+    ------
+    ValueError
+        Naming the problem: no checksum (truncated, or not written by this
+        package), or a checksum that does not match (changed after it was
+        written).
+    """
+    import hashlib
+
+    body, sep, digest = raw.rpartition(_SEAL)
+    if not sep or len(digest) != 64:
+        raise ValueError("no checksum (truncated, or not written by this package)")
+    if hashlib.sha256(body).hexdigest().encode("ascii") != digest:
+        raise ValueError("checksum mismatch (changed after it was written)")
+    return body
+
+
+def _dead_here(holder):
+    """True when ``holder`` names a process of this machine that has exited."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by another user
+        return False
+    return False
+
+# the process's umask, read once (os.umask can only be read by setting it)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _refuse_url(text):
+    if text.startswith("file://"):
+        return text[len("file://"):]
+    if _URL.match(text):
+        raise ValueError(
+            f"memory={text!r} is a URL; the per-image feature cache needs a folder on a local "
+            "or mounted filesystem. Mount the bucket (e.g. s3fs-fuse, gcsfuse, or a network "
+            "share) on every machine and pass the mount path, or use a local folder per worker"
+        )
+    return text
+
+
+def atomic_write(path, write) -> None:
+    """Write a file through ``write(binary_file)`` under a temporary name in
+    its folder, then rename it into place: readers (other workers) never see
+    half a file, and a failure leaves no temporary file.  Permissions follow
+    the process's umask (``mkstemp`` alone would make it 0600)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def items_token(items):
+    """What identifies a list of inputs cheaply, without reading image files:
+    each path with its size and modification time (``make``'s rule), each
+    in-memory image by its content.  A list of arrays is hashed as such."""
+    import joblib
+
+    if isinstance(items, (list, tuple)):
+        return [items_token(x) for x in items]
+    if isinstance(items, np.ndarray) and items.dtype != object:
+        return joblib.hash(items)
+    if isinstance(items, np.ndarray):
+        return [items_token(x) for x in items.tolist()]
+    if isinstance(items, (str, os.PathLike)):
+        try:
+            st = os.stat(items)
+            return (os.fspath(items), st.st_size, st.st_mtime_ns)
+        except OSError:
+            return (os.fspath(items), None, None)
+    return joblib.hash(items)
+
+
+def cache_location(memory) -> Path | None:
+    """Folder of a ``memory`` parameter: None, a path, or a ``joblib.Memory``."""
+    if memory is None:
+        return None
+    if isinstance(memory, Memory):
+        return None if memory.location is None else Path(_refuse_url(str(memory.location)))
+    if isinstance(memory, (str, os.PathLike)):
+        return Path(_refuse_url(os.fspath(memory)))
+    raise TypeError(
+        f"memory must be None, a folder path or a joblib.Memory, got {type(memory).__name__}"
+    )
+
+
+def _npy_bytes(array):
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+class FeatureCache:
+    """A folder of per-image feature vectors for one feature configuration.
+
+    Parameters
+    ----------
+    location : path-like
+        Root folder of the cache.
+    namespace : str
+        The family and its parameter token.
+    owner : str, default=""
+        Names this user of the cache in its claims, with the host and the
+        process: one ``transform`` call passes the same token to all of its
+        chunks, so its own claims never make it wait (its chunks are
+        pipelined in one process); another call, thread or process waits.
+    """
+
+    def __init__(self, location, namespace: str, owner: str = ""):
+        self.dir = Path(location) / "sklearn_emotion" / namespace
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.owner = _owner(owner)
+
+    def _path(self, key: str) -> Path:
+        return self.dir / key[:2] / f"{key}.npyc"
+
+    def get(self, key: str, size: int | None = None) -> np.ndarray | None:
+        """Return the cached vector for ``key``, or None when there is none.
+
+        An entry is checked before it is returned: its sha256 (written
+        with it), then a 1-D array of real floats, all finite (features of
+        readable images always are), of ``size`` values when given.
+        Anything else (an edited or truncated file, another dtype, a folder
+        in its place, a foreign file, NaN, infinities) is never returned: a
+        warning names the entry and the problem, and the caller computes the
+        features again (and overwrites it).
+        """
+        path = self._path(key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if not path.exists():  # removed meanwhile
+                return None
+            problem = f"unreadable ({type(exc).__name__}: {exc})"
+        else:
+            problem, vec = self._check(raw, size)
+            if problem is None:
+                return vec
+        import warnings
+
+        warnings.warn(f"feature cache entry {path}: {problem}; computing it again",
+                      UserWarning, stacklevel=3)
+        return None
+
+    @staticmethod
+    def _check(raw, size):
+        """``(problem, vector)``: what is wrong with a stored entry, or None."""
+        import io
+
+        try:
+            body = unsealed(raw)
+        except ValueError as exc:
+            return str(exc), None
+        try:
+            vec = np.load(io.BytesIO(body), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            return f"unreadable ({type(exc).__name__}: {exc})", None
+        return _entry_problem(vec, size), vec
+
+    def put(self, key: str, vector: np.ndarray) -> None:
+        """Store ``vector`` under ``key`` atomically.  A failure to write
+        (a folder where the entry belongs, a full or read-only disk) is a
+        warning, not an error: the features were computed and are returned."""
+        path = self._path(key)
+        try:
+            if path.is_dir():
+                raise IsADirectoryError("a folder is in its place")
+            atomic_write(path, lambda f: f.write(sealed(_npy_bytes(vector))))
+        except OSError as exc:
+            import warnings
+
+            warnings.warn(f"could not write feature cache entry {path} ({exc}); the features "
+                          "are returned but not cached", UserWarning, stacklevel=3)
+
+    # ----------------------------------------------------------- claims
+    def _claim_path(self, key: str) -> Path:
+        return self.dir / key[:2] / f"{key}.claim"
+
+    def claim(self, key: str) -> bool:
+        """Claim ``key`` for computing; False when another live process holds it.
+
+        A claim with this cache's ``owner`` (another chunk of the same
+        transform) counts as ours; a claim older than :func:`claim_timeout`, or held by a
+        process of this machine that has exited, is taken over.
+        """
+        path = self._claim_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        me = self.owner
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666 & ~_UMASK)
+        except FileExistsError:
+            try:
+                holder = path.read_text(encoding="utf-8")
+                age = time.time() - path.stat().st_mtime
+            except OSError:  # released meanwhile: the entry is there or will be retried
+                return self.get(key) is None and self.claim(key)
+            if holder == me:
+                return True
+            if age > claim_timeout() or _dead_here(holder):
+                path.write_text(me, encoding="utf-8")  # take over an abandoned claim
+                return True
+            return False
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(me)
+        return True
+
+    def release(self, key: str) -> None:
+        """Drop this process's claim on ``key`` (after ``put``, or on failure)."""
+        path = self._claim_path(key)
+        try:
+            if path.read_text(encoding="utf-8") == self.owner:
+                path.unlink()
+        except OSError:
+            pass
+
+    def wait(self, key: str, timeout: float | None = None, poll: float = 0.1, *,
+             deadline: float | None = None):
+        """The entry another process claimed, once it is written.
+
+        None (the caller computes it) when the claim disappears without an
+        entry (that worker failed), when the claim's holder is a process of
+        this machine that has exited (checked at every poll, at most every
+        2 s: a killed worker costs its peers seconds, not the timeout), or
+        at the deadline: ``deadline`` (a :func:`time.monotonic` time shared
+        by every entry of a chunk) or else ``timeout`` (default
+        :func:`claim_timeout`) seconds from now."""
+        if deadline is None:
+            deadline = time.monotonic() + (claim_timeout() if timeout is None else timeout)
+        claim = self._claim_path(key)
+        while True:
+            vec = self.get(key)
+            if vec is not None:
+                return vec
+            try:
+                holder = claim.read_text(encoding="utf-8")
+            except OSError:  # released: the entry is there, or the worker failed
+                return self.get(key)
+            if _dead_here(holder):
+                return None
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(poll)
+            poll = min(poll * 1.5, 2.0)
+
+    # ------------------------------------------------ the claim protocol
+    def reserve(self, keys, size: int | None = None) -> "Reservation":
+        """Read what is stored for ``keys`` and claim what is missing.
+
+        Parameters
+        ----------
+        keys : sequence of str or None
+            One key per position (None: no key, e.g. an unreadable image; the
+            position is left to the caller).
+        size : int, optional
+            The length every entry must have.
+
+        Returns
+        -------
+        Reservation
+            ``hits`` (position → stored vector), ``mine`` (positions whose
+            entries this cache claimed: compute them, :meth:`put` and
+            :meth:`release` them), ``theirs`` (positions another live
+            worker is computing: :meth:`collect` them after computing
+            ``mine``) and ``repeats`` (position → the earlier position of
+            the same key).
+        """
+        res = Reservation({}, [], [], {}, [])
+        first = {}
+        try:
+            for k, key in enumerate(keys):
+                if key is None:
+                    continue
+                vec = self.get(key, size)
+                if vec is not None:
+                    res.hits[k] = vec
+                elif key in first:  # the same image earlier in this batch
+                    res.repeats[k] = first[key]
+                else:
+                    first[key] = k
+                    if self.claim(key):
+                        res.mine.append(k)
+                        res.claimed.append(key)
+                    else:
+                        res.theirs.append(k)
+        except BaseException:
+            self.release_all(res)
+            raise
+        return res
+
+    def release_all(self, res: "Reservation") -> None:
+        """Drop every claim of a :class:`Reservation` (its entries are written, or failed)."""
+        for key in res.claimed:
+            self.release(key)
+        res.claimed.clear()
+
+    def collect(self, res: "Reservation", keys, size: int | None = None) -> tuple:
+        """The entries other workers were computing for a :class:`Reservation`.
+
+        All of them wait within one deadline, :func:`claim_timeout` seconds
+        from now; a claim whose holder died ends its wait at once.
+
+        Returns
+        -------
+        got : dict
+            Position → vector, for the entries that arrived.
+        left : list
+            Positions to compute here (their worker failed, died or timed out).
+        """
+        got, left = {}, []
+        deadline = time.monotonic() + claim_timeout()
+        for k in res.theirs:
+            vec = self.wait(keys[k], deadline=deadline)
+            if vec is not None and (size is None or vec.shape == (size,)):
+                got[k] = vec
+            else:
+                left.append(k)
+        return got, left
+
+
+class Reservation:
+    """What :meth:`FeatureCache.reserve` found and claimed for a batch of keys."""
+
+    __slots__ = ("hits", "mine", "theirs", "repeats", "claimed")
+
+    def __init__(self, hits, mine, theirs, repeats, claimed):
+        self.hits, self.mine, self.theirs, self.repeats, self.claimed = (
+            hits, mine, theirs, repeats, claimed)
+
+
+# --------------------------------------------------------------- records
+def write_record(path, arrays: dict, meta) -> None:
+    """Named arrays and a JSON-able description, as one sealed ``.npz``,
+    written atomically: the Dask shards and the checkpoints."""
+    import io
+    import json
+
+    buf = io.BytesIO()
+    blob = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), np.uint8)
+    np.savez(buf, __meta__=blob, **{k: np.asarray(v) for k, v in arrays.items()})
+    body = buf.getvalue()
+    atomic_write(path, lambda f: f.write(sealed(body)))
+
+
+def read_record(path, names) -> tuple:
+    """``(arrays, meta)`` of a :func:`write_record` file.
+
+    Parameters
+    ----------
+    path : path-like
+    names : iterable of str
+        The arrays the record must hold.
+
+    Returns
+    -------
+    arrays : dict
+    meta : object
+        The description, parsed from JSON.
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    ValueError
+        Naming the problem: no checksum or a wrong one, not an ``.npz``,
+        a missing array, arrays of objects, a description that is not JSON.
+    """
+    import io
+    import json
+
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ValueError(f"unreadable ({type(exc).__name__}: {exc})") from None
+    body = unsealed(raw)
+    try:
+        with np.load(io.BytesIO(body), allow_pickle=False) as z:
+            arrays = {n: z[n] for n in names}
+            meta = json.loads(z["__meta__"].tobytes().decode("utf-8"))
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError) as exc:
+        raise ValueError(f"unreadable ({type(exc).__name__}: {exc})") from None
+    return arrays, meta
+
+
+def _warn(what, path, problem, then, stacklevel=3):
+    import warnings
+
+    warnings.warn(f"{what} {path}: {problem}; {then}", UserWarning, stacklevel=stacklevel)
+
+
+# ---------------------------------------------------------------- shards
+def shard_path(folder, model_token, method, dtype, items) -> Path:
+    """Where the shard of one partition of a Dask run lives: under
+    ``<folder>/sklearn_emotion-shards/``, keyed (:func:`store_key`) on the
+    model, the method, the dtype, the partition's items and the code that
+    predicts."""
+    key = store_key(model_token, method, np.dtype(dtype).str, items_token(items),
+                    code=("sklearn_emotion.dask",))
+    return Path(folder) / "sklearn_emotion-shards" / key[:2] / f"{key}.npzc"
+
+
+def write_shard(path, rows, errors) -> None:
+    """A shard: the partition's ``rows`` and its JSON ``errors``, as a record."""
+    write_record(path, {"rows": rows}, errors)
+
+
+def read_shard(path, n, width=None, dtype=None):
+    """``(rows, errors)`` of a partition's shard, or None (absent, or failing a
+    check: then with a warning naming it, and the partition is computed again).
+
+    A shard is checked before it is trusted: its sha256, written with it;
+    ``rows`` is ``(n, width)`` of ``dtype``; ``errors`` is a JSON list of
+    ``{"position", "item", "reason"}`` with distinct positions in ``[0, n)``;
+    the error rows are NaN and every other row is finite."""
+    try:
+        arrays, errors = read_record(path, ["rows"])
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        rows = arrays["rows"]
+        problem = _shard_problem(rows, errors, n, width, dtype)
+        if problem is None:
+            return rows, errors
+    _warn("Dask shard", path, problem, "computing its partition again")
+    return None
+
+
+def _shard_problem(rows, errors, n, width, dtype):
+    if rows.ndim != 2 or rows.shape[0] != n or (width is not None and rows.shape[1] != width):
+        return f"of shape {rows.shape}, expected ({n}, {width})"
+    if dtype is not None and rows.dtype != np.dtype(dtype):
+        return f"of dtype {rows.dtype}, expected {np.dtype(dtype)}"
+    if not isinstance(errors, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("position"), int)
+            and isinstance(e.get("item"), str) and isinstance(e.get("reason"), str)
+            for e in errors):
+        return "holding an errors list that is not a list of {position, item, reason}"
+    bad = [e["position"] for e in errors]
+    if len(set(bad)) != len(bad) or any(not 0 <= b < n for b in bad):
+        return "holding error positions outside its rows"
+    mask = np.zeros(n, dtype=bool)
+    mask[bad] = True
+    if rows.dtype.kind == "f":
+        if not np.isfinite(rows[~mask]).all():
+            return "holding non-finite values in rows of readable images"
+        if not np.isnan(rows[mask]).all():
+            return "holding values in the rows of unreadable images"
+    return None
+
+
+# ----------------------------------------------------------- checkpoints
+class FoldStore:
+    """Finished folds of a reproduction, on disk, so an interrupted run resumes.
+
+    Each finished fold's record, out-of-fold predictions and extra (the
+    nested search's choice) are one record ``<folder>/<key>.npzc``, under a
+    :func:`store_key` of everything that determines them: the unfitted
+    model (its parameters), whether it is fitted jointly or per target, the
+    feature matrix (for models on image paths: the paths with each file's
+    size and mtime), the targets, the fold's indices, and the code of
+    :mod:`sklearn_emotion.reproduce._evaluation` and of the modules of the
+    package's classes inside the model, with everything they import.
+
+    Feature code is covered through the feature matrix itself.  A run on the
+    same output folder reads a fold whose key matches instead of fitting it
+    again; any change to the above misses and refits.  The folder is
+    removed when the run completes, so finished results never depend on
+    checkpoints.
+
+    Parameters
+    ----------
+    folder : path-like or None
+        ``None`` disables checkpoints (every method is then a no-op).
+    """
+
+    #: The code that fits and scores a fold, besides the model's own modules.
+    code = ("sklearn_emotion.reproduce._evaluation",)
+
+    def __init__(self, folder):
+        self.folder = None if folder is None else Path(folder)
+        self.resumed = 0
+
+    def key(self, model, joint, X, y, train, test):
+        """The key of one fold of ``model`` on ``X``."""
+        if self.folder is None:
+            return None
+        return self.key_of(model, bool(joint), items_token(X), np.asarray(y),
+                           np.asarray(train), np.asarray(test))
+
+    def key_of(self, model, *parts):
+        """The key of any unit of work of ``model`` (e.g. a fit on one set
+        scored on another): ``parts`` are hashed with the model and its code."""
+        if self.folder is None:
+            return None
+        return store_key(model, parts, code=self.code + modules_of(model))
+
+    def _path(self, key):
+        return self.folder / f"{key}.npzc"
+
+    def load(self, key):
+        """``(record, test_predictions, extra)`` of a finished fold, or None.
+
+        A checkpoint is checked before it is trusted: its seal (sha256), a
+        JSON description naming its own key, predictions of finite float64.
+        One that fails (a truncated, corrupted or edited file, one copied
+        under another key) is not used: a warning names it and the fold is
+        fitted again.  The checksum catches corruption, not a writer who
+        recomputes it: only an output folder that others cannot write
+        protects a run from planted scores (``docs/design.md``).
+        """
+        if self.folder is None or key is None:
+            return None
+        path = self._path(key)
+        try:
+            arrays, meta = read_record(path, ["predictions"])
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            pred = arrays["predictions"]
+            problem = _checkpoint_problem(meta, key, pred)
+            if problem is None:
+                self.resumed += 1
+                return meta["record"], pred, meta.get("extra")
+        _warn("checkpoint", path, problem, "fitting that fold again")
+        return None
+
+    def save(self, key, record, pred, extra=None):
+        """Write a finished fold atomically, as one record."""
+        if self.folder is None or key is None:
+            return
+        write_record(self._path(key), {"predictions": np.asarray(pred, dtype=np.float64)},
+                     {"key": key, "record": record, "extra": extra})
+
+    def clear(self):
+        """Remove the checkpoints (the run completed)."""
+        if self.folder is not None:
+            import shutil
+
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _checkpoint_problem(meta, key, pred):
+    if not isinstance(meta, dict) or meta.get("key") != key or not isinstance(
+            meta.get("record"), dict):
+        return "not the checkpoint of this fold (its key differs)"
+    if pred.dtype != np.float64 or pred.ndim not in (1, 2):
+        return f"holding predictions of dtype {pred.dtype} and shape {pred.shape}"
+    if not np.isfinite(pred).all():
+        return "holding predictions that are not finite"
+    return None
