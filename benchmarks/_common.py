@@ -54,7 +54,7 @@ def pooled_sets(cache_dir, n_jobs=2, verbose=False, recipe=None, **params):
     from sklearn_emotion.datasets import load_emotion6, load_oasis
     from sklearn_emotion.pretrained import recipe_features
 
-    kw = dict(memory=cache_dir, n_jobs=n_jobs, verbose=verbose)
+    kw = dict(cache_dir=cache_dir, n_jobs=n_jobs, verbose=verbose)
     feats = recipe_features(recipe, **kw) if recipe else PooledLayerFeatures(**kw, **params)
     return {name: (b, feats.fit_transform(list(b.filenames)))
             for name, b in (("emotion6", load_emotion6()), ("oasis", load_oasis()))}

@@ -50,7 +50,7 @@ def main(argv=None):
 
     b = load_emotion6()
     paths = list(b.filenames)
-    kw = dict(memory=args.cache_dir, n_jobs=args.n_jobs)
+    kw = dict(cache_dir=args.cache_dir, n_jobs=args.n_jobs)
     def family(name):
         return FEATURE_FAMILIES[name]().set_params(**kw).fit_transform(paths)
 

@@ -48,7 +48,7 @@ def main():
     a = ap.parse_args()
     warnings.simplefilter("ignore")
     paths, y = load_emotion6(return_X_y=True)
-    X = np.hstack([FEATURE_FAMILIES[f]().set_params(memory=a.cache_dir).fit_transform(list(paths))
+    X = np.hstack([FEATURE_FAMILIES[f]().set_params(cache_dir=a.cache_dir).fit_transform(list(paths))
                    for f in FEATURE_SETS["object logits + scene"]])
     cv = KFold(5, shuffle=True, random_state=0)
     oof = {k: np.zeros_like(y) for k in ("cnn", "svr", "mean")}

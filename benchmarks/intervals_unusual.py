@@ -84,7 +84,7 @@ def main(argv=None):
     data = {s: load() for s, load in SETS.items()}
 
     def model():
-        return AffectModel(features=recipe_features("v2", memory=args.cache_dir,
+        return AffectModel(features=recipe_features("v2", cache_dir=args.cache_dir,
                                                     n_jobs=args.n_jobs))
 
     rows = {}

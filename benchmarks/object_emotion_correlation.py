@@ -30,7 +30,7 @@ def main():
     name, X, y = load_dataset(a.dataset)
     suffix = "" if a.dataset == "emotion6" else f"_{a.dataset}"
     P = ObjectFeatures("mobilenet_v2", "models/mobilenet_v2_1.0_224_imagenet.weights.h5",
-                       memory=a.cache_dir).fit_transform(list(X))
+                       cache_dir=a.cache_dir).fit_transform(list(X))
     table, _ = class_emotion_table()
     ok = ~np.isnan(table[:, 0])
     masked = np.where(ok[None, :], P, -1.0)

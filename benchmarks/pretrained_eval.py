@@ -120,9 +120,9 @@ def main(argv=None):
             "oasis": (list(oa.filenames), oa.target, None)}
     feats = {}
     for s, (X, y, _) in data.items():
-        layers = recipe_features(args.recipe, memory=args.cache_dir, n_jobs=2, verbose=True)
+        layers = recipe_features(args.recipe, cache_dir=args.cache_dir, n_jobs=2, verbose=True)
         logits = ObjectFeatures("models/mobilenet_v2_1.0_224_quant.tflite", output="logits",
-                                memory=args.cache_dir, n_jobs=2, verbose=True)
+                                cache_dir=args.cache_dir, n_jobs=2, verbose=True)
         feats[s] = {"affect": layers.fit_transform(X), "baseline": logits.fit_transform(X)}
     t_feat = time.perf_counter() - t_start
 
@@ -226,7 +226,7 @@ def rerun_part(args, argv):
     t0 = time.perf_counter()
     e6, oa = load_emotion6(), load_oasis()
     if args.only == "emotions":
-        f = recipe_features(args.recipe, memory=args.cache_dir, n_jobs=2)
+        f = recipe_features(args.recipe, cache_dir=args.cache_dir, n_jobs=2)
         F, Fo = f.fit_transform(list(e6.filenames)), f.fit_transform(list(oa.filenames))
         payload["emotions"] = emotion_cv(e6, F, e6.distributions, Fo)
         payload["emotions"]["seconds"] = time.perf_counter() - t0
@@ -240,7 +240,7 @@ def rerun_part(args, argv):
 
 def rebuild_check(args, e6, oa):
     t0 = time.perf_counter()
-    model, meta = fit_recipe(args.recipe, memory=args.cache_dir)
+    model, meta = fit_recipe(args.recipe, cache_dir=args.cache_dir)
     shipped = load_pretrained(args.recipe)
     probe = check_images() + list(oa.filenames[:20]) + list(e6.filenames[::99])
     a, b = model.predict(probe), shipped.predict(probe)

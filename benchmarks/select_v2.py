@@ -90,7 +90,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     mn = pooled_sets(args.cache_dir)
     lite = pooled_sets(args.cache_dir, backbone="efficientnet_lite2")
-    colour = {s: ColorFeatures(memory=args.cache_dir, n_jobs=2).fit_transform(list(mn[s][0].filenames))
+    colour = {s: ColorFeatures(cache_dir=args.cache_dir, n_jobs=2).fit_transform(list(mn[s][0].filenames))
               for s in SETS}
     y = {s: mn[s][0].target for s in SETS}
     cands = {

@@ -39,7 +39,7 @@ cv = KFold(5, shuffle=True, random_state=0)
 
 scores = {}
 for family in ("color", "gist", "lbp", "object", "scene"):
-    pipe = make_paper_pipeline([family], MultiOutputRegressor(SVR()), memory=cache)
+    pipe = make_paper_pipeline([family], MultiOutputRegressor(SVR()), cache_dir=cache)
     pred = cross_val_predict(pipe, X, y, cv=cv)
     scores[family] = [pearsonr(pred[:, j], y[:, j])[0] for j in range(2)]
     print(f"{family:>7}: r valence {scores[family][0]:.2f}, arousal {scores[family][1]:.2f}")

@@ -2,7 +2,7 @@
 Grid search over feature combinations, with the per-image cache
 ===============================================================
 
-A grid over which families to use and the SVR's ``C``. With ``memory=``
+A grid over which families to use and the SVR's ``C``. With ``cache_dir=``
 every family stores each image's features once: the second search computes
 no feature and is much faster.
 """
@@ -33,9 +33,9 @@ pick = np.random.default_rng(0).choice(len(X), n, replace=False)
 X, valence = list(X[pick]), y[pick, 0]
 
 cache = tempfile.mkdtemp()
-pipe = make_paper_pipeline(["color", "gist", "lbp"], SVR(), memory=cache)
-grid = {"features__gist": ["drop", GISTFeatures(memory=cache)],
-        "features__lbp": ["drop", LBPFeatures(memory=cache)],
+pipe = make_paper_pipeline(["color", "gist", "lbp"], SVR(), cache_dir=cache)
+grid = {"features__gist": ["drop", GISTFeatures(cache_dir=cache)],
+        "features__lbp": ["drop", LBPFeatures(cache_dir=cache)],
         "regressor__C": [0.3, 1.0, 3.0]}
 times = []
 for run in ("cold", "warm"):

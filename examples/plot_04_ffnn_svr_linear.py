@@ -43,7 +43,7 @@ regressors = {
 }
 mse = {}
 for name, reg in regressors.items():
-    pred = cross_val_predict(make_paper_pipeline(["color", "object"], reg, memory=cache), X, y, cv=cv)
+    pred = cross_val_predict(make_paper_pipeline(["color", "object"], reg, cache_dir=cache), X, y, cv=cv)
     mse[name] = ((pred - y) ** 2).mean(axis=0)
     print(f"{name:>6}: MSE valence {mse[name][0]:.2f}, arousal {mse[name][1]:.2f}")
 base = ((y - y.mean(axis=0)) ** 2).mean(axis=0)

@@ -26,6 +26,7 @@ from ._affect_model import (
     LinearHead,
 )
 from ._recipes import PRETRAINED_DIR, SHIPPED_MODELS
+from ._store import renamed_cache_dir
 
 __all__ = ["MAX_ARRAY_BYTES", "load_pretrained"]
 
@@ -126,8 +127,8 @@ def _feature_classes():
             and name != "ImageTransformer"}
 
 
-def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verbose=False,
-                    on_error="nan"):
+def load_pretrained(path=None, *, data_home=None, cache_dir=None, n_jobs=None, verbose=False,
+                    on_error="nan", memory="deprecated"):
     """Load a fitted :class:`AffectModel`: by default the one shipped with the package.
 
     Loading never unpickles: the model is a JSON description plus numeric
@@ -146,9 +147,9 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
         extra (EfficientNet-Lite2's weights).
     data_home : str or path-like, default=None
         Where the feature network is found.
-    memory, n_jobs, verbose
-        Set on the feature transformer: per-image cache, decoding threads,
-        progress bar.
+    cache_dir, n_jobs, verbose
+        Set on the feature transformer: per-image cache folder, decoding
+        threads, progress bar.
     on_error : {"nan", "raise"}, default="nan"
         What to do with images that cannot be read.  The loaded model is a
         tool for scoring collections, so by default one bad file costs one
@@ -157,6 +158,8 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
         :class:`~sklearn_emotion.ImageBatchError` after computing the
         others, whose ``partial`` attribute holds them (NaN rows for the bad
         files), as scikit-learn's estimators would.
+    memory : deprecated
+        The old name of ``cache_dir`` (deprecated in 0.2, removed in 0.4).
 
     Returns
     -------
@@ -204,7 +207,9 @@ def load_pretrained(path=None, *, data_home=None, memory=None, n_jobs=None, verb
                     and v not in REGISTRY:
                 raise ValueError(f"{desc_file}: feature parameter {k}={v!r} is not a registered "
                                  "resource; a saved model may only name files of the registry")
-    fparams.update(memory=memory, n_jobs=n_jobs, verbose=verbose, on_error=on_error)
+    # whatever the file says of them, these are the caller's
+    fparams.update(cache_dir=renamed_cache_dir(cache_dir, memory), memory="deprecated",
+                   n_jobs=n_jobs, verbose=verbose, on_error=on_error)
     for k, v in list(fparams.items()):
         if isinstance(v, list):
             fparams[k] = tuple(v)

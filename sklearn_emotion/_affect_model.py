@@ -184,8 +184,8 @@ class AffectModel(RegressorMixin, BaseEstimator):
         Computes the image features; None uses
         :class:`~sklearn_emotion.PooledLayerFeatures` with its defaults
         (MobileNetV2 TFLite, seven layers, mean and std, mirror averaging).
-        It is cloned in ``fit``; set its ``memory``, ``n_jobs`` or
-        ``on_error`` through it (``features__memory=...``).
+        It is cloned in ``fit``; set its ``cache_dir``, ``n_jobs`` or
+        ``on_error`` through it (``features__cache_dir=...``).
     alphas : sequence of float, default=25 values from 0.1 to 1e5
         Ridge penalties to choose from, per target, by efficient
         leave-one-out on the training data.
@@ -380,7 +380,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
                               replace=False)
             others, _ = make_non_photos([items[i] for i in pick], int(self.ood_examples),
                                         random_state=rng.randint(2 ** 31 - 1))
-            F_other = clone(features).set_params(memory=None, verbose=False).fit_transform(others)
+            F_other = clone(features).set_params(cache_dir=None, verbose=False).fit_transform(others)
         return self._fit_features(features, F, y, distributions, F_other=F_other, groups=groups)
 
     def _fit_features(self, features, F, y, distributions=None, F_other=None, groups=None):
@@ -840,7 +840,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         fparams = {k: v for k, v in self.features_.get_params(deep=False).items()
-                   if k not in ("memory", "n_jobs", "verbose")}
+                   if k not in ("cache_dir", "memory", "n_jobs", "verbose")}
         desc = {
             "format": FORMAT[0],
             "format_version": FORMAT[1],

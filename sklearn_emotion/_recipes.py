@@ -55,7 +55,8 @@ def recipe_features(recipe="default", **params):
     return PooledLayerFeatures(backbone=(_TFLITE_MOBILENET, "efficientnet_lite2"), **params)
 
 
-def fit_recipe(recipe="default", *, data_home=None, memory=None, n_jobs=None, verbose=False):
+def fit_recipe(recipe="default", *, data_home=None, cache_dir=None, n_jobs=None, verbose=False,
+               memory="deprecated"):
     """Fit a named recipe: the shipped model ``"v2"`` is ``fit_recipe("v2")``.
 
     Both recipes are :class:`AffectModel` with its default settings, fitted
@@ -76,12 +77,14 @@ def fit_recipe(recipe="default", *, data_home=None, memory=None, n_jobs=None, ve
     recipe : {"v1", "v2", "default"}
     data_home : str or path-like, optional
         Where the data sets and the network are found.
-    memory : str, path-like or None
-        Per-image feature cache for the training images.
+    cache_dir : str, path-like or None
+        Folder of the per-image feature cache for the training images.
     n_jobs : int, optional
         Decoding threads.
     verbose : bool
         Progress bars.
+    memory : deprecated
+        The old name of ``cache_dir`` (deprecated in 0.2, removed in 0.4).
 
     Returns
     -------
@@ -94,6 +97,7 @@ def fit_recipe(recipe="default", *, data_home=None, memory=None, n_jobs=None, ve
     from .datasets import combine_datasets, load_emotion6, load_oasis
     from .datasets._emotion6 import EMOTION_NAMES
     from ._affect_model import AffectModel
+    from ._store import renamed_cache_dir
 
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose from {RECIPES}")
@@ -102,7 +106,8 @@ def fit_recipe(recipe="default", *, data_home=None, memory=None, n_jobs=None, ve
     oasis = load_oasis(data_home)
     both = combine_datasets(("emotion6", e6), ("oasis", oasis))
     dist = np.vstack([e6.distributions, np.full((len(oasis.filenames), len(EMOTION_NAMES)), np.nan)])
-    feats = recipe_features(name, data_home=data_home, memory=memory, n_jobs=n_jobs,
+    feats = recipe_features(name, data_home=data_home,
+                            cache_dir=renamed_cache_dir(cache_dir, memory), n_jobs=n_jobs,
                             verbose=verbose)
     groups = None
     if name != "v1":
@@ -110,7 +115,7 @@ def fit_recipe(recipe="default", *, data_home=None, memory=None, n_jobs=None, ve
     model = AffectModel(features=feats).fit(list(both.filenames), both.target, distributions=dist,
                                             groups=groups)
     model._cast_like_saved()
-    model.features_.set_params(memory=None, verbose=False, n_jobs=None)
+    model.features_.set_params(cache_dir=None, verbose=False, n_jobs=None)
     checks = model.predict(check_images())
     metadata = {
         "recipe": name,

@@ -67,6 +67,7 @@ import numpy as np
 from joblib import Memory
 
 __all__ = ["FeatureCache", "FoldStore", "Reservation", "atomic_write", "cache_location",
+           "renamed_cache_dir",
            "claim_timeout", "code_token", "items_token", "modules_of", "read_record", "read_shard",
            "sealed", "store_key", "unsealed", "write_record", "write_shard"]
 
@@ -347,7 +348,7 @@ def _refuse_url(text):
         return text[len("file://"):]
     if _URL.match(text):
         raise ValueError(
-            f"memory={text!r} is a URL; the per-image feature cache needs a folder on a local "
+            f"cache_dir={text!r} is a URL; the per-image feature cache needs a folder on a local "
             "or mounted filesystem. Mount the bucket (e.g. s3fs-fuse, gcsfuse, or a network "
             "share) on every machine and pass the mount path, or use a local folder per worker"
         )
@@ -396,16 +397,40 @@ def items_token(items):
     return joblib.hash(items)
 
 
-def cache_location(memory) -> Path | None:
-    """Folder of a ``memory`` parameter: None, a path, or a ``joblib.Memory``."""
-    if memory is None:
+def renamed_cache_dir(cache_dir, memory="deprecated", *, warn=True, stacklevel=3):
+    """``cache_dir``, or the deprecated ``memory`` when that is given
+    (anything but ``"deprecated"``), with a FutureWarning when ``warn``."""
+    if isinstance(memory, str) and memory == "deprecated":
+        return cache_dir
+    if cache_dir is not None:
+        raise ValueError("pass cache_dir only: memory is its deprecated old name")
+    if warn:
+        import warnings
+
+        warnings.warn("the parameter `memory` was renamed `cache_dir` in 0.2 and will be "
+                      "removed in 0.4; pass cache_dir= instead", FutureWarning,
+                      stacklevel=stacklevel)
+    return memory
+
+
+def cache_location(cache_dir, memory="deprecated", *, warn=True) -> Path | None:
+    """The folder of a ``cache_dir`` parameter: None, a path, or a
+    ``joblib.Memory`` (its location).
+
+    ``memory`` is the parameter's old name: when given (anything but the
+    default ``"deprecated"``) it is used, with a FutureWarning when ``warn``
+    (``fit`` warns; the calls after it do not repeat it).
+    """
+    cache_dir = renamed_cache_dir(cache_dir, memory, warn=warn, stacklevel=4)
+    if cache_dir is None:
         return None
-    if isinstance(memory, Memory):
-        return None if memory.location is None else Path(_refuse_url(str(memory.location)))
-    if isinstance(memory, (str, os.PathLike)):
-        return Path(_refuse_url(os.fspath(memory)))
+    if isinstance(cache_dir, Memory):
+        return None if cache_dir.location is None else Path(_refuse_url(str(cache_dir.location)))
+    if isinstance(cache_dir, (str, os.PathLike)):
+        return Path(_refuse_url(os.fspath(cache_dir)))
     raise TypeError(
-        f"memory must be None, a folder path or a joblib.Memory, got {type(memory).__name__}"
+        f"cache_dir must be None, a folder path or a joblib.Memory, "
+        f"got {type(cache_dir).__name__}"
     )
 
 

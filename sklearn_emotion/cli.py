@@ -85,7 +85,7 @@ def _cmd_train(args):
         reg = MultiOutputRegressor(SVR(C=args.svr_c))
     else:
         reg = args.regressor
-    pipe = make_paper_pipeline(features, reg, memory=args.cache_dir, n_jobs=args.n_jobs,
+    pipe = make_paper_pipeline(features, reg, cache_dir=args.cache_dir, n_jobs=args.n_jobs,
                                verbose=not args.quiet, **params)
     print(f"training on {len(X)} images of {_set_name(args)} with features {features} "
           f"and {args.regressor}", file=sys.stderr)
@@ -108,8 +108,8 @@ def _cmd_train(args):
     # the feature cache is a training-time convenience; the saved model
     # computes features afresh (or uses the cache its user sets)
     for _, est in pipe.named_steps["features"].transformer_list:
-        if est != "drop" and "memory" in est.get_params():
-            est.set_params(memory=None, verbose=False)
+        if est != "drop" and "cache_dir" in est.get_params():
+            est.set_params(cache_dir=None, verbose=False)
     joblib.dump(pipe, out)
     print(f"trained on {len(X)} images with features {features} and {args.regressor}; saved {out}")
     return 0
@@ -123,7 +123,7 @@ def _train_recipe(args):
     from .pretrained import fit_recipe
 
     out = Path(args.output or f"{args.recipe}-model")
-    model, meta = fit_recipe(args.recipe, memory=args.cache_dir, n_jobs=args.n_jobs,
+    model, meta = fit_recipe(args.recipe, cache_dir=args.cache_dir, n_jobs=args.n_jobs,
                              verbose=not args.quiet)
     model.save(out, metadata=meta)
     size = sum(f.stat().st_size for f in out.iterdir())
@@ -147,7 +147,7 @@ def _cmd_adapt(args):
         print(f"error: --model {args.model} is not an affect model folder (a pipeline saved "
               "by 'train' cannot be adapted)", file=sys.stderr)
         return 2
-    model.features_.set_params(memory=args.cache_dir, verbose=not args.quiet,
+    model.features_.set_params(cache_dir=args.cache_dir, verbose=not args.quiet,
                                on_error="raise")
     adapted = model.adapt(list(data.filenames), data.target, cv=args.cv)
     out = Path(args.output)

@@ -157,10 +157,10 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
         family's content-keyed parameters), ``method``, ``dtype`` and the
         partition's items (each path with its size and modification time,
         each in-memory image by content).  With the families' own
-        ``memory=None``, an archive of N images then takes N /
+        ``cache_dir=None``, an archive of N images then takes N /
         ``partition_size`` files instead of one per image per family; the
         shards only serve the same partitioning again (the per-image cache
-        serves any subset).  URLs are refused as for ``memory``.
+        serves any subset).  URLs are refused as for ``cache_dir``.
 
     Returns
     -------

@@ -19,6 +19,7 @@ from .features import (
     SceneFeatures,
 )
 from .models import FFNNRegressor, PerTargetSVR, SkipNaNRows
+from ._store import renamed_cache_dir
 
 __all__ = ["FEATURE_FAMILIES", "make_features", "make_paper_pipeline", "make_scaler"]
 
@@ -102,8 +103,8 @@ def _name_unnamed(steps):
     return out
 
 
-def make_features(features=("color", "gist", "lbp", "object", "scene"), *, memory=None,
-                  n_jobs=None, verbose=False, on_error="raise"):
+def make_features(features=("color", "gist", "lbp", "object", "scene"), *, cache_dir=None,
+                  n_jobs=None, verbose=False, on_error="raise", memory="deprecated"):
     """A FeatureUnion of the chosen image feature families.
 
     Parameters
@@ -114,8 +115,8 @@ def make_features(features=("color", "gist", "lbp", "object", "scene"), *, memor
         ``"object_logits"``, ``"face"``, ``"object_emotion"``,
         ``"layers"``), shorthands (``"low"`` = colour+GIST+LBP, ``"semantic"``,
         ``"all"``), ``(name, transformer)`` pairs or transformer instances.
-    memory : None, str, path-like or joblib.Memory
-        Per-image feature cache, given to every family.
+    cache_dir : None, str or path-like
+        Folder of the per-image feature cache, given to every family.
     n_jobs : int, optional
         Given to every family (image-level parallelism).
     verbose : bool
@@ -124,13 +125,16 @@ def make_features(features=("color", "gist", "lbp", "object", "scene"), *, memor
         Given to every family: ``"nan"`` gives an unreadable image a NaN row
         (with a warning naming it) instead of raising
         :class:`~sklearn_emotion.ImageBatchError`.
+    memory : deprecated
+        The old name of ``cache_dir`` (deprecated in 0.2, removed in 0.4).
     """
     if on_error not in ("raise", "nan"):
         raise ValueError(f"on_error must be 'raise' or 'nan', got {on_error!r}")
+    cache_dir = renamed_cache_dir(cache_dir, memory)
     steps = []
     for name, est in _expand(features):
         est = clone(est)
-        params = {k: v for k, v in dict(memory=memory, n_jobs=n_jobs, verbose=verbose,
+        params = {k: v for k, v in dict(cache_dir=cache_dir, n_jobs=n_jobs, verbose=verbose,
                                         on_error=on_error).items()
                   if k in est.get_params()}
         steps.append((name, est.set_params(**params)))
@@ -161,8 +165,8 @@ def make_scaler(clip=5.0):
 
 
 def make_paper_pipeline(features=("color", "gist", "lbp", "object", "scene"), regressor="ffnn",
-                        memory=None, *, clip=5.0, n_jobs=None, verbose=False, random_state=0,
-                        on_error="raise", **params):
+                        cache_dir=None, *, clip=5.0, n_jobs=None, verbose=False, random_state=0,
+                        on_error="raise", memory="deprecated", **params):
     """The paper's model: image features → StandardScaler → regressor.
 
     Parameters
@@ -177,9 +181,9 @@ def make_paper_pipeline(features=("color", "gist", "lbp", "object", "scene"), re
         one column), ``"linear"`` ``LinearRegression()``; any scikit-learn
         regressor is used as given.  Every one of the three takes ``y`` of
         shape ``(n,)`` or ``(n, 2)``.
-    memory : None, str, path-like or joblib.Memory, default=None
-        Per-image feature cache for every family: grid searches and CV folds
-        then compute each image's features once.
+    cache_dir : None, str or path-like, default=None
+        Folder of the per-image feature cache of every family: grid searches
+        and CV folds then compute each image's features once.
     clip : float or None, default=5.0
         Standardised features are clipped to ``[-clip, clip]`` (see
         :func:`make_scaler`); None gives the paper's plain StandardScaler,
@@ -201,6 +205,8 @@ def make_paper_pipeline(features=("color", "gist", "lbp", "object", "scene"), re
         them and real predictions for all the others.
         :func:`~sklearn_emotion.predict_images` does the same for any fitted
         model and also returns each failed image's reason.
+    memory : deprecated
+        The old name of ``cache_dir`` (deprecated in 0.2, removed in 0.4).
     **params
         Set on the pipeline afterwards, e.g.
         ``regressor__C=10`` or ``features__object__output="logits"`` (with
@@ -227,7 +233,8 @@ def make_paper_pipeline(features=("color", "gist", "lbp", "object", "scene"), re
     if on_error == "nan":
         reg = SkipNaNRows(reg)
     pipe = Pipeline([
-        ("features", make_features(features, memory=memory, n_jobs=n_jobs, verbose=verbose,
+        ("features", make_features(features, cache_dir=renamed_cache_dir(cache_dir, memory),
+                                   n_jobs=n_jobs, verbose=verbose,
                                    on_error=on_error)),
         ("scale", make_scaler(clip)),
         ("regressor", reg),

@@ -19,7 +19,7 @@ def sets(tmp_path_factory):
     e6, oasis = load_emotion6(), load_oasis()
     i6 = np.arange(0, 1980, 6)[:300]
     io = np.arange(0, 900, 4)[:200]
-    feats = PooledLayerFeatures(memory=cache)
+    feats = PooledLayerFeatures(cache_dir=cache)
     F6 = feats.fit_transform(list(e6.filenames[i6]))
     Fo = feats.fit_transform(list(oasis.filenames[io]))
     return (F6, e6.target[i6], e6.distributions[i6]), (Fo, oasis.target[io])

@@ -1,4 +1,4 @@
-"""The per-image feature cache (``memory=``)."""
+"""The per-image feature cache (``cache_dir=``)."""
 
 import numpy as np
 import pytest
@@ -33,43 +33,43 @@ class Counting(LBPFeatures):
 def test_second_run_over_seen_images_computes_nothing(paths, tmp_path, as_memory):
     Counting.calls = Counting.images = 0
     mem = Memory(tmp_path / "c", verbose=0) if as_memory else tmp_path / "c"
-    F = Counting(memory=mem).fit_transform(paths[:4])
+    F = Counting(cache_dir=mem).fit_transform(paths[:4])
     assert Counting.images == 4
     # a different subset, all seen already: no computation at all
-    F2 = Counting(memory=mem).fit_transform([paths[2], paths[0]])
+    F2 = Counting(cache_dir=mem).fit_transform([paths[2], paths[0]])
     assert Counting.images == 4
     np.testing.assert_array_equal(F2, F[[2, 0]])
     # one new image: only it is computed
-    Counting(memory=mem).fit_transform(paths)
+    Counting(cache_dir=mem).fit_transform(paths)
     assert Counting.images == 5
-    np.testing.assert_allclose(Counting().fit_transform(paths), Counting(memory=mem).fit_transform(paths))
+    np.testing.assert_allclose(Counting().fit_transform(paths), Counting(cache_dir=mem).fit_transform(paths))
 
 
 def test_changed_parameter_or_file_gives_fresh_features(paths, tmp_path):
     Counting.calls = Counting.images = 0
-    Counting(memory=tmp_path / "c").fit_transform(paths)
-    Counting(memory=tmp_path / "c", R=2).fit_transform(paths)
+    Counting(cache_dir=tmp_path / "c").fit_transform(paths)
+    Counting(cache_dir=tmp_path / "c", R=2).fit_transform(paths)
     assert Counting.images == 10  # R changes the numbers: new namespace
     # mechanics parameters do not
-    Counting(memory=tmp_path / "c", batch_size=2, verbose=True).fit_transform(paths)
+    Counting(cache_dir=tmp_path / "c", batch_size=2, verbose=True).fit_transform(paths)
     assert Counting.images == 10
     Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(paths[1])  # edited in place
-    F = Counting(memory=tmp_path / "c").fit_transform(paths)
+    F = Counting(cache_dir=tmp_path / "c").fit_transform(paths)
     assert Counting.images == 11
     assert F[1, -2] == 1.0  # constant image: all in the "all ones" uniform bin
 
 
 def test_cache_safe_with_parallel_workers(paths, tmp_path):
-    F1 = ColorFeatures(memory=tmp_path / "c", n_jobs=2, batch_size=1).fit_transform(paths)
-    F2 = ColorFeatures(memory=tmp_path / "c", n_jobs=2, batch_size=1).fit_transform(paths)
+    F1 = ColorFeatures(cache_dir=tmp_path / "c", n_jobs=2, batch_size=1).fit_transform(paths)
+    F2 = ColorFeatures(cache_dir=tmp_path / "c", n_jobs=2, batch_size=1).fit_transform(paths)
     np.testing.assert_array_equal(F1, F2)
     np.testing.assert_allclose(F1, ColorFeatures().fit_transform(paths))
     assert not list((tmp_path / "c").rglob("*.tmp"))
 
 
 def test_bad_memory_type():
-    with pytest.raises(TypeError, match="'memory' parameter of LBPFeatures must be"):
-        LBPFeatures(memory=3).fit([np.zeros((4, 4, 3), np.uint8)])
+    with pytest.raises(TypeError, match="'cache_dir' parameter of LBPFeatures must be"):
+        LBPFeatures(cache_dir=3).fit([np.zeros((4, 4, 3), np.uint8)])
 
 
 # ---------------------------------------------------------------- claims
@@ -90,7 +90,7 @@ def _claim(cache, key, holder):
 def test_an_image_repeated_in_a_batch_is_computed_once(paths, tmp_path):
     Counting.calls = Counting.images = 0
     X = [paths[0], paths[1], paths[0], paths[0]]
-    est = Counting(memory=tmp_path / "c")
+    est = Counting(cache_dir=tmp_path / "c")
     F = est.fit_transform(X)
     assert Counting.images == 2
     assert est._transform_stats == {"images": 4, "cached": 2, "computed": 2, "failed": 0}
@@ -105,7 +105,7 @@ def test_an_entry_another_worker_claimed_is_waited_for(paths, tmp_path):
 
     Counting.calls = Counting.images = 0
     expected = LBPFeatures().fit_transform(paths[:3])
-    est = Counting(memory=tmp_path / "c").fit(paths)
+    est = Counting(cache_dir=tmp_path / "c").fit(paths)
     cache, key = _entry(est, paths[1])
     claim = _claim(cache, key, "another-host:1:x")  # a worker elsewhere is computing paths[1]
 
@@ -135,7 +135,7 @@ def test_an_abandoned_claim_is_taken_over(paths, tmp_path):
     from sklearn_emotion import _store
 
     Counting.calls = Counting.images = 0
-    est = Counting(memory=tmp_path / "c").fit(paths)
+    est = Counting(cache_dir=tmp_path / "c").fit(paths)
     cache, key0 = _entry(est, paths[0])
     _, key1 = _entry(est, paths[1])
     # an old claim from elsewhere (its worker died long ago)
@@ -159,7 +159,7 @@ def test_a_claim_left_without_an_entry_is_computed_after_the_wait(paths, tmp_pat
     import time
 
     Counting.calls = Counting.images = 0
-    est = Counting(memory=tmp_path / "c").fit(paths)
+    est = Counting(cache_dir=tmp_path / "c").fit(paths)
     cache, key = _entry(est, paths[0])
     claim = _claim(cache, key, "another-host:1:x")
     threading.Timer(0.5, claim.unlink).start()
@@ -184,7 +184,7 @@ def test_two_threads_on_the_same_new_images_compute_each_once(paths, tmp_path):
     Counting.calls = Counting.images = 0
     X = paths * 2  # every image twice, in different batches
     with ThreadPoolExecutor(2) as pool:
-        futs = [pool.submit(lambda: Slow(memory=tmp_path / "c", batch_size=1).fit_transform(X))
+        futs = [pool.submit(lambda: Slow(cache_dir=tmp_path / "c", batch_size=1).fit_transform(X))
                 for _ in range(2)]
         a, b = (f.result() for f in futs)
     np.testing.assert_allclose(a, b)
@@ -206,7 +206,7 @@ def test_a_peer_killed_while_holding_claims_costs_seconds_not_the_timeout(paths,
     import time
 
     Counting.calls = Counting.images = 0
-    est = Counting(memory=tmp_path / "c").fit(paths)
+    est = Counting(cache_dir=tmp_path / "c").fit(paths)
     keys = [_entry(est, p)[1] for p in paths]
     cache = _entry(est, paths[0])[0]
     holder = subprocess.Popen([sys.executable, "-c", (
@@ -259,7 +259,7 @@ def test_a_tampered_entry_is_recomputed_with_a_warning(paths, tmp_path, tamper, 
 
     from sklearn_emotion._store import sealed
 
-    est = Counting(memory=tmp_path / "c").fit(paths)
+    est = Counting(cache_dir=tmp_path / "c").fit(paths)
     expected = est.transform(paths[:2])
     cache, key = _entry(est, paths[0])
     entry = cache._path(key)
@@ -295,7 +295,7 @@ def test_a_tampered_entry_is_recomputed_with_a_warning(paths, tmp_path, tamper, 
         entry.write_bytes(sealed(npy(bad)))
     Counting.calls = Counting.images = 0
     with pytest.warns(UserWarning, match=rf"feature cache entry .*{key}\.npyc: {problem}") as rec:
-        F = Counting(memory=tmp_path / "c").fit(paths).transform(paths[:2])
+        F = Counting(cache_dir=tmp_path / "c").fit(paths).transform(paths[:2])
     message = str(next(w.message for w in rec if key in str(w.message)))
     detail = {"strings": "(dtype <U1)", "complex": "(dtype complex128)",
               "short": f"expected ({d},)"}.get(tamper)
@@ -305,3 +305,26 @@ def test_a_tampered_entry_is_recomputed_with_a_warning(paths, tmp_path, tamper, 
     if tamper != "folder":  # rewritten: read back clean
         assert entry.read_bytes() == good
         assert np.array_equal(cache.get(key), expected[0])
+
+
+def test_memory_is_the_deprecated_name_of_cache_dir(paths, tmp_path):
+    """``memory`` (scikit-learn's Pipeline caches fitted transformers under
+    that name) was renamed ``cache_dir``: the old name still works, with a
+    FutureWarning at fit, into the same folder; giving both is an error."""
+    from sklearn_emotion import make_paper_pipeline
+    from sklearn_emotion.pipeline import make_features
+
+    new = Counting(cache_dir=tmp_path / "c").fit_transform(paths[:3])
+    Counting.calls = 0
+    with pytest.warns(FutureWarning, match="`memory` was renamed `cache_dir`"):
+        old = Counting(memory=tmp_path / "c").fit_transform(paths[:3])
+    assert Counting.calls == 0  # read from the folder cache_dir wrote
+    np.testing.assert_array_equal(old, new)
+    with pytest.raises(ValueError, match="pass cache_dir only"):
+        Counting(cache_dir=tmp_path / "c", memory=tmp_path / "c").fit(paths[:1])
+    with pytest.warns(FutureWarning, match="renamed `cache_dir`"):
+        union = make_features(["color"], memory=tmp_path / "d")
+    assert union.transformer_list[0][1].get_params()["cache_dir"] == tmp_path / "d"
+    with pytest.warns(FutureWarning, match="renamed `cache_dir`"):
+        pipe = make_paper_pipeline(["color"], "linear", memory=tmp_path / "e")
+    assert pipe.named_steps["features"].transformer_list[0][1].cache_dir == tmp_path / "e"

@@ -107,7 +107,7 @@ def test_saved_model_matches_direct_pipeline(model, data_home):
     np.testing.assert_allclose(P, direct.predict(imgs), rtol=1e-10, atol=1e-10)
     # the saved pipeline carries no feature cache of the training machine
     for _, est in pipe.named_steps["features"].transformer_list:
-        assert est.get_params()["memory"] is None
+        assert est.get_params()["cache_dir"] is None
 
 
 def test_predict_streams_through_the_transformers_in_batches(tmp_path, monkeypatch):

@@ -155,7 +155,7 @@ def test_bad_params():
 
 
 def test_frozen_backbone_features_cached_across_fits(subset, tmp_path, monkeypatch):
-    """``memory`` caches the frozen backbone's pooled features per image: a
+    """``cache_dir`` caches the frozen backbone's pooled features per image: a
     second fit on overlapping images decodes only the new ones, and the
     numbers equal those of an uncached fit."""
     from sklearn_emotion.models import cnn
@@ -172,10 +172,10 @@ def test_frozen_backbone_features_cached_across_fits(subset, tmp_path, monkeypat
     params = dict(batch_size=8, max_iter=2, random_state=0, learning_rate=1e-3)
     plain = CNNRegressor("mobilenet_v2", NOTOP, **params).fit(X[:20], y[:20])
     assert len(decoded) == 20
-    cached = CNNRegressor("mobilenet_v2", NOTOP, memory=tmp_path, **params).fit(X[:20], y[:20])
+    cached = CNNRegressor("mobilenet_v2", NOTOP, cache_dir=tmp_path, **params).fit(X[:20], y[:20])
     assert len(list(tmp_path.rglob("*.npyc"))) == 20
     decoded.clear()
-    second = CNNRegressor("mobilenet_v2", NOTOP, memory=tmp_path, **params).fit(X[10:], y[10:])
+    second = CNNRegressor("mobilenet_v2", NOTOP, cache_dir=tmp_path, **params).fit(X[10:], y[10:])
     assert sorted(decoded) == sorted(X[20:])  # X[10:20] came from the cache
     assert len(list(tmp_path.rglob("*.npyc"))) == 30
     np.testing.assert_allclose(cached.predict(X[20:]), plain.predict(X[20:]), rtol=1e-6)
@@ -217,7 +217,7 @@ def test_frozen_backbone_features_cached_across_fits(subset, tmp_path, monkeypat
     # another backbone file content is another cache
     other = tmp_path / "copy.weights.h5"
     other.write_bytes(b"not the same weights")
-    assert (CNNRegressor("mobilenet_v2", other, memory=tmp_path)._embedding_cache().dir
+    assert (CNNRegressor("mobilenet_v2", other, cache_dir=tmp_path)._embedding_cache().dir
             != cached._embedding_cache().dir)
 
 

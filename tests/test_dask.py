@@ -81,9 +81,9 @@ def test_cnn_family_builds_its_network_once_per_worker(client, images):
 def test_grid_search_with_a_shared_cache(client, images, tmp_path):
     X, y = images
     cache = tmp_path / "shared-cache"
-    pipe = make_paper_pipeline(["color", "lbp"], Ridge(), memory=str(cache))
+    pipe = make_paper_pipeline(["color", "lbp"], Ridge(), cache_dir=str(cache))
     grid = {"regressor__alpha": [0.1, 10.0],
-            "features__lbp": ["drop", LBPFeatures(memory=str(cache))]}
+            "features__lbp": ["drop", LBPFeatures(cache_dir=str(cache))]}
     cv = KFold(2, shuffle=True, random_state=0)
     serial = GridSearchCV(make_paper_pipeline(["color", "lbp"], Ridge()),
                           {**grid, "features__lbp": ["drop", LBPFeatures()]}, cv=cv).fit(X, y)
@@ -255,7 +255,7 @@ def test_ray_backend_for_one_family(images):
 
 def test_url_cache_is_refused_clearly():
     with pytest.raises(ValueError, match="is a URL; the per-image feature cache needs a folder"):
-        ColorFeatures(memory="s3://bucket/features").fit([np.zeros((4, 4, 3), np.uint8)])
+        ColorFeatures(cache_dir="s3://bucket/features").fit([np.zeros((4, 4, 3), np.uint8)])
 
 
 def test_the_core_package_never_imports_dask():

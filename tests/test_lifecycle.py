@@ -46,7 +46,7 @@ def test_object_emotion_is_built_in_fit_not_transform():
     emo = ObjectEmotionFeatures("models/mobilenet_v2_1.0_224_quant.tflite").fit(X)
     inner = emo.object_features_
     emo.transform(X)
-    assert emo.object_features_ is inner and inner.get_params()["memory"] is None
+    assert emo.object_features_ is inner and inner.get_params()["cache_dir"] is None
     emo.set_params(lexicon="nrc").fit(X)
     assert emo.object_features_ is not inner
 
@@ -60,7 +60,7 @@ def test_cache_misses_after_the_weights_file_changes(tmp_path):
     shutil.copy(fetch(W), weights)
     X = [data.chelsea()]
     cache = tmp_path / "cache"
-    a = ObjectFeatures("mobilenet_v2", str(weights), memory=cache).fit_transform(X)
+    a = ObjectFeatures("mobilenet_v2", str(weights), cache_dir=cache).fit_transform(X)
     # overwrite the file in place with different weights: same path, new content
     model = keras.applications.MobileNetV2(weights=str(weights), classes=1000,
                                            classifier_activation=None)
@@ -68,7 +68,7 @@ def test_cache_misses_after_the_weights_file_changes(tmp_path):
     w[-2], w[-1] = w[-2][:, ::-1], w[-1][::-1]  # reverse the classifier's classes
     model.set_weights(w)
     model.save_weights(str(weights))
-    b = ObjectFeatures("mobilenet_v2", str(weights), memory=cache).fit_transform(X)
+    b = ObjectFeatures("mobilenet_v2", str(weights), cache_dir=cache).fit_transform(X)
     assert not np.allclose(a, b)
     np.testing.assert_allclose(b[0], a[0][::-1], rtol=1e-4, atol=1e-7)
 

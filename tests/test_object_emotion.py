@@ -50,9 +50,9 @@ def test_object_emotion_function():
 
 def test_transformer_reuses_object_cache(tmp_path, data_home, monkeypatch):
     X = [data.chelsea(), data.coffee()]
-    obj = ObjectFeatures("mobilenet_v2", W, memory=tmp_path)
+    obj = ObjectFeatures("mobilenet_v2", W, cache_dir=tmp_path)
     P = obj.fit_transform(X)
-    emo = ObjectEmotionFeatures("mobilenet_v2", W, memory=tmp_path).fit(X)
+    emo = ObjectEmotionFeatures("mobilenet_v2", W, cache_dir=tmp_path).fit(X)
 
     def no_network(self, images):
         raise AssertionError("the network ran although the cache holds these images")

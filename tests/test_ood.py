@@ -16,7 +16,7 @@ def ood_setup(tmp_path_factory):
     paths = list(e6.filenames[::7][:250]) + list(oasis.filenames[::6][:150])
     y = np.vstack([e6.target[::7][:250], oasis.target[::6][:150]])
     held_e6 = list(e6.filenames[3::11][:100])
-    feats = PooledLayerFeatures(memory=cache)
+    feats = PooledLayerFeatures(cache_dir=cache)
     F = feats.fit_transform(paths)
     train_others, _ = make_non_photos(paths[:60], n_per_kind=20, random_state=1)
     model = AffectModel(cv=5)._fit_features(

@@ -29,9 +29,9 @@ def test_factory_structure():
     assert isinstance(pipe.named_steps["regressor"], FFNNRegressor)
     assert isinstance(pipe.named_steps["features"].transformer_list[3][1], ObjectFeatures)
     assert isinstance(pipe.named_steps["features"].transformer_list[4][1], SceneFeatures)
-    low = make_paper_pipeline("low", "linear", memory="x", regressor__fit_intercept=False)
+    low = make_paper_pipeline("low", "linear", cache_dir="x", regressor__fit_intercept=False)
     assert [n for n, _ in low.named_steps["features"].transformer_list] == ["color", "gist", "lbp"]
-    assert low.named_steps["features"].transformer_list[0][1].memory == "x"
+    assert low.named_steps["features"].transformer_list[0][1].cache_dir == "x"
     assert low.named_steps["regressor"].fit_intercept is False
     with pytest.raises(ValueError, match="unknown feature family 'texture'"):
         make_paper_pipeline("texture")
@@ -41,7 +41,7 @@ def test_factory_structure():
 
 def test_cross_val_and_grid_over_feature_combinations(data, tmp_path):
     X, y = data
-    pipe = make_paper_pipeline(("color", "lbp"), "svr", memory=tmp_path)
+    pipe = make_paper_pipeline(("color", "lbp"), "svr", cache_dir=tmp_path)
     s = cross_val_score(pipe, X, y[:, 0], cv=KFold(3, shuffle=True, random_state=0),
                         scoring="neg_mean_squared_error")
     assert np.isfinite(s).all()
@@ -86,7 +86,7 @@ def test_paper_pipeline_takes_the_loaders_targets(regressor, tmp_path):
     X, y = list(b.filenames[:24]), b.target[:24]
     params = {"regressor__max_iter": 2, "regressor__hidden_layer_sizes": (8,)} \
         if regressor == "ffnn" else {}
-    pipe = make_paper_pipeline("color", regressor, memory=tmp_path, **params).fit(X, y)
+    pipe = make_paper_pipeline("color", regressor, cache_dir=tmp_path, **params).fit(X, y)
     pred = pipe.predict(X[:5])
     assert pred.shape == (5, 2) and np.isfinite(pred).all()
     if regressor == "svr":
@@ -98,5 +98,5 @@ def test_paper_pipeline_takes_the_loaders_targets(regressor, tmp_path):
         pipe.set_params(regressor__C=10.0).fit(X, y)
         assert [e.C for e in pipe[-1].estimators_] == [10.0, 10.0]
         # one column is a plain SVR
-        one_col = make_paper_pipeline("color", "svr", memory=tmp_path).fit(X, y[:, 0])
+        one_col = make_paper_pipeline("color", "svr", cache_dir=tmp_path).fit(X, y[:, 0])
         assert one_col.predict(X[:5]).shape == (5,)

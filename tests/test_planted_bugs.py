@@ -125,14 +125,14 @@ def test_cache_key_follows_a_keras_backbones_weights(tmp_path):
 
     a, b = net(0), net(1)
     img = [np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)]
-    fa = PooledLayerFeatures(backbone=a, layers=["conv"], flip=False, memory=tmp_path)
-    fb = PooledLayerFeatures(backbone=b, layers=["conv"], flip=False, memory=tmp_path)
+    fa = PooledLayerFeatures(backbone=a, layers=["conv"], flip=False, cache_dir=tmp_path)
+    fb = PooledLayerFeatures(backbone=b, layers=["conv"], flip=False, cache_dir=tmp_path)
     Fa, Fb = fa.fit_transform(img), fb.fit_transform(img)
     assert fa._cache_token() != fb._cache_token()
     assert not np.allclose(Fa, Fb)
     # the same weights in another model object share the entry
     c = net(0)
-    fc = PooledLayerFeatures(backbone=c, layers=["conv"], flip=False, memory=tmp_path).fit(img)
+    fc = PooledLayerFeatures(backbone=c, layers=["conv"], flip=False, cache_dir=tmp_path).fit(img)
     assert fc._cache_token() == fa._cache_token()
     np.testing.assert_array_equal(fc.transform(img), Fa)
 

@@ -140,7 +140,7 @@ def small_set():
 def fitted(small_set, tmp_path_factory):
     X, y, P = small_set
     cache = tmp_path_factory.mktemp("cache")
-    model = AffectModel(features=PooledLayerFeatures(memory=str(cache)), cv=3)
+    model = AffectModel(features=PooledLayerFeatures(cache_dir=str(cache)), cv=3)
     return model.fit(X, y, distributions=P)
 
 

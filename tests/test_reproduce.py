@@ -77,7 +77,7 @@ def test_tables_match_a_direct_cross_validate(run):
     for model, reg, target, col in (("SVR (RBF, C=1)", "svr", 0, "test_mse_V"),
                                     ("SVR (RBF, C=1)", "svr", 1, "test_mse_A"),
                                     ("linear regression", "linear", 0, "test_mse_V")):
-        pipe = make_paper_pipeline("all", reg, memory=out / "cache")
+        pipe = make_paper_pipeline("all", reg, cache_dir=out / "cache")
         cvres = cross_validate(pipe, X, y[:, target] if reg == "svr" else y, cv=cv,
                                scoring="neg_mean_squared_error" if reg == "svr" else None,
                                return_estimator=True)
@@ -148,7 +148,7 @@ def test_reproduce_on_a_second_rated_set_matches_cross_validate(tmp_path):
     pf = pd.read_csv(out / "per_fold.csv")
     rows = pf[(pf.table == "IV") & (pf.model == "SVR (RBF, C=1)")].sort_values("fold")
     for target, col in ((0, "test_mse_V"), (1, "test_mse_A")):
-        res = cross_validate(make_paper_pipeline("all", "svr", memory=tmp_path / "cache"), X,
+        res = cross_validate(make_paper_pipeline("all", "svr", cache_dir=tmp_path / "cache"), X,
                              y[:, target], cv=cv, scoring="neg_mean_squared_error")
         np.testing.assert_allclose(rows[col].to_numpy(), -res["test_score"], rtol=1e-6)
 
@@ -171,13 +171,13 @@ def test_cross_set_table_matches_direct_fits(tmp_path):
     Xe, ye = list(e6.filenames[ke]), e6.target[ke]
     Xo, yo = list(oa.filenames[ko]), oa.target[ko]
     # SVR, one model per target, on the low-level families, fitted on Emotion6
-    pipe = make_paper_pipeline("low", "svr", memory=tmp_path / "cache")
+    pipe = make_paper_pipeline("low", "svr", cache_dir=tmp_path / "cache")
     pv = pipe.fit(Xe, ye[:, 0]).predict(Xo)
     got = summary["rows"][0]["Emotion6 -> OASIS"]
     assert got["test_r_V"] == pytest.approx(pearsonr(yo[:, 0], pv)[0], rel=1e-6)
     assert got["test_mse_V"] == pytest.approx(np.mean((yo[:, 0] - pv) ** 2), rel=1e-6)
     # linear regression on object features, fitted on OASIS, both targets at once
-    pipe = make_paper_pipeline("object", "linear", memory=tmp_path / "cache")
+    pipe = make_paper_pipeline("object", "linear", cache_dir=tmp_path / "cache")
     pa = pipe.fit(Xo, yo).predict(Xe)
     got = summary["rows"][1]["OASIS -> Emotion6"]
     assert got["test_r_A"] == pytest.approx(pearsonr(ye[:, 1], pa[:, 1])[0], rel=1e-6)

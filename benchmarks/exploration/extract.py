@@ -3,9 +3,9 @@ from sklearn_emotion import PooledLayerFeatures, ObjectFeatures, ColorFeatures
 from sklearn_emotion.datasets import combine_datasets
 b = combine_datasets("emotion6", "oasis")
 X = list(b.filenames)
-for name, est in [("layers", PooledLayerFeatures(memory="feature-cache", n_jobs=2)),
-                  ("logits", ObjectFeatures("models/mobilenet_v2_1.0_224_quant.tflite", output="logits", memory="feature-cache", n_jobs=2)),
-                  ("color", ColorFeatures(memory="feature-cache", n_jobs=2))]:
+for name, est in [("layers", PooledLayerFeatures(cache_dir="feature-cache", n_jobs=2)),
+                  ("logits", ObjectFeatures("models/mobilenet_v2_1.0_224_quant.tflite", output="logits", cache_dir="feature-cache", n_jobs=2)),
+                  ("color", ColorFeatures(cache_dir="feature-cache", n_jobs=2))]:
     t = time.time()
     F = est.fit(X).transform(X)
     np.save(f"/tmp/explore/{name}.npy", F)

@@ -12,7 +12,7 @@ from sklearn.model_selection import KFold
 from sklearn_emotion import AffectModel, PooledLayerFeatures
 from sklearn_emotion.datasets import load_emotion6, load_oasis, make_non_photos
 e6, oasis = load_emotion6(), load_oasis()
-feats = PooledLayerFeatures(memory=sys.argv[1] if len(sys.argv) > 1 else "feature-cache", n_jobs=2)
+feats = PooledLayerFeatures(cache_dir=sys.argv[1] if len(sys.argv) > 1 else "feature-cache", n_jobs=2)
 D = {"emotion6": (feats.fit_transform(list(e6.filenames)), e6.target),
      "oasis": (feats.fit_transform(list(oasis.filenames)), oasis.target)}
 rng = np.random.default_rng(5)

@@ -211,8 +211,9 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
 
     Subclass parameters shared by every family:
 
-    memory : None, str, path-like or joblib.Memory
-        Where to cache features per image (see :mod:`sklearn_emotion._store`).
+    cache_dir : None, str or path-like
+        Folder of the per-image feature cache (see :mod:`sklearn_emotion._store`);
+        a ``joblib.Memory`` stands for its location.
     batch_size : int
         Images per batch (per model call for the CNN families, per joblib
         task for the others).
@@ -224,6 +225,10 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         What ``transform`` does with images that cannot be loaded:
         ``"raise"`` an :class:`ImageBatchError` after processing the others,
         or ``"nan"``: warn and return NaN rows for them.
+    memory : deprecated
+        The old name of ``cache_dir`` (deprecated in 0.2, removed in 0.4):
+        scikit-learn's ``Pipeline(memory=...)`` caches fitted transformers,
+        this caches features per image.
     """
 
     _parallel = "images"
@@ -233,6 +238,7 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
     #: constraint cannot say (the elements of a tuple, relations between two
     #: parameters) is checked in ``_validate_params_extra``.
     _parameter_constraints: dict = {
+        "cache_dir": [None, str, os.PathLike, HasMethods(["cache"])],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
@@ -272,7 +278,7 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         network needs, before decoding threads start."""
 
     #: Parameters that never change the numbers: they are left out of the cache key.
-    _not_cache_params = ("memory", "batch_size", "n_jobs", "verbose", "on_error",
+    _not_cache_params = ("cache_dir", "memory", "batch_size", "n_jobs", "verbose", "on_error",
                          "num_threads", "data_home")
 
     def _cache_token(self):
@@ -309,7 +315,7 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------ internals
     def _validate_common(self):
         self._validate_params()  # _parameter_constraints, as scikit-learn's estimators
-        cache_location(self.memory)
+        cache_location(self.cache_dir, self.memory)  # warns for the deprecated name
         self._validate_params_extra()
 
     def _compute_checked(self, images):
@@ -322,7 +328,7 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         return feats
 
     def _get_cache(self, owner=""):
-        loc = cache_location(self.memory)
+        loc = cache_location(self.cache_dir, self.memory, warn=False)
         if loc is None:
             return None
         token = store_key(self._cache_token(), code=(type(self).__module__,))
@@ -401,7 +407,8 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         out = np.full((n, d), np.nan, dtype=np.float64)
         errors: dict[int, ImageLoadError] = {}
         # with a cache: a token naming this call in cache claims (see _prepare_chunk)
-        use_cache = uuid.uuid4().hex if cache_location(self.memory) is not None else False
+        use_cache = (uuid.uuid4().hex if cache_location(self.cache_dir, self.memory, warn=False)
+                     is not None else False)
         bs = int(self.batch_size)
         chunks = [list(range(s, min(s + bs, n))) for s in range(0, n, bs)]
         bar = tqdm(total=n, disable=not self.verbose, desc=type(self).__name__, unit="img")

@@ -244,8 +244,10 @@ class ColorFeatures(ImageTransformer):
         Colour-name fractions by probability mass or by argmax.
     data_home : str or path-like, default=None
         Where the colour-naming table ``color/w2c.npy`` is found.
-    memory : None, str, path-like or joblib.Memory, default=None
-        Per-image feature cache.
+    cache_dir : None, str or path-like, default=None
+        Folder of the per-image feature cache.
+    memory : deprecated
+        The old name of ``cache_dir`` (deprecated in 0.2, removed in 0.4).
     batch_size : int, default=32
         Images per joblib task.
     n_jobs : int, default=None
@@ -278,10 +280,12 @@ class ColorFeatures(ImageTransformer):
     """
 
     def __init__(self, hsv_bins=(8, 3, 3), names_mode="soft", data_home=None, *,
-                 memory=None, batch_size=32, n_jobs=None, verbose=False, on_error="raise"):
+                 cache_dir=None, batch_size=32, n_jobs=None, verbose=False, on_error="raise",
+                 memory="deprecated"):
         self.hsv_bins = hsv_bins
         self.names_mode = names_mode
         self.data_home = data_home
+        self.cache_dir = cache_dir
         self.memory = memory
         self.batch_size = batch_size
         self.n_jobs = n_jobs

@@ -142,7 +142,7 @@ class FaceExpressionFeatures(ImageTransformer):
     num_threads : int, optional
         TFLite threads of the expression model (1 when ``n_jobs`` > 1 is better).
     data_home : str or path-like, optional
-    memory, batch_size, n_jobs, verbose, on_error
+    cache_dir, batch_size, n_jobs, verbose, on_error, memory
         As for :class:`ColorFeatures`.
 
     Attributes
@@ -160,8 +160,8 @@ class FaceExpressionFeatures(ImageTransformer):
     """
 
     def __init__(self, scale_factor=1.2, min_neighbor_number=4, min_size=24, skin_threshold=0.4,
-                 max_side=640, num_threads=None, data_home=None, *, memory=None, batch_size=16,
-                 n_jobs=None, verbose=False, on_error="raise"):
+                 max_side=640, num_threads=None, data_home=None, *, cache_dir=None, batch_size=16,
+                 n_jobs=None, verbose=False, on_error="raise", memory="deprecated"):
         self.scale_factor = scale_factor
         self.min_neighbor_number = min_neighbor_number
         self.min_size = min_size
@@ -169,6 +169,7 @@ class FaceExpressionFeatures(ImageTransformer):
         self.max_side = max_side
         self.num_threads = num_threads
         self.data_home = data_home
+        self.cache_dir = cache_dir
         self.memory = memory
         self.batch_size = batch_size
         self.n_jobs = n_jobs

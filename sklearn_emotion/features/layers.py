@@ -164,7 +164,7 @@ class PooledLayerFeatures(ImageTransformer):
         TFLite interpreter threads; None uses every core.
     data_home : str or path-like, optional
         Where registered resources are found.
-    memory, batch_size, n_jobs, verbose, on_error
+    cache_dir, batch_size, n_jobs, verbose, on_error, memory
         As for :class:`ColorFeatures`; ``batch_size`` is the model batch and
         ``n_jobs`` the number of threads decoding images.
 
@@ -200,8 +200,8 @@ class PooledLayerFeatures(ImageTransformer):
     def __init__(self, backbone="models/mobilenet_v2_1.0_224_quant.tflite", layers=None,
                  stats=("mean", "std"), flip=True,
                  weights=_MOBILENET_WEIGHTS,
-                 num_threads=None, data_home=None, *, memory=None, batch_size=32,
-                 n_jobs=None, verbose=False, on_error="raise"):
+                 num_threads=None, data_home=None, *, cache_dir=None, batch_size=32,
+                 n_jobs=None, verbose=False, on_error="raise", memory="deprecated"):
         self.backbone = backbone
         self.layers = layers
         self.stats = stats
@@ -209,6 +209,7 @@ class PooledLayerFeatures(ImageTransformer):
         self.weights = weights
         self.num_threads = num_threads
         self.data_home = data_home
+        self.cache_dir = cache_dir
         self.memory = memory
         self.batch_size = batch_size
         self.n_jobs = n_jobs

@@ -115,7 +115,7 @@ def object_emotion(proba, table):
     return out
 
 
-_MECHANICS = ("memory", "batch_size", "n_jobs", "verbose", "on_error")
+_MECHANICS = ("cache_dir", "memory", "batch_size", "n_jobs", "verbose", "on_error")
 
 
 class ObjectEmotionFeatures(ImageTransformer):
@@ -134,7 +134,7 @@ class ObjectEmotionFeatures(ImageTransformer):
         As for :class:`ObjectFeatures` (the class probabilities are used).
     lexicon : {"warriner+nrc", "warriner", "nrc"}, default="warriner+nrc"
         Word norms, see :func:`class_emotion_table`.
-    memory, batch_size, n_jobs, verbose, on_error
+    cache_dir, batch_size, n_jobs, verbose, on_error, memory
         As for :class:`ObjectFeatures`.
 
     Attributes
@@ -153,13 +153,14 @@ class ObjectEmotionFeatures(ImageTransformer):
     """
 
     def __init__(self, backbone="vgg16", weights="imagenet", lexicon="warriner+nrc",
-                 num_threads=None, data_home=None, *, memory=None, batch_size=32, n_jobs=None,
-                 verbose=False, on_error="raise"):
+                 num_threads=None, data_home=None, *, cache_dir=None, batch_size=32, n_jobs=None,
+                 verbose=False, on_error="raise", memory="deprecated"):
         self.backbone = backbone
         self.weights = weights
         self.lexicon = lexicon
         self.num_threads = num_threads
         self.data_home = data_home
+        self.cache_dir = cache_dir
         self.memory = memory
         self.batch_size = batch_size
         self.n_jobs = n_jobs
@@ -177,8 +178,9 @@ class ObjectEmotionFeatures(ImageTransformer):
 
     def _inner(self):
         return ObjectFeatures(self.backbone, self.weights, "proba", None, self.num_threads,
-                              self.data_home, memory=self.memory, batch_size=self.batch_size,
-                              n_jobs=self.n_jobs, verbose=self.verbose, on_error=self.on_error)
+                              self.data_home, cache_dir=self.cache_dir, batch_size=self.batch_size,
+                              n_jobs=self.n_jobs, verbose=self.verbose, on_error=self.on_error,
+                              memory=self.memory)
 
     def fit(self, X, y=None):
         """Build the word-norm table and the inner :class:`ObjectFeatures`.

@@ -69,7 +69,7 @@ class ObjectFeatures(ImageTransformer):
         Threads of the TFLite interpreter; None uses every core.
     data_home : str or path-like, optional
         Where registered resources are found.
-    memory, batch_size, n_jobs, verbose, on_error
+    cache_dir, batch_size, n_jobs, verbose, on_error, memory
         As for :class:`ColorFeatures`; ``batch_size`` is the model batch and
         ``n_jobs`` the number of threads decoding images.
 
@@ -103,14 +103,15 @@ class ObjectFeatures(ImageTransformer):
     _parallel = "model"
 
     def __init__(self, backbone="vgg16", weights="imagenet", output="proba", labels=None,
-                 num_threads=None, data_home=None, *, memory=None, batch_size=32,
-                 n_jobs=None, verbose=False, on_error="raise"):
+                 num_threads=None, data_home=None, *, cache_dir=None, batch_size=32,
+                 n_jobs=None, verbose=False, on_error="raise", memory="deprecated"):
         self.backbone = backbone
         self.weights = weights
         self.output = output
         self.labels = labels
         self.num_threads = num_threads
         self.data_home = data_home
+        self.cache_dir = cache_dir
         self.memory = memory
         self.batch_size = batch_size
         self.n_jobs = n_jobs

@@ -63,7 +63,7 @@ class SceneFeatures(ImageTransformer):
         its per-pixel logits (159 MB an image for the default model) are
         reduced to class fractions before the next image, so memory does not
         grow with the batch.
-    memory, n_jobs, verbose, on_error
+    cache_dir, n_jobs, verbose, on_error, memory
         As for :class:`ColorFeatures`.
 
     Attributes
@@ -76,7 +76,7 @@ class SceneFeatures(ImageTransformer):
     Notes
     -----
     Images are resized to the model's input size without cropping. The
-    default model costs about 0.4 s an image on 2 CPU cores; use ``memory=``
+    default model costs about 0.4 s an image on 2 CPU cores; use ``cache_dir=``
     so it runs once per image.
 
     See Also
@@ -90,14 +90,15 @@ class SceneFeatures(ImageTransformer):
     _parallel = "model"
 
     def __init__(self, model=DEFAULT_SCENE_MODEL, labels=None, mode="hard", include_others=True,
-                 num_threads=None, data_home=None, *, memory=None, batch_size=8, n_jobs=None,
-                 verbose=False, on_error="raise"):
+                 num_threads=None, data_home=None, *, cache_dir=None, batch_size=8, n_jobs=None,
+                 verbose=False, on_error="raise", memory="deprecated"):
         self.model = model
         self.labels = labels
         self.mode = mode
         self.include_others = include_others
         self.num_threads = num_threads
         self.data_home = data_home
+        self.cache_dir = cache_dir
         self.memory = memory
         self.batch_size = batch_size
         self.n_jobs = n_jobs

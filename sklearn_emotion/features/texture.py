@@ -217,7 +217,7 @@ class GISTFeatures(ImageTransformer):
         Spatial grid side.
     prefilter_fc : float, default=4
         Prefilter cut-off.
-    memory, batch_size, n_jobs, verbose, on_error
+    cache_dir, batch_size, n_jobs, verbose, on_error, memory
         As for :class:`ColorFeatures`.
 
     Attributes
@@ -235,12 +235,13 @@ class GISTFeatures(ImageTransformer):
     """
 
     def __init__(self, image_size=256, orientations_per_scale=(8, 8, 8, 8), n_blocks=4,
-                 prefilter_fc=4, *, memory=None, batch_size=16, n_jobs=None, verbose=False,
-                 on_error="raise"):
+                 prefilter_fc=4, *, cache_dir=None, batch_size=16, n_jobs=None, verbose=False,
+                 on_error="raise", memory="deprecated"):
         self.image_size = image_size
         self.orientations_per_scale = orientations_per_scale
         self.n_blocks = n_blocks
         self.prefilter_fc = prefilter_fc
+        self.cache_dir = cache_dir
         self.memory = memory
         self.batch_size = batch_size
         self.n_jobs = n_jobs
@@ -299,7 +300,7 @@ class LBPFeatures(ImageTransformer):
         Circle neighbours.
     R : float, default=1
         Circle radius.
-    memory, batch_size, n_jobs, verbose, on_error
+    cache_dir, batch_size, n_jobs, verbose, on_error, memory
         As for :class:`ColorFeatures`.
 
     Attributes
@@ -316,10 +317,11 @@ class LBPFeatures(ImageTransformer):
         The paper's colour features.
     """
 
-    def __init__(self, P=8, R=1, *, memory=None, batch_size=32, n_jobs=None, verbose=False,
-                 on_error="raise"):
+    def __init__(self, P=8, R=1, *, cache_dir=None, batch_size=32, n_jobs=None, verbose=False,
+                 on_error="raise", memory="deprecated"):
         self.P = P
         self.R = R
+        self.cache_dir = cache_dir
         self.memory = memory
         self.batch_size = batch_size
         self.n_jobs = n_jobs

@@ -170,14 +170,16 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         Seeds the head initialisation, the split and the minibatch order.
     data_home : str or path-like, optional
         Where registered weight files are found.
-    memory : None, str, path-like or joblib.Memory, default=None
-        With ``train_range="conv-frozen"``, where to cache the frozen
+    cache_dir : None, str or path-like, default=None
+        With ``train_range="conv-frozen"``, the folder where to cache the frozen
         backbone's pooled features per image (keyed by the backbone, the
         weights' content and the image's content, as the feature families'
         caches), so the folds of a cross-validation, a grid search over the
         head's parameters or a later ``predict`` compute each image's
         features once.  Unused by ``conv-train``, which changes the backbone.
     verbose : bool, default=False
+    memory : deprecated
+        The old name of ``cache_dir`` (deprecated in 0.2, removed in 0.4).
 
     Attributes
     ----------
@@ -220,6 +222,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "data_home": [str, os.PathLike, None],
+        "cache_dir": [None, str, os.PathLike, HasMethods(["cache"])],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "verbose": ["verbose"],
     }
@@ -227,7 +230,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, backbone="vgg19", weights="imagenet", train_range="conv-frozen", *,
                  batch_size=50, micro_batch_size=10, learning_rate=1e-4, max_iter=30, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=5, tol=1e-4, random_state=None,
-                 data_home=None, memory=None, verbose=False):
+                 data_home=None, cache_dir=None, verbose=False, memory="deprecated"):
         self.backbone = backbone
         self.weights = weights
         self.train_range = train_range
@@ -241,6 +244,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
         self.data_home = data_home
+        self.cache_dir = cache_dir
         self.memory = memory
         self.verbose = verbose
 
@@ -275,6 +279,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         keras = import_keras()
 
         self._validate_params()
+        cache_location(self.cache_dir, self.memory)  # warns for the deprecated name
         t0 = time.perf_counter()
         y = np.asarray(y, dtype=np.float64)
         if y.ndim not in (1, 2) or not np.isfinite(y).all():
@@ -315,7 +320,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         store = None
         if self.train_range == "conv-frozen":
             # the frozen backbone is a fixed function: its pooled features
-            # are computed once per image (and cached with ``memory``)
+            # are computed once per image (and cached with ``cache_dir``)
             E = self._embed(base, items)
             Etr, Eva = E[tr], (E[va] if va is not None else None)
             fin = keras.Input((E.shape[1],))
@@ -399,7 +404,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         return base, self.model_.get_layer("regression_head")
 
     def _embedding_cache(self, owner=""):
-        loc = cache_location(self.memory)
+        loc = cache_location(self.cache_dir, self.memory, warn=False)
         if loc is None:
             return None
         from .._image import get_image_limits
@@ -410,7 +415,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
 
     def _embed(self, base, items):
         """The frozen backbone's pooled features of every item, 64 images a
-        call, read from and written to the ``memory`` cache when set (with the
+        call, read from and written to the ``cache_dir`` cache when set (with the
         feature transformers' claims: two processes never embed the same
         image at once); every unreadable item is reported at the end in one
         ImageBatchError."""

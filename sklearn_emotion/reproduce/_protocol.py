@@ -113,7 +113,7 @@ def cnn_row(train_range, learning_rate, max_iter, random_state=0, data_home=None
                          learning_rate=learning_rate, random_state=random_state,
                          data_home=data_home,
                          # conv-frozen: each image's backbone features once, not per fold
-                         memory=cache_dir if train_range == "conv-frozen" else None)
+                         cache_dir=cache_dir if train_range == "conv-frozen" else None)
     return f"CNN fine-tuned, MobileNetV2 ({train_range}, max {max_iter} epochs)", model
 
 

@@ -54,7 +54,7 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
     feats, info = {}, {}
     for name in names:
         est = registry[name]()
-        mech = dict(memory=cache_dir, n_jobs=n_jobs, verbose=progress)
+        mech = dict(cache_dir=cache_dir, n_jobs=n_jobs, verbose=progress)
         if data_home is not None:
             mech["data_home"] = data_home
         est.set_params(**{k: v for k, v in mech.items() if k in est.get_params()})
