@@ -12,7 +12,7 @@ model, on the same draws.
 
 Usage::
 
-    python benchmarks/adapt_eval.py --cache-dir feature-cache [--draws 10]
+    python -m benchmarks.adapt_eval --cache-dir feature-cache [--draws 10]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from scipy.stats import pearsonr
 from sklearn_emotion import AffectModel, PooledLayerFeatures
 from sklearn_emotion.pretrained import ADAPT_STRATEGIES as STRATEGIES
 
-from _common import RECIPE_WORDS, pooled_sets, recipe_argument, result_name  # noqa: E402  (this folder, on sys.path as the script's own)
+from benchmarks._common import RECIPE_WORDS, pooled_sets, recipe_argument, result_name
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pretrained_v2"
 KS = (10, 20, 50, 100)
@@ -106,7 +106,7 @@ GOALS = {("emotion6->oasis", 50): (0.56, 0.50), ("emotion6->oasis", 100): (0.60,
 
 
 def write_md(rows, ks, a, seconds):
-    cmd = "SKLEARN_EMOTION_DATA=../shared python benchmarks/adapt_eval.py " + \
+    cmd = "SKLEARN_EMOTION_DATA=../shared python -m benchmarks.adapt_eval " + \
         f"--cache-dir {a.cache_dir} --draws {a.draws} --ks {','.join(map(str, ks))} " \
         f"--recipe {a.recipe}"
     lines = [f"Command: `{cmd}`", "",

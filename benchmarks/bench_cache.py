@@ -3,20 +3,18 @@
 Runs the reproduction twice on the same subset with a fresh cache folder and
 reports both wall times, how many images each family computed or read from
 the cache, and that the warm run invoked no network.
-Run: python benchmarks/bench_cache.py [--subset 200]
+Run: python -m benchmarks.bench_cache [--subset 200]
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
-from sklearn_emotion._runners import KerasRunner, TFLiteRunner  # noqa: E402
-from sklearn_emotion.reproduce import run_reproduction  # noqa: E402
+from sklearn_emotion._runners import KerasRunner, TFLiteRunner
+from sklearn_emotion.reproduce import run_reproduction
 
 
 class _Count:
@@ -70,7 +68,7 @@ def main():
           "", f"Warm / cold wall time = {w['wall_s'] / c['wall_s']:.2f}; feature stage warm / cold = "
           f"{w['feature_s'] / c['feature_s']:.3f}. The warm run invoked "
           f"{w['model_invocations']} network batches (cold: {c['model_invocations']})."]
-    write("cache_cold_warm", f"python benchmarks/bench_cache.py --subset {a.subset}", {"rows": rows},
+    write("cache_cold_warm", f"python -m benchmarks.bench_cache --subset {a.subset}", {"rows": rows},
           "\n".join(md))
 
 

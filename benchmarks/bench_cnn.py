@@ -1,6 +1,6 @@
 """Throughput of the CNN feature transformers and their overhead over the raw model.
 
-Run: python benchmarks/bench_cnn.py [--n 64] [--scene-n N] [--large 32]
+Run: python -m benchmarks.bench_cnn [--n 64] [--scene-n N] [--large 32]
 
 For each transformer, in one run:
 
@@ -22,7 +22,6 @@ previous behaviour (full decode, resize after, in the network's thread).
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,11 +29,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emotion6_subset, write  # noqa: E402
+from benchmarks._common import emotion6_subset, write
 
-from sklearn_emotion import ObjectFeatures, SceneFeatures, load_image  # noqa: E402
-from sklearn_emotion._image import resize_rgb  # noqa: E402
+from sklearn_emotion import ObjectFeatures, SceneFeatures, load_image
+from sklearn_emotion._image import resize_rgb
 
 TFLITE = "models/mobilenet_v2_1.0_224_quant.tflite"
 CORES = os.cpu_count()
@@ -156,7 +154,7 @@ def main():
                f"the full decode; the class probabilities move by a median L1 of "
                f"{agreement['l1_median']:.4f} (max {agreement['l1_max']:.4f}) over the 1,000 "
                f"classes, top-1 class the same for {agreement['top1_same']:.0%} of the photos."]
-    cmd = f"python benchmarks/bench_cnn.py --n {a.n}" + (
+    cmd = f"python -m benchmarks.bench_cnn --n {a.n}" + (
         f" --scene-n {a.scene_n}" if a.scene_n is not None else "") + f" --large {a.large}"
     write("cnn_features", cmd,
           {"rows": rows, "large_photo_agreement": agreement}, "\n".join(md))

@@ -1,6 +1,6 @@
 """How far the conv-train CNN's fold is from its network's own arithmetic (issue 14).
 
-Run: SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_cnn_train_floor.py [--images 1980]
+Run: SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_cnn_train_floor [--images 1980]
 
 The conv-train CNN is the reproduction's largest row (``emotion6_profile.md``):
 MobileNetV2 fine-tuned end to end for 2 epochs, minibatches of 50 whose
@@ -30,14 +30,11 @@ inside the network's invocations.  The steps are timed after a warm-up step
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 
 def main():
@@ -47,7 +44,9 @@ def main():
     import keras
     from sklearn.model_selection import KFold, train_test_split
 
-    from sklearn_emotion.models.cnn import _accumulating_step, _chunks, _infer, _ResizedImages
+    from sklearn_emotion._backbones import BACKBONES, preprocess_fn
+    from sklearn_emotion._runners import infer
+    from sklearn_emotion.models._cnn_steps import ResizedImages, accumulating_step, chunks
     from sklearn_emotion.reproduce import load_dataset
     from sklearn_emotion.reproduce._protocol import CNN_ROWS, cnn_row
 
@@ -69,14 +68,14 @@ def main():
     n_val = max(2, int(np.ceil(cnn.validation_fraction * n)))
     fit_tr, fit_va = train_test_split(np.arange(n), test_size=n_val,
                                       random_state=np.random.RandomState(0))
-    side = cnn._side()
+    side = BACKBONES[cnn.backbone][2]
     t0 = time.perf_counter()
-    store = _ResizedImages(list(paths[tr]), side)
+    store = ResizedImages(list(paths[tr]), side)
     decode_fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _ResizedImages(list(paths[np.r_[tr, te]]), side).close()
+    ResizedImages(list(paths[np.r_[tr, te]]), side).close()
     decode_predict_s = time.perf_counter() - t0
-    X = cnn._prep(store[np.arange(n)])
+    X = preprocess_fn(cnn.backbone)(store[np.arange(n)].astype(np.float32))
     store.close()
     Xtr, Xva, Y = X[fit_tr], X[fit_va], np.asarray(y, np.float32)[tr][fit_tr]
     model = cnn.model_  # trained on further below: only the time of its steps is kept
@@ -84,7 +83,7 @@ def main():
     batches = [order[s:s + cnn.batch_size] for s in range(0, len(fit_tr), cnn.batch_size)]
 
     def epoch(micro):
-        stepper = _accumulating_step(model, keras.optimizers.Adam(lr), lambda i: Xtr[i], Y, micro)
+        stepper = accumulating_step(model, keras.optimizers.Adam(lr), lambda i: Xtr[i], Y, micro)
         stepper(batches[0])  # warm-up: trace and build the optimizer's slots
         t = time.perf_counter()
         for idx in batches:
@@ -94,12 +93,12 @@ def main():
     micro_s = epoch(cnn.micro_batch_size)
     whole_s = epoch(cnn.batch_size)
     t0 = time.perf_counter()
-    for c in _chunks(len(Xva)):
-        _infer(model, Xva[c])
+    for c in chunks(len(Xva)):
+        infer(model, Xva[c])
     val_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    for c in _chunks(n):
-        _infer(model, X[c])
+    for c in chunks(n):
+        infer(model, X[c])
     infer_s = (time.perf_counter() - t0) * (n + len(te)) / n  # train and test predictions
 
     parts = {"decode and resize (image store, then both predictions)": decode_fit_s + decode_predict_s,
@@ -124,7 +123,7 @@ def main():
            "What the parts leave out: building the backbone from its weights file, tracing the "
            "step and the inference function, and copying minibatches out of the image store."]
     write("cnn_train_floor",
-          f"SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_cnn_train_floor.py --images {a.images}",
+          f"SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_cnn_train_floor --images {a.images}",
           {"seconds": rows, "fold_over_parts": fold_s / floor, "micro_over_whole": micro_s / whole_s,
            "images": len(paths), "train": n, "test": int(len(te)), "epochs": epochs},
           "\n".join(md))

@@ -18,18 +18,15 @@ cold full run computes before its fits:
 Seconds and images a second per family, and the process's peak resident
 memory (``VmHWM``).
 
-Run: SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_cold_features.py \
+Run: SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_cold_features \
          [--dataset emotion6] [--n-jobs 2]
 """
 
 import argparse
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 
 def main():
@@ -83,7 +80,7 @@ def main():
     md += ["", f"Total {wall:.0f} s ({wall / 60:.1f} min); peak RSS {peak:.0f} MiB.  A cold "
            "full reproduction is the warm one plus this time."]
     write(f"cold_features_{a.dataset}",
-          "SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_cold_features.py "
+          "SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_cold_features "
           f"--dataset {a.dataset}" + (f" --n-jobs {a.n_jobs}" if a.n_jobs else ""),
           {"seconds": rows, "wall_s": wall, "peak_rss_mib": peak, "images": len(paths),
            "n_jobs": n_jobs, "families": order}, "\n".join(md))

@@ -17,18 +17,15 @@ the largest change that makes to its values is reported.
 All are timed on the same decoded images, alternating, and the largest
 absolute difference of the 22 values from the current code is reported.
 
-Run: SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_color.py
+Run: SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_color
 """
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from skimage.color import rgb2hsv
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 
 def per_pixel(img, table, hsv_bins=(8, 3, 3)):
@@ -57,17 +54,17 @@ def per_pixel(img, table, hsv_bins=(8, 3, 3)):
 def _hsv_v1(rgb8):
     """v1's HSV: the maximum and range by reductions over the channel axis
     (the hue and saturation formulas are the package's, unchanged)."""
-    from sklearn_emotion.features.color import _hue_saturation
+    from sklearn_emotion.features.color import hue_saturation
 
     arr = np.multiply(rgb8, 1.0 / 255, dtype=np.float64)
     v = arr.max(axis=1)
     delta = v - arr.min(axis=1)
-    return _hue_saturation(arr[:, 0], arr[:, 1], arr[:, 2], v, delta) + (v,)
+    return hue_saturation(arr[:, 0], arr[:, 1], arr[:, 2], v, delta) + (v,)
 
 
 def distinct_v1(img, table, hsv_bins=(8, 3, 3)):
     """The second implementation (issue 14's 39.8 ms), kept here as it was."""
-    from sklearn_emotion.features.color import _names_from_counts
+    from sklearn_emotion.features.color import names_from_counts
 
     n = img.shape[0] * img.shape[1]
     flat = img.reshape(-1, 3)
@@ -86,7 +83,7 @@ def distinct_v1(img, table, hsv_bins=(8, 3, 3)):
     vb = np.minimum((v * nv).astype(np.int64), nv - 1)
     hist = np.bincount((hb * ns + sb) * nv + vb, weights=counts, minlength=nh * ns * nv)
     peak = int(np.argmax(hist))
-    names = _names_from_counts(rgb8, counts, table, "soft")
+    names = names_from_counts(rgb8, counts, table, "soft")
     B, S = (w @ v) / n, (w @ s) / n
     pad = [0.69 * B + 0.22 * S, -0.31 * B + 0.60 * S, -0.76 * B + 0.32 * S]
     return np.concatenate([mean_rgb, [mean_h, S, B, peak, hist[peak] / n], names, pad])
@@ -105,12 +102,12 @@ def distinct_v2_blas(img, table, hsv_bins=(8, 3, 3)):
                                    [w @ r for r in rows[3:]]])
         return w @ rows.T  # the colour-name masses
 
-    now = color._weighted_sums
-    color._weighted_sums = blas_sums
+    now = color.weighted_sums
+    color.weighted_sums = blas_sums
     try:
         return color.color_features(img, table, hsv_bins)
     finally:
-        color._weighted_sums = now
+        color.weighted_sums = now
 
 
 def main():
@@ -155,7 +152,7 @@ def main():
            "", "Largest change of any value when BLAS runs on one thread (as in a joblib "
            f"worker): v2 {threads['distinct colours, v2 (BLAS sums)']:.1e}, "
            f"now {threads['now']:.1e}."]
-    write("color_speed", "SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_color.py",
+    write("color_speed", "SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_color",
           {"ms_per_image": med, "all_passes_ms": times, "max_abs_diff": diffs,
            "max_abs_change_blas_one_thread": threads,
            "images": len(imgs), "mean_pixels": px}, "\n".join(md))

@@ -8,15 +8,12 @@ build its network (two alternating passes, the faster of each); the tasks each w
 paper estimate for 10 million images on 100 such workers, from the measured
 per-image costs and the cache's bytes per image.
 
-Run: SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_dask.py
+Run: SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_dask
 """
 
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 FAMILIES = {
     # name: (factory, images measured)
@@ -98,7 +95,7 @@ def main():
            "| family | core-seconds per image | wall hours | feature bytes (GB) | on disk, one "
            "file per image (GB) |", "|---|---|---|---|---|"]
     md += [f"| {n} | {c:.3f} | {h:,.1f} | {b:,.1f} | {d:,.0f} |" for n, c, h, b, d in est_rows]
-    write("dask_scaling", "SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_dask.py",
+    write("dask_scaling", "SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_dask",
           {"rows": rows}, "\n".join(md))
 
 

@@ -16,7 +16,7 @@
 
 Usage::
 
-    python benchmarks/bench_engine.py --cache-dir /tmp/ql-cache
+    python -m benchmarks.bench_engine --cache-dir /tmp/ql-cache
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, write  # noqa: E402
+from benchmarks._common import RESULTS, write
 
 QUICK = ["--subset", "40", "--folds", "2", "--tables", "2,3,4,best", "--ffnn-max-iter", "4",
          "--ffnn-hidden", "16", "--cnn-max-iter", "2", "--cnn-train-max-iter", "1", "--quiet"]
@@ -61,7 +60,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache-dir", default=None)
     args = ap.parse_args(argv)
-    command = "python benchmarks/bench_engine.py " + " ".join(
+    command = "python -m benchmarks.bench_engine " + " ".join(
         argv if argv is not None else sys.argv[1:])
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

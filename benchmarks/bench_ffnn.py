@@ -1,7 +1,7 @@
 """FFNNRegressor against MLPRegressor (same architecture) and SVR on Emotion6-sized data.
 
 Each model runs in its own process, so peak memory is its own.
-Run: python benchmarks/bench_ffnn.py [--epochs 10]
+Run: python -m benchmarks.bench_ffnn [--epochs 10]
 """
 
 import argparse
@@ -9,8 +9,7 @@ import json
 import subprocess
 import sys
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 CHILD = r"""
 import json, resource, sys, time, warnings
@@ -64,7 +63,7 @@ def main():
           f"Ratios: FFNN epoch / MLPRegressor epoch = {f['per_epoch_s'] / m['per_epoch_s']:.2f}; "
           f"FFNN {a.epochs}-epoch fit / SVR fit = {f['fit_s'] / s['fit_s']:.1f}; "
           f"FFNN peak RSS / MLPRegressor peak RSS = {f['peak_rss_mb'] / m['peak_rss_mb']:.2f}."]
-    write("ffnn", f"python benchmarks/bench_ffnn.py --epochs {a.epochs}", {"results": res}, "\n".join(md))
+    write("ffnn", f"python -m benchmarks.bench_ffnn --epochs {a.epochs}", {"results": res}, "\n".join(md))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How far the reproduction's FFNN epochs are from this machine's floor (issue 14).
 
-Run: SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_ffnn_floor.py --cache-dir feature-cache
+Run: SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_ffnn_floor --cache-dir feature-cache
 
 The reproduction's time is model fitting (``emotion6_profile.md``), most of
 it the paper's 3000-1000-500 network.  For the paper settings (SGD, batch
@@ -33,14 +33,11 @@ a smaller network, or more cores.
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 
 def gemm_floor(n_in, hidden, n_out, n_train, batch, repeat=3):
@@ -187,7 +184,7 @@ def main():
            "pass per operation; not the default, and not used by the reproduction, since "
            "its weights are not bit-identical to Keras' step and every published FFNN "
            "number would move."]
-    write("ffnn_floor", "SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_ffnn_floor.py "
+    write("ffnn_floor", "SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_ffnn_floor "
           f"--cache-dir {a.cache_dir} --epochs {a.epochs}", {"rows": rows, "matmul_gflops": peak, "tuned_parts_s": parts},
           "\n".join(md))
 

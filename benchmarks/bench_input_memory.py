@@ -14,7 +14,7 @@ Each measurement runs in a fresh process; peak RSS is that process's
 fork and exec).  A fresh process that only imports the package is measured
 too, as the floor.
 
-Run: SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_input_memory.py
+Run: SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_input_memory
 """
 
 import json
@@ -25,8 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 CHILD = r"""
 import json, resource, sys, time
@@ -101,7 +100,7 @@ def main():
            "and OASIS photos (repeated past 2,880):", "",
            "| images | peak RSS (MiB) | seconds |", "|---|---|---|"]
     md += [f"| {n:,} | {v['peak_mib']:,.0f} | {v['seconds']:.0f} |" for n, v in curve.items()]
-    write("input_memory", "SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_input_memory.py",
+    write("input_memory", "SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_input_memory",
           {"big_png_kb": size_kb, "rows": rows, "predict_curve": curve}, "\n".join(md))
 
 

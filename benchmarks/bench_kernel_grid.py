@@ -11,7 +11,7 @@ process, the order alternated, ``--repeat`` times; the median is reported.
 
 Usage::
 
-    python benchmarks/bench_kernel_grid.py --cache-dir feature-cache --n-jobs 2
+    python -m benchmarks.bench_kernel_grid --cache-dir feature-cache --n-jobs 2
 """
 
 from __future__ import annotations
@@ -20,20 +20,18 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVR
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
-from sklearn_emotion import PooledLayerFeatures  # noqa: E402
-from sklearn_emotion.datasets import load_emotion6  # noqa: E402
-from sklearn_emotion.pipeline import FEATURE_FAMILIES, make_scaler  # noqa: E402
-from sklearn_emotion.reproduce._kernel_grid import svr_grid_search  # noqa: E402
+from sklearn_emotion import PooledLayerFeatures
+from sklearn_emotion.datasets import load_emotion6
+from sklearn_emotion.pipeline import FEATURE_FAMILIES, make_scaler
+from sklearn_emotion.reproduce._kernel_grid import svr_grid_search
 
 GRID = {"svr__C": [1.0, 3.0, 10.0], "svr__epsilon": [0.1, 0.3]}
 
@@ -44,7 +42,7 @@ def main(argv=None):
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
-    command = ("python benchmarks/bench_kernel_grid.py "
+    command = ("python -m benchmarks.bench_kernel_grid "
                + " ".join(argv if argv is not None else sys.argv[1:]))
     import joblib
 

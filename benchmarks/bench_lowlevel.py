@@ -1,21 +1,19 @@
 """Per-image cost of the colour, GIST and LBP features, and of the transformer shell.
 
-Run: python benchmarks/bench_lowlevel.py [--n 40]
+Run: python -m benchmarks.bench_lowlevel [--n 40]
 """
 
 import argparse
-import sys
 
 import numpy as np
 import scipy.fft
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import emotion6_subset, median_time, write  # noqa: E402
+from benchmarks._common import emotion6_subset, median_time, write
 
-from sklearn_emotion import ColorFeatures, GISTFeatures, LBPFeatures, load_image  # noqa: E402
-from sklearn_emotion.features.color import color_features, load_color_name_table  # noqa: E402
-from sklearn_emotion.features.texture import (  # noqa: E402
-    _square_grey, gabor_filter_bank, gist, lbp_histogram,
+from sklearn_emotion import ColorFeatures, GISTFeatures, LBPFeatures, load_image
+from sklearn_emotion.features.color import color_features, load_color_name_table
+from sklearn_emotion.features.texture import (
+    square_grey, gabor_filter_bank, gist, lbp_histogram,
 )
 
 
@@ -48,7 +46,7 @@ def main():
                           paths_over_pure=shell_paths / pure)
 
     # GIST: time of the FFTs it performs, on the same sizes, against the whole descriptor
-    grey = _square_grey(images[0], 256)
+    grey = square_grey(images[0], 256)
     pre_side = 256 + 10 + (256 + 10) % 2
     x_pre = np.random.default_rng(0).random((pre_side, pre_side))
     x_main = np.random.default_rng(0).random((320, 320)).astype(np.float32)
@@ -88,7 +86,7 @@ def main():
            f"{skimage_t * 1e3:.1f} ms an image of the {rows['lbp']['pure_s'] * 1e3:.1f} ms of "
            f"`lbp_histogram` (ratio {rows['lbp']['pure_s'] / skimage_t:.2f}); the rest is the "
            "grey conversion and the histogram."]
-    write("lowlevel", "python benchmarks/bench_lowlevel.py --n %d" % a.n,
+    write("lowlevel", "python -m benchmarks.bench_lowlevel --n %d" % a.n,
           {"decode_s": decode, "families": rows}, "\n".join(md))
 
 

@@ -15,7 +15,7 @@ For each: wall time, the peak resident memory of the largest process
 ``tables.csv`` must be identical (the same numbers whatever the cache and
 ``--n-jobs``); the benchmark fails otherwise.
 
-Run: SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_main_job.py \
+Run: SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_main_job \
          [--n-jobs 2] -- --subset 200 --folds 2 --no-cnn
 """
 
@@ -28,9 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
-from profile_reproduction import profile  # noqa: E402
+from benchmarks._common import write
+from benchmarks.profile_reproduction import profile
 
 KERAS_MODELS = ("FFNN", "CNN")
 
@@ -110,7 +109,7 @@ def main():
            "| tables | model | features | seconds |", "|---|---|---|---|"]
     md += [f"| {f['tables']} | {f['model']} | {f['features']} | {f['seconds']:.1f} |"
            for f in warm["fits"]]
-    command = ("SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_main_job.py"
+    command = ("SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_main_job"
                + (f" --n-jobs {a.n_jobs}" if a.n_jobs else "") + " -- " + shown)
     write("main_job", command,
           {k: {kk: vv for kk, vv in r.items() if kk != "tables"} for k, r in runs.items()},

@@ -2,7 +2,7 @@
 
 Run::
 
-    SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_memory.py \
+    SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_memory \
         --cache-dir feature-cache [--sizes 200,1000,1980] [--cold 200] [--family-sizes 16,64] \
         [--tables 2,3,4,best] [--n-jobs 2]
 
@@ -36,8 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 FAMILY_SCRIPT = r"""
 import sys, json
@@ -230,7 +229,7 @@ def main():
                "|---|---|---|---|"]
         md += [f"| {r['family']} | {r['images']} | {r['peak_rss_mib']:.0f} | {r['wall_s']:.0f} |"
                for r in rows["family"]]
-    cmd = "SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_memory.py " + " ".join(sys.argv[1:])
+    cmd = "SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_memory " + " ".join(sys.argv[1:])
     write(a.name, cmd.strip(), {"rows": rows, "env_data_home": os.environ.get("SKLEARN_EMOTION_DATA")},
           "\n".join(md))
 

@@ -1,6 +1,6 @@
 """Wall time of the pooled-feature extractor against the network's own invocations.
 
-Run: python benchmarks/bench_pooled.py [--n 320]
+Run: python -m benchmarks.bench_pooled [--n 320]
 
 For each configuration of :class:`~sklearn_emotion.PooledLayerFeatures`
 (one extractor for any backbone), in one run, side by side:
@@ -23,15 +23,13 @@ one run.
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emotion6_subset, write  # noqa: E402
+from benchmarks._common import emotion6_subset, write
 
-from sklearn_emotion import PooledLayerFeatures, load_image  # noqa: E402
-from sklearn_emotion._image import resize_rgb  # noqa: E402
+from sklearn_emotion import PooledLayerFeatures, load_image
+from sklearn_emotion._image import resize_rgb
 
 TFLITE = "models/mobilenet_v2_1.0_224_quant.tflite"
 
@@ -119,7 +117,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=320)
     args = ap.parse_args(argv)
-    command = "python benchmarks/bench_pooled.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.bench_pooled " + " ".join(argv if argv is not None else sys.argv[1:])
     paths = emotion6_subset(args.n + 32)
     warm, paths = paths[:32], paths[32:]
     rows = {}

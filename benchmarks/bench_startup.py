@@ -2,7 +2,7 @@
 to exit, each command a fresh process (median of 3), and whether any native
 log line (TensorFlow, absl, LiteRT) got through the filter.
 
-Run: SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_startup.py
+Run: SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_startup
 """
 
 import os
@@ -12,10 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emotion6_subset, write  # noqa: E402
+from benchmarks._common import emotion6_subset, write
 
 
 def first_output(cmd, env):
@@ -68,7 +66,7 @@ def main():
     for name, r in rows.items():
         md.append(f"| `sklearn-emotion {name}` | {r['first_output_s']:.2f} | {r['exit_s']:.2f} | "
                   f"{len(r['native_noise'])} |")
-    write("startup", "SKLEARN_EMOTION_DATA=../shared python benchmarks/bench_startup.py",
+    write("startup", "SKLEARN_EMOTION_DATA=../shared python -m benchmarks.bench_startup",
           {"commands": rows}, "\n".join(md))
 
 

@@ -12,7 +12,7 @@ decides each claim from the numbers by a fixed rule, printed beside it:
   each target, each direction), *does not hold* when it holds for none, and
   is *mixed* otherwise, with the comparisons that fail named.
 
-Run: python benchmarks/claims_on_two_sets.py \
+Run: python -m benchmarks.claims_on_two_sets \
         --within benchmarks/results/emotion6/results.json benchmarks/results/oasis/results.json \
         --cross benchmarks/results/cross_set/cross_set.json \
         --fig8 benchmarks/results/object_emotion_correlation.json \
@@ -21,11 +21,9 @@ Run: python benchmarks/claims_on_two_sets.py \
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 T = ("V", "A")
 REGS = ("SVR (RBF, C=1)", "FFNN (tuned)")
@@ -186,7 +184,7 @@ def main():
     cross = _load(a.cross)
     sets = cross["sets"]
     rows = claims(sets, [_within(i) for i in infos], cross, [_load(p) for p in a.fig8])
-    command = ("python benchmarks/claims_on_two_sets.py --within " + " ".join(a.within)
+    command = ("python -m benchmarks.claims_on_two_sets --within " + " ".join(a.within)
                + f" --cross {a.cross} --fig8 " + " ".join(a.fig8))
     write("claims_on_two_sets", command,
           {"sets": sets, "claims": [{"claim": c, "paper": p, "verdicts": v} for c, p, v in rows]},

@@ -7,11 +7,10 @@ stopping on a validation split of the training fold, at most --epochs
 epochs); an SVR on object logits + scene features whose C and epsilon are
 chosen by 3-fold grid search inside the training fold; and the plain average
 of the two (fixed weights, nothing tuned on test data).
-Run: python benchmarks/cnn_svr_ensemble.py --cache-dir cache --epochs 6
+Run: python -m benchmarks.cnn_svr_ensemble --cache-dir cache --epochs 6
 """
 
 import argparse
-import sys
 import time
 import warnings
 
@@ -21,14 +20,13 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVR
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
-from sklearn_emotion import CNNRegressor  # noqa: E402
-from sklearn_emotion.datasets import load_emotion6  # noqa: E402
-from sklearn_emotion.pipeline import make_scaler  # noqa: E402
-from sklearn_emotion.pipeline import FEATURE_FAMILIES  # noqa: E402
-from sklearn_emotion.reproduce import FEATURE_SETS  # noqa: E402
+from sklearn_emotion import CNNRegressor
+from sklearn_emotion.datasets import load_emotion6
+from sklearn_emotion.pipeline import make_scaler
+from sklearn_emotion.pipeline import FEATURE_FAMILIES
+from sklearn_emotion.reproduce import FEATURE_SETS
 
 
 def scores(y, p):
@@ -78,7 +76,7 @@ def main():
     for k, r in rows.items():
         md.append(f"| {names[k]} | {r['mse_V']:.3f} | {r['mse_A']:.3f} | {r['r2_V']:.3f} | "
                   f"{r['r2_A']:.3f} | {r['r_V']:.3f} | {r['r_A']:.3f} |")
-    write("cnn_svr_ensemble", f"python benchmarks/cnn_svr_ensemble.py --cache-dir {a.cache_dir} "
+    write("cnn_svr_ensemble", f"python -m benchmarks.cnn_svr_ensemble --cache-dir {a.cache_dir} "
           f"--epochs {a.epochs}", {"rows": rows, "epochs": epochs}, "\n".join(md))
 
 

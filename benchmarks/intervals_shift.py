@@ -19,7 +19,7 @@ directions pooled, ``fit(..., groups=set)``) is reported from its file.
 
 Usage::
 
-    python benchmarks/intervals_shift.py --cache-dir feature-cache
+    python -m benchmarks.intervals_shift --cache-dir feature-cache
 """
 
 from __future__ import annotations
@@ -27,15 +27,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import KFold
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import pooled_sets, write  # noqa: E402
+from benchmarks._common import pooled_sets, write
 
-from sklearn_emotion import AffectModel, PooledLayerFeatures, load_pretrained  # noqa: E402
+from sklearn_emotion import AffectModel, PooledLayerFeatures, load_pretrained
 
 SETS = ("emotion6", "oasis")
 T = ("valence", "arousal")
@@ -61,7 +59,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache-dir", default="feature-cache")
     args = ap.parse_args(argv)
-    command = ("python benchmarks/intervals_shift.py "
+    command = ("python -m benchmarks.intervals_shift "
                + " ".join(argv if argv is not None else sys.argv[1:]))
     t0 = time.perf_counter()
     mn = pooled_sets(args.cache_dir)

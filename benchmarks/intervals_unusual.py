@@ -18,7 +18,7 @@ is a rule, not a calibration (see ``widen_unusual``).
 
 Usage::
 
-    python benchmarks/intervals_unusual.py --cache-dir feature-cache
+    python -m benchmarks.intervals_unusual --cache-dir feature-cache
 """
 
 from __future__ import annotations
@@ -26,17 +26,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import KFold
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
-from sklearn_emotion import AffectModel  # noqa: E402
-from sklearn_emotion.datasets import NON_PHOTO_KINDS, load_emotion6, load_oasis, make_non_photos  # noqa: E402
-from sklearn_emotion.pretrained import recipe_features  # noqa: E402
+from sklearn_emotion import AffectModel
+from sklearn_emotion.datasets import NON_PHOTO_KINDS, load_emotion6, load_oasis, make_non_photos
+from sklearn_emotion.pretrained import recipe_features
 
 SETS = {"emotion6": load_emotion6, "oasis": load_oasis}
 
@@ -78,7 +76,7 @@ def main(argv=None):
     ap.add_argument("--cache-dir", default="feature-cache")
     ap.add_argument("--n-jobs", type=int, default=2)
     args = ap.parse_args(argv)
-    command = ("python benchmarks/intervals_unusual.py "
+    command = ("python -m benchmarks.intervals_unusual "
                + " ".join(argv if argv is not None else sys.argv[1:]))
     t0 = time.perf_counter()
     data = {s: load() for s, load in SETS.items()}

@@ -10,8 +10,8 @@ marked "not explained".
 
 Usage (a clean checkout: mutmut edits the files and restores them)::
 
-    SKLEARN_EMOTION_DATA=../shared python benchmarks/mutation_check.py
-    python benchmarks/mutation_check.py --report-only   # rewrite the report from the last run
+    SKLEARN_EMOTION_DATA=../shared python -m benchmarks.mutation_check
+    python -m benchmarks.mutation_check --report-only   # rewrite the report from the last run
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, write  # noqa: E402
+from benchmarks._common import RESULTS, write
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = RESULTS / "mutation_raw.json"
@@ -178,7 +177,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args(argv)
-    command = "python benchmarks/mutation_check.py " + " ".join(
+    command = "python -m benchmarks.mutation_check " + " ".join(
         argv if argv is not None else sys.argv[1:])
     if args.report_only:
         raw = json.loads(RAW.read_text())

@@ -5,21 +5,19 @@ valence and arousal?
 Object emotion = word norms (Warriner et al. 2013, NRC-VAD fallback) of the
 ImageNet classes, from (a) the top-1 matched class, (b) the
 probability-weighted mixture over matched classes.
-Run: python benchmarks/object_emotion_correlation.py --cache-dir cache [--dataset oasis]
+Run: python -m benchmarks.object_emotion_correlation --cache-dir cache [--dataset oasis]
 """
 
 import argparse
-import sys
 
 import numpy as np
 from scipy.stats import pearsonr
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import RESULTS, write  # noqa: E402
+from benchmarks._common import RESULTS, write
 
-from sklearn_emotion import ObjectFeatures  # noqa: E402
-from sklearn_emotion.reproduce import load_dataset  # noqa: E402
-from sklearn_emotion.features.object_emotion import class_emotion_table, object_emotion  # noqa: E402
+from sklearn_emotion import ObjectFeatures
+from sklearn_emotion.reproduce import load_dataset
+from sklearn_emotion.features.object_emotion import class_emotion_table, object_emotion
 
 
 def main():
@@ -68,7 +66,7 @@ def main():
            f"{rows['probability-weighted, arousal']['r']:.3f}).", "",
            f"![scatter](object_emotion_correlation{suffix}.png)"]
     write(f"object_emotion_correlation{suffix}",
-          f"python benchmarks/object_emotion_correlation.py --cache-dir {a.cache_dir} "
+          f"python -m benchmarks.object_emotion_correlation --cache-dir {a.cache_dir} "
           f"--dataset {a.dataset}",
           {"rows": rows, "matched_fraction": float(ok.mean())}, "\n".join(md))
 

@@ -24,7 +24,7 @@ fitted on one set only (a different picture set, still photos).
 
 Usage::
 
-    SKLEARN_EMOTION_DATA=../shared python benchmarks/ood_eval.py --cache-dir feature-cache
+    SKLEARN_EMOTION_DATA=../shared python -m benchmarks.ood_eval --cache-dir feature-cache
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from sklearn_emotion import AffectModel
 from sklearn_emotion.pretrained import recipe_features
 from sklearn_emotion.datasets import NON_PHOTO_KINDS, make_non_photos
 
-from _common import RECIPE_WORDS, pooled_sets, recipe_argument, result_name  # noqa: E402  (this folder, on sys.path as the script's own)
+from benchmarks._common import RECIPE_WORDS, pooled_sets, recipe_argument, result_name
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pretrained_v2"
 
@@ -117,7 +117,7 @@ def main(argv=None):
            "per_kind_n": a.per_kind, "seconds": time.time() - t0}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{result_name('ood', a.recipe)}.json").write_text(json.dumps(out, indent=1))
-    cmd = (f"SKLEARN_EMOTION_DATA=../shared python benchmarks/ood_eval.py --cache-dir {a.cache_dir} "
+    cmd = (f"SKLEARN_EMOTION_DATA=../shared python -m benchmarks.ood_eval --cache-dir {a.cache_dir} "
            f"--unseen-folds {a.unseen_folds} --recipe {a.recipe}")
     lines = [f"Command: `{cmd}`", "",
              f"{out['seconds']:.0f} s on 2 CPU cores. Emotion6 + OASIS, 5-fold CV: "

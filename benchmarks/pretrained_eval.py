@@ -20,7 +20,7 @@ MobileNetV2 logits + ``StandardScaler`` + ``SVR``.
 
 Usage::
 
-    python benchmarks/pretrained_eval.py --cache-dir feature-cache [--check-rebuild]
+    python -m benchmarks.pretrained_eval --cache-dir feature-cache [--check-rebuild]
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import pearsonr
@@ -40,12 +39,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine  # noqa: E402
+from benchmarks._common import RESULTS, machine
 
-from sklearn_emotion import AffectModel, ObjectFeatures, PooledLayerFeatures, load_pretrained  # noqa: E402
-from sklearn_emotion.datasets import load_emotion6, load_oasis  # noqa: E402
-from sklearn_emotion.pretrained import check_images, fit_recipe, recipe_features  # noqa: E402
+from sklearn_emotion import AffectModel, ObjectFeatures, PooledLayerFeatures, load_pretrained
+from sklearn_emotion.datasets import load_emotion6, load_oasis
+from sklearn_emotion.pretrained import check_images, fit_recipe, recipe_features
 
 OUT = RESULTS / "pretrained"
 #: where ``--recipe v2`` writes (``--recipe v1``, the default, writes OUT)
@@ -113,7 +111,7 @@ def main(argv=None):
                        "ridge), the v2 recipe")
     if args.only:
         return rerun_part(args, argv)
-    command = "python benchmarks/pretrained_eval.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.pretrained_eval " + " ".join(argv if argv is not None else sys.argv[1:])
     t_start = time.perf_counter()
     e6, oa = load_emotion6(), load_oasis()
     data = {"emotion6": (list(e6.filenames), e6.target, e6.distributions),
@@ -217,11 +215,11 @@ def rerun_part(args, argv):
             Affect.name = ("AffectModel (pooled MobileNetV2 TFLite + EfficientNet-Lite2 layers + "
                            "ridge), the v2 recipe")
         payload.setdefault("rendered_again", []).append(
-            "python benchmarks/pretrained_eval.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+            "python -m benchmarks.pretrained_eval " + " ".join(argv if argv is not None else sys.argv[1:]))
         (OUT / "results.json").write_text(json.dumps(payload, indent=1))
         (OUT / "results.md").write_text(markdown(payload, {"affect": Affect, "baseline": Baseline}))
         return 0
-    command = "python benchmarks/pretrained_eval.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.pretrained_eval " + " ".join(argv if argv is not None else sys.argv[1:])
     payload.setdefault("partial_reruns", []).append(command)
     t0 = time.perf_counter()
     e6, oa = load_emotion6(), load_oasis()

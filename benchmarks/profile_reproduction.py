@@ -5,19 +5,17 @@ Reads a finished run's ``results.json`` and ``per_fold.csv`` (the
 measured by the run itself) and writes the breakdown, largest first, with
 each model's share of the run and its seconds per fold.
 
-Run: python benchmarks/profile_reproduction.py benchmarks/results/oasis [--n-jobs N]
+Run: python -m benchmarks.profile_reproduction benchmarks/results/oasis [--n-jobs N]
      (writes benchmarks/results/<name>_profile.md/.json)
 """
 
 import argparse
 import csv
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 
 def concurrent(model, tables, n_jobs):
@@ -107,7 +105,7 @@ def main():
                     help="the run's --n-jobs, for runs whose results.json predates recording it")
     a = ap.parse_args()
     p = profile(a.folder, a.n_jobs)
-    command = f"python benchmarks/profile_reproduction.py {a.folder}" + (
+    command = f"python -m benchmarks.profile_reproduction {a.folder}" + (
         f" --n-jobs {a.n_jobs}" if a.n_jobs else "")
     write(f"{Path(a.folder).name}_profile", command, p, markdown(p))
 

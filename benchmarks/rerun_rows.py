@@ -10,7 +10,7 @@ too (features ``image pixels``).
 
 Run::
 
-    python benchmarks/rerun_rows.py --cache-dir feature-cache --name emotion6_ffnn_rerun \
+    python -m benchmarks.rerun_rows --cache-dir feature-cache --name emotion6_ffnn_rerun \
         [--rows "FFNN (tuned)|all" "CNN fine-tuned, MobileNetV2 (conv-train, max 2 epochs)|image pixels" ...]
 """
 
@@ -20,18 +20,16 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, write  # noqa: E402
+from benchmarks._common import RESULTS, write
 
-from sklearn_emotion.reproduce import FEATURE_SETS, compute_features, evaluate, load_dataset  # noqa: E402
-from sklearn_emotion.reproduce._engine import shutdown_workers  # noqa: E402
-from sklearn_emotion.reproduce._protocol import CNN_ROWS, cnn_row, models  # noqa: E402
+from sklearn_emotion.reproduce import FEATURE_SETS, compute_features, evaluate, load_dataset
+from sklearn_emotion.reproduce._engine import shutdown_workers
+from sklearn_emotion.reproduce._protocol import CNN_ROWS, cnn_row, models
 
 OLD = RESULTS / "emotion6" / "tables.csv"
 
@@ -85,7 +83,7 @@ def main(argv=None):
     opts = f"--cache-dir {a.cache_dir} --name {a.name}".split()
     if a.note:
         opts += ["--note", repr(a.note)]
-    write(a.name, "python benchmarks/rerun_rows.py " + " ".join(
+    write(a.name, "python -m benchmarks.rerun_rows " + " ".join(
         opts + ["--rows"] + [f"'{r}'" for r in a.rows]),
         {"rows": json.loads(json.dumps(rows, default=float))}, "\n".join(md))
     return 0

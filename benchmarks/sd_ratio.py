@@ -11,7 +11,7 @@ prediction of 6 is a stronger statement than it looks.
 
 Usage::
 
-    SKLEARN_EMOTION_DATA=../shared python benchmarks/sd_ratio.py --cache-dir feature-cache
+    SKLEARN_EMOTION_DATA=../shared python -m benchmarks.sd_ratio --cache-dir feature-cache
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sklearn.model_selection import KFold
 
 from sklearn_emotion import AffectModel, PooledLayerFeatures
 
-from _common import RECIPE_WORDS, pooled_sets, recipe_argument, result_name  # noqa: E402  (this folder, on sys.path as the script's own)
+from benchmarks._common import RECIPE_WORDS, pooled_sets, recipe_argument, result_name
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pretrained_v2"
 
@@ -49,7 +49,7 @@ def main(argv=None):
         rows[f"{src} -> {dst}"] = (m._predict_features(F).std(axis=0) / y.std(axis=0)).tolist()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{result_name('sd_ratio', a.recipe)}.json").write_text(json.dumps(rows, indent=1))
-    cmd = f"SKLEARN_EMOTION_DATA=../shared python benchmarks/sd_ratio.py --cache-dir {a.cache_dir} --recipe {a.recipe}"
+    cmd = f"SKLEARN_EMOTION_DATA=../shared python -m benchmarks.sd_ratio --cache-dir {a.cache_dir} --recipe {a.recipe}"
     lines = [f"Command: `{cmd}`", "",
              f"Standard deviation of the predictions of {RECIPE_WORDS[a.recipe]} over that of the ratings "
              "(out-of-fold within a set; fitted on all of one set for the other).", "",

@@ -22,7 +22,7 @@ optimism (five candidates, 2,880 images).
 
 Usage::
 
-    python benchmarks/select_v2.py --cache-dir feature-cache
+    python -m benchmarks.select_v2 --cache-dir feature-cache
 """
 
 from __future__ import annotations
@@ -30,16 +30,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import pearsonr
 from sklearn.model_selection import KFold
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import pooled_sets, write  # noqa: E402
+from benchmarks._common import pooled_sets, write
 
-from sklearn_emotion import AffectModel, ColorFeatures, PooledLayerFeatures  # noqa: E402
+from sklearn_emotion import AffectModel, ColorFeatures, PooledLayerFeatures
 
 SETS = ("emotion6", "oasis")
 TARGETS = ("valence", "arousal")
@@ -86,7 +84,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache-dir", default="feature-cache")
     args = ap.parse_args(argv)
-    command = "python benchmarks/select_v2.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.select_v2 " + " ".join(argv if argv is not None else sys.argv[1:])
     t0 = time.perf_counter()
     mn = pooled_sets(args.cache_dir)
     lite = pooled_sets(args.cache_dir, backbone="efficientnet_lite2")

@@ -2,11 +2,10 @@
 
 Only the training part of outer fold 1 (KFold(5, shuffle=True, random_state=0))
 is used, split again 80/20; candidates are scored on that inner hold-out.
-Run: python benchmarks/tune_ffnn.py --cache-dir cache
+Run: python -m benchmarks.tune_ffnn --cache-dir cache
 """
 
 import argparse
-import sys
 import time
 import warnings
 
@@ -14,14 +13,13 @@ import numpy as np
 from sklearn.model_selection import KFold, train_test_split
 from sklearn.pipeline import make_pipeline
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
-from sklearn_emotion import FFNNRegressor  # noqa: E402
-from sklearn_emotion.pipeline import make_scaler  # noqa: E402
-from sklearn_emotion.datasets import load_emotion6  # noqa: E402
-from sklearn_emotion.pipeline import FEATURE_FAMILIES  # noqa: E402
-from sklearn_emotion.reproduce import FEATURE_SETS  # noqa: E402
+from sklearn_emotion import FFNNRegressor
+from sklearn_emotion.pipeline import make_scaler
+from sklearn_emotion.datasets import load_emotion6
+from sklearn_emotion.pipeline import FEATURE_FAMILIES
+from sklearn_emotion.reproduce import FEATURE_SETS
 
 CANDIDATES = {
     "paper: SGD lr 1e-4, momentum 0.9, batch 1000": dict(solver="sgd", learning_rate_init=1e-4, batch_size=1000),
@@ -67,7 +65,7 @@ def main():
     for k, r in rows.items():
         md.append(f"| {k} | {r['mse_V']:.3f} | {r['mse_A']:.3f} | {r['r2_V']:.3f} | {r['r2_A']:.3f} | "
                   f"{r['epochs']} | {r['seconds']:.0f} |")
-    write("tune_ffnn", f"python benchmarks/tune_ffnn.py --cache-dir {a.cache_dir} --max-iter {a.max_iter} "
+    write("tune_ffnn", f"python -m benchmarks.tune_ffnn --cache-dir {a.cache_dir} --max-iter {a.max_iter} "
           f"--features '{a.features}' --clip {a.clip:g}", {"rows": rows}, "\n".join(md))
 
 

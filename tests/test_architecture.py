@@ -40,3 +40,48 @@ def test_the_check_sees_a_private_import(tmp_path):
     (pkg / "_b.py").write_text("X = 1\n")
     (pkg / "c.py").write_text("from .a import _hidden\nfrom . import _b\n")
     assert _private_imports(pkg) == [("c.py", 1, "a", "_hidden")]
+
+
+BENCHMARKS = PACKAGE.parent / "benchmarks"
+
+
+def _benchmark_private_imports(folder=BENCHMARKS, package=PACKAGE):
+    """(file, line, module, name) of every import, in the benchmark scripts,
+    of a private name of the package that is not a submodule; and of every
+    script that edits ``sys.path``."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if "sys.path" in source:
+            found.append((str(path.relative_to(folder)), 0, "sys", "path"))
+        for node in ast.walk(ast.parse(source)):
+            if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                    and node.module.split(".")[0] == package.name):
+                continue
+            target = package.parent.joinpath(*node.module.split("."))
+            for alias in node.names:
+                name = alias.name
+                if not name.startswith("_") or name.startswith("__"):
+                    continue
+                if (target / f"{name}.py").is_file() or (target / name).is_dir():
+                    continue
+                found.append((str(path.relative_to(folder)), node.lineno, node.module, name))
+    return found
+
+
+def test_benchmarks_use_public_names_and_leave_sys_path_alone():
+    assert _benchmark_private_imports() == []
+
+
+def test_the_benchmark_check_sees_a_private_import_and_a_path_edit(tmp_path):
+    pkg = tmp_path / "sklearn_emotion"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "models" / "cnn.py").write_text("def _step():\n    pass\n")
+    (pkg / "models" / "_steps.py").write_text("def step():\n    pass\n")
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "a.py").write_text("from sklearn_emotion.models.cnn import _step\n"
+                                "from sklearn_emotion.models import _steps\n")
+    (bench / "b.py").write_text("import sys\nsys.path.insert(0, '.')\n")
+    assert _benchmark_private_imports(bench, pkg) == [
+        ("a.py", 1, "sklearn_emotion.models.cnn", "_step"), ("b.py", 0, "sys", "path")]

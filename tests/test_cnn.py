@@ -86,7 +86,7 @@ def test_micro_batches_make_the_minibatch_update(subset):
 
 
 def test_accumulated_gradient_is_the_minibatch_gradient(subset):
-    """One SGD update of _accumulating_step over slices of 3 equals the update
+    """One SGD update of accumulating_step over slices of 3 equals the update
     of the whole minibatch of 8 (SGD's update is linear in the gradient, so
     float order stays float order): the real MobileNetV2 in conv-train mode,
     real images."""
@@ -94,7 +94,7 @@ def test_accumulated_gradient_is_the_minibatch_gradient(subset):
     import tensorflow as tf
     from PIL import Image
 
-    from sklearn_emotion.models.cnn import _accumulating_step
+    from sklearn_emotion.models._cnn_steps import accumulating_step
 
     X, y = subset
     m = CNNRegressor("mobilenet_v2", NOTOP, "conv-train")
@@ -117,7 +117,7 @@ def test_accumulated_gradient_is_the_minibatch_gradient(subset):
         loss = tf.reduce_mean(tf.square(whole(imgs, training=True) - Y))
     grads = tape.gradient(loss, whole.trainable_variables)
     keras.optimizers.SGD(0.05).apply_gradients(zip(grads, whole.trainable_variables))
-    step = _accumulating_step(sliced, keras.optimizers.SGD(0.05), lambda idx: imgs[idx], Y, 3)
+    step = accumulating_step(sliced, keras.optimizers.SGD(0.05), lambda idx: imgs[idx], Y, 3)
     sliced_loss = step(np.arange(8))
 
     np.testing.assert_allclose(sliced_loss, float(loss), rtol=1e-5)
@@ -158,17 +158,17 @@ def test_frozen_backbone_features_cached_across_fits(subset, tmp_path, monkeypat
     """``cache_dir`` caches the frozen backbone's pooled features per image: a
     second fit on overlapping images decodes only the new ones, and the
     numbers equal those of an uncached fit."""
-    from sklearn_emotion.models import cnn
+    from sklearn_emotion.models import _cnn_steps
 
     X, y = subset
     decoded = []
-    real = cnn._decode
+    real = _cnn_steps.decode_resized
 
     def counting(items, idx, side):
         decoded.extend(items[i] for i in idx)
         return real(items, idx, side)
 
-    monkeypatch.setattr(cnn, "_decode", counting)
+    monkeypatch.setattr(_cnn_steps, "decode_resized", counting)
     params = dict(batch_size=8, max_iter=2, random_state=0, learning_rate=1e-3)
     plain = CNNRegressor("mobilenet_v2", NOTOP, **params).fit(X[:20], y[:20])
     assert len(decoded) == 20
@@ -237,10 +237,10 @@ def test_bad_image_in_fit_named_before_training(subset, tmp_path, train_range):
 
 def test_resized_images_on_disk_read_back(subset):
     from sklearn_emotion._image import load_image, resize_rgb
-    from sklearn_emotion.models.cnn import _ResizedImages
+    from sklearn_emotion.models._cnn_steps import ResizedImages
 
     X, _ = subset
-    store = _ResizedImages(X[:5], 32)
+    store = ResizedImages(X[:5], 32)
     try:
         ref = np.stack([resize_rgb(load_image(p), (32, 32)) for p in X[:5]])
         np.testing.assert_array_equal(store[[4, 0, 2]], ref[[4, 0, 2]])

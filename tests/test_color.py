@@ -114,16 +114,10 @@ def test_hsv_of_distinct_colours_is_skimages_bit_for_bit():
 
 
 def test_color_features_equal_the_per_pixel_computation(emotion6_paths):
-    import importlib.util
-    from pathlib import Path
-
+    from benchmarks import bench_color as bench
     from sklearn_emotion._image import load_image
     from sklearn_emotion.features.color import color_features, load_color_name_table
 
-    spec = importlib.util.spec_from_file_location(
-        "bench_color", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_color.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     table = load_color_name_table()
     for path in emotion6_paths[::150]:
         im = load_image(path)

@@ -96,11 +96,7 @@ def test_weights_are_the_registered_file():
 def test_port_matches_reference_logits():
     from sklearn_emotion._efficientnet import build_efficientnet_lite2, load_state
 
-    sys.path.insert(0, str(HERE.parent / "benchmarks" / "reference"))
-    try:
-        from efficientnet_lite2_logits import inputs
-    finally:
-        sys.path.pop(0)
+    from benchmarks.reference.efficientnet_lite2_logits import inputs
     ref = np.load(REFERENCE)
     x, names = inputs()
     assert list(ref["names"]) == names

@@ -1,4 +1,4 @@
-import time, numpy as np, sys
+import time, numpy as np
 from sklearn_emotion import PooledLayerFeatures, ObjectFeatures, ColorFeatures
 from sklearn_emotion.datasets import combine_datasets
 b = combine_datasets("emotion6", "oasis")

@@ -5,7 +5,7 @@ existed (it was removed in the next commit; results and verdict in
 ``benchmarks/results/pretrained_v2/intervals_difficulty.md``)::
 
     git checkout 143bfee
-    SKLEARN_EMOTION_DATA=../shared python benchmarks/exploration/intervals_difficulty.py feature-cache
+    SKLEARN_EMOTION_DATA=../shared python -m benchmarks.exploration.intervals_difficulty feature-cache
 """
 import numpy as np, sys
 from sklearn.model_selection import KFold

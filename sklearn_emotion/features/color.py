@@ -9,7 +9,8 @@ from ..resources import fetch
 from ._base import ImageTransformer
 
 __all__ = ["ColorFeatures", "color_features", "color_names", "load_color_name_table",
-           "COLOR_NAMES", "color_feature_names"]
+           "COLOR_NAMES", "color_feature_names", "hue_saturation", "names_from_counts",
+           "weighted_sums"]
 
 #: The 11 basic colour terms of van de Weijer et al. (2009), in table order.
 COLOR_NAMES = (
@@ -62,24 +63,50 @@ def color_names(image, table, mode="soft") -> np.ndarray:
        Names for Real-World Applications", IEEE TIP 18(7), 2009.
     """
     img = np.asarray(image).reshape(-1, 3)
-    return _names_from_counts(img, np.ones(len(img), dtype=np.int64), table, mode)
+    return names_from_counts(img, np.ones(len(img), dtype=np.int64), table, mode)
 
 
-def _weighted_sums(weights, rows):
-    """``rows @ weights`` for ``rows`` (k, n), summed in an order that does
-    not depend on the machine's BLAS threads.
+def weighted_sums(weights, rows):
+    """``rows @ weights``, summed in an order that does not depend on the
+    machine's BLAS threads.
 
     A BLAS product's summation order follows its thread count (joblib's
     workers run BLAS on one thread, the main process on every core), which
     moved values by ~1e-14 between ``n_jobs=1`` and ``n_jobs=2``; NumPy's
     own ``einsum`` loop (``optimize=False`` never calls BLAS) does not.
+
+    Parameters
+    ----------
+    weights : array-like of shape (n,)
+    rows : array-like of shape (k, n)
+
+    Returns
+    -------
+    ndarray of shape (k,)
     """
     rows = np.ascontiguousarray(rows, dtype=np.float64)
     return np.einsum("ji,i->j", rows, np.asarray(weights, dtype=np.float64))
 
 
-def _names_from_counts(rgb8, counts, table, mode):
-    """Colour-name fractions of colours ``rgb8`` (n, 3) seen ``counts`` times."""
+def names_from_counts(rgb8, counts, table, mode):
+    """Colour-name fractions of colours seen a number of times each.
+
+    Parameters
+    ----------
+    rgb8 : ndarray of shape (n, 3), uint8
+        Distinct colours.
+    counts : array-like of shape (n,)
+        How many pixels have each colour.
+    table : ndarray of shape (32768, 11)
+        The colour-naming table (:func:`load_color_name_table`).
+    mode : {"soft", "hard"}
+        Probability mass of every name, or all of it to the likeliest.
+
+    Returns
+    -------
+    ndarray of shape (11,)
+        The fractions of :data:`COLOR_NAMES`, summing to 1.
+    """
     idx = (
         (rgb8[:, 0] >> 3).astype(np.int64)
         + 32 * (rgb8[:, 1] >> 3).astype(np.int64)
@@ -88,7 +115,7 @@ def _names_from_counts(rgb8, counts, table, mode):
     counts = np.bincount(idx, weights=counts, minlength=32768).astype(np.float64)
     used = np.nonzero(counts)[0]
     if mode == "soft":
-        mass = _weighted_sums(counts[used], table[used].T)
+        mass = weighted_sums(counts[used], table[used].T)
     elif mode == "hard":
         mass = np.bincount(np.argmax(table[used], axis=1), weights=counts[used], minlength=11)
     else:
@@ -109,12 +136,25 @@ def _hsv_uint8(rgb8):
     r, g, b = (np.multiply(rgb8[:, k], 1.0 / 255, dtype=np.float64) for k in range(3))
     v = np.maximum(np.maximum(r, g), b)
     delta = v - np.minimum(np.minimum(r, g), b)
-    return _hue_saturation(r, g, b, v, delta) + (v,)
+    return hue_saturation(r, g, b, v, delta) + (v,)
 
 
-def _hue_saturation(r, g, b, v, delta):
-    """skimage's hue and saturation from channels on [0, 1], their maximum
-    ``v`` and range ``delta``."""
+def hue_saturation(r, g, b, v, delta):
+    """skimage's hue and saturation from channels on [0, 1].
+
+    Parameters
+    ----------
+    r, g, b : ndarray
+        The channels, on [0, 1].
+    v, delta : ndarray
+        Their maximum and range (maximum minus minimum).
+
+    Returns
+    -------
+    h, s : ndarray
+        Hue and saturation on [0, 1]; 0 for greys, as in
+        :func:`skimage.color.rgb2hsv`, whose formulas (and tie rule) these are.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         s = delta / v
         # where two channels tie for the maximum, the later formula wins, as in skimage
@@ -203,7 +243,7 @@ def color_features(image, table, hsv_bins=(8, 3, 3), names_mode="soft") -> np.nd
     rgb8 = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], axis=1)
     h, s, v = _hsv_uint8(rgb8.astype(np.uint8))
     ang = 2 * np.pi * h
-    means = _weighted_sums(
+    means = weighted_sums(
         counts, np.stack([*(rgb8.T / 255.0), np.cos(ang), np.sin(ang), v, s])
     ) / n
     mean_rgb, (cx, cy, B, S) = means[:3], means[3:]
@@ -214,7 +254,7 @@ def color_features(image, table, hsv_bins=(8, 3, 3), names_mode="soft") -> np.nd
     vb = np.minimum((v * nv).astype(np.int64), nv - 1)
     hist = np.bincount((hb * ns + sb) * nv + vb, weights=counts, minlength=nh * ns * nv)
     peak = int(np.argmax(hist))
-    names = _names_from_counts(rgb8, counts, table, names_mode)
+    names = names_from_counts(rgb8, counts, table, names_mode)
     pad = [0.69 * B + 0.22 * S, -0.31 * B + 0.60 * S, -0.76 * B + 0.32 * S]
     return np.concatenate(
         [mean_rgb, [mean_h, S, B, peak, hist[peak] / n], names, pad]

@@ -12,7 +12,7 @@ from skimage.feature import local_binary_pattern
 
 from ._base import ImageTransformer
 
-__all__ = [
+__all__ = ["square_grey", 
     "GISTFeatures",
     "LBPFeatures",
     "gabor_filter_bank",
@@ -22,9 +22,21 @@ __all__ = [
 ]
 
 
-def _square_grey(image, size):
-    """Grey (channel mean, as LMgist) image resized so its short side is
-    ``size``, then centre-cropped to size × size; values on [0, 255]."""
+def square_grey(image, size):
+    """The image GIST describes: grey (the channel mean, as LMgist), resized
+    so its short side is ``size``, then centre-cropped to ``size`` × ``size``.
+
+    Parameters
+    ----------
+    image : ndarray of shape (h, w) or (h, w, 3)
+        Values on [0, 255].
+    size : int
+
+    Returns
+    -------
+    ndarray of shape (size, size), float64
+        Values on [0, 255].
+    """
     img = np.asarray(image, dtype=np.float32)
     if img.ndim == 3:
         img = img.mean(axis=2)
@@ -149,7 +161,7 @@ def gist(image, image_size=256, orientations_per_scale=(8, 8, 8, 8), n_blocks=4,
         filter_bank = gabor_filter_bank(orientations_per_scale, n)
     if filter_bank.shape[1:] != (n, n):
         raise ValueError(f"filter_bank has side {filter_bank.shape[1]}, expected {n}")
-    img = gist_prefilter(_square_grey(image, image_size), prefilter_fc)
+    img = gist_prefilter(square_grey(image, image_size), prefilter_fc)
     img = np.pad(img, boundary_extension, mode="symmetric")
     spec = scipy.fft.fft2(img.astype(np.float32))
     resp = np.abs(scipy.fft.ifft2(spec[None] * filter_bank, axes=(-2, -1)))

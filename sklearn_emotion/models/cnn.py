@@ -8,7 +8,7 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
-from .._quiet import import_keras, import_tensorflow
+from .._quiet import import_keras
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -17,112 +17,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backbones import BACKBONES, build_backbone, preprocess_fn
 from .._store import FeatureCache, cache_location, store_key
-from .._image import (
-    ImageBatchError,
-    ImageLoadError,
-    as_image_list,
-    image_key,
-    load_image,
-    resize_rgb,
-)
+from .._image import ImageBatchError, ImageLoadError, as_image_list, image_key
 from .._runners import infer as _infer
 from ..resources import content_token
+from . import _cnn_steps
+from ._cnn_steps import ResizedImages, accumulating_step, chunks
 from ._training import train_epochs
 
 __all__ = ["CNNRegressor"]
-
-
-class _ResizedImages:
-    """Images decoded once, resized to ``side``×``side`` and kept as uint8
-    rows of a temporary file, read back by index.
-
-    Training reads minibatches in random order for several epochs; keeping
-    the rows on disk (read with ``readinto``, not memory-mapped) rather than
-    in memory keeps the process's memory flat in the number of images.
-    Every item is decoded in the constructor, so unreadable images are
-    reported together, before any training, as an :class:`ImageBatchError`.
-    """
-
-    def __init__(self, items, side):
-        import tempfile
-
-        self.side = side
-        self.row = side * side * 3
-        self.file = tempfile.TemporaryFile(prefix="sklearn-emotion-images-")
-        errors = {}
-        for c in _chunks(len(items)):
-            imgs, _, errs = _decode(items, c, side)
-            errors.update(errs)
-            if not errors:
-                self.file.write(np.ascontiguousarray(imgs).tobytes())
-        self.n = len(items)
-        if errors:
-            self.close()
-            raise ImageBatchError(errors)
-
-    def __len__(self):
-        return self.n
-
-    def __getitem__(self, idx):
-        idx = np.atleast_1d(np.asarray(idx, dtype=np.intp))
-        out = np.empty((len(idx), self.side, self.side, 3), np.uint8)
-        for k, i in enumerate(idx):
-            self.file.seek(int(i) * self.row)
-            self.file.readinto(memoryview(out[k]).cast("B"))
-        return out
-
-    def close(self):
-        self.file.close()
-
-
-def _decode(items, idx, side):
-    """Decode and resize ``items[idx]``: (uint8 batch, decoded indices, errors)."""
-    imgs, ok, errors = [], [], {}
-    for i in idx:
-        try:
-            imgs.append(resize_rgb(load_image(items[i], i), (side, side)))
-            ok.append(int(i))
-        except ImageLoadError as exc:
-            errors[int(i)] = exc
-    batch = np.stack(imgs) if imgs else np.empty((0, side, side, 3), np.uint8)
-    return batch, ok, errors
-
-
-def _accumulating_step(model, optimizer, batch_x, Y, micro):
-    """One minibatch update whose gradient is summed over slices of
-    ``micro`` samples, each weighted by its share of the minibatch.
-
-    The minibatch's mean squared error is the weighted sum of the slices'
-    means, so the summed gradient is the minibatch's gradient; only the
-    activations of one slice are alive at a time.  Returns ``step(idx) ->
-    loss`` for :func:`~._training.train_epochs`.
-    """
-    tf = import_tensorflow()
-
-    variables = model.trainable_variables
-
-    @tf.function(reduce_retracing=True)
-    def slice_gradient(x, y, weight):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True) - y)) * weight
-        return loss, tape.gradient(loss, variables)
-
-    def step(idx):
-        total, summed = 0.0, None
-        for s in range(0, len(idx), micro):
-            part = idx[s:s + micro]
-            weight = tf.constant(len(part) / len(idx), tf.float32)
-            loss, grads = slice_gradient(batch_x(part), Y[part], weight)
-            summed = grads if summed is None else [a + g for a, g in zip(summed, grads)]
-            total += float(loss)
-        optimizer.apply_gradients(zip(summed, variables))
-        return total
-
-    return step
-
-
-def _chunks(n, size=64):
-    return (np.arange(s, min(s + size, n)) for s in range(0, n, size))
 
 
 class CNNRegressor(RegressorMixin, BaseEstimator):
@@ -329,7 +231,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             def batch_x(idx, train=True):
                 return (Etr if train else Eva)[idx]
         else:
-            store = _ResizedImages(items, side)
+            store = ResizedImages(items, side)
             trainer = model
 
             def batch_x(idx, train=True):
@@ -344,11 +246,11 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                 return trainer.train_on_batch(batch_x(idx), Y[tr][idx],
                                               return_dict=True)["loss"]
         else:
-            step = _accumulating_step(trainer, optimizer, batch_x, Y[tr], micro)
+            step = accumulating_step(trainer, optimizer, batch_x, Y[tr], micro)
 
         def validate():
             pv = np.concatenate([_infer(trainer, batch_x(c, False))
-                                 for c in _chunks(len(va))])
+                                 for c in chunks(len(va))])
             return float(np.mean((pv - Y[va]) ** 2)), None
 
         try:
@@ -381,11 +283,11 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         if self.train_range == "conv-frozen":
             base, head = self._parts()
             E = self._embed(base, items)
-            rows = [np.asarray(head(E[c]), dtype=np.float64) for c in _chunks(len(items))]
+            rows = [np.asarray(head(E[c]), dtype=np.float64) for c in chunks(len(items))]
         else:
             rows, errors = [], {}
-            for c in _chunks(len(items)):
-                imgs, _, errs = _decode(items, c, self._side())
+            for c in chunks(len(items)):
+                imgs, _, errs = _cnn_steps.decode_resized(items, c, self._side())
                 errors.update(errs)
                 if not errors:
                     rows.append(np.asarray(_infer(self.model_, self._prep(imgs)),
@@ -427,7 +329,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         errors = {}
 
         def embed(idx):
-            imgs, ok, errs = _decode(items, idx, self._side())
+            imgs, ok, errs = _cnn_steps.decode_resized(items, idx, self._side())
             errors.update(errs)
             if ok:
                 emb = np.asarray(_infer(base, self._prep(imgs)), dtype=np.float32)
@@ -437,7 +339,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                         cache.put(keys[i], vec)
 
         keys = [None] * len(items)
-        for c in _chunks(len(items)):
+        for c in chunks(len(items)):
             if cache is None:
                 embed(list(c))
                 continue
