@@ -51,6 +51,10 @@ def test_code_token_follows_the_imports_and_ignores_documentation(package_copy):
     t_color = _store.code_token(color)
     _edit(package_copy / "_image.py", "\ndef ", "\nEDITED = 1\n\n\ndef ")
     assert _store.code_token(color) != t_color
+    # the store's own code is not part of any key: it computes nothing
+    t_color = _store.code_token(color)
+    _edit(package_copy / "_store.py", "\ndef ", "\nEDITED = 1\n\n\ndef ")
+    assert _store.code_token(color) == t_color
     with pytest.raises(ModuleNotFoundError, match="sklearn_emotion.models.renamed"):
         _store.code_token("sklearn_emotion.models.renamed")
 
