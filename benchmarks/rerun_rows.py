@@ -28,7 +28,6 @@ from sklearn.model_selection import KFold
 from benchmarks._common import RESULTS, write
 
 from sklearn_emotion.reproduce import FEATURE_SETS, compute_features, evaluate, load_dataset
-from sklearn_emotion.reproduce._engine import shutdown_workers
 from sklearn_emotion.reproduce._protocol import CNN_ROWS, cnn_row, models
 
 OLD = RESULTS / "emotion6" / "tables.csv"
@@ -69,7 +68,6 @@ def main(argv=None):
     keys = [("test MSE V", "test_mse_V_mean"), ("test MSE A", "test_mse_A_mean"),
             ("test r V", "test_r_V_mean"), ("test r A", "test_r_A_mean"),
             ("epochs", "epochs_mean"), ("fit s", "fit_seconds_mean")]
-    shutdown_workers()
     md = ["Emotion6, the reproduction's 5 folds and features; mean over folds. 'before': "
           "`benchmarks/results/emotion6/tables.csv`; 'now': the current code. "
           f"{a.note} Fit seconds are not comparable across the two runs' machines.", "",

@@ -255,7 +255,7 @@ def test_cross_set_resumes_its_fits_and_reads_within_numbers_last(tmp_path, monk
     runs = (("SVR (RBF, C=1)", "low-level"), ("linear regression", "object"))
     calls = []
     real = _cross.transfer
-    monkeypatch.setattr(_cross, "transfer", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(_cross, "transfer", lambda *a, **k: calls.append(1) or real(*a, **k))
     pending = tmp_path / "emotion6-running" / "results.json"
     with pytest.raises(FileNotFoundError):
         run_cross_set(tmp_path / "x", subset=n, folds=2, runs=runs, cache_dir=cache,
@@ -275,13 +275,14 @@ def test_cross_set_resumes_its_fits_and_reads_within_numbers_last(tmp_path, monk
 
 def test_keras_fits_run_in_a_worker_and_the_run_stays_flat():
     """TensorFlow keeps ~110 MB of each deleted network of the paper's size;
-    the reproduction fits Keras models in a loky worker (replaced when it has
-    grown by 300 MB), so this process's memory does not grow with the fits,
-    and the numbers equal an in-process fit."""
+    the engine fits Keras models in its network worker (a loky process,
+    replaced when it has grown by 300 MB, stopped with the engine), so this
+    process's memory does not grow with the fits, and the numbers equal an
+    in-process fit."""
     import os
 
     from sklearn_emotion import FFNNRegressor
-    from sklearn_emotion.reproduce import _engine, _evaluation
+    from sklearn_emotion.reproduce import Engine, _evaluation
 
     def rss():
         with open("/proc/self/status") as f:
@@ -291,55 +292,93 @@ def test_keras_fits_run_in_a_worker_and_the_run_stays_flat():
     X, y = rng.normal(size=(120, 300)), rng.normal(size=(120, 2))
     model = FFNNRegressor(hidden_layer_sizes=(3000, 1000, 500), solver="adam", max_iter=2,
                           early_stopping=False, random_state=0)
-    try:
-        here, n_here = _evaluation._fit_predict_here(model, True, X[:100], y[:100], [X[100:]])
-        before = rss()
-        pids = set()
+    here, n_here = _evaluation._fit_predict_here(model, True, X[:100], y[:100], [X[100:]])
+    before = rss()
+    pids = set()
+    with Engine() as engine:
         for _ in range(4):
-            (pred,), n_iter = _engine.in_worker(_evaluation._fit_predict_here, model, True,
-                                                X[:100], y[:100], [X[100:]])
+            (pred,), n_iter = engine.call(_evaluation._fit_predict_here, model, True,
+                                          X[:100], y[:100], [X[100:]])
             np.testing.assert_allclose(pred, here[0], rtol=1e-6)
             assert n_iter == n_here == 2
-            pids |= {p for ex in _engine._EXECUTOR for p in ex._processes}
-        assert rss() - before < 100, "the fits' memory stayed in this process"
-        assert pids and os.getpid() not in pids
-    finally:
-        _engine.shutdown_workers()
-    assert not _engine._EXECUTOR
-    # models without TensorFlow stay in this process
+            pids |= set(engine._worker._processes)
+    assert rss() - before < 100, "the fits' memory stayed in this process"
+    assert pids and os.getpid() not in pids
+    assert engine._worker is None  # stopped with the engine
+    # models without TensorFlow are not sent to the network worker
     from sklearn.svm import SVR
 
     assert not _evaluation.uses_tensorflow(SVR())
     assert _evaluation.uses_tensorflow(model)
 
 
+def _square(x):
+    return x * x
+
+
+def test_light_tasks_run_in_loky_workers_that_exit_when_idle():
+    """Tasks without a network run in joblib's loky processes (not threads
+    of this process, whose heap would keep what they freed), and those
+    workers exit within seconds of their stage instead of idling 300 s
+    beside the next stage's network."""
+    import os
+    import time
+
+    import psutil
+
+    from sklearn_emotion.reproduce import Engine, Task
+    from sklearn_emotion.reproduce._engine import IDLE_WORKER_TIMEOUT
+
+    tasks = [Task(("t", i), _square, (i,)) for i in range(6)]
+    with Engine(n_jobs=2) as engine:
+        got = {t.name: (res, rec) for t, res, rec in engine.run([tasks])}
+    assert {k[1]: v[0] for k, v in got.items()} == {i: i * i for i in range(6)}
+    workers = {rec["worker"].rsplit(":", 1)[1] for _, rec in got.values()}
+    assert str(os.getpid()) not in workers
+
+    def loky_children():
+        return [c for c in psutil.Process().children(recursive=True)
+                if "LokyProcess" in " ".join(c.cmdline())]
+
+    deadline = time.monotonic() + IDLE_WORKER_TIMEOUT + 20
+    while loky_children() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not loky_children()
+
+
 FEATURES_IN_WORKER = r"""
-import json, sys
+import json, sys, time
 import numpy as np
-from sklearn_emotion.reproduce import _engine
+import psutil
 from sklearn_emotion.reproduce._run import compute_features
+from sklearn_emotion.reproduce._engine import IDLE_WORKER_TIMEOUT
 from sklearn_emotion.datasets import load_emotion6
 paths = np.asarray(load_emotion6().filenames)[:3]
 from sklearn_emotion.features import ColorFeatures
 # one image a chunk: three chunks, so the colour family goes to joblib's workers
 feats, info = compute_features(["color", "object"], paths, cache_dir=sys.argv[1], n_jobs=2,
                                families={"color": lambda: ColorFeatures(batch_size=1)})
-import psutil
-idle = [c for c in psutil.Process().children(recursive=True) if "LokyProcess" in " ".join(c.cmdline())]
+def loky():
+    return [c for c in psutil.Process().children(recursive=True)
+            if "LokyProcess" in " ".join(c.cmdline())]
+left_at_once = len(loky())
+deadline = time.monotonic() + IDLE_WORKER_TIMEOUT + 20
+while loky() and time.monotonic() < deadline:
+    time.sleep(0.5)
 print(json.dumps({"object": feats["object"].tolist(), "color": feats["color"].tolist(),
-                  "computed": info["object"]["computed"], "workers": len(_engine._EXECUTOR),
-                  "idle_joblib_workers": len(idle),
+                  "computed": info["object"]["computed"], "left_at_once": left_at_once,
+                  "idle_joblib_workers": len(loky()),
                   "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
 """
 
 
 def test_feature_networks_run_in_the_worker_and_leave_with_it(tmp_path, data_home):
-    """A CNN family's network runs in the worker process, which stops when
-    the features are done (TensorFlow keeps ~1 GB of a process that ran the
-    feature networks): the run's own process never imports TensorFlow, and
-    the features equal the transformer's in this process.  joblib's
-    image-level workers (colour, ``n_jobs=2``) are stopped too, rather than
-    left idle for loky's 300 s beside the fits that follow."""
+    """A CNN family's network runs in the engine's network worker, which
+    stops when the features are done (TensorFlow keeps ~1 GB of a process
+    that ran the feature networks): the run's own process never imports
+    TensorFlow, and the features equal the transformer's in this process.
+    joblib's image-level workers (colour, ``n_jobs=2``) exit within seconds
+    rather than idling loky's 300 s beside the fits that follow."""
     import subprocess
     import sys
 
@@ -348,7 +387,8 @@ def test_feature_networks_run_in_the_worker_and_leave_with_it(tmp_path, data_hom
     p = subprocess.run([sys.executable, "-c", FEATURES_IN_WORKER, str(tmp_path / "cache")],
                        capture_output=True, text=True, check=True)
     out = json.loads(p.stdout.strip().splitlines()[-1])
-    assert out["computed"] == 3 and out["workers"] == 0 and out["idle_joblib_workers"] == 0
+    assert out["computed"] == 3 and out["idle_joblib_workers"] == 0
+    assert out["left_at_once"] <= 2  # the colour workers, idle; the network worker is gone
     assert not out["tensorflow"] and not out["keras"]
     paths = list(load_emotion6().filenames[:3])
     np.testing.assert_allclose(out["object"], FEATURE_FAMILIES["object"]().fit_transform(paths),
@@ -357,38 +397,36 @@ def test_feature_networks_run_in_the_worker_and_leave_with_it(tmp_path, data_hom
                                rtol=1e-12)
 
 
-def test_the_fit_worker_leaves_joblibs_process_pool_alone():
-    """After a Keras fit in the fit worker, scikit-learn's own process pool
-    (the nested CV's GridSearchCV with --n-jobs 2) still starts: the fit
-    worker once took loky's process-wide executor and the grid search
-    failed on it (AttributeError: no _temp_folder_manager)."""
+def test_the_network_worker_leaves_joblibs_process_pool_alone():
+    """After a Keras fit in the network worker, scikit-learn's own process
+    pool (a GridSearchCV with n_jobs=2) still starts: a fit worker once took
+    loky's process-wide executor and the grid search failed on it
+    (AttributeError: no _temp_folder_manager)."""
     from sklearn.model_selection import GridSearchCV
     from sklearn.svm import SVR
 
     from sklearn_emotion import FFNNRegressor
-    from sklearn_emotion.reproduce import _engine, _evaluation
+    from sklearn_emotion.reproduce import Engine, _evaluation
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 4)), rng.normal(size=(60, 2))
     model = FFNNRegressor((8,), max_iter=2, early_stopping=False, random_state=0)
-    try:
-        _engine.in_worker(_evaluation._fit_predict_here, model, True, X[:50], y[:50], [X[50:]])
+    with Engine() as engine:
+        engine.call(_evaluation._fit_predict_here, model, True, X[:50], y[:50], [X[50:]])
         search = GridSearchCV(SVR(), {"C": [1.0, 10.0]}, cv=2, n_jobs=2).fit(X, y[:, 0])
         serial = GridSearchCV(SVR(), {"C": [1.0, 10.0]}, cv=2, n_jobs=1).fit(X, y[:, 0])
         np.testing.assert_array_equal(search.cv_results_["mean_test_score"],
                                       serial.cv_results_["mean_test_score"])
-        # and the fit worker still serves the next fit
-        (pred,), _ = _engine.in_worker(_evaluation._fit_predict_here, model, True, X[:50],
-                                       y[:50], [X[50:]])
+        # and the network worker still serves the next fit
+        (pred,), _ = engine.call(_evaluation._fit_predict_here, model, True, X[:50],
+                                 y[:50], [X[50:]])
         assert pred.shape == (10, 2)
-    finally:
-        _engine.shutdown_workers()
 
 
-def test_the_fit_workers_replacement_notice_is_not_shown():
-    """loky warns when it starts a new fit worker in place of one whose memory
-    grew (deliberate: see in_worker); a run hides that notice, from
-    whichever thread, and nothing else."""
+def test_the_network_workers_replacement_notice_is_not_shown():
+    """loky warns when it starts a new network worker in place of one whose
+    memory grew (deliberate: see _network_worker); an engine hides that
+    notice, from whichever thread, and nothing else."""
     import inspect
     import re
     import threading
@@ -396,29 +434,27 @@ def test_the_fit_workers_replacement_notice_is_not_shown():
 
     from joblib.externals.loky import process_executor
 
-    from sklearn_emotion.reproduce._engine import _WORKER_REPLACED, stopping_workers
+    from sklearn_emotion.reproduce import Engine
+    from sklearn_emotion.reproduce._engine import _WORKER_REPLACED
 
     # loky's own words (its source splits the string over two literals)
     assert _WORKER_REPLACED in re.sub(r'"\s*"', "", inspect.getsource(process_executor))
 
-    @stopping_workers
-    def run():
-        t = threading.Thread(target=warnings.warn, args=(
-            _WORKER_REPLACED + ". This can be caused by a too short worker timeout or by a "
-            "memory leak.", UserWarning))
-        t.start()
-        t.join()
-        warnings.warn("something else", UserWarning)
-
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        run()
+        with Engine():
+            t = threading.Thread(target=warnings.warn, args=(
+                _WORKER_REPLACED + ". This can be caused by a too short worker timeout or by a "
+                "memory leak.", UserWarning))
+            t.start()
+            t.join()
+            warnings.warn("something else", UserWarning)
     assert [str(w.message) for w in seen] == ["something else"]
 
 
 def test_scikit_learn_folds_in_parallel_give_the_same_numbers(data_home):
-    """evaluate(n_jobs=2) fits an SVR's folds at once (threads); every fold's
-    scores and out-of-fold predictions equal the one-at-a-time run's."""
+    """evaluate(n_jobs=2) fits an SVR's folds at once (loky processes); every
+    fold's scores and out-of-fold predictions equal the one-at-a-time run's."""
     from sklearn.pipeline import make_pipeline
     from sklearn.svm import SVR
 
@@ -437,41 +473,6 @@ def test_scikit_learn_folds_in_parallel_give_the_same_numbers(data_home):
         assert {k: v for k, v in a.items() if k != "fit_seconds"} == \
                {k: v for k, v in b.items() if k != "fit_seconds"}
     assert np.isfinite(serial.oof).all() and len(serial.folds) == 4
-
-
-def test_trim_heap_gives_back_what_threads_freed():
-    """Memory a thread allocated and freed stays in its glibc arena, pinned
-    by the allocations left between (as after the SVR folds and the nested
-    grid search on joblib threads); trim_heap returns it to the system."""
-    import sys
-    import threading
-
-    from sklearn_emotion.reproduce._engine import trim_heap
-
-    if not sys.platform.startswith("linux"):
-        pytest.skip("glibc's malloc_trim")
-
-    def rss():
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS"))
-
-    keep = []
-
-    def work():
-        freed = []
-        for i in range(3000):
-            freed.append(bytearray(64 * 1024))  # malloc, below its mmap threshold
-            if i % 50 == 0:
-                keep.append(bytearray(2000))  # stays: pins the pages around it
-        del freed[:]
-
-    t = threading.Thread(target=work)
-    t.start()
-    t.join()
-    before = rss()
-    assert trim_heap()
-    assert before - rss() > 100, "the freed 190 MB stayed resident"
-    assert len(keep) == 60
 
 
 def test_kernel_grid_search_equals_gridsearchcv():

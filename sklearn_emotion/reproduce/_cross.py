@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from .._store import FoldStore
-from ._engine import shutdown_workers, stopping_workers
+from ._engine import Engine
 from ._evaluation import evaluate, subset_indices, transfer
 from ._protocol import FEATURE_SETS, TABLE3_SETS, models
 from ._run import compute_features, load_dataset
@@ -27,7 +27,6 @@ CROSS_RUNS = tuple(
 )
 
 
-@stopping_workers
 def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"), folds=5,
                   subset=None, runs=CROSS_RUNS, cache_dir=None, n_jobs=None, random_state=0,
                   ffnn_max_iter=300, ffnn_hidden=None, within=None, data_home=None, log=print,
@@ -79,39 +78,41 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
     cv = KFold(folds, shuffle=True, random_state=random_state)
     # every finished fit is checkpointed, so an interrupted run resumes
     store = FoldStore(out / ".checkpoints")
-    rows = []
-    # the transfers first; the within-set numbers (read from `within` only
-    # now, so a reproduction may still be running meanwhile) after
-    for model_name, fs in runs:
-        model, joint = regs[model_name]
-        X = [np.hstack([f[c] for c in FEATURE_SETS[fs]]) for _, _, f in data]
-        row = {"model": model_name, "features": fs}
-        for a, b in ((0, 1), (1, 0)):
-            key = store.key_of(model, bool(joint), X[a], data[a][1], X[b], data[b][1])
-            hit = store.load(key)
-            if hit is None:
-                sc, pred = transfer(model, joint, X[a], data[a][1], X[b], data[b][1])
-                store.save(key, sc, pred)
-            else:
-                sc = hit[0]
-            row[f"{data[a][0]} -> {data[b][0]}"] = sc
-        rows.append(row)
-        if log:
-            log(f"cross-set: {model_name} on {fs} done ({time.perf_counter() - t0:.0f} s)")
-        _write(out, data, rows, folds, time.perf_counter() - t0)
-    known = [_within_table(w, folds, random_state, len(d[1]))
-             for w, d in zip(within or (None, None), data)]
-    for row in rows:
-        model, joint = regs[row["model"]]
-        X = [np.hstack([f[c] for c in FEATURE_SETS[row["features"]]]) for _, _, f in data]
-        for (name, y, _), Xi, kn in zip(data, X, known):
-            if (row["model"], row["features"]) in kn:
-                row[f"within {name}"] = kn[(row["model"], row["features"])]
-            else:
-                row[f"within {name}"] = evaluate(model, Xi, y, cv, joint=joint,
-                                                 store=store).summary()
-        _write(out, data, rows, folds, time.perf_counter() - t0)
-    shutdown_workers()
+    # one network worker for every transfer and within-set fit; stopped at the end
+    with Engine(None, n_jobs) as engine:
+        rows = []
+        # the transfers first; the within-set numbers (read from `within` only
+        # now, so a reproduction may still be running meanwhile) after
+        for model_name, fs in runs:
+            model, joint = regs[model_name]
+            X = [np.hstack([f[c] for c in FEATURE_SETS[fs]]) for _, _, f in data]
+            row = {"model": model_name, "features": fs}
+            for a, b in ((0, 1), (1, 0)):
+                key = store.key_of(model, bool(joint), X[a], data[a][1], X[b], data[b][1])
+                hit = store.load(key)
+                if hit is None:
+                    sc, pred = transfer(model, joint, X[a], data[a][1], X[b], data[b][1],
+                                        engine=engine)
+                    store.save(key, sc, pred)
+                else:
+                    sc = hit[0]
+                row[f"{data[a][0]} -> {data[b][0]}"] = sc
+            rows.append(row)
+            if log:
+                log(f"cross-set: {model_name} on {fs} done ({time.perf_counter() - t0:.0f} s)")
+            _write(out, data, rows, folds, time.perf_counter() - t0)
+        known = [_within_table(w, folds, random_state, len(d[1]))
+                 for w, d in zip(within or (None, None), data)]
+        for row in rows:
+            model, joint = regs[row["model"]]
+            X = [np.hstack([f[c] for c in FEATURE_SETS[row["features"]]]) for _, _, f in data]
+            for (name, y, _), Xi, kn in zip(data, X, known):
+                if (row["model"], row["features"]) in kn:
+                    row[f"within {name}"] = kn[(row["model"], row["features"])]
+                else:
+                    row[f"within {name}"] = evaluate(model, Xi, y, cv, joint=joint,
+                                                     store=store, engine=engine).summary()
+            _write(out, data, rows, folds, time.perf_counter() - t0)
     summary = _write(out, data, rows, folds, time.perf_counter() - t0, complete=True)
     store.clear()
     return summary

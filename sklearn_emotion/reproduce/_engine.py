@@ -4,11 +4,15 @@ The science (:mod:`._evaluation`) describes each cross-validation fold of each
 model as a :class:`Task` (a function and its arguments) and never says where
 it runs.  :class:`Engine` runs them:
 
-- **on this machine** (``scheduler=None``, the default), as the reproduction
-  always has: a task that trains a Keras network runs in one worker process
-  (:func:`in_worker`), the others on joblib threads (``n_jobs``), and the
-  worker is stopped between stages, so that TensorFlow's memory leaves with
-  it (see :func:`in_worker`);
+- **on this machine** (``scheduler=None``, the default), every task in a
+  worker process, never in the caller's: a task that trains a Keras network
+  in the engine's network worker (one loky process, so one network's memory
+  at a time), which loky replaces once TensorFlow's per-network leak has grown
+  it by 300 MB and the engine stops at the end of each stage; the others on
+  ``n_jobs`` processes of joblib's loky backend, which exit once idle.  So no
+  process outlives the work that grew it, and the caller's process (which
+  never imports TensorFlow) stays as small as it was after the features,
+  whatever order the rows come in;
 - **on a Dask cluster** (``scheduler="local:N"`` starts a ``LocalCluster`` of
   N single-threaded worker processes; any other string is a scheduler's
   address): every task of every stage is submitted at once through joblib's
@@ -21,7 +25,6 @@ computes do not depend on where it ran (``tests/test_reproduce.py``).
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import time
@@ -32,8 +35,7 @@ import joblib
 
 from .._config import with_config
 
-__all__ = ["Engine", "Task", "in_worker", "peak_rss_mib", "run_task", "shutdown_workers",
-           "stop_joblib_workers", "stopping_workers", "trim_heap"]
+__all__ = ["Engine", "Task", "peak_rss_mib", "run_task"]
 
 
 @dataclass
@@ -41,7 +43,7 @@ class Task:
     """One unit of work: ``fn(*args)``, named by ``name`` (any hashable).
 
     ``uses_tensorflow``: it trains a Keras network (on this machine it then
-    runs in the worker process of :func:`in_worker`).  ``info`` is copied
+    runs in the engine's network worker).  ``info`` is copied
     into the task's record (row, fold, ...).
     """
 
@@ -86,99 +88,31 @@ def run_task(task):
                     "peak_rss_mib": peak_rss_mib()}
 
 
-# ------------------------------------------------- this machine's worker
-_EXECUTOR: list = []
+# ------------------------------------------------- this machine's workers
 #: loky's warning when it starts a new worker with jobs pending.
 _WORKER_REPLACED = "A worker stopped while some jobs were given to the executor"
+#: Seconds an idle worker of joblib's loky backend lives (joblib's default is
+#: 300): the light tasks' workers exit soon after their stage.
+IDLE_WORKER_TIMEOUT = 10
 
 
-def in_worker(fn, *args):
-    """``fn(*args)`` in the run's worker process: for work that runs
-    TensorFlow (fitting Keras networks, the CNN feature families).
+def _network_worker():
+    """A loky executor of one process: where a network is fitted.
 
     TensorFlow does not give back what it allocated: about 110 MB of every
     Adam-trained network of the paper's size stays after the network is
     deleted (``clear_session`` does not free it; tensorflow/tensorflow#61791,
     keras-team/keras#20552), and a process that has run the feature networks
-    keeps about 1 GB after they are gone (measured: ``gc``, ``clear_session``
-    and ``malloc_trim`` return 5 %).  A reproduction's 100-odd fits in one
-    process would hold several GB.  The worker is joblib's loky executor,
-    which replaces a worker whose memory has grown by 300 MB since its first
-    task (it measures with psutil): the memory of the run stays flat, the
-    numbers are the same, and the main process never imports TensorFlow.
-    Call :func:`shutdown_workers` when done, or to drop the worker's memory
-    before a stage that does not need it.  The caller's settings
-    (:func:`sklearn_emotion.config_context`) travel with ``fn``.
+    keeps about 1 GB after they are gone.  loky replaces its worker once the
+    worker's memory has grown by 300 MB since its first task (it measures
+    with psutil), so a stage's many fits stay flat; the engine stops it after
+    each stage.  A private executor, not loky's process-wide reusable one:
+    joblib's loky backend (the light tasks, the families' image-level
+    parallelism) resizes that one to its own ``n_jobs``.
     """
-    if not _EXECUTOR:
-        # a private executor, not loky's process-wide reusable one: joblib's
-        # own loky backend (the feature families' image-level parallelism)
-        # takes that one over and fails on an executor it did not create
-        from joblib.externals.loky import ProcessPoolExecutor
+    from joblib.externals.loky import ProcessPoolExecutor
 
-        _EXECUTOR.append(ProcessPoolExecutor(max_workers=1, timeout=600))
-    return _EXECUTOR[0].submit(with_config(fn), *args).result()
-
-
-def stopping_workers(run):
-    """Decorate a run (reproduction, cross-set) so that the worker of
-    :func:`in_worker` stops when it ends, however it ends."""
-
-    @functools.wraps(run)
-    def wrapper(*args, **kwargs):
-        with warnings.catch_warnings():
-            # loky's notice when it replaces the worker whose memory grew by
-            # 300 MB (see in_worker): deliberate here, not a fault
-            warnings.filterwarnings("ignore", message=_WORKER_REPLACED, category=UserWarning)
-            try:
-                return run(*args, **kwargs)
-            finally:
-                shutdown_workers()
-
-    return wrapper
-
-
-def shutdown_workers():
-    """Stop the worker process of :func:`in_worker`, if one was started:
-    before the caller's stderr filter closes (the worker writes to it), and so
-    that its peak memory is counted in ``RUSAGE_CHILDREN``."""
-    while _EXECUTOR:
-        _EXECUTOR.pop().shutdown(wait=True)
-
-
-def stop_joblib_workers():
-    """Stop joblib's reusable loky workers now rather than after their 300 s
-    idle timeout (joblib keeps them for the next ``Parallel`` call).
-
-    The feature families' image-level parallelism leaves two of them, about
-    180-250 MiB each, which would otherwise sit beside the CNN rows' fit
-    worker.  A later ``Parallel`` call starts new ones.
-    """
-    from joblib.externals.loky import get_reusable_executor
-
-    # starts no worker when none is running: loky spawns them on submit
-    get_reusable_executor().shutdown(wait=True)
-
-
-def trim_heap():
-    """Give the C heap's free memory back to the system (glibc's
-    ``malloc_trim``; nothing elsewhere).
-
-    glibc gives each thread that allocates its own arena and keeps what is
-    freed in it for reuse: after the SVR folds and the nested grid search
-    ran on joblib threads, the main process of a full run held 746 MiB, 516
-    of them in such arenas (measured when the CNN rows came after them).
-    The reproduction fits the CNN rows first and calls this before them,
-    after the features.  Returns whether the call was made.
-    """
-    import ctypes
-
-    try:
-        trim = ctypes.CDLL(None).malloc_trim  # the C library this process runs on
-    except (OSError, AttributeError, TypeError):
-        return False
-    trim(0)
-    return True
+    return ProcessPoolExecutor(max_workers=1, timeout=600)
 
 
 # ----------------------------------------------------------------- engine
@@ -193,18 +127,26 @@ class Engine:
         started and stopped with the engine.  Anything else: the address of
         a running Dask scheduler (``tcp://host:8786``).
     n_jobs : int, optional
-        On this machine, the threads that run tasks without a network.
+        On this machine, the worker processes that run tasks without a
+        network (joblib's ``n_jobs``: None means 1 unless in a
+        ``joblib.parallel_config``).
 
-    Use it as a context manager (``with Engine(...) as engine``): a cluster
-    and its client are closed, and this machine's worker stopped, at the end.
+    Use it as a context manager (``with Engine(...) as engine``): the
+    network worker, a cluster and its client are stopped at the end, however
+    it ends.  loky's notice that it replaced the network worker (deliberate,
+    see :func:`_network_worker`) is silenced meanwhile.
     """
 
     def __init__(self, scheduler=None, n_jobs=None):
         self.scheduler = scheduler
         self.n_jobs = n_jobs
-        self._client = self._cluster = None
+        self._client = self._cluster = self._worker = None
+        self._warnings = None
 
     def __enter__(self):
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.filterwarnings("ignore", message=_WORKER_REPLACED, category=UserWarning)
         if self.scheduler is not None:
             from distributed import Client, LocalCluster
 
@@ -215,6 +157,7 @@ class Engine:
                 except ValueError:
                     n = 0
                 if n < 1:
+                    self.__exit__(None, None, None)
                     raise ValueError(f"scheduler {s!r}: expected 'local:N' with N >= 1 workers")
                 self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                              dashboard_address=None)
@@ -224,12 +167,17 @@ class Engine:
         return self
 
     def __exit__(self, *exc):
-        if self._client is not None:
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-        self._client = self._cluster = None
-        shutdown_workers()
+        try:
+            if self._client is not None:
+                self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+            self._client = self._cluster = None
+            self.recycle()
+        finally:
+            if self._warnings is not None:
+                self._warnings.__exit__(*exc)
+                self._warnings = None
 
     @property
     def workers(self):
@@ -239,21 +187,53 @@ class Engine:
             return None
         return sum(self._client.nthreads().values())
 
+    def call(self, fn, *args):
+        """``fn(*args)`` where networks run: on this machine in the network
+        worker (for work that runs TensorFlow: the feature networks, a
+        transfer fit); on a cluster, on one of its workers.  The caller's
+        settings (:func:`sklearn_emotion.config_context`) travel with it."""
+        if self._client is not None:
+            with joblib.parallel_config(backend="dask", client=self._client):
+                return joblib.Parallel(n_jobs=-1)([joblib.delayed(with_config(fn))(*args)])[0]
+        if self._worker is None:
+            self._worker = _network_worker()
+        return self._worker.submit(with_config(fn), *args).result()
+
+    def processes(self):
+        """A context in which joblib's loky backend (the default) keeps its
+        idle workers :data:`IDLE_WORKER_TIMEOUT` seconds instead of 300: for
+        the light tasks and the families' image-level parallelism, so that
+        no idle worker sits beside the next stage's network.  Another
+        backend chosen with ``joblib.parallel_config`` is left as it is."""
+        from contextlib import nullcontext
+
+        from joblib.parallel import LokyBackend, get_active_backend
+
+        if not isinstance(get_active_backend()[0], LokyBackend):
+            return nullcontext()
+        return joblib.parallel_config(backend="loky", idle_worker_timeout=IDLE_WORKER_TIMEOUT)
+
+    def recycle(self):
+        """Stop this machine's network worker, if one is running: its memory
+        leaves with it (and is counted in ``RUSAGE_CHILDREN``).  The next
+        network task starts a fresh one."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.shutdown(wait=True)
+
     def run(self, stages, *, stop_between=True):
         """Run every task of ``stages`` (lists of tasks); yield ``(task,
         result, record)`` as each finishes.
 
-        On this machine the stages run in order, the network tasks of each
-        one at a time in the worker and the others on ``n_jobs`` threads,
-        and the worker is stopped after each stage (``stop_between``).  On
+        On this machine the stages run in order: the network tasks of each
+        one at a time in the network worker, which is then stopped
+        (``stop_between``), and the others on ``n_jobs`` loky processes.  On
         a cluster every task is submitted at once.
         """
         stages = [list(s) for s in stages]
         if self._client is None:
-            for k, tasks in enumerate(stages):
-                yield from self._run_here(tasks)
-                if stop_between and k < len(stages) - 1:
-                    shutdown_workers()
+            for tasks in stages:
+                yield from self._run_here(tasks, stop_between)
             return
         tasks = [t for s in stages for t in s]
         if not tasks:
@@ -265,22 +245,24 @@ class Engine:
             for i, result, record in done:
                 yield tasks[i], result, record
 
-    def _run_here(self, tasks):
-        light = [t for t in tasks if not t.uses_tensorflow]
+    def _run_here(self, tasks, stop_after_networks):
         for t in tasks:
             if t.uses_tensorflow:
-                yield (t, *in_worker(run_task, t))
-        if len(light) > 1 and joblib.effective_n_jobs(self.n_jobs) > 1:
-            # threads: libsvm's fit and LAPACK release the GIL, the data is
-            # shared rather than copied, and the fit worker is untouched
-            fn = with_config(run_task)
-            done = joblib.Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")(
-                joblib.delayed(fn)(t) for t in light)
-            for t, (result, record) in zip(light, done):
-                yield t, result, record
-        else:
-            for t in light:
-                yield (t, *run_task(t))
+                yield (t, *self.call(run_task, t))
+        if stop_after_networks:
+            self.recycle()
+        light = [t for t in tasks if not t.uses_tensorflow]
+        if not light:
+            return
+        # loky processes, not threads: the caller's heap does not grow with
+        # the fits (glibc keeps each thread's freed arenas), and the workers
+        # exit once idle, so nothing they allocated outlives the stage
+        fn = with_config(_run_numbered)
+        with self.processes():
+            done = joblib.Parallel(n_jobs=self.n_jobs, return_as="generator_unordered")(
+                joblib.delayed(fn)(i, t) for i, t in enumerate(light))
+            for i, result, record in done:
+                yield light[i], result, record
 
 
 def _run_numbered(i, task):

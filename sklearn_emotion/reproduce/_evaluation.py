@@ -22,7 +22,7 @@ from sklearn.svm import SVR
 
 from ..pipeline import make_scaler
 from .._store import FoldStore
-from ._engine import Engine, Task, in_worker
+from ._engine import Engine, Task
 from ._kernel_grid import svr_grid_search
 from ._protocol import BEST_CANDIDATES, CLIP, FEATURE_SETS
 
@@ -184,16 +184,23 @@ def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None
         fold_log(log, table, name, features, k, rec, checkpoint=True)
         if bar is not None:
             bar.update(1)
-    own = engine is None
-    engine = Engine(None, n_jobs) if own else engine
-    for task, (rec, pte, _), _record in engine.run([tasks], stop_between=False):
-        k = task.name[1]
-        store.save(task.info["key"], rec, pte)
-        row.add(k, rec, pte)
-        fold_log(log, table, name, features, k, rec)
-        if bar is not None:
-            bar.update(1)
+    with _engine_or(engine, n_jobs) as eng:
+        for task, (rec, pte, _), _record in eng.run([tasks]):
+            k = task.name[1]
+            store.save(task.info["key"], rec, pte)
+            row.add(k, rec, pte)
+            fold_log(log, table, name, features, k, rec)
+            if bar is not None:
+                bar.update(1)
     return row.result()
+
+
+def _engine_or(engine, n_jobs=None):
+    """``engine`` as a context that leaves it running, or a new one of this
+    machine that stops its workers at the end."""
+    from contextlib import nullcontext
+
+    return Engine(None, n_jobs) if engine is None else nullcontext(engine)
 
 
 #: The nested search's SVR grid and its row's names.
@@ -251,13 +258,13 @@ def nested_best(feats, y, cv, random_state, n_jobs, log, bar=None, store=None, e
         fold_log(log, "best", row.name, row.features, k, rec, checkpoint=True, choice=choice)
         if bar is not None:
             bar.update(1)
-    engine = Engine(None, None) if engine is None else engine  # folds one at a time here
-    for task, (rec, pte, choice), _record in engine.run([tasks], stop_between=False):
-        store.save(task.info["key"], rec, pte, choice)
-        row.add(task.name[1], rec, pte, choice)
-        fold_log(log, "best", row.name, row.features, task.name[1], rec, choice=choice)
-        if bar is not None:
-            bar.update(1)
+    with _engine_or(engine) as eng:  # outer folds one at a time here
+        for task, (rec, pte, choice), _record in eng.run([tasks]):
+            store.save(task.info["key"], rec, pte, choice)
+            row.add(task.name[1], rec, pte, choice)
+            fold_log(log, "best", row.name, row.features, task.name[1], rec, choice=choice)
+            if bar is not None:
+                bar.update(1)
     return nested_info(row), row.result()
 
 
@@ -266,10 +273,14 @@ def nested_info(row):
     return {"candidates": list(BEST_CANDIDATES), "grid": NESTED_GRID, "choices": list(row.extras)}
 
 
-def transfer(model, joint, X_train, y_train, X_test, y_test):
+def transfer(model, joint, X_train, y_train, X_test, y_test, *, engine=None):
     """Fit on all of one set, score on all of another: test scores and predictions
-    (a network is fitted in the fit worker, :func:`~._engine.in_worker`)."""
+    (a network is fitted in ``engine``'s network worker, see
+    :meth:`~._engine.Engine.call`; by default a new engine of this machine)."""
     args = (model, joint, X_train, y_train, [X_test])
-    (pred,), _ = (in_worker(_fit_predict_here, *args) if uses_tensorflow(model)
-                  else _fit_predict_here(*args))
+    if uses_tensorflow(model):
+        with _engine_or(engine) as eng:
+            (pred,), _ = eng.call(_fit_predict_here, *args)
+    else:
+        (pred,), _ = _fit_predict_here(*args)
     return scores(y_test, pred, "test"), pred

@@ -12,8 +12,7 @@ from tqdm.auto import tqdm
 
 from ..pipeline import FEATURE_FAMILIES
 from .._store import FoldStore
-from ._engine import (Engine, in_worker, shutdown_workers, stop_joblib_workers, stopping_workers,
-                      trim_heap)
+from ._engine import Engine
 from ._evaluation import (Result, RowFolds, fit_fold, fold_log, nested_info, plan_folds,
                           plan_nested, subset_indices, uses_tensorflow)
 from ._protocol import BEST_CANDIDATES, CNN_ROWS, FEATURE_SETS, cnn_row, make_plan
@@ -47,9 +46,22 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
                      data_home=None, progress=False, log=None):
     """Each named family's features for every image, through the cache.
 
+    The network families run in an :class:`~._engine.Engine`'s network
+    worker, which stops when they are done: the memory TensorFlow keeps
+    leaves with it, and this process never imports TensorFlow.  The
+    image-level workers of the other families exit within seconds of
+    going idle (:meth:`~._engine.Engine.processes`).
+
     Returns ``(features, log_info)``: dicts by family name of the matrices and
     of ``computed``/``cached``/``failed``/``seconds``/``n_features``.
     """
+    with Engine(None, n_jobs) as engine, engine.processes():
+        return _compute_features(engine, names, paths, families, cache_dir, n_jobs, data_home,
+                                 progress, log)
+
+
+def _compute_features(engine, names, paths, families, cache_dir, n_jobs, data_home, progress,
+                      log):
     registry = {**FEATURE_FAMILIES, **(families or {})}
     feats, info = {}, {}
     for name in names:
@@ -60,9 +72,7 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
         est.set_params(**{k: v for k, v in mech.items() if k in est.get_params()})
         t0 = time.perf_counter()
         if getattr(est, "_parallel", None) == "model":
-            # a network: run it in the worker process, which the memory
-            # TensorFlow keeps leaves with (see in_worker)
-            feats[name], stats = in_worker(_family_features, est, list(paths))
+            feats[name], stats = engine.call(_family_features, est, list(paths))
         else:
             feats[name], stats = _family_features(est, list(paths))
         stats = dict(stats, seconds=round(time.perf_counter() - t0, 2),
@@ -71,8 +81,6 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
         if log:
             log(f"features {name}: {stats['computed']} computed, {stats['cached']} read from "
                 f"cache ({stats['seconds']} s, {stats['n_features']} columns)")
-    shutdown_workers()  # the feature networks' memory, before any fit (no-op if none ran)
-    stop_joblib_workers()  # the image-level workers (about 200 MiB each) are idle from here
     return feats, info
 
 
@@ -91,7 +99,6 @@ def families_needed(tables, runs, sets, families):
     return [n for n in (*FEATURE_FAMILIES, *families) if n in need]
 
 
-@stopping_workers
 def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, subset=None,
                      tables=("2", "3", "4", "best"), n_jobs=None, cache_dir=None,
                      random_state=0, ffnn_max_iter=300, ffnn_hidden=None, cnn=True,
@@ -205,7 +212,10 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
     rows: dict[tuple, RowFolds] = {}
     copies: dict[tuple, list] = {}  # a (model, features) pair shared by tables runs once
     hits: dict[tuple, dict] = {}
-    stages = [[], [], []]  # the CNN rows; the runs; the nested search (see Engine.run)
+    # stages: the CNN rows; the runs; the nested search.  On this machine the
+    # network worker is stopped after each stage's networks (see Engine.run),
+    # so a CNN's memory never sits under the FFNN fits; their order is free
+    stages = [[], [], []]
 
     def plan(position, stage, model, X, joint, table, name, features):
         rows[position] = RowFolds(table, name, features, splits, len(y))
@@ -261,16 +271,6 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
             rep.tasks.append({"table": row.table, "model": row.name, "features": row.features,
                               "fold": k + 1, "from_checkpoint": True})
             arrived(position, k, rec, pte, extra, checkpoint=True)
-    # on this machine the CNN rows come first: their fit worker is the run's
-    # largest process (about 2.2 GiB for a conv-train fold), and the main
-    # process is at its smallest now, before the SVR folds' and the grid
-    # search's threads have grown its heap (benchmarks/results/memory_full.md:
-    # 270 MiB at the peak, against 565 MiB when the CNN rows came last); the
-    # engine stops the worker between stages (loky replaces a worker only
-    # once it has grown by 300 MB, so FFNN fits in the CNN rows' worker grew
-    # it from 2.3 to 2.55 GiB, measured at 5372a8a), and the nested search
-    # fits no network
-    trim_heap()
     with Engine(scheduler, n_jobs) as engine:
         if scheduler is not None:
             log(f"fits on the Dask cluster {scheduler} ({engine.workers} worker threads)")
@@ -285,7 +285,6 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
                          "model settings and model code); their fit_seconds are that run's.")
     rep.complete = True
     rep.wall = time.perf_counter() - t_start
-    shutdown_workers()  # first: its peak memory is then counted in the report
     summary = write_report(rep, log=log)
     store.clear()
     return summary
