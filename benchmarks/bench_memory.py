@@ -44,7 +44,7 @@ from sklearn_emotion.pipeline import make_features
 from sklearn_emotion.datasets import load_emotion6
 n, family, cache = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 X = list(load_emotion6().filenames[:n])
-est = make_features([family], memory=cache)
+est = make_features([family], cache_dir=cache)
 est.fit(X).transform(X)
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps({"peak_rss_mib": hwm / 1024}))
@@ -185,13 +185,14 @@ def main():
           f"Tables {a.tables} and both CNN rows; epoch budgets cut to `--ffnn-max-iter 3 "
           "--cnn-max-iter 2 --cnn-train-max-iter 1` (an epoch holds the same arrays however "
           "many there are).", "",
-          "`reproduce` fits the Keras models (FFNN, CNN) in a worker process that is replaced "
-          "when TensorFlow's per-network leak has grown it by 300 MB; the worker column is the "
-          "largest worker's peak.", "",
+          "`reproduce` runs every fit in a worker process: the Keras models (FFNN, CNN) one at a "
+          "time in its network worker (replaced when TensorFlow's per-network leak has grown it "
+          "by 300 MB, stopped after each stage), the others on joblib's loky workers; the "
+          "worker column is the largest worker's peak.", "",
           "`together` is the largest sum of the resident memory of the main process and all its "
-          "children (the fit worker, joblib's workers) at one moment, sampled every 0.5 s.", "",
-          "| images | peak RSS, main process (MiB) | per image over the smallest run (KiB) "
-          "| peak RSS, fit worker (MiB) | together (MiB) | wall (s) |",
+          "children (the network worker, joblib's workers) at one moment, sampled every 0.5 s.",
+          "", "| images | peak RSS, main process (MiB) | per image over the smallest run (KiB) "
+          "| peak RSS, largest worker (MiB) | together (MiB) | wall (s) |",
           "|---|---|---|---|---|---|"]
     w = rows["warm"]
     for r in w:

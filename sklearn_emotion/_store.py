@@ -69,7 +69,8 @@ from joblib import Memory
 
 __all__ = ["FeatureCache", "FoldStore", "Reservation", "atomic_write", "cache_location",
            "renamed_cache_dir",
-           "claim_timeout", "code_token", "items_token", "modules_of", "read_record", "read_shard",
+           "claim_timeout", "code_token", "items_token", "modules_of", "read_checked", "read_record",
+           "read_shard",
            "sealed", "store_key", "unsealed", "write_record", "write_shard"]
 
 
@@ -741,10 +742,27 @@ def read_record(path, names) -> tuple:
     return arrays, meta
 
 
-def _warn(what, path, problem, then, stacklevel=3):
+def read_checked(path, names, problem, what, then):
+    """``(arrays, meta)`` of a record that passes its checks, or None.
+
+    None when there is no such file, or when it fails :func:`read_record`'s
+    checks or ``problem(arrays, meta)`` (a description of what is wrong, or
+    None): then a warning names ``what``, the file and the problem, and
+    says what happens ``then`` (the caller computes it again)."""
+    try:
+        arrays, meta = read_record(path, names)
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        why = str(exc)
+    else:
+        why = problem(arrays, meta)
+        if why is None:
+            return arrays, meta
     import warnings
 
-    warnings.warn(f"{what} {path}: {problem}; {then}", UserWarning, stacklevel=stacklevel)
+    warnings.warn(f"{what} {path}: {why}; {then}", UserWarning, stacklevel=3)
+    return None
 
 
 # ---------------------------------------------------------------- shards
@@ -771,19 +789,11 @@ def read_shard(path, n, width=None, dtype=None):
     ``rows`` is ``(n, width)`` of ``dtype``; ``errors`` is a JSON list of
     ``{"position", "item", "reason"}`` with distinct positions in ``[0, n)``;
     the error rows are NaN and every other row is finite."""
-    try:
-        arrays, errors = read_record(path, ["rows"])
-    except FileNotFoundError:
-        return None
-    except ValueError as exc:
-        problem = str(exc)
-    else:
-        rows = arrays["rows"]
-        problem = _shard_problem(rows, errors, n, width, dtype)
-        if problem is None:
-            return rows, errors
-    _warn("Dask shard", path, problem, "computing its partition again")
-    return None
+    got = read_checked(path, ["rows"],
+                       lambda arrays, errors: _shard_problem(arrays["rows"], errors, n, width,
+                                                             dtype),
+                       "Dask shard", "computing its partition again")
+    return None if got is None else (got[0]["rows"], got[1])
 
 
 def _shard_problem(rows, errors, n, width, dtype):
@@ -871,21 +881,15 @@ class FoldStore:
         """
         if self.folder is None or key is None:
             return None
-        path = self._path(key)
-        try:
-            arrays, meta = read_record(path, ["predictions"])
-        except FileNotFoundError:
+        got = read_checked(self._path(key), ["predictions"],
+                           lambda arrays, meta: _checkpoint_problem(meta, key,
+                                                                    arrays["predictions"]),
+                           "checkpoint", "fitting that fold again")
+        if got is None:
             return None
-        except ValueError as exc:
-            problem = str(exc)
-        else:
-            pred = arrays["predictions"]
-            problem = _checkpoint_problem(meta, key, pred)
-            if problem is None:
-                self.resumed += 1
-                return meta["record"], pred, meta.get("extra")
-        _warn("checkpoint", path, problem, "fitting that fold again")
-        return None
+        self.resumed += 1
+        (arrays, meta) = got
+        return meta["record"], arrays["predictions"], meta.get("extra")
 
     def save(self, key, record, pred, extra=None):
         """Write a finished fold atomically, as one record."""
