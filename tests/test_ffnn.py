@@ -231,3 +231,21 @@ def test_paper_defaults_train_on_small_data(data):
     # the output bias starts at the targets' mean, so even a few slow SGD
     # epochs predict around the mean instead of near zero
     assert abs(reg.predict(X).mean(0) - Y.mean(0)).max() < 0.5
+
+
+def test_the_fused_step_traces_without_autograph_warnings():
+    """The loss is traced inside TensorFlow functions; it once called the
+    package's TensorFlow importer there, and AutoGraph logged a warning that
+    it could not convert ``os.environ.setdefault`` on every trace."""
+    import subprocess
+    import sys
+
+    script = ("import numpy as np\nfrom sklearn_emotion import FFNNRegressor\n"
+              "X = np.random.default_rng(0).random((200, 20)); y = X[:, :2]\n"
+              "for fused in (False, True):\n"
+              "    FFNNRegressor((16,), solver='adam', batch_size=64, alpha=1.0, max_iter=2,\n"
+              "                  fused_update=fused, random_state=0).fit(X, y)\n"
+              "print('fitted')\n")
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert p.returncode == 0 and "fitted" in p.stdout, p.stderr[-2000:]
+    assert "AutoGraph" not in p.stderr

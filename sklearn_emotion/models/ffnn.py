@@ -99,10 +99,14 @@ def _train_step(model, l2):
 
 
 def _half_mse(y_true, y_pred):
-    """MLPRegressor's squared loss: half the mean squared error."""
-    keras = import_keras()
+    """MLPRegressor's squared loss: half the mean squared error.
 
-    return 0.5 * keras.ops.mean(keras.ops.square(y_true - y_pred))
+    Traced inside TensorFlow functions: it imports ``keras.ops`` (loaded by
+    then) rather than calling :func:`import_keras`, whose environment set-up
+    AutoGraph cannot convert (it warned once per trace)."""
+    from keras import ops
+
+    return 0.5 * ops.mean(ops.square(y_true - y_pred))
 
 
 class FFNNRegressor(RegressorMixin, BaseEstimator):
