@@ -539,11 +539,13 @@ def build_parser():
     r.add_argument("--no-resume", action="store_true",
                    help="refit every fold, ignoring the checkpoints an interrupted run on the "
                         "same --output left (default: resume from them)")
-    r.add_argument("--scheduler", default=None, metavar="ADDRESS|local:N",
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS|local:N|ray:N",
                    help="fit the folds on a Dask cluster: a scheduler's address "
                         "(tcp://host:8786; its workers need the package, the data home and the "
                         "images at the same paths) or local:N for a LocalCluster of N worker "
-                        "processes; the tables do not depend on it (default: this machine)")
+                        "processes; or on Ray: ray://host:port, or ray:N for Ray on this "
+                        "machine with N CPUs (the [ray] extra); the tables do not depend on it "
+                        "(default: this machine)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=_cmd_reproduce)
 

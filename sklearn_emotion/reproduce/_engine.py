@@ -16,7 +16,12 @@ it runs.  :class:`Engine` runs them:
 - **on a Dask cluster** (``scheduler="local:N"`` starts a ``LocalCluster`` of
   N single-threaded worker processes; any other string is a scheduler's
   address): every task of every stage is submitted at once through joblib's
-  Dask backend, and they run wherever the cluster puts them.
+  Dask backend, and they run wherever the cluster puts them;
+- **on Ray** (``scheduler="ray:N"`` starts Ray on this machine with N CPUs,
+  ``"ray://host:10001"`` connects to a cluster): every task of a stage is
+  submitted at once through Ray's joblib backend, which has no generator
+  mode, so a stage's results (and checkpoints) arrive when the whole stage
+  is done.
 
 Either way each task reports when it started and ended, on which worker, and
 that worker's peak memory so far (:func:`run_task`); the numbers a task
@@ -124,8 +129,11 @@ class Engine:
     scheduler : str, optional
         None: this machine (see the module docstring).  ``"local:N"``: a
         ``distributed.LocalCluster`` of N single-threaded worker processes,
-        started and stopped with the engine.  Anything else: the address of
-        a running Dask scheduler (``tcp://host:8786``).
+        started and stopped with the engine.  ``"ray:N"``: Ray on this
+        machine with N CPUs, started and stopped with the engine;
+        ``"ray://host:port"``: a running Ray cluster (the ``[ray]`` extra).
+        Anything else: the address of a running Dask scheduler
+        (``tcp://host:8786``, the ``[dask]`` extra).
     n_jobs : int, optional
         On this machine, the worker processes that run tasks without a
         network (joblib's ``n_jobs``: None means 1 unless in a
@@ -141,16 +149,19 @@ class Engine:
         self.scheduler = scheduler
         self.n_jobs = n_jobs
         self._client = self._cluster = self._worker = None
+        self._ray = False
         self._warnings = None
 
     def __enter__(self):
         self._warnings = warnings.catch_warnings()
         self._warnings.__enter__()
         warnings.filterwarnings("ignore", message=_WORKER_REPLACED, category=UserWarning)
-        if self.scheduler is not None:
+        s = None if self.scheduler is None else str(self.scheduler)
+        if s is not None and (s.startswith("ray:") or s == "ray"):
+            self._start_ray(s)
+        elif s is not None:
             from distributed import Client, LocalCluster
 
-            s = str(self.scheduler)
             if s.startswith("local:"):
                 try:
                     n = int(s.split(":", 1)[1])
@@ -173,6 +184,11 @@ class Engine:
             if self._cluster is not None:
                 self._cluster.close()
             self._client = self._cluster = None
+            if self._ray:
+                import ray
+
+                ray.shutdown()
+                self._ray = False
             self.recycle()
         finally:
             if self._warnings is not None:
@@ -183,17 +199,46 @@ class Engine:
     def workers(self):
         """How many tasks a cluster runs at once (its worker threads); None
         on this machine."""
+        if self._ray:
+            import ray
+
+            return int(ray.cluster_resources().get("CPU", 0))
         if self._client is None:
             return None
         return sum(self._client.nthreads().values())
+
+    def _start_ray(self, s):
+        import ray
+        from ray.util.joblib import register_ray
+
+        if s.startswith("ray://"):
+            ray.init(address=s, log_to_driver=False)
+        else:
+            try:
+                n = int(s.split(":", 1)[1])
+            except (IndexError, ValueError):
+                n = 0
+            if n < 1:
+                self.__exit__(None, None, None)
+                raise ValueError(f"scheduler {s!r}: expected 'ray:N' with N >= 1 CPUs, "
+                                 "or 'ray://host:port'")
+            ray.init(num_cpus=n, include_dashboard=False, log_to_driver=False)
+        register_ray()
+        self._ray = True
+
+    def _cluster_config(self):
+        """joblib's configuration for this engine's cluster."""
+        if self._ray:
+            return joblib.parallel_config(backend="ray")
+        return joblib.parallel_config(backend="dask", client=self._client)
 
     def call(self, fn, *args):
         """``fn(*args)`` where networks run: on this machine in the network
         worker (for work that runs TensorFlow: the feature networks, a
         transfer fit); on a cluster, on one of its workers.  The caller's
         settings (:func:`sklearn_emotion.config_context`) travel with it."""
-        if self._client is not None:
-            with joblib.parallel_config(backend="dask", client=self._client):
+        if self._client is not None or self._ray:
+            with self._cluster_config():
                 return joblib.Parallel(n_jobs=-1)([joblib.delayed(with_config(fn))(*args)])[0]
         if self._worker is None:
             self._worker = _network_worker()
@@ -231,19 +276,22 @@ class Engine:
         a cluster every task is submitted at once.
         """
         stages = [list(s) for s in stages]
-        if self._client is None:
+        if self._client is None and not self._ray:
             for tasks in stages:
                 yield from self._run_here(tasks, stop_between)
             return
-        tasks = [t for s in stages for t in s]
-        if not tasks:
-            return
         fn = with_config(_run_numbered)
-        with joblib.parallel_config(backend="dask", client=self._client):
-            done = joblib.Parallel(n_jobs=-1, return_as="generator_unordered")(
-                joblib.delayed(fn)(i, t) for i, t in enumerate(tasks))
-            for i, result, record in done:
-                yield tasks[i], result, record
+        # Dask: everything at once, as it finishes; Ray (no generator mode):
+        # a stage at a time, when it is done
+        for tasks in ([t for s in stages for t in s],) if not self._ray else stages:
+            if not tasks:
+                continue
+            with self._cluster_config():
+                done = joblib.Parallel(
+                    n_jobs=-1, return_as="list" if self._ray else "generator_unordered")(
+                    joblib.delayed(fn)(i, t) for i, t in enumerate(tasks))
+                for i, result, record in done:
+                    yield tasks[i], result, record
 
     def _run_here(self, tasks, stop_after_networks):
         for t in tasks:
