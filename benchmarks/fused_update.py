@@ -46,7 +46,19 @@ def main(argv=None):
                     help="feature sets of the tuned FFNN rows (default: %(default)s)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     ap.add_argument("--max-iter", type=int, default=300, help="as reproduce's --ffnn-max-iter")
+    ap.add_argument("--note", default="", help="conditions of the run, for the results file")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the report from the last run's results/fused_update.json")
     a = ap.parse_args(argv)
+    if a.report_only:
+        import json
+
+        from benchmarks._common import RESULTS
+
+        saved = json.loads((RESULTS / "fused_update.json").read_text())
+        write("fused_update", saved["command"], {k: saved[k] for k in ("runs", "wall_seconds")},
+              report(saved["runs"], a) + (f"\n\n{a.note}" if a.note else ""))
+        return
     _, paths, y = load_dataset("emotion6")
     need = sorted({f for fs in a.rows for f in FEATURE_SETS[fs]})
     feats, _ = compute_features(need, paths, cache_dir=a.cache_dir)
@@ -69,7 +81,7 @@ def main(argv=None):
                 out.append(rec)
                 print(fs, seed, fused, {k: round(float(np.mean(v)), 4) for k, v in rec.items()
                                         if k.startswith(("r_", "mse_", "fit"))}, flush=True)
-    md = report(out, a)
+    md = report(out, a) + (f"\n\n{a.note}" if a.note else "")
     command = ("SKLEARN_EMOTION_DATA=../shared python -m benchmarks.fused_update "
                f"--cache-dir {a.cache_dir} --rows " + " ".join(f'"{r}"' for r in a.rows)
                + " --seeds " + " ".join(map(str, a.seeds))
