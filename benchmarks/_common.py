@@ -76,3 +76,29 @@ RECIPE_WORDS = {
     "v2": "the v2 recipe (`AffectModel()` on the pooled MobileNetV2 TFLite and "
           "EfficientNet-Lite2 layers)",
 }
+
+
+def tree_rss_mib(root):
+    """Resident memory (VmRSS) of ``root`` and each of its descendants now:
+    ``{pid: MiB}`` (Linux)."""
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+                parent[int(d.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                continue
+    tree, grew = {root}, True
+    while grew:
+        new = {p for p, pp in parent.items() if pp in tree} - tree
+        tree |= new
+        grew = bool(new)
+    out = {}
+    for p in tree:
+        try:
+            out[p] = next(int(line.split()[1]) for line in open(f"/proc/{p}/status")
+                          if line.startswith("VmRSS")) / 1024
+        except (OSError, StopIteration):
+            continue
+    return out

@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks._common import write
+from benchmarks._common import tree_rss_mib, write
 
 FAMILY_SCRIPT = r"""
 import sys, json
@@ -49,32 +49,6 @@ est.fit(X).transform(X)
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps({"peak_rss_mib": hwm / 1024}))
 """
-
-
-def _tree_rss_mib(root):
-    """Resident memory (VmRSS) of ``root`` and each of its descendants now:
-    ``{pid: MiB}`` (Linux)."""
-    parent = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-                parent[int(d.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
-            except (OSError, ValueError):
-                continue
-    tree, grew = {root}, True
-    while grew:
-        new = {p for p, pp in parent.items() if pp in tree} - tree
-        tree |= new
-        grew = bool(new)
-    out = {}
-    for p in tree:
-        try:
-            out[p] = next(int(line.split()[1]) for line in open(f"/proc/{p}/status")
-                          if line.startswith("VmRSS")) / 1024
-        except (OSError, StopIteration):
-            continue
-    return out
 
 
 def _count_files(folder):
@@ -103,7 +77,7 @@ def _reproduce(args, n, cache, extra, out):
     peak = {"total": 0.0}
     timeline = open(args.timeline, "a") if args.timeline else None
     while proc.poll() is None:
-        rss = _tree_rss_mib(proc.pid)
+        rss = tree_rss_mib(proc.pid)
         total = sum(rss.values())
         if timeline:
             timeline.write(json.dumps({"images": n, "t": round(time.perf_counter() - t0, 1),
