@@ -572,3 +572,18 @@ def test_kernel_grid_gamma_is_svrs_scale():
               np.full((4, 3), 2.0),  # var 0
               np.arange(12.0).reshape(4, 3)):
         assert _scale_gamma(X) == SVR().fit(X, y)._gamma
+
+
+def test_columns_stack_rows_as_hstack_does():
+    """The reproduction's feature sets are column blocks stacked per task:
+    the rows taken equal those of the stacked matrix, bit for bit."""
+    from sklearn_emotion.reproduce._evaluation import Columns
+
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(size=(30, k)) for k in (3, 1, 7)]
+    X = Columns(parts)
+    full = np.hstack(parts)
+    assert X.shape == full.shape and len(X) == 30
+    rows = rng.permutation(30)[:11]
+    np.testing.assert_array_equal(X[rows], full[rows])
+    np.testing.assert_array_equal(X[np.arange(30) % 2 == 0], full[::2])

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from ..pipeline import FEATURE_FAMILIES
 from .._store import FoldStore
 from ._engine import Engine
-from ._evaluation import (Result, RowFolds, fit_fold, fold_log, nested_info, plan_folds,
+from ._evaluation import (Columns, Result, RowFolds, fit_fold, fold_log, nested_info, plan_folds,
                           plan_nested, subset_indices, uses_tensorflow)
 from ._protocol import BEST_CANDIDATES, CNN_ROWS, FEATURE_SETS, cnn_row, make_plan
 from ._report import Report, write_report
@@ -236,7 +236,7 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
             copies.setdefault(first[key], []).append((0, i, r.table))
             continue
         first[key] = (0, i)
-        X = np.hstack([feats[f] for f in sets[r.feature_set]])
+        X = Columns([feats[f] for f in sets[r.feature_set]])  # stacked in the tasks
         plan((0, i), 1, r.model, X, r.joint, r.table, r.model_name, r.feature_set)
     if "best" in tables:
         rows[(1, 0)], hits[(1, 0)], tasks = plan_nested(
