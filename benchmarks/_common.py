@@ -102,3 +102,32 @@ def tree_rss_mib(root):
         except (OSError, StopIteration):
             continue
     return out
+
+
+def watch(proc, last, timeline=None, tag=None):
+    """Sample the memory of ``proc`` and its descendants every 0.5 s until it
+    exits: the largest sum at one moment, with what the main process and each
+    child held then, when, and the run's latest log line (``last[0]``).
+    Every sample is appended to the JSON-lines file ``timeline`` when given
+    (``tag``'s fields added)."""
+    t0 = time.perf_counter()
+    peak = {"total": 0.0}
+    out = open(timeline, "a") if timeline else None
+    try:
+        while proc.poll() is None:
+            rss = tree_rss_mib(proc.pid)
+            total = sum(rss.values())
+            kids = sorted((round(v) for p, v in rss.items() if p != proc.pid), reverse=True)
+            if out:
+                out.write(json.dumps({**(tag or {}), "t": round(time.perf_counter() - t0, 1),
+                                      "main": rss.get(proc.pid, 0.0), "children": kids,
+                                      "stage": last[0]}) + "\n")
+            if total > peak["total"]:
+                peak = {"total": total, "main": rss.get(proc.pid, 0.0), "children": kids,
+                        "stage": last[0], "t": time.perf_counter() - t0}
+            time.sleep(0.5)
+    finally:
+        if out:
+            out.close()
+    return peak
+

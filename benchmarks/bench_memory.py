@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks._common import tree_rss_mib, write
+from benchmarks._common import watch, write
 
 FAMILY_SCRIPT = r"""
 import sys, json
@@ -74,26 +74,8 @@ def _reproduce(args, n, cache, extra, out):
     reader.start()
     # the processes' peaks need not coincide: sample what they hold together,
     # and at the largest sum, what each held and what the run was doing
-    peak = {"total": 0.0}
-    timeline = open(args.timeline, "a") if args.timeline else None
-    while proc.poll() is None:
-        rss = tree_rss_mib(proc.pid)
-        total = sum(rss.values())
-        if timeline:
-            timeline.write(json.dumps({"images": n, "t": round(time.perf_counter() - t0, 1),
-                                       "main": rss.get(proc.pid, 0.0),
-                                       "children": sorted((v for p, v in rss.items()
-                                                           if p != proc.pid), reverse=True),
-                                       "stage": last[0]}) + "\n")
-        if total > peak["total"]:
-            peak = {"total": total, "main": rss.get(proc.pid, 0.0),
-                    "children": sorted((round(v) for p, v in rss.items() if p != proc.pid),
-                                       reverse=True),
-                    "stage": last[0], "t": time.perf_counter() - t0}
-        time.sleep(0.5)
+    peak = watch(proc, last, args.timeline, {"images": n})
     reader.join()
-    if timeline:
-        timeline.close()
     if proc.returncode:
         raise subprocess.CalledProcessError(proc.returncode, cmd)
     wall = time.perf_counter() - t0

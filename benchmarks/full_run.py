@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks._common import tree_rss_mib, write
+from benchmarks._common import watch, write
 
 
 def main(argv=None):
@@ -53,23 +53,8 @@ def main(argv=None):
 
     reader = threading.Thread(target=follow, daemon=True)
     reader.start()
-    peak = {"total": 0.0}
-    timeline = open(a.timeline, "a") if a.timeline else None
-    while proc.poll() is None:
-        rss = tree_rss_mib(proc.pid)
-        total = sum(rss.values())
-        kids = sorted((round(v) for p, v in rss.items() if p != proc.pid), reverse=True)
-        if timeline:
-            timeline.write(json.dumps({"t": round(time.perf_counter() - t0, 1),
-                                       "main": rss.get(proc.pid, 0.0), "children": kids,
-                                       "stage": last[0]}) + "\n")
-        if total > peak["total"]:
-            peak = {"total": total, "main": rss.get(proc.pid, 0.0), "children": kids,
-                    "stage": last[0], "t": time.perf_counter() - t0}
-        time.sleep(0.5)
+    peak = watch(proc, last, a.timeline)
     reader.join()
-    if timeline:
-        timeline.close()
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"reproduce failed ({proc.returncode}); last line: {last[0]}")
