@@ -71,7 +71,7 @@ __all__ = ["FeatureCache", "FoldStore", "Reservation", "atomic_write", "cache_lo
            "renamed_cache_dir",
            "claim_timeout", "code_token", "items_token", "modules_of", "read_checked", "read_record",
            "read_shard",
-           "sealed", "store_key", "unsealed", "write_record", "write_shard"]
+           "library_versions", "sealed", "store_key", "unsealed", "write_record", "write_shard"]
 
 
 
@@ -209,7 +209,10 @@ def code_token(*modules: str) -> str:
 
 
 @lru_cache(maxsize=None)
-def _library_versions():
+def library_versions():
+    """``((distribution, version or None), ...)`` of the numeric libraries
+    whose versions can change the numbers: part of every store key, and
+    recorded with a reproduction's results."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -257,7 +260,7 @@ def store_key(*parts, code=()) -> str:
     """
     import joblib
 
-    return joblib.hash((parts, code_token(*sorted(set(code))), _library_versions()))
+    return joblib.hash((parts, code_token(*sorted(set(code))), library_versions()))
 
 
 def _owner(token=""):

@@ -33,6 +33,10 @@ def test_files_and_finite_numbers(run):
     for name in ("tables.md", "tables.csv", "per_fold.csv", "results.json",
                  "scatter_pred_vs_true.png", "va_thumbnails.png"):
         assert (res / name).stat().st_size > 0, name
+    # the versions that decide the numbers are recorded with them
+    versions = json.loads((res / "results.json").read_text())["versions"]
+    assert versions["numpy"] == np.__version__ and versions["tensorflow"]
+    assert versions["python"].count(".") == 2
     t = pd.read_csv(res / "tables.csv")
     assert set(t["table"]) == {"II", "III", "IV", "best"}
     num = t.select_dtypes("number")

@@ -73,7 +73,7 @@ def test_store_key_depends_on_parts_code_and_libraries(monkeypatch):
     assert k == _store.store_key("a", 1, code=("sklearn_emotion.models.ffnn",))
     assert k != _store.store_key("a", 2, code=("sklearn_emotion.models.ffnn",))
     assert k != _store.store_key("a", 1, code=("sklearn_emotion.models.cnn",))
-    monkeypatch.setattr(_store, "_library_versions", lambda: (("numpy", "0.0"),))
+    monkeypatch.setattr(_store, "library_versions", lambda: (("numpy", "0.0"),))
     assert k != _store.store_key("a", 1, code=("sklearn_emotion.models.ffnn",))
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import pearsonr
 
+from .._store import library_versions
 from ._engine import peak_rss_mib
 from ._protocol import CLIP
 
@@ -224,6 +226,7 @@ def write_report(rep: Report, log=None):
                "best": rep.best, "notes": rep.notes, "wall_seconds": rep.wall,
                "peak_rss_mib": peak, "peak_rss_workers_mib": peak_workers,
                "n_jobs": rep.n_jobs, "scheduler": rep.scheduler, "tasks": tasks,
+               "versions": {"python": platform.python_version(), **dict(library_versions())},
                "complete": rep.complete}
     (out / "results.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     if log and rep.complete:
