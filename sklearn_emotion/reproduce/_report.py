@@ -154,9 +154,12 @@ def _gantt(path, tasks, rep):
     ax.set_yticks(range(len(workers)), [textwrap.shorten(w, 40) for w in workers], fontsize=7)
     ax.set_xlabel("seconds from the first fit")
     peak = {w: max((t.get("peak_rss_mib") or 0) for t in timed if t["worker"] == w) for w in workers}
+    # the peaks wrapped under the heading: one line of 14 workers ran off the figure
     ax.set_title(f"{rep.dataset}: {len(timed)} fold fits on {len(workers)} worker process(es)"
-                 f" ({rep.scheduler or 'this machine'}); peak memory per worker "
-                 + ", ".join(f"{v:,.0f}" for v in peak.values()) + " MiB", fontsize=9)
+                 f" ({rep.scheduler or 'this machine'})\n"
+                 + textwrap.fill("peak memory per worker (MiB): "
+                                 + ", ".join(f"{v:,.0f}" for v in peak.values()), 110),
+                 fontsize=9)
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color=c, label=f"table {k}") for k, c in colours.items()],
