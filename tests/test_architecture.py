@@ -18,14 +18,17 @@ def _private_imports(package=PACKAGE):
             for _ in range(node.level - 1):
                 base = base.parent
             target = base.joinpath(*node.module.split(".")) if node.module else base
-            for alias in node.names:
-                name = alias.name
-                if not name.startswith("_") or name.startswith("__"):
-                    continue
-                if (target / f"{name}.py").is_file() or (target / name).is_dir():
-                    continue  # a private module of the package: its public names are its API
-                found.append((str(path.relative_to(package)), node.lineno, node.module, name))
+            found += [(str(path.relative_to(package)), node.lineno, node.module, name)
+                      for name in _private_names(node, target)]
     return found
+
+
+def _private_names(node, target):
+    """The private names an ``import from`` node takes from the folder
+    ``target``, leaving out private modules (their public names are their API)."""
+    return [a.name for a in node.names
+            if a.name.startswith("_") and not a.name.startswith("__")
+            and not ((target / f"{a.name}.py").is_file() or (target / a.name).is_dir())]
 
 
 def test_no_module_imports_another_modules_private_names():
@@ -59,13 +62,8 @@ def _benchmark_private_imports(folder=BENCHMARKS, package=PACKAGE):
                     and node.module.split(".")[0] == package.name):
                 continue
             target = package.parent.joinpath(*node.module.split("."))
-            for alias in node.names:
-                name = alias.name
-                if not name.startswith("_") or name.startswith("__"):
-                    continue
-                if (target / f"{name}.py").is_file() or (target / name).is_dir():
-                    continue
-                found.append((str(path.relative_to(folder)), node.lineno, node.module, name))
+            found += [(str(path.relative_to(folder)), node.lineno, node.module, name)
+                      for name in _private_names(node, target)]
     return found
 
 
