@@ -85,6 +85,34 @@ def test_micro_batches_make_the_minibatch_update(subset):
                    zip(a.model_.get_weights(), b.model_.get_weights()))
 
 
+@pytest.mark.parametrize("micro, largest", [(3, 3), (None, 8)])
+def test_conv_train_inference_runs_in_forward_batches(subset, monkeypatch, micro, largest):
+    """conv-train's validation pass and predict send at most
+    ``micro_batch_size`` images (else ``batch_size``) through the network
+    at once: a pass of 64 held about 500 MB more than one of 10
+    (benchmarks/results/cnn_fold_memory.md)."""
+    from sklearn_emotion.models import cnn
+
+    X, y = subset
+    sizes = []
+    real = cnn._infer
+
+    def spy(model, x):
+        sizes.append(len(x))
+        return real(model, x)
+
+    monkeypatch.setattr(cnn, "_infer", spy)
+    m = CNNRegressor("mobilenet_v2", NOTOP, "conv-train", batch_size=8,
+                     micro_batch_size=micro, max_iter=1, validation_fraction=0.3,
+                     random_state=0)
+    with pytest.warns(ConvergenceWarning, match="max_iter=1 epochs reached"):
+        m.fit(X, y)
+    fit_sizes, sizes[:] = list(sizes), []
+    assert fit_sizes and max(fit_sizes) == largest  # 9 validation images
+    P = m.predict(X)
+    assert max(sizes) == largest and sum(sizes) == len(X) and P.shape == (len(X), 2)
+
+
 def test_accumulated_gradient_is_the_minibatch_gradient(subset):
     """One SGD update of accumulating_step over slices of 3 equals the update
     of the whole minibatch of 8 (SGD's update is linear in the gradient, so

@@ -55,9 +55,13 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         a mean and batch normalisation is frozen), up to floating-point
         summation order, while the training activations held in memory are
         those of ``micro_batch_size`` images rather than ``batch_size``
-        (MobileNetV2 at 224×224: about 90 MB an image).  ``None`` passes
-        each minibatch whole.  Unused by ``conv-frozen``, whose
-        backbone keeps no activations for training.
+        (MobileNetV2 at 224×224: about 90 MB an image).  The validation
+        pass and :meth:`predict` also run on batches of this size: a
+        forward pass of 64 images at 224×224 held about 500 MB more than
+        one of 10 (``benchmarks/results/cnn_fold_memory.md``).  ``None``
+        passes each minibatch whole, and infers ``batch_size`` images at a
+        time.  Unused by ``conv-frozen``, whose backbone keeps no
+        activations for training and embeds 64 images a call.
     learning_rate : float, default=1e-4
         Adam learning rate.
     max_iter : int, default=30
@@ -162,6 +166,10 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     def _side(self):
         return BACKBONES[self.backbone][2]
 
+    def _forward_size(self):
+        """Images per inference call on the whole network (conv-train)."""
+        return self.micro_batch_size or self.batch_size
+
     def _prep(self, imgs):
         return preprocess_fn(self.backbone)(imgs.astype(np.float32))
 
@@ -249,8 +257,9 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             step = accumulating_step(trainer, optimizer, batch_x, Y[tr], micro)
 
         def validate():
+            size = 64 if store is None else self._forward_size()
             pv = np.concatenate([_infer(trainer, batch_x(c, False))
-                                 for c in chunks(len(va))])
+                                 for c in chunks(len(va), size)])
             return float(np.mean((pv - Y[va]) ** 2)), None
 
         try:
@@ -286,7 +295,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             rows = [np.asarray(head(E[c]), dtype=np.float64) for c in chunks(len(items))]
         else:
             rows, errors = [], {}
-            for c in chunks(len(items)):
+            for c in chunks(len(items), self._forward_size()):
                 imgs, _, errs = _cnn_steps.decode_resized(items, c, self._side())
                 errors.update(errs)
                 if not errors:
