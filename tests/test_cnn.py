@@ -85,12 +85,14 @@ def test_micro_batches_make_the_minibatch_update(subset):
                    zip(a.model_.get_weights(), b.model_.get_weights()))
 
 
-@pytest.mark.parametrize("micro, largest", [(3, 3), (None, 8)])
-def test_conv_train_inference_runs_in_forward_batches(subset, monkeypatch, micro, largest):
-    """conv-train's validation pass and predict send at most
-    ``micro_batch_size`` images (else ``batch_size``) through the network
-    at once: a pass of 64 held about 500 MB more than one of 10
-    (benchmarks/results/cnn_fold_memory.md)."""
+@pytest.mark.parametrize("train_range, micro, largest", [
+    ("conv-train", 3, 3), ("conv-train", None, 8), ("conv-frozen", 3, 3)])
+def test_inference_runs_in_forward_batches(subset, monkeypatch, train_range, micro, largest):
+    """Every pass of images through the network (conv-train's validation
+    pass and predict, conv-frozen's backbone features) takes at most
+    ``micro_batch_size`` images (else ``batch_size``) at once: on a
+    reproduction fold a pass of 64 left the process 715 MiB larger than
+    one of 10 (benchmarks/results/cnn_fold_memory.md)."""
     from sklearn_emotion.models import cnn
 
     X, y = subset
@@ -98,17 +100,18 @@ def test_conv_train_inference_runs_in_forward_batches(subset, monkeypatch, micro
     real = cnn._infer
 
     def spy(model, x):
-        sizes.append(len(x))
+        if np.ndim(x) == 4:  # images, not conv-frozen's embeddings
+            sizes.append(len(x))
         return real(model, x)
 
     monkeypatch.setattr(cnn, "_infer", spy)
-    m = CNNRegressor("mobilenet_v2", NOTOP, "conv-train", batch_size=8,
+    m = CNNRegressor("mobilenet_v2", NOTOP, train_range, batch_size=8,
                      micro_batch_size=micro, max_iter=1, validation_fraction=0.3,
                      random_state=0)
     with pytest.warns(ConvergenceWarning, match="max_iter=1 epochs reached"):
         m.fit(X, y)
     fit_sizes, sizes[:] = list(sizes), []
-    assert fit_sizes and max(fit_sizes) == largest  # 9 validation images
+    assert fit_sizes and max(fit_sizes) == largest  # 9 validation images, 21 training
     P = m.predict(X)
     assert max(sizes) == largest and sum(sizes) == len(X) and P.shape == (len(X), 2)
 

@@ -48,20 +48,20 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     batch_size : int, default=50
         Minibatch size (the paper's): the images of one weight update.
     micro_batch_size : int or None, default=10
-        With ``train_range="conv-train"``, how many images go through the
-        network at once: a minibatch's gradient is accumulated over slices
-        of this size, weighted by their share of the minibatch, and then
-        applied in one update.  The update is the minibatch's (the loss is
+        How many images go through the network at once.  With
+        ``train_range="conv-train"``, a minibatch's gradient is accumulated
+        over slices of this size, weighted by their share of the minibatch,
+        and then applied in one update.  The update is the minibatch's (the loss is
         a mean and batch normalisation is frozen), up to floating-point
         summation order, while the training activations held in memory are
         those of ``micro_batch_size`` images rather than ``batch_size``
-        (MobileNetV2 at 224×224: about 90 MB an image).  The validation
-        pass and :meth:`predict` also run on batches of this size: a
-        forward pass of 64 images at 224×224 held about 500 MB more than
-        one of 10 (``benchmarks/results/cnn_fold_memory.md``).  ``None``
-        passes each minibatch whole, and infers ``batch_size`` images at a
-        time.  Unused by ``conv-frozen``, whose backbone keeps no
-        activations for training and embeds 64 images a call.
+        (MobileNetV2 at 224×224: about 90 MB an image).  Every inference
+        pass (the validation pass, :meth:`predict`, and the frozen
+        backbone's features with ``conv-frozen``) also runs on batches of
+        this size: on one fold, a pass of 64 images at 224×224 left the
+        process 715 MiB larger than one of 10, in the same time
+        (``benchmarks/results/cnn_fold_memory.md``).  ``None`` passes each
+        minibatch whole and infers ``batch_size`` images at a time.
     learning_rate : float, default=1e-4
         Adam learning rate.
     max_iter : int, default=30
@@ -167,7 +167,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         return BACKBONES[self.backbone][2]
 
     def _forward_size(self):
-        """Images per inference call on the whole network (conv-train)."""
+        """Images per inference call on the network."""
         return self.micro_batch_size or self.batch_size
 
     def _prep(self, imgs):
@@ -325,8 +325,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         return FeatureCache(loc, f"CNNRegressor-pooled-{token}", owner=owner)
 
     def _embed(self, base, items):
-        """The frozen backbone's pooled features of every item, 64 images a
-        call, read from and written to the ``cache_dir`` cache when set (with the
+        """The frozen backbone's pooled features of every item,
+        ``micro_batch_size`` images a call, read from and written to the ``cache_dir`` cache when set (with the
         feature transformers' claims: two processes never embed the same
         image at once); every unreadable item is reported at the end in one
         ImageBatchError."""
@@ -348,7 +348,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                         cache.put(keys[i], vec)
 
         keys = [None] * len(items)
-        for c in chunks(len(items)):
+        for c in chunks(len(items), self._forward_size()):
             if cache is None:
                 embed(list(c))
                 continue
