@@ -80,18 +80,21 @@ def _errors_as_nan(obj):
             t.__dict__["on_error"] = v
 
 
-def model_stages(estimator, method):
-    """Split a model into (image step, head on the good rows' features)."""
+def model_stages(estimator, method, params=None):
+    """Split a model into (image step, head on the good rows' features).
+
+    ``params`` are keyword arguments of ``method`` (e.g. ``new_raters``),
+    bound into the head."""
+    from functools import partial
+
     from sklearn.pipeline import Pipeline
 
     from .pretrained import AffectModel
 
+    params = dict(params or {})
     if isinstance(estimator, AffectModel):
         heads = {"predict": estimator._predict_features,
                  "predict_frame": estimator._frame_from_features,
-                 # the command line's predict --new-raters
-                 "predict_frame_new_raters":
-                     lambda F: estimator._frame_from_features(F, new_raters=True),
                  "predict_interval": estimator._interval_features,
                  "predict_emotions": estimator._emotions_features}
         if method not in heads:
@@ -100,15 +103,22 @@ def model_stages(estimator, method):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(estimator, "main_")
-        return estimator.features_, heads[method], True
+        if params.get("new_raters"):
+            estimator._shift_scale(True)  # refuse before computing features
+        return estimator.features_, partial(heads[method], **params), True
     if isinstance(estimator, Pipeline):
         rest = estimator[1:]
         if len(rest) == 0:
+            if params:
+                raise TypeError(f"a one-step pipeline's transform takes no parameters, "
+                                f"got {sorted(params)}")
             return estimator[0], None, False
-        return estimator[0], getattr(rest, method), False
+        return estimator[0], partial(getattr(rest, method), **params), False
     if hasattr(estimator, "transform") and method == "transform":
+        if params:
+            raise TypeError(f"transform takes no parameters here, got {sorted(params)}")
         return estimator, None, False
-    return None, getattr(estimator, method), False
+    return None, partial(getattr(estimator, method), **params), False
 
 
 def _diagnose(item, index):
@@ -130,7 +140,7 @@ def _nan_rows(proto, n):
                          for c in proto.columns})
 
 
-def predict_images(estimator, X, *, method="predict", batch_size=256):
+def predict_images(estimator, X, *, method="predict", batch_size=256, **params):
     """Predict for many images; failed images get NaN rows and a reason.
 
     The images are processed ``batch_size`` at a time (each is decoded once,
@@ -157,6 +167,9 @@ def predict_images(estimator, X, *, method="predict", batch_size=256):
         ``"predict_emotions"``.
     batch_size : int, default=256
         Images per batch.
+    **params
+        Keyword arguments of ``method``, e.g. ``new_raters=True`` with an
+        AffectModel's ``"predict_frame"`` or ``"predict_interval"``.
 
     Returns
     -------
@@ -181,7 +194,7 @@ def predict_images(estimator, X, *, method="predict", batch_size=256):
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     items = as_image_list(X)
-    image_step, head, _ = model_stages(estimator, method)
+    image_step, head, _ = model_stages(estimator, method, params)
     parts, errors = [], {}
     for s in range(0, len(items), int(batch_size)):
         chunk = items[s:s + int(batch_size)]

@@ -249,11 +249,10 @@ def _predict_chunk(model, kind, paths, new_raters=False):
     from ._predict import predict_images
 
     method = "predict_frame" if kind in ("pretrained", "affect") else "predict"
-    if new_raters and method == "predict_frame":
-        method = "predict_frame_new_raters"
-    res = predict_images(model, paths, method=method, batch_size=max(1, len(paths)))
+    params = {"new_raters": True} if new_raters and method == "predict_frame" else {}
+    res = predict_images(model, paths, method=method, batch_size=max(1, len(paths)), **params)
     keep = [i for i in range(len(paths)) if i not in res.errors]
-    if method.startswith("predict_frame"):
+    if method == "predict_frame":
         frame = res.predictions.iloc[keep].reset_index(drop=True)
     else:
         pred = res.predictions.reshape(len(paths), -1)[keep]

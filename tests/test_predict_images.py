@@ -146,6 +146,29 @@ def test_predict_images_pretrained_frame(mixed):
     np.testing.assert_allclose(arr[good], model.predict([items[i] for i in good]))
 
 
+def test_predict_images_passes_method_parameters(mixed):
+    """``new_raters=True`` reaches predict_frame (the command line's
+    ``--new-raters``); a model without such intervals refuses before any
+    features are computed; parameters a transform cannot take are refused."""
+    items, bad = mixed
+    good = [i for i in range(10) if i not in bad]
+    model = load_pretrained()
+    res = predict_images(model, items, method="predict_frame", batch_size=4, new_raters=True)
+    ref = model.predict_frame([items[i] for i in good], new_raters=True)
+    assert "valence_low_80_new_raters" in res.predictions.columns
+    pd.testing.assert_frame_equal(res.predictions.iloc[good].reset_index(drop=True), ref,
+                                  check_dtype=False)
+    iv = predict_images(model, items, method="predict_interval", new_raters=True).predictions
+    np.testing.assert_allclose(iv[good], model.predict_interval([items[i] for i in good],
+                                                                new_raters=True))
+    with pytest.raises(ValueError, match="no intervals for new raters"):
+        predict_images(load_pretrained("v1"), items, method="predict_frame", new_raters=True)
+    with pytest.raises(ValueError, match="method must be one of"):
+        predict_images(model, items, method="predict_frame_new_raters")
+    with pytest.raises(TypeError, match="takes no parameters"):
+        predict_images(LBPFeatures().fit([items[good[0]]]), items, method="transform", new_raters=True)
+
+
 def test_predict_images_checks_its_arguments(rated, fitted):
     X, _ = rated
     with pytest.raises(ValueError, match="batch_size"):
