@@ -698,7 +698,9 @@ class AffectModel(RegressorMixin, BaseEstimator):
                              "(two or more picture sets)")
         return self.shift_scale_
 
-    def _interval_features(self, F, new_raters=False):
+    def _interval_features(self, F, new_raters=False, ood=None):
+        """Intervals of feature rows ``F``; ``ood``: their out-of-distribution
+        scores when already computed (:meth:`_ood_features`)."""
         check_is_fitted(self, "main_")
         if not self.folds_:
             raise ValueError("intervals need cv >= 2 at fit time")
@@ -707,6 +709,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         ok, G = self._rows(F)
         if not len(G):
             return out
+        score = None if ood is None else np.asarray(ood)[ok]
         if getattr(self, "adaptation_", None) is not None:
             ctx = self._adapt_context(G)
             res = np.empty((len(G), 2, 2))
@@ -715,7 +718,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
                                        for p in t["fold_params"]])
                 res[:, j, 0], res[:, j, 1] = cv_plus(fold_preds, t["fold_of"], t["residuals"],
                                                      self.coverage)
-            out[ok] = np.clip(self._widen_unusual(G, res, None), 1.0, 9.0)
+            out[ok] = np.clip(self._widen_unusual(G, res, None, score), 1.0, 9.0)
             return out
         fold_pred = np.stack([f.predict(G) for f in self.folds_])  # (K, m, 2)
         res = np.empty((len(G), 2, 2))
@@ -724,12 +727,13 @@ class AffectModel(RegressorMixin, BaseEstimator):
                                                  self.calibration_residuals_[:, j], self.coverage)
         if scale is not None:
             res = _scaled_about_centre(res, scale)
-        out[ok] = np.clip(self._widen_unusual(G, res, scale), 1.0, 9.0)
+        out[ok] = np.clip(self._widen_unusual(G, res, scale, score), 1.0, 9.0)
         return out
 
-    def _widen_unusual(self, G, res, scale):
+    def _widen_unusual(self, G, res, scale, score=None):
         """``res`` (intervals of finite feature rows ``G``) widened for the
-        images past the out-of-distribution threshold (``widen_unusual``)."""
+        images past the out-of-distribution threshold (``widen_unusual``);
+        ``score``: the rows' out-of-distribution scores, if computed."""
         adaptation = getattr(self, "adaptation_", None)
         ends = (adaptation or {}).get("rating_range", getattr(self, "rating_range_", None))
         if (not self.widen_unusual or ends is None or getattr(self, "ood_coef_", None) is None
@@ -738,7 +742,8 @@ class AffectModel(RegressorMixin, BaseEstimator):
         ends = np.asarray(ends, dtype=np.float64)
         if scale is not None:  # other raters spread their ratings differently too
             ends = _scaled_about_centre(ends, scale)
-        score = ood_score(self.main_.standardise(G), self.ood_coef_, self.ood_intercept_)
+        if score is None:
+            score = ood_score(self.main_.standardise(G), self.ood_coef_, self.ood_intercept_)
         return widen_intervals(res, unusual_weight(score, self.ood_threshold_), ends)
 
     def predict_emotions(self, X):
@@ -788,13 +793,14 @@ class AffectModel(RegressorMixin, BaseEstimator):
         cols = {}
         pred = self._predict_features(F)
         cols["valence"], cols["arousal"] = pred[:, 0], pred[:, 1]
+        # the out-of-distribution score once: a column, and the widening of intervals
+        score = self._ood_features(F) if getattr(self, "ood_coef_", None) is not None else None
         if self.folds_:
-            iv = self._interval_features(F, new_raters=new_raters)
+            iv = self._interval_features(F, new_raters=new_raters, ood=score)
             pct = f"{100 * float(self.coverage):g}" + ("_new_raters" if new_raters else "")
             for j, t in enumerate(TARGET_NAMES):
                 cols[f"{t}_low_{pct}"], cols[f"{t}_high_{pct}"] = iv[:, j, 0], iv[:, j, 1]
-        if getattr(self, "ood_coef_", None) is not None:
-            score = self._ood_features(F)
+        if score is not None:
             cols["ood_score"] = score
             if self.ood_threshold_ is not None:
                 flag = np.array([None] * len(F), dtype=object)

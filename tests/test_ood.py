@@ -154,3 +154,23 @@ def test_adapted_model_widens_toward_its_raters_spread(ood_setup, tmp_path):
     back = load_pretrained(adapted.save(tmp_path / "adapted"))
     np.testing.assert_allclose(back._interval_features(F_others), adapted._interval_features(F_others),
                                atol=1e-5)
+
+
+def test_frame_computes_the_score_once(ood_setup, monkeypatch):
+    """predict_frame's ``ood_score`` column and its widened intervals come
+    from one computation of the score, and equal the separate methods'."""
+    import sklearn_emotion._affect_model as affect_model
+
+    model, F_photos, F_others, kinds = ood_setup
+    F = np.vstack([F_photos[:3], F_others[kinds == "noise"][:3]])
+    iv, score = model._interval_features(F), model._ood_features(F)
+    assert model.widen_unusual and model.folds_
+    calls, real = [], affect_model.ood_score
+    monkeypatch.setattr(affect_model, "ood_score", lambda *a: calls.append(1) or real(*a))
+    frame = model._frame_from_features(F)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(frame["ood_score"], score)
+    pct = f"{100 * float(model.coverage):g}"
+    np.testing.assert_array_equal(frame[f"valence_low_{pct}"], iv[:, 0, 0])
+    np.testing.assert_array_equal(frame[f"arousal_high_{pct}"], iv[:, 1, 1])
+    assert (_widths(iv)[3:] > _widths(iv)[:3].max()).any()  # the widening took part
