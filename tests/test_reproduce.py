@@ -428,6 +428,52 @@ def test_the_network_worker_leaves_joblibs_process_pool_alone():
         assert pred.shape == (10, 2)
 
 
+def _worker_pid_then_sleep(seconds):
+    import os
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_an_interrupted_engine_ends_its_network_worker_at_once():
+    """Ended by an error (Ctrl-C: KeyboardInterrupt) while the network worker
+    runs a long task, an engine kills the worker rather than waiting for the
+    task: a conv-train fold takes minutes and holds gigabytes."""
+    import threading
+    import time
+
+    import psutil
+
+    from sklearn_emotion.reproduce import Engine
+
+    pids, box = [], {}
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        with Engine() as engine:
+            engine.call(os.getpid)  # start the worker, and learn its pid
+            pids.extend(p.pid for p in psutil.Process().children(recursive=True))
+            thread = threading.Thread(target=lambda: box.setdefault(
+                "out", _call_quietly(engine, _worker_pid_then_sleep, 120)))
+            thread.start()
+            time.sleep(1.0)
+            raise KeyboardInterrupt
+    assert time.perf_counter() - t0 < 30
+    thread.join(30)
+    assert not thread.is_alive()
+    time.sleep(1.0)
+    alive = [p for p in pids if psutil.pid_exists(p)
+             and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert pids and not alive, alive
+
+
+def _call_quietly(engine, fn, *args):
+    try:
+        return engine.call(fn, *args)
+    except Exception as exc:  # the killed worker's task fails
+        return exc
+
+
 def test_the_network_workers_replacement_notice_is_not_shown():
     """loky warns when it starts a new network worker in place of one whose
     memory grew (deliberate: see _network_worker); an engine hides that

@@ -189,7 +189,8 @@ class Engine:
 
                 ray.shutdown()
                 self._ray = False
-            self.recycle()
+            # ended by an error or an interrupt: do not wait for a fit to finish
+            self.recycle(kill=exc[0] is not None)
         finally:
             if self._warnings is not None:
                 self._warnings.__exit__(*exc)
@@ -258,13 +259,14 @@ class Engine:
             return nullcontext()
         return joblib.parallel_config(backend="loky", idle_worker_timeout=IDLE_WORKER_TIMEOUT)
 
-    def recycle(self):
+    def recycle(self, kill=False):
         """Stop this machine's network worker, if one is running: its memory
         leaves with it (and is counted in ``RUSAGE_CHILDREN``).  The next
-        network task starts a fresh one."""
+        network task starts a fresh one.  ``kill``: end it now, even in the
+        middle of a task, rather than after its task."""
         worker, self._worker = self._worker, None
         if worker is not None:
-            worker.shutdown(wait=True)
+            worker.shutdown(wait=True, kill_workers=kill)
 
     def run(self, stages, *, stop_between=True):
         """Run every task of ``stages`` (lists of tasks); yield ``(task,
