@@ -41,7 +41,10 @@ def score(model, F, y):
     out = {}
     for j, t in enumerate(("valence", "arousal")):
         inside = (y[:, j] >= iv[:, j, 0]) & (y[:, j] <= iv[:, j, 1])
-        out[t] = {"r": float(pearsonr(pred[:, j], y[:, j])[0]),
+        # a forced "scale" whose least-squares slope is negative is clamped
+        # to 0: one constant prediction, whose r is undefined (None)
+        constant = np.ptp(pred[:, j]) == 0
+        out[t] = {"r": None if constant else float(pearsonr(pred[:, j], y[:, j])[0]),
                   "coverage": float(inside.mean()),
                   "width": float((iv[:, j, 1] - iv[:, j, 0]).mean())}
     return out
@@ -89,7 +92,21 @@ def main(argv=None):
 
 
 def _mean(rows, t, m):
-    return float(np.mean([r["scores"][t][m] for r in rows])) if rows else float("nan")
+    """Mean of score ``m`` over ``rows``; for r, over the draws where it is
+    defined (NaN: a run before r of a constant prediction was recorded as
+    None)."""
+    vals = [r["scores"][t][m] for r in rows]
+    vals = [v for v in vals if v is not None and np.isfinite(v)]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def _r_cell(rows, t):
+    """The mean r, with the number of draws it is over when some had a
+    constant prediction."""
+    n = sum(r["scores"][t]["r"] is not None and np.isfinite(r["scores"][t]["r"]) for r in rows)
+    if n == len(rows):
+        return f"{_mean(rows, t, 'r'):.3f}"
+    return "undefined" if n == 0 else f"{_mean(rows, t, 'r'):.3f} ({n} of {len(rows)})"
 
 
 def summary(rows, direction, k):
@@ -118,7 +135,10 @@ def write_md(rows, ks, a, seconds):
              "target by repeated 5-fold CV on the k images, a change only where its "
              "out-of-fold predictions correlate with the ratings at p < 0.05); the other rows "
              "force one strategy (same recalibration). Intervals: nominal 80 %, CV+ on the k "
-             "images.", ""]
+             "images. \"r (n of 10)\": the mean over the n draws where the prediction varied; "
+             "in the others the forced `scale` strategy's least-squares slope on the k images "
+             "was negative and is clamped to 0 (the strategy never reverses the model's "
+             "ranking), so its prediction is one constant and r is undefined.", ""]
     for direction in ("emotion6->oasis", "oasis->emotion6"):
         base = next(r for r in rows if r["direction"] == direction and r["k"] == 0)
         s0 = base["scores_all"]
@@ -147,8 +167,8 @@ def write_md(rows, ks, a, seconds):
                 name = "unadapted" if cand == "keep" else ("**auto (adapt)**" if cand == "auto"
                                                            else cand)
                 lines.append(
-                    f"| {k} | {name} | {_mean(sel, 'valence', 'r'):.3f} | "
-                    f"{_mean(sel, 'arousal', 'r'):.3f} | {_mean(sel, 'valence', 'coverage'):.2f} | "
+                    f"| {k} | {name} | {_r_cell(sel, 'valence')} | "
+                    f"{_r_cell(sel, 'arousal')} | {_mean(sel, 'valence', 'coverage'):.2f} | "
                     f"{_mean(sel, 'arousal', 'coverage'):.2f} | {_mean(sel, 'valence', 'width'):.2f}"
                     f" | {_mean(sel, 'arousal', 'width'):.2f} | {chosen} |")
         lines.append("")
