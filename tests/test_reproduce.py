@@ -451,8 +451,7 @@ def test_an_interrupted_engine_ends_its_network_worker_at_once():
     t0 = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         with Engine() as engine:
-            engine.call(os.getpid)  # start the worker, and learn its pid
-            pids.extend(p.pid for p in psutil.Process().children(recursive=True))
+            pids.append(engine.call(os.getpid))  # start the worker, and learn its pid
             thread = threading.Thread(target=lambda: box.setdefault(
                 "out", _call_quietly(engine, _worker_pid_then_sleep, 120)))
             thread.start()
