@@ -271,3 +271,24 @@ def test_the_command_line_starts_without_scikit_learn_or_tensorflow():
         assert getattr(se, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         se.nope
+
+
+def test_predict_new_raters_writes_their_intervals(tmp_path, capsys):
+    """``predict --new-raters`` with the shipped model: the intervals for
+    another set's raters, as the model's own predict_frame gives them, and
+    the same valence; an unreadable file is reported, the rest written."""
+    from sklearn_emotion import load_pretrained
+
+    imgs = list(load_emotion6().filenames[:3])
+    out = tmp_path / "p.csv"
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    rc = main(["predict", *imgs, str(bad), "--new-raters", "--output", str(out), "--quiet"])
+    assert rc != 0 or "broken.jpg" in capsys.readouterr().err
+    frame = pd.read_csv(out)
+    assert "valence_low_80_new_raters" in frame.columns and "valence_low_80" not in frame
+    ref = load_pretrained().predict_frame(imgs, new_raters=True)
+    got = frame[frame["valence"].notna()].reset_index(drop=True)
+    assert len(got) == 3
+    for col in ("valence", "valence_low_80_new_raters", "arousal_high_80_new_raters"):
+        np.testing.assert_allclose(got[col], ref[col], rtol=0, atol=5e-5)  # 4 decimals
