@@ -19,6 +19,7 @@ Run::
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -26,6 +27,35 @@ import time
 from pathlib import Path
 
 from benchmarks._common import watch, write
+
+
+_BAR = re.compile(r"^[^|:]*: *\d+%\|[^|]*\|[^\]]*\]\s*")
+_FEATURES = re.compile(r"^features (\S+): (\d+) computed, (\d+) read from cache")
+
+
+def clean_log(lines):
+    """The reproduction's log without its progress bars: one line per
+    message (tqdm's bars share lines with the messages printed under them)."""
+    out = []
+    for line in lines:
+        for part in line.split("\r"):
+            part = _BAR.sub("", part.strip())
+            if part and not _BAR.match(part + " "):
+                out.append(part)
+    return out
+
+
+def features_read(lines):
+    """How the features were obtained, from the log: a phrase."""
+    got = [m.groups() for m in map(_FEATURES.match, lines) if m]
+    if not got:
+        return "no feature family logged"
+    computed = [name for name, c, _ in got if int(c)]
+    if not computed:
+        return "every feature read from the cache"
+    return ("features computed on an empty cache for " + ", ".join(computed)
+            + (f"; read from the cache for {', '.join(n for n, c, _ in got if not int(c))}"
+               if len(computed) < len(got) else ""))
 
 
 def main(argv=None):
@@ -59,14 +89,16 @@ def main(argv=None):
     if proc.returncode:
         raise SystemExit(f"reproduce failed ({proc.returncode}); last line: {last[0]}")
     res = json.loads((Path(a.output) / "results.json").read_text())
+    lines = clean_log(log)
+    (Path(a.output) / "run.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
     resumed = sum(1 for t in res.get("tasks", []) if t.get("from_checkpoint"))
     fitted = [t for t in res.get("tasks", []) if "start" in t]
     workers = {}
     for t in fitted:
         workers[t["worker"]] = max(workers.get(t["worker"], 0), t.get("peak_rss_mib") or 0)
     md = [f"The main job on {res.get('dataset', a.dataset)}: every table, every fold, the full "
-          f"epoch budgets, features read from `{a.cache_dir}`, `--n-jobs {a.n_jobs}`, 2 CPU "
-          "cores, no GPU.", "",
+          f"epoch budgets, cache `{a.cache_dir}` ({features_read(lines)}), "
+          f"`--n-jobs {a.n_jobs}`, 2 CPU cores, no GPU. The log: `{a.output}/run.log`.", "",
           "| | value |", "|---|---|",
           f"| wall time, this invocation | {wall:.0f} s ({wall / 60:.1f} min) |",
           f"| folds fitted / read from checkpoints | {len(fitted)} / {resumed} |",
