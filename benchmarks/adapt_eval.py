@@ -95,15 +95,18 @@ def _mean(rows, t, m):
     """Mean of score ``m`` over ``rows``; for r, over the draws where it is
     defined (NaN: a run before r of a constant prediction was recorded as
     None)."""
-    vals = [r["scores"][t][m] for r in rows]
-    vals = [v for v in vals if v is not None and np.isfinite(v)]
+    vals = [r["scores"][t][m] for r in rows if _defined(r["scores"][t][m])]
     return float(np.mean(vals)) if vals else float("nan")
+
+
+def _defined(v):
+    return v is not None and bool(np.isfinite(v))
 
 
 def _r_cell(rows, t):
     """The mean r, with the number of draws it is over when some had a
     constant prediction."""
-    n = sum(r["scores"][t]["r"] is not None and np.isfinite(r["scores"][t]["r"]) for r in rows)
+    n = sum(_defined(r["scores"][t]["r"]) for r in rows)
     if n == len(rows):
         return f"{_mean(rows, t, 'r'):.3f}"
     return "undefined" if n == 0 else f"{_mean(rows, t, 'r'):.3f} ({n} of {len(rows)})"

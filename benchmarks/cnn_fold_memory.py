@@ -26,15 +26,11 @@ import threading
 import time
 
 import numpy as np
+import psutil
 
 from benchmarks._common import RESULTS, write
 
 NAME = "cnn_fold_memory"
-
-
-def _rss_mib():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 2**20
 
 
 def main(argv=None):
@@ -44,10 +40,11 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     phase, peaks, done = ["import"], {}, threading.Event()
+    me = psutil.Process()
 
     def sample():
         while not done.is_set():
-            peaks[phase[0]] = max(peaks.get(phase[0], 0.0), _rss_mib())
+            peaks[phase[0]] = max(peaks.get(phase[0], 0.0), me.memory_info().rss / 2**20)
             time.sleep(0.05)
 
     thread = threading.Thread(target=sample, daemon=True)

@@ -108,17 +108,16 @@ def model_stages(estimator, method, params=None):
         return estimator.features_, partial(heads[method], **params), True
     if isinstance(estimator, Pipeline):
         rest = estimator[1:]
-        if len(rest) == 0:
-            if params:
-                raise TypeError(f"a one-step pipeline's transform takes no parameters, "
-                                f"got {sorted(params)}")
-            return estimator[0], None, False
-        return estimator[0], partial(getattr(rest, method), **params), False
-    if hasattr(estimator, "transform") and method == "transform":
+        step, fn = estimator[0], (getattr(rest, method) if len(rest) else None)
+    elif hasattr(estimator, "transform") and method == "transform":
+        step, fn = estimator, None
+    else:
+        step, fn = None, getattr(estimator, method)
+    if fn is None:  # the image step's own transform is the whole model
         if params:
             raise TypeError(f"transform takes no parameters here, got {sorted(params)}")
-        return estimator, None, False
-    return None, partial(getattr(estimator, method), **params), False
+        return step, None, False
+    return step, partial(fn, **params), False
 
 
 def _diagnose(item, index):

@@ -51,8 +51,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         How many images go through the network at once.  With
         ``train_range="conv-train"``, a minibatch's gradient is accumulated
         over slices of this size, weighted by their share of the minibatch,
-        and then applied in one update.  The update is the minibatch's (the loss is
-        a mean and batch normalisation is frozen), up to floating-point
+        and then applied in one update.  The update is the minibatch's (the
+        loss is a mean and batch normalisation is frozen), up to floating-point
         summation order, while the training activations held in memory are
         those of ``micro_batch_size`` images rather than ``batch_size``
         (MobileNetV2 at 224×224: about 90 MB an image).  Every inference
@@ -326,10 +326,10 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
 
     def _embed(self, base, items):
         """The frozen backbone's pooled features of every item,
-        ``micro_batch_size`` images a call, read from and written to the ``cache_dir`` cache when set (with the
-        feature transformers' claims: two processes never embed the same
-        image at once); every unreadable item is reported at the end in one
-        ImageBatchError."""
+        ``micro_batch_size`` images a call, read from and written to the
+        ``cache_dir`` cache when set (with the feature transformers' claims:
+        two processes never embed the same image at once); every unreadable
+        item is reported at the end in one ImageBatchError."""
         import uuid
 
         cache = self._embedding_cache(owner=uuid.uuid4().hex)
