@@ -636,3 +636,47 @@ def test_columns_stack_rows_as_hstack_does():
     rows = rng.permutation(30)[:11]
     np.testing.assert_array_equal(X[rows], full[rows])
     np.testing.assert_array_equal(X[np.arange(30) % 2 == 0], full[::2])
+
+
+def test_tables_and_plotted_numbers_recomputed_from_the_folds(run):
+    """tables.csv's mean and SD columns from per_fold.csv; the plotted row's
+    out-of-fold predictions (oof.csv) on the rows of the run's own folds
+    (recomputed with KFold on the subset), each fold's scores and the
+    plot's pooled numbers recomputed from them with scikit-learn."""
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    out, _ = run
+    res = out / "res"
+    t, pf = pd.read_csv(res / "tables.csv"), pd.read_csv(res / "per_fold.csv")
+    metrics = [c for c in pf.columns if c.startswith(("test_", "train_"))]
+    for (table, model, features), g in pf.groupby(["table", "model", "features"]):
+        row = t[(t.table == table) & (t.model == model) & (t.features == features)]
+        assert len(row) == 1
+        for m in metrics:
+            v = g[m].to_numpy(dtype=float)
+            if np.isnan(v).all():
+                continue
+            assert row[m + "_mean"].item() == pytest.approx(v.sum() / len(v), rel=1e-9), m
+            sd = np.sqrt(((v - v.sum() / len(v)) ** 2).sum() / len(v))
+            assert row[m + "_std"].item() == pytest.approx(sd, rel=1e-9, abs=1e-12), m
+    summary = json.loads((res / "results.json").read_text())
+    plotted = summary["plotted"]
+    assert plotted["table"] == "best"
+    oof = pd.read_csv(res / "oof.csv")
+    X, y = load_emotion6(return_X_y=True)
+    keep = subset_indices(len(X), N, 0)
+    assert list(oof["path"]) == [str(p) for p in X[keep]]
+    np.testing.assert_array_equal(oof[["valence", "arousal"]].to_numpy(), y[keep])
+    cv = KFold(FOLDS, shuffle=True, random_state=0)
+    rows = pf[pf.table == "best"].sort_values("fold")
+    for k, (_, te) in enumerate(cv.split(np.arange(N))):
+        np.testing.assert_array_equal(oof["fold"].to_numpy()[te], k + 1)
+        for t, col in (("V", "valence"), ("A", "arousal")):
+            yt, yp = oof[col].to_numpy()[te], oof[col + "_pred"].to_numpy()[te]
+            assert rows[f"test_mse_{t}"].iloc[k] == pytest.approx(mean_squared_error(yt, yp), rel=1e-9)
+            assert rows[f"test_r2_{t}"].iloc[k] == pytest.approx(r2_score(yt, yp), rel=1e-9)
+    for t, col in (("V", "valence"), ("A", "arousal")):
+        yt, yp = oof[col].to_numpy(), oof[col + "_pred"].to_numpy()
+        assert plotted["pooled"][f"mse_{t}"] == pytest.approx(mean_squared_error(yt, yp), rel=1e-9)
+        assert plotted["pooled"][f"r2_{t}"] == pytest.approx(r2_score(yt, yp), rel=1e-9)
+        assert plotted["pooled"][f"r_{t}"] == pytest.approx(np.corrcoef(yt, yp)[0, 1], rel=1e-9)

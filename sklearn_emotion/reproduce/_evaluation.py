@@ -40,6 +40,7 @@ class Result:
     features: str
     folds: list = field(default_factory=list)  # dicts per fold
     oof: np.ndarray | None = None  # out-of-fold predictions (n, 2)
+    fold_of: np.ndarray | None = None  # the fold (0-based) that held each image out
 
     def summary(self):
         out = {"table": self.table, "model": self.model, "features": self.features}
@@ -88,7 +89,9 @@ def _fit_predict_here(model, joint, Xtr, ytr, Xs):
             for p, X in zip(preds, Xs):
                 p[:, j] = m.predict(X)
     reg = fitted[0].steps[-1][1] if hasattr(fitted[0], "steps") else fitted[0]
-    return preds, (float(reg.n_iter_) if hasattr(reg, "n_iter_") else None)
+    # None where the regressor has none (Ridge's closed-form solvers set it to None)
+    n_iter = getattr(reg, "n_iter_", None)
+    return preds, (None if n_iter is None else float(np.max(n_iter)))
 
 
 class Columns:
@@ -149,8 +152,16 @@ class RowFolds:
         self.oof[self.splits[k][1]] = pte
         return all(f is not None for f in self.folds)
 
+    def fold_of(self):
+        """The fold (0-based) that held out each image; -1 for none."""
+        out = np.full(len(self.oof), -1, dtype=np.int64)
+        for k, (_, te) in enumerate(self.splits):
+            out[te] = k
+        return out
+
     def result(self):
-        return Result(self.table, self.name, self.features, list(self.folds), self.oof)
+        return Result(self.table, self.name, self.features, list(self.folds), self.oof,
+                      self.fold_of())
 
 
 def plan_folds(position, fn, args_of, store, key_of, splits, *, network, info):

@@ -15,7 +15,7 @@ from .._store import library_versions
 from ._engine import peak_rss_mib
 from ._protocol import CLIP
 
-__all__ = ["Report", "peak_rss_mib", "write_report"]
+__all__ = ["Report", "peak_rss_mib", "pooled_scores", "write_report"]
 
 TITLES = {"II": "Table II: FFNN on all features, per object backbone",
           "III": "Table III: feature families",
@@ -93,7 +93,34 @@ def describe_model(result):
     return f"{result.model} on the feature set '{result.features}'"
 
 
-def _plots(out, y, oof, paths, title, fold_r=None, n_thumbs=40, seed=0):
+def pooled_scores(y, oof):
+    """Pooled scores of out-of-fold predictions, per target: every image's
+    prediction from the fold that held it out, scored together (the numbers
+    the scatter plot's titles print; ``results.json``'s ``plotted``).
+
+    Parameters
+    ----------
+    y, oof : ndarray of shape (n, 2)
+        Ratings and out-of-fold predictions (valence, arousal).
+
+    Returns
+    -------
+    scores : dict
+        ``mse_V``, ``r2_V``, ``r_V`` and the same for ``A``.
+    """
+    out = {}
+    for j, t in enumerate(("V", "A")):
+        e = y[:, j] - oof[:, j]
+        mse = float(np.mean(e ** 2))
+        var = float(np.var(y[:, j]))
+        out[f"mse_{t}"] = mse
+        out[f"r2_{t}"] = 1 - mse / var if var > 0 else float("nan")
+        out[f"r_{t}"] = float(pearsonr(y[:, j], oof[:, j])[0]) if np.ptp(oof[:, j]) > 0 \
+            else float("nan")
+    return out
+
+
+def _plots(out, y, oof, paths, title, pooled, fold_r=None, n_thumbs=40, seed=0):
     import textwrap
 
     from matplotlib.figure import Figure
@@ -105,8 +132,7 @@ def _plots(out, y, oof, paths, title, fold_r=None, n_thumbs=40, seed=0):
     for j, (ax, t) in enumerate(zip(axes, ("Valence", "Arousal"))):
         ax.scatter(y[:, j], oof[:, j], s=6, alpha=0.4)
         ax.plot([1, 9], [1, 9], "k--", lw=1)
-        r = pearsonr(y[:, j], oof[:, j])[0]
-        mse = np.mean((y[:, j] - oof[:, j]) ** 2)
+        r, mse = pooled[f"r_{t[0]}"], pooled[f"mse_{t[0]}"]
         head = f"{t}: pooled r = {r:.2f}, MSE = {mse:.2f}"
         if fold_r is not None:
             head += f"\n(the table's r, mean over folds: {fold_r[j]:.3f})"
@@ -121,6 +147,18 @@ def _plots(out, y, oof, paths, title, fold_r=None, n_thumbs=40, seed=0):
     plot_va_thumbnails(list(paths), oof, out / "va_thumbnails.png",
                        title=textwrap.fill(f"Out-of-fold predicted valence-arousal. {title}", 90),
                        limits=None, max_thumbnails=n_thumbs, seed=seed)
+
+
+def _write_oof(path, rep, result):
+    """The plotted row's out-of-fold predictions, one line per image: its
+    path, the fold (1-based) that held it out, its ratings and predictions."""
+    fold_of = result.fold_of if result.fold_of is not None else np.full(len(rep.y), -1)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "fold", "valence", "arousal", "valence_pred", "arousal_pred"])
+        for p, k, yv, pv in zip(rep.paths, fold_of, rep.y, result.oof):
+            w.writerow([str(p), int(k) + 1, repr(float(yv[0])), repr(float(yv[1])),
+                        repr(float(pv[0])), repr(float(pv[1]))])
 
 
 def _task_records(rep):
@@ -170,7 +208,8 @@ def _gantt(path, tasks, rep):
 
 def write_report(rep: Report, log=None):
     """Write ``tables.md``, ``tables.csv``, ``per_fold.csv``, ``results.json``
-    and, once the run is complete, the plots.  Called after every model, so a
+    and, once the run is complete, the plots and the plotted row's
+    out-of-fold predictions (``oof.csv``).  Called after every model, so a
     partial run leaves partial tables."""
     out = rep.out
     summaries = [r.summary() for r in rep.results]
@@ -214,19 +253,25 @@ def write_report(rep: Report, log=None):
         for r in rep.results:
             for k, fo in enumerate(r.folds):
                 w.writerow([r.table, r.model, r.features, k + 1] + [fo.get(c, "") for c in keys])
+    plotted_info = None
     if rep.complete and rep.results:
         plotted = next((r for r in rep.results if r.table == "best"), None) or next(
             (r for r in rep.results if r.model.startswith("FFNN") and r.features == "all"),
             rep.results[-1])
         fold_r = [float(np.mean([f.get(f"test_r_{t}", np.nan) for f in plotted.folds]))
                   for t in ("V", "A")]
-        _plots(out, rep.y, plotted.oof, rep.paths, describe_model(plotted), fold_r=fold_r)
+        pooled = pooled_scores(rep.y, plotted.oof)
+        plotted_info = {"table": plotted.table, "model": plotted.model,
+                        "features": plotted.features, "pooled": pooled}
+        _write_oof(out / "oof.csv", rep, plotted)
+        _plots(out, rep.y, plotted.oof, rep.paths, describe_model(plotted), pooled,
+               fold_r=fold_r)
     tasks = _task_records(rep)
     if rep.complete and any("start" in t for t in tasks):
         _gantt(out / "tasks.png", tasks, rep)
     summary = {"dataset": rep.dataset, "n_images": len(rep.paths), "folds": rep.folds,
                "random_state": rep.random_state, "features": rep.features, "results": summaries,
-               "best": rep.best, "notes": rep.notes, "wall_seconds": rep.wall,
+               "best": rep.best, "plotted": plotted_info, "notes": rep.notes, "wall_seconds": rep.wall,
                "peak_rss_mib": peak, "peak_rss_workers_mib": peak_workers,
                "n_jobs": rep.n_jobs, "scheduler": rep.scheduler, "tasks": tasks,
                "versions": {"python": platform.python_version(), **dict(library_versions())},

@@ -251,7 +251,8 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         res = row.result()
         placed[position] = res
         for p0, i, table in copies.get(position, ()):
-            placed[(p0, i)] = Result(table, row.name, row.features, res.folds, res.oof)
+            placed[(p0, i)] = Result(table, row.name, row.features, res.folds, res.oof,
+                                     res.fold_of)
         if position == (1, 0):
             rep.best = nested_info(row)
         rep.results = [placed[k] for k in sorted(placed)]

@@ -1,0 +1,230 @@
+"""The affect model's intervals and out-of-distribution flag against their formulas.
+
+A model fitted on synthetic features (no images: fast, and every answer is
+known): the threshold recomputed out of fold with scikit-learn's
+``LogisticRegression``, its flag rate on fresh "photos", and every interval
+variant (within-set CV+, ``new_raters=True``, widened unusual images, an
+adapted model) written out by hand from sorted lists, checked against
+``predict_interval`` and ``predict_frame``'s columns.
+"""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+
+from sklearn_emotion import AffectModel
+
+P = 60
+
+
+def _photos(n, rng):
+    F = rng.normal(size=(n, P))
+    F[:, :5] *= 3.0
+    return F
+
+
+def _others(n, rng, near=False):
+    # near: close to the photos, so that the classifier overfits its training
+    # photos and their in-sample scores are optimistic (what an out-of-fold
+    # threshold must avoid); the threshold is then above 0 (a step).  Far:
+    # well separated, a threshold below 0 (the linear widening)
+    F = rng.normal(size=(n, P)) * 1.1 + 0.3 if near else rng.normal(size=(n, P)) * 1.3 + 1.0
+    F[:, :5] *= 3.0
+    return F
+
+
+def _ratings(F, rng, shift=0.0):
+    return np.c_[5 + 0.5 * F[:, 0] + 0.2 * F[:, 7] + shift + 0.6 * rng.normal(size=len(F)),
+                 4.5 + 0.25 * F[:, 1] + 0.4 * rng.normal(size=len(F))]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(0)
+    F = _photos(300, rng)
+    y = _ratings(F, rng)
+    y[150:] = _ratings(F[150:], rng, shift=0.8)  # a second set's raters rate higher
+    F_other = _others(120, rng)
+    groups = np.r_[np.zeros(150), np.ones(150)]
+    model = AffectModel(cv=5, random_state=3)._fit_features(None, F, y, F_other=F_other,
+                                                            groups=groups)
+    # test images: fresh photos, and mixtures from photo to non-photo whose
+    # scores run from below the threshold to far past it
+    fresh = _photos(40, rng)
+    lam = np.linspace(0, 1.5, 40)[:, None]
+    mixed = (1 - lam) * _photos(40, rng) + lam * _others(40, rng)
+    return model, F, y, F_other, np.vstack([fresh, mixed])
+
+
+def _standardise(F, mean, scale, clip=5.0):
+    return np.clip((F - mean) / scale, -clip, clip)
+
+
+def _std_of(F):
+    s = F.std(axis=0)
+    s[s < 1e-12] = 1.0
+    return F.mean(axis=0), s
+
+
+def test_the_threshold_is_the_out_of_fold_quantile(fitted):
+    """Each training photo scored by a classifier fitted without its fold
+    (standardised on that fold's training photos), the 95 % quantile."""
+    model, F, y, F_other, _ = fitted
+    oof = np.empty(len(F))
+    for tr, te in KFold(5, shuffle=True, random_state=3).split(F):
+        mean, scale = _std_of(F[tr])
+        Ztr, Zo = _standardise(F[tr], mean, scale), _standardise(F_other, mean, scale)
+        clf = LogisticRegression(C=0.1, max_iter=5000, random_state=0)
+        clf.fit(np.vstack([Ztr, Zo]), np.r_[np.zeros(len(tr)), np.ones(len(Zo))],
+                sample_weight=np.r_[np.ones(len(tr)), np.full(len(Zo), len(tr) / len(Zo))])
+        oof[te] = clf.decision_function(_standardise(F[te], mean, scale))
+    assert model.ood_threshold_ == pytest.approx(np.quantile(oof, 0.95), rel=1e-6, abs=1e-6)
+
+
+def test_fresh_photos_are_flagged_near_the_nominal_rate():
+    """2,000 fresh photos from the training distribution: 5 % nominal
+    (measured 4.8 %); the bound (7.5 %) fails for a threshold taken from
+    in-sample scores, which are optimistic (measured 9.5 %)."""
+    rng = np.random.default_rng(0)
+    F = _photos(300, rng)
+    model = AffectModel(cv=5, random_state=3)._fit_features(None, F, _ratings(F, rng),
+                                                            F_other=_others(120, rng, near=True))
+    fresh = _photos(2000, np.random.default_rng(11))
+    rate = np.mean(model._ood_features(fresh) > model.ood_threshold_)
+    assert 0.025 <= rate <= 0.075, rate
+
+
+def _cv_plus(mu, R, coverage):
+    """CV+ (Barber et al. 2021) from sorted lists: ``mu`` (n, m) each
+    calibration image's fold model on the m new images, ``R`` (n,) its
+    out-of-fold residual."""
+    n = len(R)
+    a = 1 - coverage
+    k_lo = max(int(np.floor(a * (n + 1))), 1)
+    k_hi = min(int(np.ceil((1 - a) * (n + 1))), n)
+    lo = [sorted(mu[:, i] - R)[k_lo - 1] for i in range(mu.shape[1])]
+    hi = [sorted(mu[:, i] + R)[k_hi - 1] for i in range(mu.shape[1])]
+    return np.array(lo), np.array(hi)
+
+
+def _head(lin, F):
+    return _standardise(F, lin.mean, lin.scale) @ lin.coef + lin.intercept
+
+
+def _score(model, F):
+    return _standardise(F, model.main_.mean, model.main_.scale) @ model.ood_coef_ \
+        + model.ood_intercept_
+
+
+def _widen(lo, hi, score, thr, ends):
+    w = np.clip((score - thr) / -thr, 0, 1)
+    return lo + w * (np.minimum(lo, ends[0]) - lo), hi + w * (np.maximum(hi, ends[1]) - hi)
+
+
+def _expected(model, F, X, new_raters=False, widen=True):
+    """Every interval written out: CV+ on the fold heads, scaled about the
+    centre for new raters, widened toward the (scaled) rating range past
+    the threshold, clipped to 1-9."""
+    fold_of = model.fold_of_
+    out = np.empty((len(X), 2, 2))
+    score = _score(model, X)
+    for j in range(2):
+        R = model.calibration_residuals_[:, j]
+        mu = np.stack([_head(model.folds_[fold_of[i]], X)[:, j] for i in range(len(F))])
+        lo, hi = _cv_plus(mu, R, model.coverage)
+        ends = np.asarray(model.rating_range_[j], dtype=float)
+        if new_raters:
+            s = model.shift_scale_[j]
+            mid, half = (lo + hi) / 2, (hi - lo) / 2 * s
+            lo, hi = mid - half, mid + half
+            emid, ehalf = ends.mean(), (ends[1] - ends[0]) / 2 * s
+            ends = np.array([emid - ehalf, emid + ehalf])
+        if widen:
+            lo, hi = _widen(lo, hi, score, model.ood_threshold_, ends)
+        out[:, j, 0], out[:, j, 1] = np.clip(lo, 1, 9), np.clip(hi, 1, 9)
+    return out
+
+
+def test_calibration_residuals_are_out_of_fold(fitted):
+    model, F, y, *_ = fitted
+    for i in range(0, len(F), 37):
+        head = model.folds_[model.fold_of_[i]]
+        np.testing.assert_allclose(model.calibration_residuals_[i],
+                                   np.abs(y[i] - _head(head, F[i:i + 1])[0]), rtol=1e-10)
+    for k, (_, te) in enumerate(KFold(5, shuffle=True, random_state=3).split(F)):
+        np.testing.assert_array_equal(model.fold_of_[te], k)
+
+
+def test_rating_range_by_order_statistics(fitted):
+    model, F, y, *_ = fitted
+    ys = np.sort(y, axis=0)
+    lo_rank, hi_rank = int(np.floor(301 * 0.1 + 1e-9)), int(np.ceil(301 * 0.9 - 1e-9))
+    np.testing.assert_allclose(model.rating_range_, np.c_[ys[lo_rank - 1], ys[hi_rank - 1]])
+
+
+@pytest.mark.parametrize("new_raters", [False, True], ids=["within-set", "new raters"])
+def test_intervals_equal_their_formula(fitted, new_raters):
+    model, F, y, F_other, X = fitted
+    score = _score(model, X)
+    # the test images reach from below the threshold to log-odds > 0
+    assert model.ood_threshold_ < 0
+    assert (score < model.ood_threshold_).sum() >= 30 and (score > 0).sum() >= 5
+    want = _expected(model, F, X, new_raters=new_raters)
+    got = model._interval_features(X, new_raters=new_raters)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    # without widening: CV+ alone
+    plain = AffectModel(**{**model.get_params(), "widen_unusual": False})
+    for k, v in vars(model).items():
+        if k.endswith("_"):
+            setattr(plain, k, v)
+    np.testing.assert_allclose(plain._interval_features(X, new_raters=new_raters),
+                               _expected(model, F, X, new_raters=new_raters, widen=False),
+                               rtol=1e-9, atol=1e-9)
+    # predict_frame's columns are these intervals, under their names
+    frame = model._frame_from_features(X, new_raters=new_raters)
+    suffix = "80" + ("_new_raters" if new_raters else "")
+    for j, t in enumerate(("valence", "arousal")):
+        np.testing.assert_allclose(frame[f"{t}_low_{suffix}"], want[:, j, 0], rtol=1e-9)
+        np.testing.assert_allclose(frame[f"{t}_high_{suffix}"], want[:, j, 1], rtol=1e-9)
+    np.testing.assert_allclose(frame["ood_score"], score, rtol=1e-9)
+    np.testing.assert_array_equal(frame["unusual"].astype(bool), score > model.ood_threshold_)
+
+
+def test_new_raters_scale_is_at_least_one_and_widens(fitted):
+    model, F, y, F_other, X = fitted
+    assert (model.shift_scale_ >= 1).all() and (model.shift_scale_ > 1).any()
+
+
+def test_adapted_intervals_equal_their_formula(fitted):
+    """An adapted model ('shift' alone: every number is a mean): CV+ over the
+    adaptation folds, each fold's shift the mean residual of the others,
+    widened past the threshold toward the new ratings' own range."""
+    model, F, y, F_other, X = fitted
+    rng = np.random.default_rng(5)
+    Fk = _photos(30, rng)
+    yk = np.clip(_ratings(Fk, rng) + [1.2, -0.6], 1, 9)
+    adapted = model._adapt_features(Fk, yk, strategies=("shift",), cv=5, random_state=2)
+    base_k = _head(model.main_, Fk)
+    base_x = _head(model.main_, X)
+    score = _score(model, X)
+    for j in range(2):
+        t = adapted.adaptation_["targets"][j]
+        assert t["strategy"] == "shift"
+        fold_of = t["fold_of"]
+        shifts = np.array([np.mean((yk - base_k)[fold_of != f, j]) for f in range(5)])
+        R = np.abs(yk[:, j] - (base_k[:, j] + shifts[fold_of]))
+        np.testing.assert_allclose(t["residuals"], R, rtol=1e-10)
+        mu = base_x[:, j][None, :] + shifts[fold_of][:, None]
+        lo, hi = _cv_plus(mu, R, 0.8)
+        ys = np.sort(yk[:, j])
+        ends = np.array([ys[int(np.floor(31 * 0.1 + 1e-9)) - 1], ys[int(np.ceil(31 * 0.9 - 1e-9)) - 1]])
+        lo, hi = _widen(lo, hi, score, model.ood_threshold_, ends)
+        got = adapted._interval_features(X)
+        np.testing.assert_allclose(got[:, j, 0], np.clip(lo, 1, 9), rtol=1e-9)
+        np.testing.assert_allclose(got[:, j, 1], np.clip(hi, 1, 9), rtol=1e-9)
+        pred = adapted._predict_features(X)[:, j]
+        np.testing.assert_allclose(pred, np.clip(base_x[:, j] + np.mean(yk[:, j] - base_k[:, j]), 1, 9),
+                                   rtol=1e-10)
+    # the original is untouched by its adapted copy
+    assert getattr(model, "adaptation_", None) is None
