@@ -30,13 +30,53 @@ from benchmarks._common import RESULTS, write
 ROOT = Path(__file__).resolve().parents[1]
 RAW = RESULTS / "mutation_raw.json"
 
-#: (file, functions, tests): the functions mutated and the tests run on each mutant.
+#: (file, functions, tests): the functions mutated and the tests run on each
+#: mutant.  ``Class.method`` names one method; a bare class name, all of it.
+#: The code that makes users' numbers (issue 36): the reproduction's scores,
+#: folds, nested search and report; adaptation, intervals and the
+#: out-of-distribution flag; the head and interval code of the affect model;
+#: the store's key functions; the rating scales; colour features.
+_AFFECT = "AffectModel."
 TARGETS = [
-    ("sklearn_emotion/_adapt.py", ["cv_plus", "rating_range", "unusual_weight", "widen_intervals"],
-     ["tests/test_planted_bugs.py::test_cv_plus_equals_the_brute_force_formula_on_twenty_points",
+    ("sklearn_emotion/_adapt.py",
+     ["gram_summary", "context", "_take", "fit_strategy", "predict_strategy", "_r", "_p_positive",
+      "cv_select", "cv_plus", "ood_fit", "ood_score", "rating_range", "unusual_weight",
+      "widen_intervals"],
+     ["tests/test_answers_adapt.py", "tests/test_answers_intervals.py",
+      "tests/test_planted_bugs.py::test_cv_plus_equals_the_brute_force_formula_on_twenty_points",
       "tests/test_ood.py::test_unusual_weight_and_widen_intervals_by_hand"]),
-    ("sklearn_emotion/_store.py", ["sealed", "unsealed", "_entry_problem"],
-     ["tests/test_cache.py::test_a_tampered_entry_is_recomputed_with_a_warning"]),
+    ("sklearn_emotion/_affect_model.py",
+     ["LinearHead", "_scaled_about_centre", "_standardise"] + [_AFFECT + m for m in (
+         "_fit_features", "_fit_shift_scale", "_rows", "_predict_features", "_ood_features",
+         "_adapt_context", "_adapt_prior", "_adapt_features", "_shift_scale",
+         "_interval_features", "_widen_unusual", "_frame_from_features")],
+     ["tests/test_answers_intervals.py"]),
+    ("sklearn_emotion/reproduce/_evaluation.py",
+     ["Result", "scores", "_fit_predict_here", "Columns", "fit_fold", "RowFolds", "plan_folds",
+      "evaluate", "_nested_fold", "plan_nested", "nested_best", "nested_info"],
+     ["tests/test_answers_reproduce.py",
+      "tests/test_reproduce.py::test_columns_stack_rows_as_hstack_does"]),
+    ("sklearn_emotion/reproduce/_report.py",
+     ["_fmt", "_markdown", "_per_fold_markdown", "describe_model", "pooled_scores", "_write_oof",
+      "write_report"],
+     ["tests/test_answers_report.py"]),
+    ("sklearn_emotion/_store.py",
+     ["_imported_modules", "_without_docstrings", "_module_code", "code_token", "modules_of",
+      "store_key", "items_token", "FoldStore.key", "FoldStore.key_of", "sealed", "unsealed",
+      "_entry_problem"],
+     ["tests/test_store.py", "tests/test_answers_keys.py",
+      "tests/test_cache.py::test_a_tampered_entry_is_recomputed_with_a_warning"]),
+    ("sklearn_emotion/datasets/_oasis.py", ["_to_1_9", "load_oasis"],
+     ["tests/test_datasets.py::test_oasis_every_row_against_the_csv_read_by_hand",
+      "tests/test_pretrained.py::test_load_oasis_reads_the_published_csv"]),
+    ("sklearn_emotion/datasets/_emotion6.py", ["load_emotion6"],
+     ["tests/test_datasets.py"]),
+    ("sklearn_emotion/datasets/_ratings.py", ["read_table", "load_ratings"],
+     ["tests/test_datasets.py"]),
+    ("sklearn_emotion/features/color.py",
+     ["color_names", "weighted_sums", "names_from_counts", "_hsv_uint8", "hue_saturation",
+      "_distinct_colours", "color_features"],
+     ["tests/test_color.py"]),
     ("sklearn_emotion/reproduce/_kernel_grid.py", ["_scale_gamma", "KernelSVR", "svr_grid_search"],
      ["tests/test_reproduce.py::test_kernel_grid_search_equals_gridsearchcv",
       "tests/test_reproduce.py::test_kernel_grid_gamma_is_svrs_scale"]),
@@ -90,18 +130,35 @@ EXPLAINED: dict[str, str] = {
 }
 
 
-def _function_lines(path, names):
-    """Line numbers (1-based) of the bodies of the named top-level functions/classes."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    lines = set()
+def _named_nodes(tree, names):
+    """The top-level functions and classes named, and ``Class.method`` methods."""
     for node in tree.body:
-        if getattr(node, "name", None) in names:
-            first = node.body[0]
-            # skip the docstring: mutating prose is noise
-            start = (node.body[1].lineno if isinstance(first, ast.Expr)
-                     and isinstance(getattr(first, "value", None), ast.Constant)
-                     and len(node.body) > 1 else first.lineno)
-            lines.update(range(start, node.end_lineno + 1))
+        name = getattr(node, "name", None)
+        if name in names:
+            yield name, node
+        elif isinstance(node, ast.ClassDef):
+            for sub in node.body:
+                qual = f"{name}.{getattr(sub, 'name', None)}"
+                if qual in names:
+                    yield qual, sub
+
+
+def _function_lines(path, names):
+    """Line numbers (1-based) of the bodies of the named functions, classes
+    and ``Class.method`` methods; a name not found is an error (a renamed
+    function must not drop out of the check unseen)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    lines, found = set(), set()
+    for qual, node in _named_nodes(tree, names):
+        found.add(qual)
+        first = node.body[0]
+        # skip the docstring: mutating prose is noise
+        start = (node.body[1].lineno if isinstance(first, ast.Expr)
+                 and isinstance(getattr(first, "value", None), ast.Constant)
+                 and len(node.body) > 1 else first.lineno)
+        lines.update(range(start, node.end_lineno + 1))
+    if set(names) - found:
+        raise SystemExit(f"{path}: not found: {sorted(set(names) - found)}")
     return lines
 
 

@@ -66,3 +66,49 @@ def test_load_ratings_errors(tmp_path):
         load_ratings(tmp_path / "r.csv", tmp_path)
     with pytest.raises(ValueError, match="column 'v' not found"):
         load_ratings(tmp_path / "r.csv", tmp_path, valence_column="v")
+
+
+def test_oasis_every_row_against_the_csv_read_by_hand(data_home):
+    """All 900 rows: the 1-7 means and SDs mapped to 1-9 by 1 + (x - 1) * 8 / 6
+    (an SD by 8 / 6 only), rater counts as published, photos by theme."""
+    import csv
+
+    from sklearn_emotion.datasets import load_oasis
+
+    text = (data_home / "data" / "oasis" / "OASIS.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.replace("\r\n", "\n").replace("\r", "\n").splitlines()))
+    assert len(rows) == 900
+    b = load_oasis()
+    for i, r in enumerate(rows):
+        v, a = float(r["Valence_mean"]), float(r["Arousal_mean"])
+        assert tuple(b.target[i]) == pytest.approx((1 + (v - 1) * 8 / 6, 1 + (a - 1) * 8 / 6),
+                                                   rel=1e-12), r["Theme"]
+        assert tuple(b.target_sd[i]) == pytest.approx(
+            (float(r["Valence_SD"]) * 8 / 6, float(r["Arousal_SD"]) * 8 / 6), rel=1e-12)
+        assert tuple(b.n_raters[i]) == (float(r["Valence_N"]), float(r["Arousal_N"]))
+        assert b.filenames[i].endswith(f"/images/{r['Theme'].strip()}.jpg")
+        assert b.categories[i] == r["Category"].strip()
+
+
+def test_emotion6_every_row_against_the_file_read_by_hand(data_home):
+    """All 1,980 rows of ground_truth.txt: valence and arousal as written
+    (already 1-9), the seven probabilities, the image under its keyword."""
+    from sklearn_emotion.datasets import load_emotion6
+
+    lines = (data_home / "data" / "emotion6" / "ground_truth.txt").read_text().splitlines()
+    rows = [ln.split("\t") for ln in lines[1:] if ln.strip()]
+    assert len(rows) == 1980
+    b = load_emotion6()
+    for i, r in enumerate(rows):
+        assert b.filenames[i].endswith("/images/" + r[0].strip())
+        assert tuple(b.target[i]) == (float(r[1]), float(r[2]))
+        np.testing.assert_array_equal(b.distributions[i], [float(x) for x in r[3:10]])
+
+
+def test_load_ratings_maps_any_scale_linearly(tmp_path):
+    """Hand-worked: on a 1-7 scale, 1 -> 1, 4 -> 5, 7 -> 9, 2.5 -> 3."""
+    _images(tmp_path, ["a.jpg", "b.jpg", "c.jpg"])
+    (tmp_path / "r.csv").write_text("filename,valence,arousal\na.jpg,1,7\nb.jpg,4,2.5\n"
+                                    "c.jpg,7,1\n")
+    b = load_ratings(tmp_path / "r.csv", tmp_path, scale=(1, 7))
+    np.testing.assert_allclose(b.target, [[1, 9], [5, 3], [9, 1]], rtol=1e-15)

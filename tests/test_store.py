@@ -93,6 +93,13 @@ def test_checkpoint_keys_change_with_what_decides_a_fold(tmp_path, package_copy)
     assert base != store.key(Ridge(), False, X, y, tr, te)
     assert base != store.key(Ridge(), True, X + 1e-9, y, tr, te)
     assert base != store.key(Ridge(), True, X, y, np.arange(1, 5), te)
+    # the targets (a run resumed with corrected ratings) and the test indices
+    assert base != store.key(Ridge(), True, X, y + 1e-9, tr, te)
+    y2 = y.copy()
+    y2[5, 1] = 7.0
+    assert base != store.key(Ridge(), True, X, y2, tr, te)
+    assert base != store.key(Ridge(), True, X, y, tr, np.array([5, 4]))
+    assert base != store.key(Ridge(), True, X, y, tr, te[:1])
     # paths: a rewritten file (new size) misses
     img = tmp_path / "a.jpg"
     img.write_bytes(b"1")
