@@ -17,16 +17,21 @@ libraries' versions):
   parameter, resource, code or file gets fresh features.  One claim protocol
   (:meth:`FeatureCache.reserve` / :meth:`FeatureCache.collect`) keeps two
   workers from computing the same image at once;
-- **records** (:func:`write_record` / :func:`read_record`): named arrays and a
-  JSON description in one sealed ``.npz``; the Dask shards
-  (:func:`write_shard` / :func:`read_shard`) and the reproduction's
-  checkpoints (:class:`FoldStore`) are records.
+- **records** (:func:`write_record` / :func:`read_record` /
+  :func:`read_checked`): named arrays and a JSON description in one sealed
+  ``.npz``; what a record holds, and what it must say of itself, is its
+  writer's business (the check is a function the reader passes in).
 
-Every read checks the seal, then the content (dtype, shape, finiteness,
-and what the record must say of itself: a checkpoint names its own key).
-An entry that fails is never returned and never a crash: a warning names
-the file and the problem, and the caller computes it again (and overwrites
-it).  What the checks do and do not protect against is the trust model in
+Every read first checks that the file could be one the package wrote,
+before reading a byte of it (:func:`read_bounded`: a regular file, not a
+symbolic link, no larger than its kind can be, in its store's folder; a
+FIFO, a device behind a link or a sparse file of gigabytes is refused at
+once), then the seal, then every ``.npy`` header against the bytes that
+follow it (before NumPy allocates what a header declares), then the
+content (dtype, shape, finiteness, and the key the file was written for: a
+valid entry copied over another is not that other's).  A file that fails
+is never returned and never a crash: a warning names the file and the
+problem, and the caller computes it again (and overwrites it).  What the checks do and do not protect against is the trust model in
 ``docs/design.md``: they catch corruption, truncation, edits and files put in
 the wrong place, not a writer who recomputes the checksums, so a folder
 others can write is as trustworthy as those others.
@@ -45,20 +50,24 @@ group-writable umask (``umask 002``) lets colleagues read and add entries; a
 folder on a shared filesystem (NFS, a mounted bucket) can be used by every
 worker of a cluster at once, since entries are written under a temporary name
 and renamed.  A worker about to compute a missing entry first *claims* it
-(creates ``<key>.claim`` exclusively, naming its host and process); another
-worker meeting the same image computes its other images first and then waits
-for the entry instead of computing it again.  A claim older than
-:func:`claim_timeout` seconds (its worker died) is taken over, a claim held by
-an exited process of the same machine at once, and a worker that waited that
-long computes the image itself.  URLs (``s3://...``) are refused: mount the
+(creates ``<key>.claim`` exclusively, naming its host, process and the
+process's start time); another worker meeting the same image computes its
+other images first and then waits for the entry instead of computing it
+again.  A claim older than :func:`claim_timeout` seconds (its worker died)
+is taken over; so is, at once, a claim whose holder on this machine has
+exited, is a zombie or is another process under a reused id, and, after
+two seconds, an empty or malformed claim; a worker that waited the timeout
+computes the image itself, and a wait of more than a few seconds says so.  URLs (``s3://...``) are refused: mount the
 bucket and pass the mount path.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import socket
+import stat
 import tempfile
 import time
 from functools import lru_cache
@@ -67,11 +76,10 @@ from pathlib import Path
 import numpy as np
 from joblib import Memory
 
-__all__ = ["FeatureCache", "FoldStore", "Reservation", "atomic_write", "cache_location",
-           "renamed_cache_dir",
-           "claim_timeout", "code_token", "items_token", "modules_of", "read_checked", "read_record",
-           "read_shard",
-           "library_versions", "sealed", "store_key", "unsealed", "write_record", "write_shard"]
+__all__ = ["MAX_ENTRY_BYTES", "MAX_RECORD_BYTES", "FeatureCache", "Reservation", "atomic_write",
+           "cache_location", "claim_timeout", "code_token", "items_token", "library_versions",
+           "modules_of", "read_bounded", "read_checked", "read_record", "renamed_cache_dir",
+           "sealed", "store_key", "unsealed", "write_record"]
 
 
 
@@ -263,8 +271,21 @@ def store_key(*parts, code=()) -> str:
     return joblib.hash((parts, code_token(*sorted(set(code))), library_versions()))
 
 
+def _start_time(pid):
+    """A process's start time as the kernel records it (psutil), or None."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.Error, OSError):
+        return None
+
+
 def _owner(token=""):
-    return f"{socket.gethostname()}:{os.getpid()}:{token}"
+    """What a claim says of its holder: host, process id, the process's
+    start time (a reused process id is another process) and ``token``."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid)!r}:{token}"
 
 
 def _entry_problem(vec, size=None):
@@ -332,18 +353,141 @@ def unsealed(raw: bytes) -> bytes:
 
 
 def _dead_here(holder):
-    """True when ``holder`` names a process of this machine that has exited."""
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
+    """True when a claim's ``holder`` cannot be a live worker of this machine.
+
+    That is: a malformed claim (empty, not written by this package), or one
+    naming a process of this machine that has exited, that is a zombie
+    (killed, not yet reaped by its parent: it still answers ``kill(pid, 0)``)
+    or that started at another time than the claim records (its process id
+    was reused).  A claim of another machine cannot be checked from here:
+    False (its age decides, :func:`claim_timeout`)."""
+    import psutil
+
+    parts = holder.split(":", 3)
+    if len(parts) < 3 or not parts[1].isdigit():
+        return True
+    # host:pid:start:token; an older version wrote host:pid:token
+    host, pid, started = parts[0], int(parts[1]), parts[2] if len(parts) == 4 else ""
+    if host != socket.gethostname():
         return False
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return True
+        now = proc.create_time()
+    except psutil.NoSuchProcess:
         return True
-    except OSError:  # exists, owned by another user
+    except (psutil.Error, OSError):  # exists, but cannot be inspected (another user's)
         return False
-    return False
+    try:
+        return abs(float(started) - now) > 0.01
+    except ValueError:  # no start time recorded: the process id alone decides
+        return False
+
+
+#: A claim this old that is empty or malformed is abandoned (one just
+#: created is empty for an instant, before its holder writes its name).
+_EMPTY_CLAIM_SECONDS = 2.0
+
+#: A wait for other workers' entries longer than this many seconds says so, once.
+_SAY_WAITING_AFTER = 5.0
+
+#: The most bytes a stored file of each kind may hold: a larger one is not
+#: the package's and is never read (a sparse file, a device behind a link).
+MAX_ENTRY_BYTES = 64 << 20
+MAX_RECORD_BYTES = 4 << 30
+#: The most arrays a record may hold.
+MAX_RECORD_MEMBERS = 64
+
+
+def _inside(path, folder):
+    """Whether ``path``'s folder, links resolved, lies within ``folder``."""
+    try:
+        return Path(path).parent.resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def read_bounded(path, limit, folder=None) -> bytes:
+    """The bytes of a stored file, read only when it could be one of ours.
+
+    Parameters
+    ----------
+    path : path-like
+    limit : int
+        The most bytes such a file can hold.
+    folder : path-like, optional
+        The store's folder: a file whose folder leads elsewhere (a
+        subfolder replaced by a symbolic link) is refused.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    ValueError
+        Naming the problem, before anything is read: a symbolic link, not a
+        regular file (a FIFO, a device, a folder: reading one could block
+        or never end), larger than ``limit``, outside ``folder``, or
+        unreadable.
+    """
+    path = Path(path)
+    if folder is not None and not _inside(path, folder):
+        raise ValueError(f"in a folder that leads outside {folder} (a symbolic link)")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError("a symbolic link, not a file the package wrote") from None
+        raise ValueError(f"unreadable ({type(exc).__name__}: {exc})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO"
+                    if stat.S_ISFIFO(st.st_mode) else "a device or socket")
+            raise ValueError(f"not a regular file ({kind})")
+        if st.st_size > limit:
+            raise ValueError(f"{st.st_size:,} bytes, more than such a file can hold "
+                             f"({limit:,})")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"more than {limit:,} bytes (it grew while read)")
+        return data
+    except MemoryError:
+        raise ValueError("too large to read (out of memory)") from None
+    except OSError as exc:
+        raise ValueError(f"unreadable ({type(exc).__name__}: {exc})") from None
+    finally:
+        os.close(fd)
+
+
+def _npy_problem(f, available):
+    """What is wrong with the ``.npy`` header at ``f``'s position, or None:
+    an array of objects, or more data declared than ``available`` bytes
+    hold (checked before NumPy allocates what the header declares)."""
+    from numpy.lib import format as npformat
+
+    try:
+        version = npformat.read_magic(f)
+        read_header = (npformat.read_array_header_1_0 if version == (1, 0)
+                       else npformat.read_array_header_2_0)
+        shape, _, dtype = read_header(f, max_header_size=10000)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
+        return f"unreadable ({type(exc).__name__}: {exc})"
+    if dtype.hasobject:
+        return "an array of Python objects"
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > available:
+        return f"a header declaring {declared:,} bytes of data in a file of {available:,}"
+    return None
+
 
 # the process's umask, read once (os.umask can only be read by setting it)
 _UMASK = os.umask(0o022)
@@ -450,6 +594,10 @@ def _npy_bytes(array):
     return buf.getvalue()
 
 
+#: What :meth:`FeatureCache._check` says of an entry of an older version.
+_OLD_FORMAT = "written by an older version"
+
+
 class FeatureCache:
     """A folder of per-image feature vectors for one feature configuration.
 
@@ -477,27 +625,34 @@ class FeatureCache:
     def get(self, key: str, size: int | None = None) -> np.ndarray | None:
         """Return the cached vector for ``key``, or None when there is none.
 
-        An entry is checked before it is returned: its sha256 (written
-        with it), then a 1-D array of real floats, all finite (features of
-        readable images always are), of ``size`` values when given.
-        Anything else (an edited or truncated file, another dtype, a folder
-        in its place, a foreign file, NaN, infinities) is never returned: a
-        warning names the entry and the problem, and the caller computes the
-        features again (and overwrites it).
+        An entry is checked before it is returned: that it is a regular
+        file in this cache's folder no larger than such an entry can be
+        (nothing else is read: a FIFO, a device behind a link, a sparse
+        file of gigabytes), its sha256 (written with it), the key it was
+        written for (another image's entry copied over this one is not
+        this image's), then a 1-D array of real floats, all finite
+        (features of readable images always are), of ``size`` values when
+        given.  Anything else is never returned: a warning names the entry
+        and the problem, and the caller computes the features again (and
+        overwrites it).  An entry in the format of an older version (which
+        did not record its key) is computed again without a warning.
         """
         path = self._path(key)
+        limit = MAX_ENTRY_BYTES if size is None else 8 * int(size) + 4096
         try:
-            raw = path.read_bytes()
+            raw = read_bounded(path, limit, self.dir)
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            if not path.exists():  # removed meanwhile
+        except ValueError as exc:
+            if not os.path.lexists(path):  # removed meanwhile
                 return None
-            problem = f"unreadable ({type(exc).__name__}: {exc})"
+            problem = str(exc)
         else:
-            problem, vec = self._check(raw, size)
+            problem, vec = self._check(raw, size, key)
             if problem is None:
                 return vec
+            if problem == _OLD_FORMAT:
+                return None
         import warnings
 
         warnings.warn(f"feature cache entry {path}: {problem}; computing it again",
@@ -505,7 +660,7 @@ class FeatureCache:
         return None
 
     @staticmethod
-    def _check(raw, size):
+    def _check(raw, size, key=None):
         """``(problem, vector)``: what is wrong with a stored entry, or None."""
         import io
 
@@ -513,21 +668,36 @@ class FeatureCache:
             body = unsealed(raw)
         except ValueError as exc:
             return str(exc), None
+        if body.startswith(b"\x93NUMPY"):
+            return _OLD_FORMAT, None
+        written_for, sep, body = body.partition(b"\n")
+        if not sep:
+            return "unreadable (no key line)", None
+        if key is not None and written_for != key.encode("ascii", "replace"):
+            return "not the entry of this image (it was written for another key)", None
+        f = io.BytesIO(body)
+        problem = _npy_problem(f, len(body))
+        if problem is not None:
+            return problem, None
         try:
             vec = np.load(io.BytesIO(body), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
+        except (ValueError, OSError, EOFError, MemoryError) as exc:
             return f"unreadable ({type(exc).__name__}: {exc})", None
         return _entry_problem(vec, size), vec
 
     def put(self, key: str, vector: np.ndarray) -> None:
-        """Store ``vector`` under ``key`` atomically.  A failure to write
-        (a folder where the entry belongs, a full or read-only disk) is a
+        """Store ``vector`` under ``key`` atomically, with the key it is for.
+        A failure to write (a folder where the entry belongs, a subfolder
+        that leads outside the cache, a full or read-only disk) is a
         warning, not an error: the features were computed and are returned."""
         path = self._path(key)
         try:
             if path.is_dir():
                 raise IsADirectoryError("a folder is in its place")
-            atomic_write(path, lambda f: f.write(sealed(_npy_bytes(vector))))
+            if path.parent.exists() and not _inside(path, self.dir):
+                raise OSError("its folder leads outside the cache (a symbolic link)")
+            body = key.encode("ascii", "replace") + b"\n" + _npy_bytes(vector)
+            atomic_write(path, lambda f: f.write(sealed(body)))
         except OSError as exc:
             import warnings
 
@@ -542,29 +712,72 @@ class FeatureCache:
         """Claim ``key`` for computing; False when another live process holds it.
 
         A claim with this cache's ``owner`` (another chunk of the same
-        transform) counts as ours; a claim older than :func:`claim_timeout`, or held by a
-        process of this machine that has exited, is taken over.
+        transform) counts as ours.  An abandoned claim is taken over: one
+        older than :func:`claim_timeout`; one whose holder is a process of
+        this machine that has exited, is a zombie or is not the process
+        that wrote it (its id reused); one that is empty, malformed or
+        unreadable and a few seconds old; anything but a regular file.
         """
         path = self._claim_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not _inside(path, self.dir):
+            return True  # compute it here; put() refuses to write outside
         me = self.owner
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666 & ~_UMASK)
         except FileExistsError:
-            try:
-                holder = path.read_text(encoding="utf-8")
-                age = time.time() - path.stat().st_mtime
-            except OSError:  # released meanwhile: the entry is there or will be retried
+            holder, age = self._holder(path)
+            if holder is None:  # released meanwhile: the entry is there or will be retried
                 return self.get(key) is None and self.claim(key)
             if holder == me:
                 return True
-            if age > claim_timeout() or _dead_here(holder):
-                path.write_text(me, encoding="utf-8")  # take over an abandoned claim
+            if age > claim_timeout() or self._abandoned(holder, age):
+                self._take_over(path)
                 return True
             return False
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(me)
         return True
+
+    @staticmethod
+    def _holder(path):
+        """``(holder, age in seconds)`` of a claim file; ``(None, 0)`` when it
+        is gone, ``("", age)`` when it cannot be a claim (unreadable, not a
+        regular file, too large)."""
+        try:
+            age = time.time() - os.lstat(path).st_mtime
+        except FileNotFoundError:
+            return None, 0.0
+        except OSError:
+            return "", float("inf")
+        try:
+            raw = read_bounded(path, 4096)
+        except FileNotFoundError:
+            return None, 0.0
+        except ValueError:
+            return "", float("inf")
+        return raw.decode("utf-8", "replace"), age
+
+    @staticmethod
+    def _abandoned(holder, age):
+        parts = holder.split(":")
+        if len(parts) < 3 or not parts[1].isdigit():  # empty or malformed
+            return age > _EMPTY_CLAIM_SECONDS
+        return _dead_here(holder)
+
+    def _take_over(self, path):
+        """Replace an abandoned claim (whatever is in its place) with ours."""
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+        try:
+            atomic_write(path, lambda f: f.write(self.owner.encode("utf-8")))
+        except OSError:
+            pass
 
     def release(self, key: str) -> None:
         """Drop this process's claim on ``key`` (after ``put``, or on failure)."""
@@ -576,32 +789,38 @@ class FeatureCache:
             pass
 
     def wait(self, key: str, timeout: float | None = None, poll: float = 0.1, *,
-             deadline: float | None = None):
+             deadline: float | None = None, notice=None):
         """The entry another process claimed, once it is written.
 
         None (the caller computes it) when the claim disappears without an
-        entry (that worker failed), when the claim's holder is a process of
-        this machine that has exited (checked at every poll, at most every
-        2 s: a killed worker costs its peers seconds, not the timeout), or
-        at the deadline: ``deadline`` (a :func:`time.monotonic` time shared
-        by every entry of a chunk) or else ``timeout`` (default
-        :func:`claim_timeout`) seconds from now."""
+        entry (that worker failed), when the claim is abandoned (its holder
+        is a process of this machine that has exited, is a zombie or is not
+        the process that wrote it; an empty or malformed claim a few seconds
+        old; checked at every poll, at most every 2 s: a killed worker costs
+        its peers seconds, not the timeout), or at the deadline:
+        ``deadline`` (a :func:`time.monotonic` time shared by every entry of
+        a chunk) or else ``timeout`` (default :func:`claim_timeout`) seconds
+        from now.  ``notice``, if given, is called once with the seconds left
+        when the wait has lasted a few seconds."""
+        start = time.monotonic()
         if deadline is None:
-            deadline = time.monotonic() + (claim_timeout() if timeout is None else timeout)
+            deadline = start + (claim_timeout() if timeout is None else timeout)
         claim = self._claim_path(key)
         while True:
+            if notice is not None and time.monotonic() - start > _SAY_WAITING_AFTER:
+                notice(deadline - time.monotonic())
+                notice = None
             vec = self.get(key)
             if vec is not None:
                 return vec
-            try:
-                holder = claim.read_text(encoding="utf-8")
-            except OSError:  # released: the entry is there, or the worker failed
+            holder, age = self._holder(claim)
+            if holder is None:  # released: the entry is there, or the worker failed
                 return self.get(key)
-            if _dead_here(holder):
+            if self._abandoned(holder, age):
                 return None
             if time.monotonic() >= deadline:
                 return None
-            time.sleep(poll)
+            time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
             poll = min(poll * 1.5, 2.0)
 
     # ------------------------------------------------ the claim protocol
@@ -670,8 +889,20 @@ class FeatureCache:
         """
         got, left = {}, []
         deadline = time.monotonic() + claim_timeout()
+        said = []
+
+        def notice(left_s):
+            if said:
+                return
+            said.append(True)
+            import warnings
+
+            warnings.warn(f"waiting for {len(res.theirs)} feature(s) that another process "
+                          f"claimed in {self.dir} (at most {max(0.0, left_s):.0f} s more; "
+                          "then they are computed here)", UserWarning, stacklevel=4)
+
         for k in res.theirs:
-            vec = self.wait(keys[k], deadline=deadline)
+            vec = self.wait(keys[k], deadline=deadline, notice=notice)
             if vec is not None and (size is None or vec.shape == (size,)):
                 got[k] = vec
             else:
@@ -703,7 +934,7 @@ def write_record(path, arrays: dict, meta) -> None:
     atomic_write(path, lambda f: f.write(sealed(body)))
 
 
-def read_record(path, names) -> tuple:
+def read_record(path, names, limit=MAX_RECORD_BYTES) -> tuple:
     """``(arrays, meta)`` of a :func:`write_record` file.
 
     Parameters
@@ -711,6 +942,8 @@ def read_record(path, names) -> tuple:
     path : path-like
     names : iterable of str
         The arrays the record must hold.
+    limit : int, default=MAX_RECORD_BYTES
+        The most bytes the file may hold (see :func:`read_bounded`).
 
     Returns
     -------
@@ -723,29 +956,48 @@ def read_record(path, names) -> tuple:
     FileNotFoundError
         When there is no such file.
     ValueError
-        Naming the problem: no checksum or a wrong one, not an ``.npz``,
-        a missing array, arrays of objects, a description that is not JSON.
+        Naming the problem: not a regular file of at most ``limit`` bytes,
+        no checksum or a wrong one, not an ``.npz``, too many arrays or
+        headers declaring more data than the file holds (checked before
+        anything is allocated), a missing array, arrays of objects, a
+        description that is not JSON.
     """
     import io
     import json
 
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise ValueError(f"unreadable ({type(exc).__name__}: {exc})") from None
+    raw = read_bounded(path, limit)
     body = unsealed(raw)
     try:
         with np.load(io.BytesIO(body), allow_pickle=False) as z:
+            problem = _npz_problem(z.zip, len(body))
+            if problem is not None:
+                raise ValueError(problem)
             arrays = {n: z[n] for n in names}
             meta = json.loads(z["__meta__"].tobytes().decode("utf-8"))
-    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, MemoryError,
+            RecursionError) as exc:
         raise ValueError(f"unreadable ({type(exc).__name__}: {exc})") from None
     return arrays, meta
 
 
-def read_checked(path, names, problem, what, then):
+def _npz_problem(zf, available):
+    """What is wrong with the members of an ``.npz`` before any is read:
+    too many, more data than ``available`` bytes, a header declaring more
+    than its member holds, arrays of objects; or None."""
+    infos = zf.infolist()
+    if len(infos) > MAX_RECORD_MEMBERS:
+        return f"{len(infos)} arrays, more than a record holds ({MAX_RECORD_MEMBERS})"
+    if sum(i.file_size for i in infos) > available:
+        return "members declaring more data than the file holds"
+    for info in infos:
+        with zf.open(info) as f:
+            problem = _npy_problem(f, info.file_size)
+        if problem is not None:
+            return f"array {info.filename}: {problem}"
+    return None
+
+
+def read_checked(path, names, problem, what, then, limit=MAX_RECORD_BYTES):
     """``(arrays, meta)`` of a record that passes its checks, or None.
 
     None when there is no such file, or when it fails :func:`read_record`'s
@@ -753,7 +1005,7 @@ def read_checked(path, names, problem, what, then):
     None): then a warning names ``what``, the file and the problem, and
     says what happens ``then`` (the caller computes it again)."""
     try:
-        arrays, meta = read_record(path, names)
+        arrays, meta = read_record(path, names, limit)
     except FileNotFoundError:
         return None
     except ValueError as exc:
@@ -765,156 +1017,4 @@ def read_checked(path, names, problem, what, then):
     import warnings
 
     warnings.warn(f"{what} {path}: {why}; {then}", UserWarning, stacklevel=3)
-    return None
-
-
-# ---------------------------------------------------------------- shards
-def shard_path(folder, model_token, method, dtype, items) -> Path:
-    """Where the shard of one partition of a Dask run lives: under
-    ``<folder>/sklearn_emotion-shards/``, keyed (:func:`store_key`) on the
-    model, the method, the dtype, the partition's items and the code that
-    predicts."""
-    key = store_key(model_token, method, np.dtype(dtype).str, items_token(items),
-                    code=("sklearn_emotion.dask",))
-    return Path(folder) / "sklearn_emotion-shards" / key[:2] / f"{key}.npzc"
-
-
-def write_shard(path, rows, errors) -> None:
-    """A shard: the partition's ``rows`` and its JSON ``errors``, as a record."""
-    write_record(path, {"rows": rows}, errors)
-
-
-def read_shard(path, n, width=None, dtype=None):
-    """``(rows, errors)`` of a partition's shard, or None (absent, or failing a
-    check: then with a warning naming it, and the partition is computed again).
-
-    A shard is checked before it is trusted: its sha256, written with it;
-    ``rows`` is ``(n, width)`` of ``dtype``; ``errors`` is a JSON list of
-    ``{"position", "item", "reason"}`` with distinct positions in ``[0, n)``;
-    the error rows are NaN and every other row is finite."""
-    got = read_checked(path, ["rows"],
-                       lambda arrays, errors: _shard_problem(arrays["rows"], errors, n, width,
-                                                             dtype),
-                       "Dask shard", "computing its partition again")
-    return None if got is None else (got[0]["rows"], got[1])
-
-
-def _shard_problem(rows, errors, n, width, dtype):
-    if rows.ndim != 2 or rows.shape[0] != n or (width is not None and rows.shape[1] != width):
-        return f"of shape {rows.shape}, expected ({n}, {width})"
-    if dtype is not None and rows.dtype != np.dtype(dtype):
-        return f"of dtype {rows.dtype}, expected {np.dtype(dtype)}"
-    if not isinstance(errors, list) or not all(
-            isinstance(e, dict) and isinstance(e.get("position"), int)
-            and isinstance(e.get("item"), str) and isinstance(e.get("reason"), str)
-            for e in errors):
-        return "holding an errors list that is not a list of {position, item, reason}"
-    bad = [e["position"] for e in errors]
-    if len(set(bad)) != len(bad) or any(not 0 <= b < n for b in bad):
-        return "holding error positions outside its rows"
-    mask = np.zeros(n, dtype=bool)
-    mask[bad] = True
-    if rows.dtype.kind == "f":
-        if not np.isfinite(rows[~mask]).all():
-            return "holding non-finite values in rows of readable images"
-        if not np.isnan(rows[mask]).all():
-            return "holding values in the rows of unreadable images"
-    return None
-
-
-# ----------------------------------------------------------- checkpoints
-class FoldStore:
-    """Finished folds of a reproduction, on disk, so an interrupted run resumes.
-
-    Each finished fold's record, out-of-fold predictions and extra (the
-    nested search's choice) are one record ``<folder>/<key>.npzc``, under a
-    :func:`store_key` of everything that determines them: the unfitted
-    model (its parameters), whether it is fitted jointly or per target, the
-    feature matrix (for models on image paths: the paths with each file's
-    size and mtime), the targets, the fold's indices, and the code of
-    :mod:`sklearn_emotion.reproduce._evaluation` and of the modules of the
-    package's classes inside the model, with everything they import.
-
-    Feature code is covered through the feature matrix itself.  A run on the
-    same output folder reads a fold whose key matches instead of fitting it
-    again; any change to the above misses and refits.  The folder is
-    removed when the run completes, so finished results never depend on
-    checkpoints.
-
-    Parameters
-    ----------
-    folder : path-like or None
-        ``None`` disables checkpoints (every method is then a no-op).
-    """
-
-    #: The code that fits and scores a fold, besides the model's own modules.
-    code = ("sklearn_emotion.reproduce._evaluation",)
-
-    def __init__(self, folder):
-        self.folder = None if folder is None else Path(folder)
-        self.resumed = 0
-
-    def key(self, model, joint, X, y, train, test):
-        """The key of one fold of ``model`` on ``X``."""
-        if self.folder is None:
-            return None
-        return self.key_of(model, bool(joint), items_token(X), np.asarray(y),
-                           np.asarray(train), np.asarray(test))
-
-    def key_of(self, model, *parts):
-        """The key of any unit of work of ``model`` (e.g. a fit on one set
-        scored on another): ``parts`` are hashed with the model and its code."""
-        if self.folder is None:
-            return None
-        return store_key(model, parts, code=self.code + modules_of(model))
-
-    def _path(self, key):
-        return self.folder / f"{key}.npzc"
-
-    def load(self, key):
-        """``(record, test_predictions, extra)`` of a finished fold, or None.
-
-        A checkpoint is checked before it is trusted: its seal (sha256), a
-        JSON description naming its own key, predictions of finite float64.
-        One that fails (a truncated, corrupted or edited file, one copied
-        under another key) is not used: a warning names it and the fold is
-        fitted again.  The checksum catches corruption, not a writer who
-        recomputes it: only an output folder that others cannot write
-        protects a run from planted scores (``docs/design.md``).
-        """
-        if self.folder is None or key is None:
-            return None
-        got = read_checked(self._path(key), ["predictions"],
-                           lambda arrays, meta: _checkpoint_problem(meta, key,
-                                                                    arrays["predictions"]),
-                           "checkpoint", "fitting that fold again")
-        if got is None:
-            return None
-        self.resumed += 1
-        (arrays, meta) = got
-        return meta["record"], arrays["predictions"], meta.get("extra")
-
-    def save(self, key, record, pred, extra=None):
-        """Write a finished fold atomically, as one record."""
-        if self.folder is None or key is None:
-            return
-        write_record(self._path(key), {"predictions": np.asarray(pred, dtype=np.float64)},
-                     {"key": key, "record": record, "extra": extra})
-
-    def clear(self):
-        """Remove the checkpoints (the run completed)."""
-        if self.folder is not None:
-            import shutil
-
-            shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _checkpoint_problem(meta, key, pred):
-    if not isinstance(meta, dict) or meta.get("key") != key or not isinstance(
-            meta.get("record"), dict):
-        return "not the checkpoint of this fold (its key differs)"
-    if pred.dtype != np.float64 or pred.ndim not in (1, 2):
-        return f"holding predictions of dtype {pred.dtype} and shape {pred.shape}"
-    if not np.isfinite(pred).all():
-        return "holding predictions that are not finite"
     return None

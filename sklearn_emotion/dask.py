@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import operator
 import pickle
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._config import with_config
+from ._store import items_token, read_checked, store_key, write_record
 from ._predict import image_transformers, one_row, model_stages, predict_images
 
 __all__ = ["DaskResult", "predict", "transform"]
@@ -60,6 +62,61 @@ class DaskResult:
         return dask.compute(self.array, self.errors, **kwargs)
 
 
+# ---------------------------------------------------------------- shards
+# (one sealed record per partition; the store's records, this module's policy)
+def shard_path(folder, model_token, method, dtype, items) -> Path:
+    """Where the shard of one partition of a Dask run lives: under
+    ``<folder>/sklearn_emotion-shards/``, keyed (:func:`store_key`) on the
+    model, the method, the dtype, the partition's items and the code that
+    predicts."""
+    key = store_key(model_token, method, np.dtype(dtype).str, items_token(items),
+                    code=(__name__,))
+    return Path(folder) / "sklearn_emotion-shards" / key[:2] / f"{key}.npzc"
+
+
+def write_shard(path, rows, errors) -> None:
+    """A shard: the partition's ``rows`` and its JSON ``errors``, as a record."""
+    write_record(path, {"rows": rows}, errors)
+
+
+def read_shard(path, n, width=None, dtype=None):
+    """``(rows, errors)`` of a partition's shard, or None (absent, or failing a
+    check: then with a warning naming it, and the partition is computed again).
+
+    A shard is checked before it is trusted: its sha256, written with it;
+    ``rows`` is ``(n, width)`` of ``dtype``; ``errors`` is a JSON list of
+    ``{"position", "item", "reason"}`` with distinct positions in ``[0, n)``;
+    the error rows are NaN and every other row is finite."""
+    got = read_checked(path, ["rows"],
+                       lambda arrays, errors: _shard_problem(arrays["rows"], errors, n, width,
+                                                             dtype),
+                       "Dask shard", "computing its partition again")
+    return None if got is None else (got[0]["rows"], got[1])
+
+
+def _shard_problem(rows, errors, n, width, dtype):
+    if rows.ndim != 2 or rows.shape[0] != n or (width is not None and rows.shape[1] != width):
+        return f"of shape {rows.shape}, expected ({n}, {width})"
+    if dtype is not None and rows.dtype != np.dtype(dtype):
+        return f"of dtype {rows.dtype}, expected {np.dtype(dtype)}"
+    if not isinstance(errors, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("position"), int)
+            and isinstance(e.get("item"), str) and isinstance(e.get("reason"), str)
+            for e in errors):
+        return "holding an errors list that is not a list of {position, item, reason}"
+    bad = [e["position"] for e in errors]
+    if len(set(bad)) != len(bad) or any(not 0 <= b < n for b in bad):
+        return "holding error positions outside its rows"
+    mask = np.zeros(n, dtype=bool)
+    mask[bad] = True
+    if rows.dtype.kind == "f":
+        if not np.isfinite(rows[~mask]).all():
+            return "holding non-finite values in rows of readable images"
+        if not np.isnan(rows[mask]).all():
+            return "holding values in the rows of unreadable images"
+    return None
+
+
 def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition, offset,
                    store=None, model_token=None, width=None):
     """One partition, on a worker: a private copy of the model, sharing this
@@ -70,8 +127,6 @@ def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition,
     items = list(items.tolist() if hasattr(items, "tolist") else items)
     shard = None
     if store is not None:
-        from ._store import read_shard, shard_path
-
         shard = shard_path(store, model_token, method, dtype, items)
         got = read_shard(shard, len(items), width, dtype)
         if got is not None:
@@ -86,8 +141,6 @@ def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition,
     errors = [{"position": i, "item": e.item, "reason": e.reason}
               for i, e in sorted(res.errors.items())]
     if shard is not None:
-        from ._store import write_shard
-
         write_shard(shard, arr, errors)
     return arr, _stamp(errors, partition, offset)
 

@@ -1,5 +1,8 @@
 """The per-image feature cache (``cache_dir=``)."""
 
+import os
+import shutil
+
 import numpy as np
 import pytest
 from joblib import Memory
@@ -245,12 +248,18 @@ def test_a_peer_killed_while_holding_claims_costs_seconds_not_the_timeout(paths,
     ("inf", "not finite"),
     ("short", "of shape"),
     ("sealed garbage", "unreadable"),
+    ("huge header", "a header declaring 8,000,000,000,000 bytes"),
+    ("another image's entry", "not the entry of this image"),
     # anything else fails the checksum first
     ("edited", "checksum mismatch"),
     ("truncated", "no checksum"),
     ("plain npy", "no checksum"),
     ("garbage", "no checksum"),
-    ("folder", "unreadable"),
+    # and nothing but a regular file of an entry's size is read at all
+    ("folder", "not a regular file \\(a folder\\)"),
+    ("fifo", "not a regular file \\(a FIFO\\)"),
+    ("link to /dev/zero", "a symbolic link"),
+    ("sparse 3 GB", "3,221,225,472 bytes, more than such a file can hold"),
 ])
 def test_a_tampered_entry_is_recomputed_with_a_warning(paths, tmp_path, tamper, problem):
     """Whatever sits where an entry belongs, the transform never crashes and
@@ -272,15 +281,33 @@ def test_a_tampered_entry_is_recomputed_with_a_warning(paths, tmp_path, tamper, 
         np.save(buf, a)
         return buf.getvalue()
 
+    line = key.encode() + b"\n"  # an entry names the key it was written for
     if tamper == "folder":
         entry.mkdir()
+    elif tamper == "fifo":
+        os.mkfifo(entry)
+    elif tamper == "link to /dev/zero":
+        os.symlink("/dev/zero", entry)
+    elif tamper == "sparse 3 GB":
+        with open(entry, "wb") as f:
+            f.truncate(3 << 30)
+    elif tamper == "huge header":
+        from numpy.lib import format as npformat
+
+        buf = io.BytesIO()
+        npformat.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False,
+                                              "shape": (10 ** 12,)})
+        entry.write_bytes(sealed(line + buf.getvalue() + b"\0" * 64))
+    elif tamper == "another image's entry":
+        other_cache, other_key = _entry(est, paths[1])
+        shutil.copy(other_cache._path(other_key), entry)
     elif tamper == "garbage":
         entry.write_bytes(b"\x93NUMPY not really")
     elif tamper == "sealed garbage":
-        entry.write_bytes(sealed(b"\x93NUMPY not really"))
+        entry.write_bytes(sealed(line + b"\x93NUMPY not really"))
     elif tamper == "edited":  # one value changed in place, the checksum left as it was
-        body = npy(expected[0])
-        changed = npy(np.where(np.arange(d) == 3, expected[0][3] + 0.5, expected[0]))
+        body = line + npy(expected[0])
+        changed = line + npy(np.where(np.arange(d) == 3, expected[0][3] + 0.5, expected[0]))
         assert good.startswith(body) and len(changed) == len(body)
         entry.write_bytes(changed + good[len(body):])
     elif tamper == "truncated":
@@ -292,7 +319,7 @@ def test_a_tampered_entry_is_recomputed_with_a_warning(paths, tmp_path, tamper, 
                "nan": np.where(np.arange(d) == 3, np.nan, expected[0]),
                "inf": np.where(np.arange(d) == 3, np.inf, expected[0]),
                "short": expected[0][:-1]}[tamper]
-        entry.write_bytes(sealed(npy(bad)))
+        entry.write_bytes(sealed(line + npy(bad)))
     Counting.calls = Counting.images = 0
     with pytest.warns(UserWarning, match=rf"feature cache entry .*{key}\.npyc: {problem}") as rec:
         F = Counting(cache_dir=tmp_path / "c").fit(paths).transform(paths[:2])
@@ -328,3 +355,118 @@ def test_memory_is_the_deprecated_name_of_cache_dir(paths, tmp_path):
     with pytest.warns(FutureWarning, match="renamed `cache_dir`"):
         pipe = make_paper_pipeline(["color"], "linear", memory=tmp_path / "e")
     assert pipe.named_steps["features"].transformer_list[0][1].cache_dir == tmp_path / "e"
+
+
+def test_an_entry_of_the_older_format_is_recomputed_quietly(paths, tmp_path):
+    """Entries written before they named their key cannot show whose they are:
+    computed again and rewritten, without a warning per entry."""
+    import io
+    import warnings
+
+    from sklearn_emotion._store import sealed
+
+    est = Counting(cache_dir=tmp_path / "c").fit(paths)
+    expected = est.transform(paths[:1])
+    cache, key = _entry(est, paths[0])
+    buf = io.BytesIO()
+    np.save(buf, expected[0])
+    cache._path(key).write_bytes(sealed(buf.getvalue()))
+    Counting.images = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F = Counting(cache_dir=tmp_path / "c").fit(paths).transform(paths[:1])
+    assert Counting.images == 1
+    np.testing.assert_array_equal(F, expected)
+    assert cache._path(key).read_bytes().startswith(key.encode() + b"\n")
+
+
+def test_a_key_folder_replaced_by_a_link_is_never_written_through(paths, tmp_path):
+    """A subfolder of the cache replaced by a symbolic link to a folder
+    elsewhere: nothing is read from or written there."""
+    est = Counting(cache_dir=tmp_path / "c").fit(paths)
+    expected = est.transform(paths[:1])
+    cache, key = _entry(est, paths[0])
+    sub = cache._path(key).parent
+    shutil.rmtree(sub)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, sub)
+    with pytest.warns(UserWarning, match="leads outside"):
+        F = Counting(cache_dir=tmp_path / "c").fit(paths).transform(paths[:1])
+    np.testing.assert_array_equal(F, expected)
+    assert not list(outside.iterdir())
+
+
+@pytest.mark.parametrize("kind", ["empty", "garbage", "zombie", "reused pid", "folder"])
+def test_a_stale_claim_costs_a_peer_seconds_not_the_timeout(paths, tmp_path, kind):
+    """An empty or malformed claim, a holder killed but not yet reaped (a
+    zombie still answers kill(pid, 0)), a live process that is not the one
+    that wrote the claim (its pid reused), a folder in the claim's place:
+    each is abandoned within seconds (the timeout is 600 s)."""
+    import subprocess
+    import sys
+    import time
+
+    from sklearn_emotion import _store
+
+    assert _store.claim_timeout() >= 600
+    Counting.calls = Counting.images = 0
+    est = Counting(cache_dir=tmp_path / "c").fit(paths)
+    cache, key = _entry(est, paths[0])
+    host = _store.socket.gethostname()
+    child = None
+    if kind == "empty":
+        _claim(cache, key, "")
+    elif kind == "garbage":
+        _claim(cache, key, "not a claim at all")
+    elif kind == "zombie":
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        import psutil
+
+        deadline = time.monotonic() + 30
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(child.pid, 0)  # a zombie still answers: the old check waited 600 s
+        _claim(cache, key, f"{host}:{child.pid}:{_store._start_time(child.pid)!r}:w")
+    elif kind == "reused pid":
+        # the parent process is alive, but started long before this claim says
+        _claim(cache, key, f"{host}:{os.getppid()}:{time.time() - 5.0!r}:w")
+    else:
+        path = cache._claim_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir()
+    try:
+        start = time.monotonic()
+        F = est.transform(paths[:1])
+        elapsed = time.monotonic() - start
+    finally:
+        if child is not None:
+            child.wait()
+    assert elapsed < 10, elapsed
+    assert Counting.images == 1
+    np.testing.assert_allclose(F, LBPFeatures().fit_transform(paths[:1]))
+
+
+def test_a_long_wait_for_a_peer_says_so_once(paths, tmp_path, monkeypatch):
+    """A live peer's claim: the transform waits for it (here 3 s) and says so,
+    once, after the first seconds."""
+    import time
+
+    from sklearn_emotion import _store
+    from sklearn_emotion import config_context
+
+    monkeypatch.setattr(_store, "_SAY_WAITING_AFTER", 0.5)
+    est = Counting(cache_dir=tmp_path / "c").fit(paths)
+    cache, k0 = _entry(est, paths[0])
+    _, k1 = _entry(est, paths[1])
+    me = _store._owner("a live peer")  # this process: alive, the right start time
+    _claim(cache, k0, me)
+    _claim(cache, k1, me)
+    with config_context(claim_timeout=3):
+        start = time.monotonic()
+        with pytest.warns(UserWarning, match=r"waiting for 2 feature\(s\) that another process "
+                          r"claimed") as rec:
+            est.transform(paths[:2])
+    assert 2.5 < time.monotonic() - start < 10
+    assert sum("waiting for" in str(w.message) for w in rec) == 1

@@ -190,7 +190,8 @@ def test_dask_entry_point_stores_one_shard_per_partition(client, images, tmp_pat
     np.testing.assert_allclose(first[:9], ColorFeatures().fit(X).transform(X))
     assert [(e["index"], e["reason"]) for e in errors] == [(9, "file not found")]
 
-    from sklearn_emotion._store import read_record, read_shard, sealed
+    from sklearn_emotion._store import read_record, sealed
+    from sklearn_emotion.dask import read_shard
 
     def open_shard(sh):
         arrays, errs = read_record(sh, ["rows"])

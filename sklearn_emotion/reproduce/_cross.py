@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import KFold
 
-from .._store import FoldStore
+from ._checkpoints import FoldStore
 from ._engine import Engine
 from ._evaluation import evaluate, subset_indices, transfer
 from ._protocol import FEATURE_SETS, TABLE3_SETS, models
@@ -89,7 +89,9 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
             row = {"model": model_name, "features": fs}
             for a, b in ((0, 1), (1, 0)):
                 key = store.key_of(model, bool(joint), X[a], data[a][1], X[b], data[b][1])
-                hit = store.load(key)
+                hit = store.load(key, n=len(data[b][1]),
+                                 fields=tuple(f"test_{m}_{t}" for m in ("mse", "r2", "r")
+                                              for t in "VA"))
                 if hit is None:
                     sc, pred = transfer(model, joint, X[a], data[a][1], X[b], data[b][1],
                                         engine=engine)

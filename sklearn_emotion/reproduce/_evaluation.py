@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVR
 
 from ..pipeline import make_scaler
-from .._store import FoldStore
+from ._checkpoints import FoldStore
 from ._engine import Engine, Task
 from ._kernel_grid import svr_grid_search
 from ._protocol import BEST_CANDIDATES, CLIP, FEATURE_SETS
@@ -175,7 +175,7 @@ def plan_folds(position, fn, args_of, store, key_of, splits, *, network, info):
     hits, tasks = {}, []
     for k, (tr, te) in enumerate(splits):
         key = key_of(tr, te)
-        hit = store.load(key)
+        hit = store.load(key, n=len(te))
         if hit is not None:
             hits[k] = hit
             continue
@@ -197,7 +197,7 @@ def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None
              store=None, n_jobs=None, engine=None):
     """Cross-validate ``model`` on a feature matrix; train and test scores per fold.
 
-    ``store`` (a :class:`~sklearn_emotion._store.FoldStore`) reads folds an interrupted
+    ``store`` (a :class:`~._checkpoints.FoldStore`) reads folds an interrupted
     run finished and writes each fold this one finishes.  Each other fold is
     a task of ``engine`` (:class:`~._engine.Engine`; by default this machine,
     where ``n_jobs`` folds of a model that trains no network are fitted at

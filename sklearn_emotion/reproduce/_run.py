@@ -11,7 +11,7 @@ from sklearn.model_selection import KFold
 from tqdm.auto import tqdm
 
 from ..pipeline import FEATURE_FAMILIES
-from .._store import FoldStore
+from ._checkpoints import FoldStore
 from ._engine import Engine
 from ._evaluation import (Columns, Result, RowFolds, fit_fold, fold_log, nested_info, plan_folds,
                           plan_nested, subset_indices, uses_tensorflow)
@@ -144,7 +144,7 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         Keep each finished fold in ``<output>/.checkpoints/`` and read back
         the folds an interrupted run on the same output finished, when the
         model, its features, the targets, the fold and the model-fitting
-        code are all unchanged (see :class:`sklearn_emotion._store.FoldStore`).  The
+        code are all unchanged (see :class:`sklearn_emotion.reproduce._checkpoints.FoldStore`).  The
         folder is removed when the run completes.  ``False`` ignores and
         removes existing checkpoints.
     scheduler : str, optional
