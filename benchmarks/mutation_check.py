@@ -11,7 +11,12 @@ marked "not explained".
 Usage (a clean checkout: mutmut edits the files and restores them)::
 
     SKLEARN_EMOTION_DATA=../shared python -m benchmarks.mutation_check
-    python -m benchmarks.mutation_check --report-only   # rewrite the report from the last run
+    python -m benchmarks.mutation_check --only _adapt.py _report.py   # some targets
+    python -m benchmarks.mutation_check --report-only   # rewrite the report from the raw results
+
+Each target's raw result is ``benchmarks/results/mutation_raw/<file>.json``,
+written when the target finishes: targets can run in two checkouts at once
+(mutmut edits files in place), and their raw files copied into one.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from pathlib import Path
 from benchmarks._common import RESULTS, write
 
 ROOT = Path(__file__).resolve().parents[1]
-RAW = RESULTS / "mutation_raw.json"
+#: One raw result per target (so that targets can run in separate checkouts at once).
+RAW = RESULTS / "mutation_raw"
 
 #: (file, functions, tests): the functions mutated and the tests run on each
 #: mutant.  ``Class.method`` names one method; a bare class name, all of it.
@@ -209,14 +215,14 @@ def report(raw, command):
     L = ["Mutation check (mutmut 2.5.1): each target's named functions mutated one change at a "
          "time, only its own tests run on each mutant.", "",
          "| file | functions | mutated lines | mutants | killed | killed, slowly | timed out | "
-         "survived | seconds |",
-         "|---|---|---|---|---|---|---|---|---|"]
+         "survived | seconds | commit |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
     for t in raw:
         c = t["counts"]
         alive = [s for s in t["survivors"] if s["kind"] in ("survived", "untested")]
         L.append(f"| `{t['file']}` | {', '.join(t['functions'])} | {t['lines']} | "
                  f"{t['mutants']} | {c['killed']} | {c['suspicious']} | {c['timeout']} | "
-                 f"{len(alive)} | {t['seconds']:.0f} |")
+                 f"{len(alive)} | {t['seconds']:.0f} | {t.get('commit', '')} |")
     L += ["", "\"Killed, slowly\": the tests failed on the mutant but took over twice their "
           "time without it (mutmut's \"suspicious\"; the machine was busy with a CI run)."]
     for t in raw:
@@ -230,23 +236,34 @@ def report(raw, command):
     write("mutation", command, {"targets": raw}, "\n".join(L))
 
 
+def _raw_path(rel):
+    return RAW / (rel.replace("sklearn_emotion/", "").replace("/", "__") + ".json")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--only", nargs="+", default=None,
+                    help="run only the targets whose file ends with one of these")
     args = ap.parse_args(argv)
-    command = "python -m benchmarks.mutation_check " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    if args.report_only:
-        raw = json.loads(RAW.read_text())
-        report(raw, json.loads((RESULTS / "mutation.json").read_text())["command"])
-        return 0
-    if subprocess.run(["git", "diff", "--quiet", "--", "sklearn_emotion"], cwd=ROOT).returncode:
-        sys.exit("commit or stash the package's changes first: mutmut edits its files in place")
-    import tempfile
+    command = "python -m benchmarks.mutation_check"
+    targets = [t for t in TARGETS if args.only is None or t[0].endswith(tuple(args.only))]
+    if not args.report_only:
+        if subprocess.run(["git", "diff", "--quiet", "--", "sklearn_emotion"],
+                          cwd=ROOT).returncode:
+            sys.exit("commit or stash the package's changes first: mutmut edits its files in "
+                     "place")
+        import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = [run_target(f, n, t, Path(tmp)) for f, n, t in TARGETS]
-    RAW.write_text(json.dumps(raw, indent=1))
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                                capture_output=True).stdout.strip()
+        RAW.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            for f, n, t in targets:
+                result = run_target(f, n, t, Path(tmp))
+                result["commit"] = commit
+                _raw_path(f).write_text(json.dumps(result, indent=1))
+    raw = [json.loads(_raw_path(f).read_text()) for f, _, _ in TARGETS if _raw_path(f).exists()]
     report(raw, command)
     return 0
 
