@@ -26,13 +26,18 @@ from ._affect_model import (
     LinearHead,
 )
 from ._recipes import PRETRAINED_DIR, SHIPPED_MODELS
-from ._store import renamed_cache_dir
+from ._store import read_bounded, renamed_cache_dir
 
-__all__ = ["MAX_ARRAY_BYTES", "load_pretrained"]
+__all__ = ["MAX_ARRAY_BYTES", "MAX_MEMBERS", "MAX_TOTAL_BYTES", "load_pretrained"]
 
 #: The largest array a saved model may hold, in bytes (the shipped one's
 #: largest is 4 MB).
 MAX_ARRAY_BYTES = 256 * 2 ** 20
+#: The most arrays, and the most bytes they unpack to together.
+MAX_MEMBERS = 1024
+MAX_TOTAL_BYTES = 1024 * 2 ** 20
+#: The largest ``model.json`` (the shipped one's is 6 KB).
+MAX_DESCRIPTION_BYTES = 16 * 2 ** 20
 
 
 def _check_members(arr_file):
@@ -45,7 +50,15 @@ def _check_members(arr_file):
     except zipfile.BadZipFile as exc:
         raise ValueError(f"{arr_file}: not an npz archive ({exc})") from None
     with zf:
-        for info in zf.infolist():
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise ValueError(f"{arr_file}: {len(infos)} arrays; a saved model holds at most "
+                             f"{MAX_MEMBERS}")
+        total = sum(i.file_size for i in infos)
+        if total > MAX_TOTAL_BYTES:
+            raise ValueError(f"{arr_file}: its arrays unpack to {total:,} bytes in all; a saved "
+                             f"model holds at most {MAX_TOTAL_BYTES:,}")
+        for info in infos:
             with zf.open(info) as f:
                 try:
                     version = np.lib.format.read_magic(f)
@@ -101,8 +114,121 @@ def _check_arrays(arr_file, A, desc, p):
             raise ValueError(f"{arr_file}: array {key!r} holds scales that are not positive")
     for key in ("ood_intercept", "ood_threshold", "gram_rest"):
         v = desc.get(key)
-        if v is not None and not np.isfinite(float(v)):
-            raise ValueError(f"{arr_file}: {key} is not finite")
+        if v is not None and not _finite_number(v):
+            raise ValueError(f"{arr_file}: {key} is not a finite number ({v!r})")
+    if "fold_of" in A:
+        k = expect["fold_alpha"][0]
+        fold_of = A["fold_of"]
+        if (fold_of.dtype.kind not in "iu" or (fold_of < 0).any() or (fold_of >= k).any()
+                or len(np.unique(fold_of)) != k):
+            raise ValueError(f"{arr_file}: array 'fold_of' must hold each fold index 0..{k - 1} "
+                             "(integers)")
+        if (A["calibration_residuals"] < 0).any():
+            raise ValueError(f"{arr_file}: array 'calibration_residuals' holds negative "
+                             "residuals")
+        if not (A["fold_alpha"] > 0).all():
+            raise ValueError(f"{arr_file}: array 'fold_alpha' holds penalties that are not "
+                             "positive")
+    if "gram_basis" in A:
+        if A["gram_basis"].shape[1] > p or (A["gram_eigvals"] < 0).any() or not (
+                float(desc.get("gram_rest", -1)) >= 0):
+            raise ValueError(f"{arr_file}: the training summary (gram_basis, gram_eigvals, "
+                             "gram_rest) is not a Gram matrix's (negative eigenvalues, or "
+                             "more directions than features)")
+
+
+def _finite_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _check_adaptation(desc_file, arr_file, desc, A, p):
+    """An adapted model's per-target strategies: known names, arrays of the
+    shapes and ranges each strategy uses."""
+    from ._adapt import STRATEGIES
+
+    info = desc["adaptation"]
+    if not isinstance(info, dict) or not isinstance(info.get("targets"), list) or len(
+            info["targets"]) != 2:
+        raise ValueError(f"{desc_file}: adaptation must hold two targets")
+    k = info.get("n_images")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ValueError(f"{desc_file}: adaptation.n_images must be an integer >= 2, got {k!r}")
+    n_out = 2 + (len(desc["emotion_names"]) if desc.get("emotion_names") else 0)
+    shapes = {"intercept": (), "slope": (), "coef": None, "mean": (n_out,), "scale": (n_out,)}
+    for j, t in enumerate(info["targets"]):
+        where = f"adaptation.targets[{j}]"
+        if not isinstance(t, dict) or t.get("strategy") not in STRATEGIES:
+            raise ValueError(f"{desc_file}: {where}.strategy must be one of {STRATEGIES}")
+        n_folds = t.get("n_folds")
+        if isinstance(n_folds, bool) or not isinstance(n_folds, int) or not 2 <= n_folds <= k:
+            raise ValueError(f"{desc_file}: {where}.n_folds must be an integer in 2..{k}")
+        if not all(_finite_number(v) for v in dict(t.get("cv_mse") or {}).values()):
+            raise ValueError(f"{desc_file}: {where}.cv_mse must hold finite numbers")
+        fold_of, res = A.get(f"adapt{j}_fold_of"), A.get(f"adapt{j}_residuals")
+        if (fold_of is None or fold_of.shape != (k,) or fold_of.dtype.kind not in "iu"
+                or (fold_of < 0).any() or (fold_of >= n_folds).any()):
+            raise ValueError(f"{arr_file}: adapt{j}_fold_of must hold {k} fold indices in "
+                             f"0..{n_folds - 1}")
+        if res is None or res.shape != (k,) or (res < 0).any():
+            raise ValueError(f"{arr_file}: adapt{j}_residuals must hold {k} residuals >= 0")
+        names = [(f"adapt{j}_main_{n}", n) for n in t.get("params", [])] + [
+            (f"adapt{j}_fold{i}_{n}", n) for i in range(n_folds)
+            for n in t.get("fold_param_names", [])]
+        for key, n in names:
+            if n not in shapes:
+                raise ValueError(f"{desc_file}: {where} names an unknown parameter {n!r}")
+            a = A.get(key)
+            want = shapes[n] if shapes[n] is not None else (
+                (n_out,) if t["strategy"] == "outputs" else (p,))
+            if a is None or a.shape != want:
+                raise ValueError(f"{arr_file}: array {key!r} must have shape {want}, got "
+                                 f"{None if a is None else a.shape}")
+            if n == "scale" and not (a > 0).all() or n == "slope" and not (a >= 0).all():
+                raise ValueError(f"{arr_file}: array {key!r} is out of range ({n} must be "
+                                 f"{'> 0' if n == 'scale' else '>= 0'})")
+
+
+def _check_description(desc_file, desc):
+    """The description's structure: every field the loader reads, of its
+    type, before any is used (a refusal names the file and the field)."""
+    from .datasets._emotion6 import EMOTION_NAMES
+
+    def bad(field, want):
+        raise ValueError(f"{desc_file}: {field} must be {want}")
+
+    if not isinstance(desc, dict):
+        bad("the description", "a JSON object")
+    feats = desc.get("features")
+    if not isinstance(feats, dict):
+        bad("features", "an object with class, params and names")
+    if not isinstance(feats.get("class"), str):
+        bad("features.class", "a class name")
+    if not isinstance(feats.get("params"), dict):
+        bad("features.params", "an object")
+    if not isinstance(feats.get("names"), list) or not all(
+            isinstance(n, str) for n in feats["names"]):
+        bad("features.names", "a list of feature names")
+    if not isinstance(desc.get("params"), dict):
+        bad("params", "an object")
+    n = desc.get("n_train")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        bad("n_train", f"an integer >= 2 (got {n!r})")
+    alpha = desc.get("alpha")
+    if not isinstance(alpha, list) or len(alpha) != 2 or not all(
+            _finite_number(a) and a > 0 for a in alpha):
+        bad("alpha", f"two positive numbers (got {alpha!r})")
+    names = desc.get("emotion_names")
+    if names is not None and names != list(EMOTION_NAMES):
+        bad("emotion_names", f"null or {list(EMOTION_NAMES)}")
+    for key in ("metadata",):
+        if key in desc and not isinstance(desc[key], dict):
+            bad(key, "an object")
+    if "ood_coef" in desc or "ood_intercept" in desc:
+        if not _finite_number(desc.get("ood_intercept")):
+            bad("ood_intercept", "a finite number")
+        t = desc.get("ood_threshold")
+        if t is not None and not _finite_number(t):
+            bad("ood_threshold", "a finite number")
 
 
 def _check_rating_range(value, desc_file, key):
@@ -182,8 +308,12 @@ def load_pretrained(path=None, *, data_home=None, cache_dir=None, n_jobs=None, v
     desc_file, arr_file = path / "model.json", path / "arrays.npz"
     if not desc_file.is_file() or not arr_file.is_file():
         raise FileNotFoundError(f"{path}: not a saved affect model (needs model.json and arrays.npz)")
-    with open(desc_file, encoding="utf-8") as f:
-        desc = json.load(f)
+    try:
+        desc = json.loads(read_bounded(desc_file, MAX_DESCRIPTION_BYTES).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"{desc_file}: not a model description ({type(exc).__name__}: "
+                         f"{exc})") from None
+    _check_description(desc_file, desc)
     if desc.get("format") != FORMAT[0] or desc.get("format_version") not in (
             FORMAT[1], ADAPTED_FORMAT_VERSION):
         raise ValueError(
@@ -200,6 +330,12 @@ def load_pretrained(path=None, *, data_home=None, cache_dir=None, n_jobs=None, v
     fparams["data_home"] = None if data_home is None else os.fspath(data_home)
     from .resources import REGISTRY
 
+    # weights decide every number, and a name Keras knows ("imagenet") would
+    # start a download on the file's say: only registered weights load
+    if "weights" in fparams and fparams["weights"] not in REGISTRY:
+        raise ValueError(f"{desc_file}: feature parameter weights={fparams['weights']!r} is not "
+                         "a registered resource; a saved model may only name weights of the "
+                         "registry (never None: a network without its weights)")
     for k, value in fparams.items():
         for v in (value if isinstance(value, list) else [value]):
             if isinstance(v, str) and k != "data_home" and (
@@ -213,7 +349,10 @@ def load_pretrained(path=None, *, data_home=None, cache_dir=None, n_jobs=None, v
     for k, v in list(fparams.items()):
         if isinstance(v, list):
             fparams[k] = tuple(v)
-    features = classes[cls_name](**fparams).fit([])
+    try:
+        features = classes[cls_name](**fparams).fit([])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{desc_file}: feature parameters refused: {exc}") from None
     names = [str(n) for n in features.get_feature_names_out()]
     if names != desc["features"]["names"]:
         raise ValueError(f"{desc_file}: the feature network gives different feature names than "
@@ -225,11 +364,20 @@ def load_pretrained(path=None, *, data_home=None, cache_dir=None, n_jobs=None, v
         if len(params["alphas"]) == len(DEFAULT_ALPHAS) and np.allclose(
                 params["alphas"], DEFAULT_ALPHAS, rtol=1e-12, atol=0):
             params["alphas"] = DEFAULT_ALPHAS
-    model = AffectModel(features=classes[cls_name](**{k: v for k, v in fparams.items()}), **params)
+    try:
+        model = AffectModel(features=classes[cls_name](**{k: v for k, v in fparams.items()}),
+                            **params)
+        model._validate()  # the estimator's own rules (_parameter_constraints)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{desc_file}: params refused: {exc}") from None
     _check_members(arr_file)
+    if os.path.islink(arr_file) or not Path(arr_file).is_file():
+        raise ValueError(f"{arr_file}: not a regular file")
     with np.load(arr_file, allow_pickle=False) as z:
         A = {k: z[k].astype(np.float64) if z[k].dtype.kind == "f" else z[k] for k in z.files}
     _check_arrays(arr_file, A, desc, len(names))
+    if "adaptation" in desc:
+        _check_adaptation(desc_file, arr_file, desc, A, len(names))
     clip = None if params.get("clip") is None else float(params["clip"])
 
     def lin(prefix):

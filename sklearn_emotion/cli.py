@@ -226,7 +226,7 @@ def _load_model(spec, trust_pickle=False):
 
     if spec is None:
         return load_pretrained(), "pretrained"
-    if spec in SHIPPED_MODELS and not Path(spec).exists():
+    if spec in SHIPPED_MODELS:  # a shipped model's name always means it; ./v2 is a path
         return load_pretrained(spec), "pretrained"
     p = Path(spec)
     if p.is_dir():

@@ -292,3 +292,17 @@ def test_predict_new_raters_writes_their_intervals(tmp_path, capsys):
     assert len(got) == 3
     for col in ("valence", "valence_low_80_new_raters", "arousal_high_80_new_raters"):
         np.testing.assert_allclose(got[col], ref[col], rtol=0, atol=5e-5)  # 4 decimals
+
+
+def test_a_shipped_models_name_is_never_shadowed_by_a_folder(tmp_path, monkeypatch):
+    """--model v2 means the shipped v2 even with a folder named v2 in the
+    working directory; ./v2 is that folder (here refused: it is not a model)."""
+    from sklearn_emotion.cli import _load_model
+
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "model.json").write_text("{not json")
+    monkeypatch.chdir(tmp_path)
+    model, kind = _load_model("v2")
+    assert kind == "pretrained" and model.n_features_in_ > 0
+    with pytest.raises(Exception, match="model.json"):
+        _load_model("./v2")
