@@ -66,6 +66,8 @@ FORMAT = ("sklearn-emotion/affect-model", 1)
 #: The format version written for an adapted model (version 1 readers
 #: would ignore its adaptation and predict as the unadapted model).
 ADAPTED_FORMAT_VERSION = 2
+#: :meth:`AffectModel.adapt` uses at most this many distinct rated images.
+MAX_ADAPT_IMAGES = 500
 
 TARGET_NAMES = ("valence", "arousal")
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 25))
@@ -579,7 +581,8 @@ class AffectModel(RegressorMixin, BaseEstimator):
         return {"basis": self.gram_basis_, "eigvals": self.gram_eigvals_, "rest": self.gram_rest_,
                 "alpha": self.alpha_, "n_train": self.n_train_}
 
-    def adapt(self, X, y, *, strategies=STRATEGIES, cv=5, weight=0.25, random_state=0):
+    def adapt(self, X, y, *, strategies=STRATEGIES, cv=5, weight=0.25, random_state=0,
+              max_images=MAX_ADAPT_IMAGES):
         """A copy of this model adapted to your raters, from a few rated images.
 
         Raters of different picture sets mean different things by valence
@@ -615,7 +618,15 @@ class AffectModel(RegressorMixin, BaseEstimator):
             ``"refit"``: your images' total weight relative to the training
             set's.
         random_state : int, default=0
-            Shuffles the folds.
+            Shuffles the folds (and picks the subsample, see ``max_images``).
+        max_images : int, default=500
+            Adaptation's work grows with the square of the number of rated
+            images (``"refit"`` solves a k × k system per fold) while its
+            gains level off after about a hundred (``benchmarks/results/
+            pretrained_v2/adapt.md``): above this many distinct images, a
+            seeded random subsample of this many is used, with a warning.
+            Images rated more than once (identical features) are merged
+            first, their ratings averaged, with a warning.
 
         Returns
         -------
@@ -627,9 +638,10 @@ class AffectModel(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "main_")
         F = self._features(X)
         return self._adapt_features(F, y, strategies=strategies, cv=cv, weight=weight,
-                                    random_state=random_state)
+                                    random_state=random_state, max_images=max_images)
 
-    def _adapt_features(self, F, y, *, strategies=STRATEGIES, cv=5, weight=0.25, random_state=0):
+    def _adapt_features(self, F, y, *, strategies=STRATEGIES, cv=5, weight=0.25, random_state=0,
+                        max_images=MAX_ADAPT_IMAGES):
         import copy
 
         if getattr(self, "adaptation_", None) is not None:
@@ -642,6 +654,23 @@ class AffectModel(RegressorMixin, BaseEstimator):
         if not ok.all():
             raise ValueError(f"{int((~ok).sum())} adaptation image(s) have no features or no "
                              "rating; leave them out")
+        if ((y < 1) | (y > 9)).any():
+            bad = np.flatnonzero(((y < 1) | (y > 9)).any(axis=1))
+            raise ValueError(f"{len(bad)} rating(s) outside the 1-9 scale (first at row "
+                             f"{int(bad[0])}: {y[bad[0]].tolist()}); map another scale first, "
+                             "e.g. 1 + (x - 1) * 8 / 6 for 1-7")
+        F, y = _merged_duplicates(F, y)
+        if not (isinstance(max_images, Integral) and max_images >= 2):
+            raise ValueError(f"max_images must be an integer >= 2, got {max_images!r}")
+        if len(F) > max_images:
+            import warnings
+
+            warnings.warn(f"{len(F)} rated images: adaptation uses a random {max_images} of them "
+                          f"(max_images; its work grows with the square of the number, its "
+                          "gains level off after about a hundred)", UserWarning, stacklevel=3)
+            keep = np.sort(check_random_state(random_state).choice(len(F), max_images,
+                                                                   replace=False))
+            F, y = F[keep], y[keep]
         unknown = [s for s in strategies if s not in STRATEGIES]
         if unknown or not strategies:
             raise ValueError(f"strategies must be a non-empty subset of {STRATEGIES}, got "
@@ -922,6 +951,35 @@ class AffectModel(RegressorMixin, BaseEstimator):
         if getattr(self, "gram_basis_", None) is not None:
             self.gram_basis_ = self.gram_basis_.astype(np.float32).astype(np.float64)
         return self
+
+
+def _merged_duplicates(F, y):
+    """Rows of ``F`` that occur more than once (an image rated twice) merged
+    into one, their ratings averaged, with a warning; order of first
+    occurrence kept.  Rows are grouped by a hash of their bytes (sorting
+    10,000 rows of 8,224 features took 20 s and 2 GB), then compared."""
+    import hashlib
+
+    groups: dict = {}
+    for i, row in enumerate(np.ascontiguousarray(F)):
+        h = hashlib.blake2b(row.tobytes(), digest_size=16).digest()
+        members = groups.setdefault(h, [])
+        # the same hash and different bytes would be a collision: keep them apart
+        for g in members:
+            if np.array_equal(F[g[0]], row):
+                g.append(i)
+                break
+        else:
+            members.append([i])
+    rows = sorted((g for members in groups.values() for g in members), key=lambda g: g[0])
+    if len(rows) == len(F):
+        return F, y
+    import warnings
+
+    repeated = sum(len(g) > 1 for g in rows)
+    warnings.warn(f"{repeated} image(s) rated more than once ({len(F)} rows for {len(rows)} "
+                  "images): their ratings are averaged", UserWarning, stacklevel=4)
+    return F[[g[0] for g in rows]], np.array([y[g].mean(axis=0) for g in rows])
 
 
 def _jsonable(d):

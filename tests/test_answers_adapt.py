@@ -192,3 +192,36 @@ def test_cv_select_folds_are_kfold_splits():
     seed = np.random.RandomState(3).randint(2 ** 31 - 1)
     for f, (_, te) in enumerate(KFold(5, shuffle=True, random_state=seed).split(Y)):
         np.testing.assert_array_equal(fold_of[te], f)
+
+
+def test_adapt_merges_repeated_images_and_refuses_ratings_off_the_scale():
+    """An image rated twice counts once, with its ratings averaged (by hand);
+    ratings outside 1-9 are refused; above max_images a subsample is used."""
+    import warnings
+
+    from sklearn_emotion import AffectModel
+
+    rng = np.random.default_rng(0)
+    F = rng.normal(size=(120, 6))
+    y = np.c_[5 + F[:, 0], 5 + 0.5 * F[:, 1]] + 0.2 * rng.normal(size=(120, 2))
+    model = AffectModel(cv=5)._fit_features(None, F, np.clip(y, 1, 9))
+    Fk = rng.normal(size=(20, 6))
+    yk = np.clip(np.c_[6 + Fk[:, 0], 4 + 0.5 * Fk[:, 1]], 1, 9)
+    twice = np.vstack([Fk, Fk[:5]])
+    yk2 = np.vstack([yk, np.clip(yk[:5] + 1.0, 1, 9)])
+    with pytest.warns(UserWarning, match=r"5 image\(s\) rated more than once \(25 rows for 20"):
+        merged = model._adapt_features(twice, yk2, strategies=("keep", "shift"))
+    by_hand = yk.copy()
+    by_hand[:5] = (yk[:5] + yk2[20:]) / 2
+    direct = model._adapt_features(Fk, by_hand, strategies=("keep", "shift"))
+    for a, b in zip(merged.adaptation_["targets"], direct.adaptation_["targets"]):
+        assert a["strategy"] == b["strategy"]
+        np.testing.assert_allclose(a["residuals"], b["residuals"])
+    with pytest.raises(ValueError, match=r"1 rating\(s\) outside the 1-9 scale"):
+        model._adapt_features(Fk, np.where(np.arange(20)[:, None] == 3, 9.5, yk))
+    with pytest.warns(UserWarning, match="adaptation uses a random 12 of them"):
+        sub = model._adapt_features(Fk, yk, strategies=("keep", "shift"), max_images=12)
+    assert sub.adaptation_["n_images"] == 12
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model._adapt_features(Fk, yk, strategies=("keep", "shift"))  # nothing to say
