@@ -194,6 +194,11 @@ def _cmd_data(args):
         missing = [r for r in rows if r["status"] == "missing"]
         print(f"{len(rows) - len(bad) - len(missing)} present, {len(missing)} missing, "
               f"{len(bad)} with a wrong hash")
+        from .resources import stale_scratch
+
+        for d in stale_scratch(home):
+            print(f"left over: {d} (an interrupted fetch's scratch folder; the next 'data "
+                  "fetch' removes it)")
         if args.action == "verify":
             return 1 if bad or (missing and args.strict) else 0
         return 0

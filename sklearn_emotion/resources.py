@@ -393,7 +393,59 @@ def _source_url(name: str, res: Resource, mirror: str | None) -> str | None:
     return res.url
 
 
-def _retrieve(url: str, folder: Path, known_hash: str | None, progress: bool) -> Path:
+#: The most bytes a download of an archive (or of a file a converter reads)
+#: may bring; a plain registered file may bring its registered size plus a
+#: tenth (and 1 MiB).
+MAX_ARCHIVE_BYTES = 2 << 30
+#: The most seconds one download may take ($SKLEARN_EMOTION_DOWNLOAD_TIMEOUT).
+DOWNLOAD_SECONDS = float(os.environ.get("SKLEARN_EMOTION_DOWNLOAD_TIMEOUT", 1800))
+
+
+def _download_cap(res: Resource) -> int:
+    """The most bytes the download of ``res`` may bring."""
+    if res.member is None and res.build is None and res.size:
+        return res.size + max(res.size // 10, 1 << 20)
+    return MAX_ARCHIVE_BYTES
+
+
+def _bounded_http(max_bytes: int, seconds: float):
+    """A pooch downloader for http(s) that stops a response larger than
+    ``max_bytes`` (declared or streamed) or slower than ``seconds`` in all:
+    an endless or wrong response never fills the disk or hangs the fetch."""
+
+    def download(url, output_file, pooch_obj=None):
+        import time
+
+        import requests
+
+        deadline = time.monotonic() + seconds
+        with requests.get(url, stream=True, timeout=min(60.0, seconds)) as r:
+            r.raise_for_status()
+            declared = r.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise ResourceError(f"{url} declares {int(declared):,} bytes, more than the "
+                                    f"{max_bytes:,} it may bring; not downloaded")
+            written = 0
+            with open(output_file, "wb") as f:
+                while True:
+                    # what has arrived, up to 1 MiB: a trickle is timed too
+                    chunk = r.raw.read1(1 << 20)
+                    if not chunk:
+                        break
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise ResourceError(f"{url} sent more than the {max_bytes:,} bytes it "
+                                            "may bring; stopped")
+                    if time.monotonic() > deadline:
+                        raise ResourceError(f"{url} did not finish within {seconds:.0f} s "
+                                            "($SKLEARN_EMOTION_DOWNLOAD_TIMEOUT); stopped")
+                    f.write(chunk)
+
+    return download
+
+
+def _retrieve(url: str, folder: Path, known_hash: str | None, progress: bool,
+              max_bytes: int = MAX_ARCHIVE_BYTES) -> Path:
     import pooch
 
     fname = Path(url.split("?", 1)[0]).name or "download"
@@ -404,8 +456,11 @@ def _retrieve(url: str, folder: Path, known_hash: str | None, progress: bool) ->
     level = logger.level
     logger.setLevel("WARNING")
     try:
+        downloader = (_bounded_http(max_bytes, DOWNLOAD_SECONDS)
+                      if url.startswith(("http://", "https://")) else None)
         return Path(pooch.retrieve(url, known_hash=known_hash and f"sha256:{known_hash}",
-                                   fname=fname, path=folder, progressbar=progress))
+                                   fname=fname, path=folder, progressbar=progress,
+                                   downloader=downloader))
     finally:
         logger.setLevel(level)
 
@@ -451,7 +506,8 @@ def _materialise(name: str, res: Resource, home: Path, work: Path, mirror, progr
         # a plain file is checked while it downloads; an archive or a build
         # source has no registered hash of its own (the result is checked)
         direct = res.member is None and res.build is None
-        src = _retrieve(url, work / "download", res.sha256 if direct else None, progress)
+        src = _retrieve(url, work / "download", res.sha256 if direct else None, progress,
+                        _download_cap(res))
     if res.member is not None:
         src = _extract(src, res.member, work / "extract", res.extract_tree)
     if res.build is not None:
@@ -481,6 +537,51 @@ def fetch_all(names=None, data_home=None, *, registry=None, mirror=None, progres
         except ResourceError as exc:
             out[name] = exc
     return out
+
+
+#: Names the process that made a fetch's scratch folder (``.fetch-*``).
+_SCRATCH_OWNER = "owner"
+
+
+def _scratch_owner():
+    from ._store import _owner
+
+    return _owner("fetch")
+
+
+def stale_scratch(home) -> list[Path]:
+    """Scratch folders (``.fetch-*``) of interrupted fetches in the data home:
+    their process (of this machine) has exited, or they name none and are
+    over an hour old.  A fetch running elsewhere keeps its folder."""
+    import time
+
+    from ._store import _dead_here
+
+    out = []
+    for d in sorted(Path(home).glob(".fetch-*")):
+        if not d.is_dir() or d.is_symlink():
+            continue
+        try:
+            holder = (d / _SCRATCH_OWNER).read_text(encoding="utf-8")
+        except OSError:
+            holder = None
+        try:
+            old = time.time() - d.stat().st_mtime > 3600
+        except OSError:
+            continue
+        if (holder is None and old) or (holder is not None and _dead_here(holder)):
+            out.append(d)
+    return out
+
+
+def remove_stale_scratch(home) -> list[Path]:
+    """Remove :func:`stale_scratch` folders; return what was removed."""
+    import shutil
+
+    gone = stale_scratch(home)
+    for d in gone:
+        shutil.rmtree(d, ignore_errors=True)
+    return gone
 
 
 def installed_copy(res: Resource) -> Path | None:
@@ -608,7 +709,9 @@ def fetch(
         work = None
         try:
             home.mkdir(parents=True, exist_ok=True)
+            remove_stale_scratch(home)
             work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=home))
+            (work / _SCRATCH_OWNER).write_text(_scratch_owner(), encoding="utf-8")
             made_file = _materialise(name, res, home, work, mirror, progress, registry)
             ok, digest = check_file(res, made_file)
             if not ok:

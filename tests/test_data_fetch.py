@@ -202,3 +202,108 @@ def test_mirror_from_the_environment(mirror, tmp_path, monkeypatch):
     path = fetch("lexicons/warriner2013_ratings.csv", tmp_path / "home")
     assert path.is_file() and path.stat().st_size == REGISTRY[
         "lexicons/warriner2013_ratings.csv"].size
+
+
+class _Endless(http.server.SimpleHTTPRequestHandler):
+    """Answers every request with bytes that never end (no Content-Length)."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        try:
+            while True:
+                self.wfile.write(b"\0" * 65536)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class _Huge(http.server.SimpleHTTPRequestHandler):
+    """Declares 50 GB."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(50 << 30))
+        self.end_headers()
+
+
+class _Slow(http.server.SimpleHTTPRequestHandler):
+    """Sends a byte every 0.2 s."""
+
+    def do_GET(self):
+        import time
+
+        self.send_response(200)
+        self.end_headers()
+        try:
+            for _ in range(200):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+@pytest.mark.parametrize("handler, message", [
+    (_Endless, "sent more than the 1,348,576 bytes it may bring"),
+    (_Huge, "declares 53,687,091,200 bytes"),
+    (_Slow, "did not finish within 2 s"),
+], ids=["endless", "declared huge", "slow"])
+def test_a_download_is_bounded_in_size_and_time(tmp_path, monkeypatch, handler, message):
+    """A mirror that answers without end, declares 50 GB or trickles: the
+    fetch stops at the registered size plus a margin, or the time cap, and
+    leaves nothing in the data home."""
+    import time
+
+    from sklearn_emotion import resources
+
+    monkeypatch.setattr(resources, "DOWNLOAD_SECONDS", 2.0)
+    reg = {"models/x.bin": Resource("0" * 64, "http://upstream.invalid/x.bin", "test file",
+                                    size=300_000)}
+    srv, base = _serve(tmp_path, handler)
+    try:
+        home = tmp_path / "home"
+        start = time.monotonic()
+        with pytest.raises(ResourceError, match=message):
+            fetch("models/x.bin", home, registry=reg, mirror=base)
+        assert time.monotonic() - start < 30
+        assert not home.exists() or [p for p in home.rglob("*") if p.is_file()] == []
+    finally:
+        srv.shutdown()
+
+
+def test_an_interrupted_fetchs_scratch_folder_is_reported_then_removed(tmp_path, monkeypatch,
+                                                                        capsys):
+    """A fetch killed mid-download leaves .fetch-*/download/... in the data
+    home: verify names it, the next fetch removes it; a running fetch's
+    folder (its process alive) is left alone."""
+    import subprocess
+    import sys
+
+    from sklearn_emotion import _store
+
+    home = tmp_path / "home"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = home / ".fetch-killed"
+    (stale / "download").mkdir(parents=True)
+    (stale / "download" / "tmp123").write_bytes(b"x" * 1000)
+    (stale / "owner").write_text(f"{_store.socket.gethostname()}:{dead}:None:fetch")
+    running = home / ".fetch-running"
+    running.mkdir()
+    (running / "owner").write_text(_store._owner("fetch"))
+    monkeypatch.setenv("SKLEARN_EMOTION_DATA", str(home))
+    main(["data", "verify"])
+    out = capsys.readouterr().out
+    assert f"left over: {stale}" in out and str(running) not in out
+    served = tmp_path / "mirror"
+    served.mkdir()
+    payload = b"the file"
+    (served / "f.bin").write_bytes(payload)
+    reg = {"models/f.bin": Resource(hashlib.sha256(payload).hexdigest(),
+                                    "http://upstream.invalid/f.bin", "test", size=8)}
+    srv, base = _serve(served)
+    try:
+        assert fetch("models/f.bin", home, registry=reg, mirror=base).read_bytes() == payload
+    finally:
+        srv.shutdown()
+    assert not stale.exists() and running.exists()
