@@ -211,28 +211,118 @@ def _mutated_line(diff):
     return plus[0] if plus else ""
 
 
+def _hunk_line(diff):
+    """The first changed line's number in the file the mutant was made from."""
+    for ln in diff.splitlines():
+        if ln.startswith("@@"):
+            start = int(ln.split()[1].split(",")[0].lstrip("-"))
+            break
+    else:
+        return None
+    body = [ln for ln in diff.splitlines() if ln[:1] in (" ", "-", "+")
+            and not ln.startswith(("---", "+++"))]
+    for ln in body:
+        if ln.startswith(("-", "+")):
+            return start
+        start += 1
+    return None
+
+
+def _only_a_message(diff, source):
+    """True when the mutant only decorates a string literal ("XX...XX") in
+    the message of a ``raise`` or a ``warnings.warn`` call: the behaviour
+    is the same, and tests that match a message search it (``match=``)."""
+    minus = [ln[1:] for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    plus = [ln[1:] for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    if len(minus) != 1 or len(plus) != 1 or plus[0].replace("XX", "") != minus[0].replace(
+            "XX", "") or "XX" not in plus[0]:
+        return False
+    line = _hunk_line(diff)
+    if line is None:
+        return False
+    for node in ast.walk(ast.parse(source)):
+        if not (node.lineno <= line <= node.end_lineno if hasattr(node, "lineno") else False):
+            continue
+        if isinstance(node, ast.Raise):
+            return True
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "warn":
+            return True
+    return False
+
+
+def _explanation(s, source):
+    why = EXPLAINED.get(_mutated_line(s["diff"]))
+    if why is None and source is not None and _only_a_message(s["diff"], source):
+        why = _MESSAGE
+    return why
+
+
+def recheck(raw):
+    """Apply each surviving mutant to today's code (``patch`` with fuzz: the
+    code may have moved since the run) and run its target's tests again:
+    one the tests now fail on is marked killed (``recheck: killed``)."""
+    now = {f: tests for f, _, tests in TARGETS}
+    for t in raw:
+        path = ROOT / t["file"]
+        t["tests"] = now.get(t["file"], t["tests"])  # the tests as they are today
+        for s in t["survivors"]:
+            if s["kind"] not in ("survived", "untested") or s.get("recheck") == "killed":
+                continue
+            original = path.read_text(encoding="utf-8")
+            applied = subprocess.run(["patch", "-p0", "--silent", "--forward", "-r", "-",
+                                      "--no-backup-if-mismatch"], cwd=ROOT, input=s["diff"] + "\n",
+                                     text=True, capture_output=True)
+            try:
+                if applied.returncode != 0:
+                    s["recheck"] = "did not apply"
+                    continue
+                run = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q",
+                                      "-p", "no:cacheprovider", *t["tests"]], cwd=ROOT,
+                                     capture_output=True, text=True, timeout=600)
+                s["recheck"] = "killed" if run.returncode != 0 else "survived"
+            except subprocess.TimeoutExpired:
+                s["recheck"] = "killed"  # a hang is a failure
+            finally:
+                path.write_text(original, encoding="utf-8")
+            print(t["file"], s["id"], s["recheck"], flush=True)
+    return raw
+
+
 def report(raw, command):
     L = ["Mutation check (mutmut 2.5.1): each target's named functions mutated one change at a "
          "time, only its own tests run on each mutant.", "",
          "| file | functions | mutated lines | mutants | killed | killed, slowly | timed out | "
          "survived | seconds | commit |",
          "|---|---|---|---|---|---|---|---|---|---|"]
+    def alive(t):
+        return [s for s in t["survivors"] if s["kind"] in ("survived", "untested")
+                and s.get("recheck") != "killed"]
+
+    unexplained = 0
     for t in raw:
         c = t["counts"]
-        alive = [s for s in t["survivors"] if s["kind"] in ("survived", "untested")]
+        later = sum(s.get("recheck") == "killed" for s in t["survivors"])
         L.append(f"| `{t['file']}` | {', '.join(t['functions'])} | {t['lines']} | "
-                 f"{t['mutants']} | {c['killed']} | {c['suspicious']} | {c['timeout']} | "
-                 f"{len(alive)} | {t['seconds']:.0f} | {t.get('commit', '')} |")
+                 f"{t['mutants']} | {c['killed'] + later} | {c['suspicious']} | {c['timeout']} | "
+                 f"{len(alive(t))} | {t['seconds']:.0f} | {t.get('commit', '')} |")
     L += ["", "\"Killed, slowly\": the tests failed on the mutant but took over twice their "
-          "time without it (mutmut's \"suspicious\"; the machine was busy with a CI run)."]
+          "time without it (mutmut's \"suspicious\"; two targets ran at once). \"Killed\" "
+          "counts the mutants the run killed and those a test added after it kills "
+          "(`--recheck` applies each survivor to today's code and runs its target's tests "
+          "again)."]
     for t in raw:
-        alive = [s for s in t["survivors"] if s["kind"] in ("survived", "untested")]
-        if not alive:
+        if not alive(t):
             continue
+        source = (ROOT / t["file"]).read_text(encoding="utf-8") if (ROOT / t["file"]).exists() \
+            else None
         L += ["", f"### Survivors in `{t['file']}`", ""]
-        for s in alive:
-            why = EXPLAINED.get(_mutated_line(s["diff"]), "**not explained**")
+        for s in alive(t):
+            why = _explanation(s, source)
+            if why is None:
+                unexplained += 1
+                why = "**not explained**"
             L += [f"- mutant {s['id']} ({s['kind']}): {why}", "", "```diff", s["diff"], "```", ""]
+    L.insert(1, f"\nSurvivors not explained: **{unexplained}**.")
     write("mutation", command, {"targets": raw}, "\n".join(L))
 
 
@@ -243,12 +333,14 @@ def _raw_path(rel):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--recheck", action="store_true",
+                    help="apply each survivor to today's code and run its tests again")
     ap.add_argument("--only", nargs="+", default=None,
                     help="run only the targets whose file ends with one of these")
     args = ap.parse_args(argv)
     command = "python -m benchmarks.mutation_check"
     targets = [t for t in TARGETS if args.only is None or t[0].endswith(tuple(args.only))]
-    if not args.report_only:
+    if not (args.report_only or args.recheck):
         if subprocess.run(["git", "diff", "--quiet", "--", "sklearn_emotion"],
                           cwd=ROOT).returncode:
             sys.exit("commit or stash the package's changes first: mutmut edits its files in "
@@ -264,6 +356,10 @@ def main(argv=None):
                 result["commit"] = commit
                 _raw_path(f).write_text(json.dumps(result, indent=1))
     raw = [json.loads(_raw_path(f).read_text()) for f, _, _ in TARGETS if _raw_path(f).exists()]
+    if args.recheck:
+        for t in recheck([t for t in raw if args.only is None
+                          or t["file"].endswith(tuple(args.only))]):
+            _raw_path(t["file"]).write_text(json.dumps(t, indent=1))
     report(raw, command)
     return 0
 
