@@ -56,7 +56,7 @@ TARGETS = [
          "_fit_features", "_fit_shift_scale", "_rows", "_predict_features", "_ood_features",
          "_adapt_context", "_adapt_prior", "_adapt_features", "_shift_scale",
          "_interval_features", "_widen_unusual", "_frame_from_features")],
-     ["tests/test_answers_intervals.py"]),
+     ["tests/test_answers_intervals.py", "tests/test_answers_affect_model.py"]),
     ("sklearn_emotion/reproduce/_evaluation.py",
      ["Result", "scores", "_fit_predict_here", "Columns", "fit_fold", "RowFolds", "plan_folds",
       "evaluate", "_nested_fold", "plan_nested", "nested_best", "nested_info"],

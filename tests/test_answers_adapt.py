@@ -225,3 +225,86 @@ def test_adapt_merges_repeated_images_and_refuses_ratings_off_the_scale():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model._adapt_features(Fk, yk, strategies=("keep", "shift"))  # nothing to say
+
+
+def test_gram_summary_centres_its_input_and_keeps_a_one_dimensional_tail():
+    """The summary is of the centred Gram matrix (an offset changes nothing),
+    and with one direction left out, its eigenvalue is the tail."""
+    Z, eig = _training_set_with_a_flat_tail(p=5, m=4)
+    shifted = Z + np.array([3.0, -2.0, 5.0, 0.5, 1.0])
+    b1, l1, r1 = gram_summary(Z, 4)
+    b2, l2, r2 = gram_summary(shifted, 4)
+    np.testing.assert_allclose(l2, eig[:4], rtol=1e-9)
+    assert r2 == pytest.approx(eig[4], rel=1e-9) and r1 == pytest.approx(eig[4], rel=1e-9)
+    np.testing.assert_allclose(np.abs(b1.T @ b2), np.eye(4), atol=1e-8)
+
+
+def test_outputs_ignores_a_constant_output():
+    """A constant output (an emotion the model never varies) carries nothing:
+    its column standardises to zeros, the rest is the ridge by hand."""
+    ctx, rng = _ctx(k=25, seed=9)
+    emotions = np.c_[rng.dirichlet(np.ones(3), size=25), np.full(25, 0.2)]
+    ctx = context(ctx["Z"], ctx["base"], emotions)
+    y = 3 + 0.6 * ctx["base"][:, 0] + 0.3 * rng.normal(size=25)
+    p = fit_strategy("outputs", ctx, y, 0)
+    O = ctx["outputs"][:, :-1]
+    ref = _loo_ridge((O - O.mean(axis=0)) / O.std(axis=0), y,
+                     [float(a) for a in np.logspace(-3, 4, 15)])
+    pred = predict_strategy("outputs", p, ctx, 0)
+    assert np.isfinite(pred).all()
+    np.testing.assert_allclose(pred, ref.predict((O - O.mean(axis=0)) / O.std(axis=0)),
+                               rtol=1e-7)
+
+
+def test_cv_r_is_pearsons_r_of_the_out_of_fold_predictions():
+    """'keep' predicts the model's own outputs in every fold: its cv_r is
+    Pearson's r of those and the ratings (here with spreads far below 1);
+    a constant prediction has no correlation, 0."""
+    ctx, rng = _ctx(k=30, seed=10, spread=0.01)
+    base = ctx["base"].copy()
+    base[:, 1] = 5.0  # the model says the same arousal for every image
+    ctx = context(ctx["Z"], base)
+    Y = np.c_[base[:, 0] + 0.004 * rng.normal(size=30), 5 + 0.01 * rng.normal(size=30)]
+    out = cv_select(ctx, Y, strategies=("keep", "shift"), n_repeats=1)
+    assert out[0]["cv_r"]["keep"] == pytest.approx(np.corrcoef(base[:, 0], Y[:, 0])[0, 1],
+                                                   rel=1e-9)
+    assert out[1]["cv_r"]["keep"] == 0.0
+
+
+@pytest.mark.parametrize("n", [3, 4, 7, 30])
+def test_the_significance_test_is_pearsons_one_sided_p_value(n):
+    from scipy.stats import pearsonr
+
+    from sklearn_emotion._adapt import _p_positive
+
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        x, y = rng.normal(size=n), rng.normal(size=n)
+        r = np.corrcoef(x, y)[0, 1]
+        assert _p_positive(r, n) == pytest.approx(
+            pearsonr(x, y, alternative="greater").pvalue, rel=1e-6)
+    assert _p_positive(-1.0, 10) == pytest.approx(1.0)
+    assert _p_positive(1.0, 10) == pytest.approx(0.0, abs=1e-12)
+    assert _p_positive(0.9, 2) == 1.0  # two points: nothing can be shown
+
+
+def test_cv_select_offers_refit_only_with_a_training_summary():
+    Z, _ = _training_set_with_a_flat_tail()
+    ctx, rng = _ctx(k=12, p=9, seed=11)
+    Y = ctx["base"] + 0.5
+    out = cv_select(ctx, Y, strategies=("keep", "shift", "refit"), prior=None)
+    assert "refit" not in out[0]["cv_mse"] and "shift" in out[0]["cv_mse"]
+    basis, lam, rest = gram_summary(Z, 4)
+    prior = {"basis": basis, "eigvals": lam, "rest": rest, "alpha": np.array([1.0, 1.0]),
+             "n_train": len(Z)}
+    out = cv_select(ctx, Y, strategies=("keep", "shift", "refit"), prior=prior)
+    assert "refit" in out[0]["cv_mse"]
+
+
+def test_cv_select_needs_two_images_and_uses_as_many_folds_as_it_has():
+    ctx, _ = _ctx(k=2, seed=12)
+    out = cv_select(ctx, ctx["base"] + 1, strategies=("keep", "shift"), cv=5, n_repeats=1)
+    assert sorted(out[0]["fold_of"]) == [0, 1]
+    ctx1, _ = _ctx(k=1, seed=12)
+    with pytest.raises(ValueError, match="at least 2 rated images, got 1"):
+        cv_select(ctx1, ctx1["base"], strategies=("keep", "shift"))
