@@ -9,7 +9,6 @@ from pathlib import Path
 
 __all__ = ["main"]
 
-from ._image import IMAGE_EXTENSIONS as _IMAGE_EXTS
 
 
 def _rated_set(args):
@@ -247,107 +246,6 @@ def _load_model(spec, trust_pickle=False):
     return joblib.load(p), "pipeline"
 
 
-def _predict_chunk(model, kind, paths, new_raters=False):
-    """Predictions for one chunk of paths: (frame of good rows, their paths, {path: reason})."""
-    import pandas as pd
-
-    from ._predict import predict_images
-
-    method = "predict_frame" if kind in ("pretrained", "affect") else "predict"
-    params = {"new_raters": True} if new_raters and method == "predict_frame" else {}
-    res = predict_images(model, paths, method=method, batch_size=max(1, len(paths)), **params)
-    keep = [i for i in range(len(paths)) if i not in res.errors]
-    if method == "predict_frame":
-        frame = res.predictions.iloc[keep].reset_index(drop=True)
-    else:
-        pred = res.predictions.reshape(len(paths), -1)[keep]
-        frame = pd.DataFrame({"valence": pred[:, 0], "arousal": pred[:, 1]})
-    reasons = {paths[i]: e.reason for i, e in res.errors.items()}
-    return frame, [paths[i] for i in keep], reasons
-
-
-def _sniff(path):
-    """Why a file found in a folder is not taken as an image, or None if it is one.
-
-    A name with an image extension is always attempted (the loader then
-    names any problem).  Any other entry is decided by its content: it must
-    be a non-empty regular file that Pillow identifies (only the header is
-    read); a few common non-image formats are named.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    from ._image import ImageLoadError, check_image_file
-
-    if os.path.splitext(path)[1].lower() in _IMAGE_EXTS:
-        return None
-    try:
-        check_image_file(path)
-    except ImageLoadError as exc:
-        return exc.reason
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError as exc:
-        return f"cannot read file: {exc.strerror}"
-    if head.startswith(b"%PDF"):
-        return "a PDF document, not an image"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heim",
-                                               b"heis", b"hevc", b"avif"):
-        return ("a HEIC/HEIF/AVIF image, which Pillow cannot decode without a plugin "
-                "(convert it to JPEG or PNG)")
-    if b"<svg" in head or (head.lstrip().startswith(b"<?xml") and path.lower().endswith(".svg")):
-        return "an SVG (vector) drawing; rasterise it to PNG first"
-    try:
-        with Image.open(path):
-            return None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return "not an image file (unknown format)"
-
-
-def _scan_folder(folder, found, skipped, hidden):
-    """Walk ``folder``: every entry is found, skipped with a reason, or hidden."""
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError as exc:
-        skipped.append((str(folder), f"cannot list folder: {exc.strerror}"))
-        return
-    for e in entries:
-        path = os.path.join(folder, e.name)
-        if e.name.startswith("."):
-            hidden.append(path)
-            continue
-        try:
-            is_dir = e.is_dir(follow_symlinks=False)
-        except OSError:
-            is_dir = False
-        if is_dir:
-            n = len(found) + len(skipped) + len(hidden)
-            _scan_folder(path, found, skipped, hidden)
-            if len(found) + len(skipped) + len(hidden) == n:
-                skipped.append((path, "empty folder"))
-            continue
-        why = _sniff(path)
-        if why is None:
-            found.append(path)
-        else:
-            skipped.append((path, why))
-
-
-def _expand_inputs(items):
-    """Paths to predict, entries skipped with their reason, hidden entries."""
-    paths, skipped, hidden = [], [], []
-    for item in items:
-        if os.path.isdir(item):
-            n = len(paths) + len(skipped)
-            _scan_folder(item, paths, skipped, hidden)
-            if len(paths) + len(skipped) == n:
-                skipped.append((str(item), "folder holds no files"
-                                + (" (only hidden ones)" if hidden else "")))
-        else:
-            paths.append(str(item))  # named explicitly: the loader says what is wrong
-    return paths, skipped, hidden
-
-
 def _training_overlap(model, paths):
     """Inputs that are images the model was trained on (same bytes), by path.
 
@@ -398,7 +296,6 @@ def _training_overlap(model, paths):
 def _cmd_predict(args):
     import numpy as np
     import pandas as pd
-    from tqdm.auto import tqdm
 
     from ._lexicons import nearest_emotion_word
 
@@ -417,53 +314,54 @@ def _cmd_predict(args):
         except ValueError as exc:
             print(f"error: --new-raters: {exc}", file=sys.stderr)
             return 2
-    paths, skipped, hidden = _expand_inputs(args.images)
-    frames, good, failed = [], [], []
-    bs = max(1, int(args.batch_size))
+    from .collection import find_images, score_files
+
+    entries, hidden = find_images(args.images)
     # --batch-size is also the networks' batch: set on the fitted feature
     # transformers directly (it changes no framework object, so the built
     # networks stay)
     from ._predict import image_transformers
 
     for t in image_transformers(getattr(model, "features_", model)):
-        t.__dict__["batch_size"] = bs
-    # stream: features, predictions and errors one chunk at a time, so memory
-    # does not grow with the number of images
-    with tqdm(total=len(paths), desc="predicting", disable=args.quiet, unit="img") as bar:
-        for s in range(0, len(paths), bs):
-            chunk = paths[s:s + bs]
-            frame, ok, reasons = _predict_chunk(model, kind, chunk, args.new_raters)
-            frames.append(frame)
-            good += ok
-            failed += list(reasons.items())
-            bar.update(len(chunk))
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["valence", "arousal"])
-    table.insert(0, "path", good)
+        t.__dict__["batch_size"] = max(1, int(args.batch_size))
+    out = Path(args.output)
     # a description of the predicted point, not a category prediction: the
     # word whose rated valence and arousal lie nearest it (README, "predict")
-    table["va_word"] = [nearest_emotion_word(v, a)
-                        for v, a in zip(table["valence"], table["arousal"])]
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False, float_format="%.4f")
+    words = {"va_word": lambda frame: [nearest_emotion_word(v, a) for v, a in
+                                       zip(frame["valence"], frame["arousal"])]}
+    try:
+        done = score_files(model, entries, out,
+                           method="predict_frame" if kind in ("pretrained", "affect")
+                           else "predict",
+                           params={"new_raters": True} if args.new_raters else None,
+                           batch_size=args.batch_size, skip_failed=args.skip_failed,
+                           resume=args.resume, progress=not args.quiet, extra_columns=words)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    good, failed, skipped = done.scored, done.failed, done.skipped
     which = {"pretrained": "the pretrained model", "affect": f"model {args.model}",
              "pipeline": f"model {args.model}"}[kind]
-    print(f"predicted {len(good)} image(s) with {which}; wrote {out}")
-    if args.plot and good:
-        from ._plotting import plot_va_thumbnails
+    print(f"predicted {len(good)} image(s) with {which}; wrote {out}"
+          + (f" (after the {done.resumed} row(s) it held)" if done.resumed else ""))
+    if args.plot:
+        table = pd.read_csv(out, keep_default_na=True)
+        table = table[table["error"].isna() & table["valence"].notna()]
+        if len(table):
+            from ._plotting import plot_va_thumbnails
 
-        low = [c for c in table.columns if c.startswith(("valence_low_", "arousal_low_"))]
-        high = [c for c in table.columns if c.startswith(("valence_high_", "arousal_high_"))]
-        intervals = None
-        if len(low) == 2 and len(high) == 2:
-            intervals = np.stack([table[low].to_numpy(np.float64),
-                                  table[high].to_numpy(np.float64)], axis=-1)
-        plot_va_thumbnails(good, table[["valence", "arousal"]].to_numpy(np.float64), args.plot,
-                           limits=None, labels=[Path(p).name for p in good],
-                           intervals=intervals,
-                           title=f"Predicted valence-arousal ({which})")
-        print(f"wrote {args.plot}")
+            low = [c for c in table.columns if c.startswith(("valence_low_", "arousal_low_"))]
+            high = [c for c in table.columns if c.startswith(("valence_high_", "arousal_high_"))]
+            intervals = None
+            if len(low) == 2 and len(high) == 2:
+                intervals = np.stack([table[low].to_numpy(np.float64),
+                                      table[high].to_numpy(np.float64)], axis=-1)
+            paths_ok = list(table["path"])
+            plot_va_thumbnails(paths_ok, table[["valence", "arousal"]].to_numpy(np.float64),
+                               args.plot, limits=None, labels=[Path(p).name for p in paths_ok],
+                               intervals=intervals,
+                               title=f"Predicted valence-arousal ({which})")
+            print(f"wrote {args.plot}")
     if failed:
         print(f"failed ({len(failed)}): could not be read", file=sys.stderr)
         for p, why in failed:
@@ -653,7 +551,15 @@ def build_parser():
                         "identified by its content; hidden names starting with '.' are "
                         "skipped and counted)")
     q.add_argument("--output", default="predictions.csv",
-                   help="CSV of the predictions (default: %(default)s)")
+                   help="CSV of the predictions, one row per input file in input order, with "
+                        "'path' and 'error' (the reason a file could not be scored; its "
+                        "predictions are then empty); written as it goes "
+                        "(default: %(default)s)")
+    q.add_argument("--skip-failed", action="store_true",
+                   help="leave the rows of files that could not be scored out of the CSV")
+    q.add_argument("--resume", action="store_true",
+                   help="keep the rows --output already holds and score only the files it "
+                        "does not (after an interrupted run)")
     q.add_argument("--plot", default=None, help="PNG of the images placed in V-A space")
     q.add_argument("--batch-size", type=int, default=32,
                    help="images decoded and predicted at a time (default: %(default)s)")

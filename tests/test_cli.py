@@ -45,10 +45,17 @@ def test_predict_folder_with_bad_files(model, tmp_path, capsys):
                "--trust-pickle"])
     assert rc == 0
     df = pd.read_csv(csv)
-    assert list(df.columns) == ["path", "valence", "arousal", "va_word"]
-    assert len(df) == 3
-    assert df["valence"].between(1, 9).all() and df["arousal"].between(1, 9).all()
-    assert df["va_word"].notna().all()
+    assert list(df.columns) == ["path", "error", "valence", "arousal", "va_word"]
+    # every input a row, in input order (the folder's files by name), with its reason
+    assert list(df["path"]) == [str(folder / "broken.jpg"), str(folder / "good0.jpg"),
+                                str(folder / "good1.jpg"), str(imgs[2]),
+                                str(tmp_path / "missing.png")]
+    ok = df["error"].isna()
+    assert list(ok) == [False, True, True, True, False]
+    assert "file not found" in df["error"].iloc[4] and df["error"].iloc[0]
+    assert df.loc[ok, "valence"].between(1, 9).all() and df.loc[ok, "arousal"].between(1, 9).all()
+    assert df.loc[ok, "va_word"].notna().all()
+    assert df.loc[~ok, ["valence", "arousal", "va_word"]].isna().all().all()
     err = capsys.readouterr().err
     assert "failed (2): could not be read" in err
     assert "broken.jpg: " in err and "missing.png: file not found" in err
@@ -58,7 +65,40 @@ def test_predict_folder_with_bad_files(model, tmp_path, capsys):
     csv.unlink()
     rc = main(["predict", "--model", str(out), str(folder), "--output", str(csv), "--quiet",
                "--strict", "--trust-pickle"])
-    assert rc == 1 and len(pd.read_csv(csv)) == 2
+    assert rc == 1 and len(pd.read_csv(csv)) == 3
+    # --skip-failed: the old table, scored files only
+    rc = main(["predict", "--model", str(out), str(folder), "--output", str(csv), "--quiet",
+               "--skip-failed", "--trust-pickle"])
+    assert rc == 0 and pd.read_csv(csv)["error"].isna().all() and len(pd.read_csv(csv)) == 2
+
+
+def test_a_killed_predict_resumes_and_writes_the_same_csv(model, tmp_path, capsys):
+    """The CSV is written a chunk at a time; cut after two rows and half a
+    third (a run killed while writing), --resume scores only the rest and the
+    file equals an uninterrupted run's."""
+    d, out, imgs = model
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, p in enumerate(load_emotion6().filenames[::400][:5]):
+        shutil.copy(p, folder / f"p{i}.jpg")
+    (folder / "notes.txt").write_text("not an image")
+    full, cut = tmp_path / "full.csv", tmp_path / "cut.csv"
+    args = ["predict", "--model", str(out), str(folder), "--quiet", "--trust-pickle",
+            "--batch-size", "2"]
+    assert main(args + ["--output", str(full)]) == 0
+    text = full.read_text()
+    lines = text.splitlines(keepends=True)
+    assert len(lines) == 7  # header, 6 files (the text file with its reason)
+    assert "not an image" in lines[1]  # notes.txt sorts first
+    cut.write_text("".join(lines[:3]) + lines[3][:10])
+    capsys.readouterr()
+    assert main(args + ["--output", str(cut), "--resume"]) == 0
+    assert "after the 2 row(s) it held" in capsys.readouterr().out
+    assert cut.read_text() == text
+    # a resumed file of another model's columns is refused, not mixed
+    other = tmp_path / "other.csv"
+    other.write_text("path,error,something\n")
+    assert main(args + ["--output", str(other), "--resume"]) == 2
 
 
 def test_predict_nothing_usable_exits_nonzero(model, tmp_path):
