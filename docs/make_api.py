@@ -16,6 +16,7 @@ SECTIONS = [
     ("sklearn_emotion.models", "Regressors"),
     ("sklearn_emotion.pipeline", "Pipelines"),
     ("sklearn_emotion.pretrained", "The pretrained model"),
+    ("sklearn_emotion.collection", "Scoring a collection of image files"),
     ("sklearn_emotion.datasets", "Rated image sets"),
     ("sklearn_emotion.reproduce", "The paper's protocol"),
     ("sklearn_emotion.resources", "Resources of the data home"),

@@ -24,7 +24,7 @@ import numpy as np
 
 from ._image import IMAGE_EXTENSIONS
 
-__all__ = ["Entry", "ScoreSummary", "find_images", "score_files"]
+__all__ = ["Entry", "ScoreSummary", "find_images", "score_files", "sniff"]
 
 
 @dataclass(frozen=True)
