@@ -590,6 +590,13 @@ def main(argv=None):
                 raise
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except (ValueError, TypeError, OSError) as exc:
+            # a refused input (a tampered model folder, a ratings file without
+            # a column, a missing file): one paragraph naming it, no traceback
+            if verbose or not hasattr(args, "verbose"):
+                raise
+            print(f"error: {exc} (--verbose shows where)", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -346,3 +346,36 @@ def test_a_shipped_models_name_is_never_shadowed_by_a_folder(tmp_path, monkeypat
     assert kind == "pretrained" and model.n_features_in_ > 0
     with pytest.raises(Exception, match="model.json"):
         _load_model("./v2")
+
+
+def test_predict_with_a_tampered_model_folder_says_one_paragraph(tmp_path, capsys):
+    """A model folder whose model.json sets clip to NaN (it used to give NaN
+    predictions labelled 'afraid') is refused at load: one line naming the
+    file and the field, exit 2, no traceback; --verbose shows it."""
+    import json
+
+    from skimage import data
+    from skimage.io import imsave
+
+    from sklearn_emotion.pretrained import SHIPPED_MODELS
+
+    folder = tmp_path / "m"
+    shutil.copytree(SHIPPED_MODELS["v1"], folder)
+    desc = json.loads((folder / "model.json").read_text())
+    desc["params"]["clip"] = float("nan")
+    (folder / "model.json").write_text(json.dumps(desc))
+    imsave(tmp_path / "cat.png", data.chelsea())
+    rc = main(["predict", "--model", str(folder), str(tmp_path / "cat.png"), "--output",
+               str(tmp_path / "p.csv"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "model.json" in lines[0] and "clip" in lines[0]
+    with pytest.raises(ValueError, match="clip"):
+        main(["predict", "--model", str(folder), str(tmp_path / "cat.png"), "--output",
+              str(tmp_path / "p.csv"), "--quiet", "--verbose"])
+    # the shipped v1 on the same inputs, plus a missing file: every row written
+    rc = main(["predict", "--model", "v1", str(tmp_path / "cat.png"), str(tmp_path / "gone.jpg"),
+               "--output", str(tmp_path / "p.csv"), "--quiet"])
+    df = pd.read_csv(tmp_path / "p.csv")
+    assert rc == 0 and len(df) == 2 and df["error"].isna().tolist() == [True, False]
