@@ -105,7 +105,35 @@ _PARTITION = ("not equivalent in principle, and not caught: np.partition places 
               "with a selection sort, which orders them); the brute-force CV+ test at n = 20, "
               "22, 15 and 200 never met a case where it differs. A known weak spot of tests "
               "against one library's implementation; the code reads the index it partitions")
+_TINY_GUARD = ("equivalent: a guard for a constant column (a standard deviation of 0); no column "
+               "of outputs or features has a spread between 1e-12 and 2e-12, and the tests' "
+               "constant columns are caught by either threshold")
+_CONSTANT = ("equivalent: the guard applies to a constant column, which centring makes zero "
+             "(to rounding) whatever it is then divided by (tested: a constant feature or output "
+             "changes no prediction)")
+_TIE = ("equivalent but for a value exactly equal to its threshold: the threshold is a "
+        "continuous quantity (an interpolated quantile, a p-value), met with probability zero")
 EXPLAINED: dict[str, str] = {
+    "_, s, Vt = np.linalg.svd(Zc, full_matrices=True)":
+        "equivalent: the leading rows of Vt are the same with the full basis; only rows never "
+        "read are added",
+    "scale[scale <= 1e-12] = 1.0": _TINY_GUARD,
+    "scale[scale < 2e-12] = 1.0": _TINY_GUARD,
+    "scale[scale < 1e-12] = 2.0": _CONSTANT,
+    "slope = max(float(bc @ (y + y.mean()) / max(float(bc @ bc), 1e-12)), 0.0)":
+        "equivalent: bc is centred (it sums to zero), so bc @ (y + c) = bc @ y for any "
+        "constant c, to rounding",
+    "slope = max(float(bc @ (y - y.mean()) / max(float(bc @ bc), 2e-12)), 0.0)":
+        "equivalent: a floor against a constant prediction (bc @ bc = 0, tested); any floor "
+        "far below a real spread gives the same slope",
+    'eligible = [s for s in cands if s == "keep" or _p_positive(cv_r[s], k) <= alpha]': _TIE,
+    "flag[ok] = score[ok] >= self.ood_threshold_": _TIE,
+    "clf = LogisticRegression(C=C, max_iter=5001, random_state=random_state)":
+        "equivalent: an iteration cap that L-BFGS does not reach on these problems (it "
+        "converges, and stops, long before 5,000 iterations)",
+    "half = np.maximum((iv[..., 1] - iv[..., 0]) / 2, 2e-09)":
+        "equivalent: a floor against a zero-width interval, which CV+ on the residuals of "
+        "real (noisy) ratings never gives",
     "k_hi = min(max(int(np.ceil((1 - a) * (n + 1))), 2), n)":
         "equivalent: the upper rank ceil(coverage (n + 1)) is at least 2 whenever coverage "
         "(n + 1) > 1, i.e. for every n >= 1 at the coverages allowed (> 0.5 in practice; "
@@ -313,8 +341,10 @@ def report(raw, command):
     for t in raw:
         if not alive(t):
             continue
-        source = (ROOT / t["file"]).read_text(encoding="utf-8") if (ROOT / t["file"]).exists() \
-            else None
+        # the file as the mutants were made from it (the hunks' line numbers are its)
+        shown = subprocess.run(["git", "show", f"{t.get('commit', 'HEAD')}:{t['file']}"],
+                               cwd=ROOT, capture_output=True, text=True)
+        source = shown.stdout if shown.returncode == 0 else None
         L += ["", f"### Survivors in `{t['file']}`", ""]
         for s in alive(t):
             why = _explanation(s, source)

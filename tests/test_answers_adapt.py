@@ -308,3 +308,20 @@ def test_cv_select_needs_two_images_and_uses_as_many_folds_as_it_has():
     ctx1, _ = _ctx(k=1, seed=12)
     with pytest.raises(ValueError, match="at least 2 rated images, got 1"):
         cv_select(ctx1, ctx1["base"], strategies=("keep", "shift"))
+
+
+def test_cv_scores_average_over_the_repeated_shufflings():
+    """With three shufflings (the default), 'keep' predicts the same in every
+    one: its cv_mse and cv_r are those of the model's own outputs, clipped
+    to 1-9 for the MSE (here the model says more than 9 for some images)."""
+    ctx, rng = _ctx(k=30, seed=13)
+    base = ctx["base"].copy()
+    base[:5, 0] = 9.8  # beyond the scale: scored as 9
+    ctx = context(ctx["Z"], base)
+    Y = np.clip(base + 0.4 * rng.normal(size=(30, 2)), 1, 9)
+    out = cv_select(ctx, Y, strategies=("keep", "shift"))  # n_repeats=3
+    for j in range(2):
+        mse = np.mean((np.clip(base[:, j], 1, 9) - Y[:, j]) ** 2)
+        assert out[j]["cv_mse"]["keep"] == pytest.approx(mse, rel=1e-12)
+        assert out[j]["cv_r"]["keep"] == pytest.approx(np.corrcoef(base[:, j], Y[:, j])[0, 1],
+                                                       rel=1e-9)

@@ -224,3 +224,29 @@ def test_adapt_refuses_what_it_cannot_use(fitted):
     with pytest.raises(ValueError, match="new_raters does not apply"):
         adapted._interval_features(Fk, new_raters=True)
     assert adapted.adaptation_["n_images"] == 15 and adapted.adaptation_["weight"] == 0.25
+
+
+def test_a_constant_feature_standardises_to_zero():
+    """A feature that never varies (a dead channel) carries nothing: the
+    model equals one fitted without it."""
+    F, y, _ = _data(n=80, seed=5)
+    with_const = np.c_[F, np.full(len(F), 3.0)]
+    a = AffectModel(cv=3, ood_examples=0, adapt_components=0)._fit_features(None, with_const, y)
+    b = AffectModel(cv=3, ood_examples=0, adapt_components=0)._fit_features(None, F, y)
+    test = np.c_[F[:7] + 0.3, np.full(7, 3.0)]
+    np.testing.assert_allclose(a._predict_features(test), b._predict_features(test[:, :-1]),
+                               rtol=1e-9)
+    np.testing.assert_allclose(a._interval_features(test), b._interval_features(test[:, :-1]),
+                               rtol=1e-9)
+
+
+def test_the_frame_holds_the_predictions_and_the_adaptation_its_settings(fitted):
+    model, F, y, *_ = fitted
+    frame = model._frame_from_features(F[:4])
+    np.testing.assert_array_equal(frame[["valence", "arousal"]].to_numpy(dtype=float),
+                                  model._predict_features(F[:4]))
+    adapted = model._adapt_features(F[:20], y[:20], strategies=("keep", "shift"), cv=4,
+                                    random_state=7)
+    info = adapted.adaptation_
+    assert (info["cv"], info["random_state"], info["n_images"], info["weight"]) == (4, 7, 20, 0.25)
+    assert len(info["targets"][0]["fold_params"]) == 4

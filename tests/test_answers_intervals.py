@@ -228,3 +228,17 @@ def test_adapted_intervals_equal_their_formula(fitted):
                                    rtol=1e-10)
     # the original is untouched by its adapted copy
     assert getattr(model, "adaptation_", None) is None
+
+
+def test_the_frame_computes_the_score_once(fitted, monkeypatch):
+    """predict_frame's score column and its widened intervals come from one
+    computation of the out-of-distribution score."""
+    import sklearn_emotion._affect_model as affect_model
+
+    model, F, y, F_other, X = fitted
+    calls, real = [], affect_model.ood_score
+    monkeypatch.setattr(affect_model, "ood_score", lambda *a: calls.append(1) or real(*a))
+    frame = model._frame_from_features(X)
+    assert len(calls) == 1
+    np.testing.assert_allclose(frame["valence_low_80"], _expected(model, F, X)[:, 0, 0],
+                               rtol=1e-9)
