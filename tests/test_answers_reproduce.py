@@ -135,3 +135,169 @@ def test_nested_search_chooses_the_informative_set_as_gridsearchcv_does():
             np.testing.assert_allclose(res.oof[te, j], pred, rtol=1e-8, atol=1e-8)
             assert res.folds[k][f"test_mse_{t}"] == pytest.approx(
                 mean_squared_error(y[te, j], pred), rel=1e-8)
+
+
+def test_scores_of_a_constant_target_or_prediction():
+    """R² is undefined (NaN) for a constant target; Pearson r for a constant
+    prediction, or one that varies by less than a billionth of its size."""
+    y = np.c_[np.full(10, 5.0), np.linspace(1, 9, 10)]
+    p = np.c_[np.linspace(4, 6, 10), np.full(10, 5.0)]
+    s = scores(y, p, "test")
+    assert np.isnan(s["test_r2_V"]) and s["test_mse_V"] == pytest.approx(np.mean((p[:, 0] - 5) ** 2))
+    assert np.isnan(s["test_r_A"]) and s["test_r2_A"] == pytest.approx(r2_score(y[:, 1], p[:, 1]))
+    tiny = np.c_[np.linspace(1, 9, 10), 5.0 + np.linspace(0, 3e-9, 10)]
+    assert np.isnan(scores(np.c_[y[:, 1], y[:, 1]], tiny, "t")["t_r_A"])  # 3e-9 of 5: constant
+    small = np.c_[np.linspace(1, 9, 10), 1e-3 + np.linspace(0, 1.5e-9, 10)]
+    assert np.isfinite(scores(np.c_[y[:, 1], y[:, 1]], small, "t")["t_r_A"])  # 1.5e-9 on a scale of 1: varies
+
+
+def test_fold_records_hold_the_epochs_and_wall_time_of_each_fit():
+    """A regressor with n_iter_ (in a pipeline or bare) records it as the
+    fold's epochs (the larger of the two targets' fits); one without, none."""
+    import time
+
+    from sklearn.linear_model import Ridge, SGDRegressor
+
+    X, y = _data(40, seed=3)
+    cv = KFold(2, shuffle=True, random_state=0)
+    for model in (make_pipeline(make_scaler(CLIP), SGDRegressor(max_iter=7, tol=None,
+                                                                random_state=0)),
+                  SGDRegressor(max_iter=5, tol=None, random_state=0)):
+        t0 = time.perf_counter()
+        res = evaluate(model, X, y, cv, joint=False)
+        wall = time.perf_counter() - t0
+        for (tr, _), rec in zip(cv.split(X), res.folds):
+            reg = clone(model).fit(X[tr], y[tr, 0])
+            reg = reg.steps[-1][1] if hasattr(reg, "steps") else reg
+            assert rec["epochs"] == float(reg.n_iter_)
+            assert 0 <= rec["fit_seconds"] <= wall
+    res = evaluate(Ridge(), X, y, cv, joint=True)
+    assert all("epochs" not in f for f in res.folds)
+    assert res.summary()["table"] == "" and set(res.summary()) >= {"model", "features"}
+
+
+def test_checkpointed_folds_are_read_back_logged_and_counted(tmp_path):
+    """A second run on the same store reads every fold (no fit), says so in
+    its log, moves a progress bar once per fold, and reports the same numbers."""
+    from sklearn.linear_model import Ridge
+
+    from sklearn_emotion.reproduce._checkpoints import FoldStore
+
+    X, y = _data(30, seed=4)
+    cv = KFold(3, shuffle=True, random_state=0)
+
+    class Bar:
+        n = 0
+
+        def update(self, k):
+            self.n += k
+
+    lines, bar = [], Bar()
+    first = evaluate(Ridge(), X, y, cv, joint=True, store=FoldStore(tmp_path), log=lines.append,
+                     bar=bar, table="IV", name="ridge", features="all")
+    assert len(list(tmp_path.glob("*.npzc"))) == 3 and bar.n == 3
+    assert lines[0].startswith("  [IV] ridge on all, fold 1: test MSE V")
+    assert not any("from checkpoint" in ln for ln in lines)
+    store = FoldStore(tmp_path)
+    lines, bar = [], Bar()
+    again = evaluate(Ridge(alpha=1.0), X, y, cv, joint=True, store=store, log=lines.append,
+                     bar=bar, table="IV", name="ridge", features="all")
+    assert store.resumed == 3 and bar.n == 3
+    assert sum("from checkpoint" in ln for ln in lines) == 3
+    np.testing.assert_array_equal(again.oof, first.oof)
+    assert [f["test_mse_V"] for f in again.folds] == [f["test_mse_V"] for f in first.folds]
+
+
+def test_plan_folds_names_each_task_and_its_key():
+    from sklearn_emotion.reproduce._checkpoints import FoldStore
+    from sklearn_emotion.reproduce._evaluation import plan_folds
+
+    splits = list(KFold(3).split(np.arange(9)))
+    hits, tasks = plan_folds((0, 5), "fn", lambda tr, te: (tr, te), FoldStore(None),
+                             lambda tr, te: f"key{te[0]}", splits, network=False,
+                             info={"table": "III"})
+    assert hits == {}
+    assert [t.name for t in tasks] == [((0, 5), k) for k in range(3)]
+    assert [t.info for t in tasks] == [{"table": "III", "fold": k + 1, "key": f"key{3 * k}"}
+                                       for k in range(3)]
+
+
+def test_row_folds_say_when_complete_and_mark_rows_no_fold_held():
+    from sklearn_emotion.reproduce._evaluation import RowFolds
+
+    splits = [(np.array([2, 3]), np.array([0, 1])), (np.array([0, 1]), np.array([2, 3]))]
+    row = RowFolds("III", "m", "f", splits, 5)  # row 4 is in no fold
+    assert row.add(1, {"a": 1}, np.ones((2, 2))) is False
+    assert row.add(0, {"a": 2}, np.zeros((2, 2))) is True
+    res = row.result()
+    np.testing.assert_array_equal(res.fold_of, [0, 0, 1, 1, -1])
+    assert np.isnan(res.oof[4]).all() and (res.oof[2:4] == 1).all()
+
+
+def test_the_nested_search_reports_its_row_choices_and_checkpoints(tmp_path):
+    """The nested row: table 'best', the candidates named, every fold's
+    train score that of the refitted winner, the report's description of
+    the search, and one checkpoint per outer fold, read back by a rerun."""
+    from sklearn_emotion.reproduce._checkpoints import FoldStore
+
+    feats, y = _planted_families(45, seed=3)
+    cv = KFold(3, shuffle=True, random_state=1)
+    lines = []
+    info, res = nested_best(feats, y, cv, 0, None, lines.append, store=FoldStore(tmp_path))
+    assert res.table == "best" and res.features == " / ".join(BEST_CANDIDATES)
+    assert set(info) == {"candidates", "grid", "choices"}
+    assert info["candidates"] == list(BEST_CANDIDATES) and info["grid"] == NESTED_GRID
+    assert len(list(tmp_path.glob("*.npzc"))) == 3
+    assert all(ln.startswith("  [best], fold") for ln in lines)
+    Xs = {c: np.hstack([feats[f] for f in FEATURE_SETS[c]]) for c in BEST_CANDIDATES}
+    base = make_pipeline(make_scaler(CLIP), SVR())
+    for k, (tr, _) in enumerate(cv.split(y)):
+        for j, t in enumerate("VA"):
+            name = info["choices"][k][t].split(",")[0]
+            g = GridSearchCV(base, NESTED_GRID, cv=3).fit(Xs[name][tr], y[tr, j])
+            assert res.folds[k][f"train_mse_{t}"] == pytest.approx(
+                mean_squared_error(y[tr, j], g.best_estimator_.predict(Xs[name][tr])), rel=1e-8)
+        assert 0 <= res.folds[k]["fit_seconds"] < 600
+    store = FoldStore(tmp_path)
+    lines = []
+    info2, res2 = nested_best(feats, y, cv, 0, None, lines.append, store=store)
+    assert store.resumed == 3 and info2["choices"] == info["choices"]
+    assert all("from checkpoint" in ln for ln in lines)
+
+
+def test_the_inner_search_is_three_fold():
+    """On data where 3- and 4-fold inner searches choose different settings,
+    the nested search makes the 3-fold choice (as GridSearchCV(cv=3))."""
+    base = make_pipeline(make_scaler(CLIP), SVR())
+    for seed in range(40):
+        feats, y = _planted_families(36, seed=seed)
+        y = y + np.random.default_rng(seed).normal(0, 1.5, y.shape)
+        X = np.hstack([feats[f] for f in FEATURE_SETS[BEST_CANDIDATES[-1]]])
+        tr = np.arange(24)
+        p3 = GridSearchCV(base, NESTED_GRID, cv=3).fit(X[tr], y[tr, 0]).best_params_
+        p4 = GridSearchCV(base, NESTED_GRID, cv=4).fit(X[tr], y[tr, 0]).best_params_
+        if p3 != p4:
+            break
+    else:
+        pytest.skip("no seed separates 3- from 4-fold inner searches")
+    from sklearn_emotion.reproduce._evaluation import _nested_fold
+
+    _, _, choice = _nested_fold({BEST_CANDIDATES[-1]: X}, y, tr, np.arange(24, 36))
+    assert choice["V"].endswith(f"C={p3['svr__C']}, epsilon={p3['svr__epsilon']}")
+
+
+def test_plan_nested_describes_its_tasks_for_the_run_record():
+    """Each outer fold's task says its table, row and feature sets (the run's
+    tasks.png and results.json 'tasks' read them)."""
+    from sklearn_emotion.reproduce._checkpoints import FoldStore
+    from sklearn_emotion.reproduce._evaluation import NESTED_NAME, plan_nested
+
+    feats, y = _planted_families(30)
+    splits = list(KFold(3).split(y))
+    row, hits, tasks = plan_nested((1, 0), feats, y, splits, FoldStore(None))
+    assert hits == {} and [t.name for t in tasks] == [((1, 0), k) for k in range(3)]
+    for k, t in enumerate(tasks):
+        assert {key: t.info[key] for key in ("table", "model", "features", "fold")} == {
+            "table": "best", "model": NESTED_NAME, "features": " / ".join(BEST_CANDIDATES),
+            "fold": k + 1}
+        assert not t.uses_tensorflow

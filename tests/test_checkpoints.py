@@ -235,3 +235,11 @@ def test_a_forged_checkpoint_does_not_stop_the_reproduction(tmp_path):
     np.testing.assert_allclose(again.oof, first.oof)
     assert [f["test_mse_V"] for f in again.folds] == pytest.approx(
         [f["test_mse_V"] for f in first.folds])
+
+
+def test_a_nested_choice_round_trips(tmp_path):
+    store, key, path = _good(tmp_path)
+    choice = {"V": "all (object logits), C=1.0, epsilon=0.1", "A": "object logits + scene, "
+              "C=3.0, epsilon=0.3"}
+    store.save(key, _record(1.0), np.ones((3, 2)), choice)
+    assert store.load(key, n=3)[2] == choice

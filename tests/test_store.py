@@ -90,3 +90,55 @@ def test_records_round_trip_and_name_what_is_missing(tmp_path):
     (tmp_path / "d.npzc").mkdir()
     with pytest.raises(ValueError, match="not a regular file \\(a folder\\)"):
         _store.read_record(tmp_path / "d.npzc", ["x"])
+
+
+def test_code_token_follows_every_form_of_import(package_copy):
+    """``import sklearn_emotion.x``, ``from . import x`` and ``from .x import y``
+    all bring x's code into the token; the first statement after a module's
+    docstring is code too."""
+    ffnn = "sklearn_emotion.models.ffnn"
+    for i, line in enumerate(["import sklearn_emotion.extra_abs", "from .. import extra_rel"]):
+        name = "extra_abs" if i == 0 else "extra_rel"
+        (package_copy / f"{name}.py").write_text('"""Doc."""\nVALUE = 1\n')
+        _edit(package_copy / "models" / "ffnn.py", "\ndef ", f"\n{line}\n\n\ndef ")
+        before = _store.code_token(ffnn)
+        _edit(package_copy / f"{name}.py", "VALUE = 1", "VALUE = 2")  # right after the docstring
+        assert _store.code_token(ffnn) != before, line
+    # a module outside the package never enters
+    before = _store.code_token(ffnn)
+    _edit(package_copy / "models" / "ffnn.py", "\ndef ", "\nimport json as _json_unused\n\n\ndef ")
+    assert _store.code_token(ffnn) != before  # ffnn's own code changed...
+    assert "json" not in str(_store._imported_modules(
+        "sklearn_emotion.models.ffnn", __import__("ast").parse(
+            (package_copy / "models" / "ffnn.py").read_text()), False))
+
+
+def test_modules_of_names_the_package_classes_inside_a_model():
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_emotion import FFNNRegressor
+    from sklearn_emotion.models import SkipNaNRows
+    from sklearn_emotion.pipeline import make_scaler
+
+    assert _store.modules_of(Ridge()) == ()
+    assert _store.modules_of(FFNNRegressor) == ()  # a class is not a model
+    pipe = make_pipeline(make_scaler(), SkipNaNRows(FFNNRegressor()))
+    assert set(_store.modules_of(pipe)) == {"sklearn_emotion.models.ffnn",
+                                            "sklearn_emotion.models._nan_rows"}
+    assert _store.modules_of(FFNNRegressor()) == ("sklearn_emotion.models.ffnn",)
+
+
+def test_items_token_by_hand(tmp_path):
+    import joblib
+
+    a = np.arange(6.0).reshape(3, 2)
+    assert _store.items_token(a) == joblib.hash(a)
+    f = tmp_path / "x.jpg"
+    f.write_bytes(b"12345")
+    st = f.stat()
+    want = (str(f), 5, st.st_mtime_ns)
+    assert _store.items_token(np.array([str(f)], dtype=object)) == [want]
+    assert _store.items_token([str(f), str(tmp_path / "gone.jpg")]) == [
+        want, (str(tmp_path / "gone.jpg"), None, None)]
+    assert _store.items_token(f) == want
