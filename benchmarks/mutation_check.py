@@ -123,7 +123,24 @@ _DISCARDED = ("equivalent: evaluate() discards the engine's task records that th
 _KEY_CONSTANT = ("equivalent: a constant part of the checkpoint key; the candidates, grid and "
                  "pipeline it names are constants of this module, whose code the key holds "
                  "(code_token)")
+_SPLIT_COLOUR = ("equivalent: a colour split over two entries adds the same pixel counts to "
+                 "every weighted sum and histogram bin it feeds")
 EXPLAINED: dict[str, str] = {
+    "img = np.asarray(image).reshape(-2, 3)":
+        "equivalent: NumPy takes any negative size as the one unknown dimension",
+    "colours, counts = _distinct_colours(img.reshape(-2, 3))":
+        "equivalent: NumPy takes any negative size as the one unknown dimension",
+    "counts = np.bincount(idx, weights=counts, minlength=32769).astype(np.float64)":
+        "equivalent: only the indices of colours present (all below 32,768) are read",
+    "first[:2] = True": _SPLIT_COLOUR,
+    "np.not_equal(code[1:], code[:+1], out=first[1:])": _SPLIT_COLOUR,
+    "mean_h = 0.0 if np.hypot(cx, cy) <= 1e-12 else (np.arctan2(cy, cx) / (2 * np.pi)) % 1.0":
+        _TIE,
+    "mean_h = 0.0 if np.hypot(cx, cy) < 2e-12 else (np.arctan2(cy, cx) / (2 * np.pi)) % 1.0":
+        "equivalent: the mean hue vector of a grey image is exactly 0 (tested); of any other, "
+        "far above 2e-12",
+    "hb = np.minimum((h * nh).astype(np.int64), nh + 1)":
+        "equivalent: hue lies in [0, 1), so h * nh < nh and the clamp never applies",
     "folds: list = None  # dicts per fold": _UNUSED_DEFAULT,
     'oof: np.ndarray | None = ""  # out-of-fold predictions (n, 2)': _UNUSED_DEFAULT,
     'fold_of: np.ndarray | None = ""  # the fold (0-based) that held each image out':

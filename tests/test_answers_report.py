@@ -113,3 +113,145 @@ def test_without_a_nested_row_the_ffnn_on_all_features_is_plotted(tmp_path):
     plotted = json.loads((tmp_path / "results.json").read_text())["plotted"]
     assert (plotted["model"], plotted["features"]) == ("FFNN (tuned)", "all")
     np.testing.assert_allclose(pd.read_csv(tmp_path / "oof.csv")["valence_pred"], rows[1].oof[:, 0])
+
+
+def _by_hand(v):
+    """A table cell written out: mean ± population SD to 3 decimals, or n/a."""
+    v = np.asarray(v, dtype=float)
+    if not np.isfinite(v.mean()):
+        return "n/a"
+    return f"{v.mean():.3f} ± {v.std():.3f}"
+
+
+def test_tables_md_and_results_json_by_hand(tmp_path):
+    """Every line of tables.md before the wall time, and every key of
+    results.json, written out from the folds in the test."""
+    rng = np.random.default_rng(5)
+    n = 24
+    y = np.c_[rng.uniform(1, 9, n), rng.uniform(3, 6, n)]
+    paths = np.array([f"{i}.jpg" for i in range(n)], dtype=object)
+    svr = _row("III", "SVR (RBF, C=1)", "low-level", rng, n=n)
+    for f in svr.folds:
+        f["test_r_A"] = float("nan")  # undefined in every fold: n/a
+    best = _row("best", "nested CV: best of feature sets × SVR grid", "a / b / c", rng, n=n)
+    choices = [{"V": f"a, C=1.0, epsilon=0.{k}", "A": f"b, C=3.0, epsilon=0.{k}"}
+               for k in range(3)]
+    feats = {"color": {"n_features": 22, "computed": 20, "cached": 4, "seconds": 1.5}}
+    rep = Report(tmp_path, "Synthetic", paths, y, 3, 7, results=[svr, best],
+                 best={"candidates": ["a", "b", "c"], "grid": {"svr__C": [1.0]},
+                       "choices": choices},
+                 notes=["a note", "another"], features=feats, wall=12.4, complete=True,
+                 n_jobs=2, scheduler=None,
+                 tasks=[{"table": "III", "worker": "w1", "start": 5.0, "end": 7.5},
+                        {"table": "best", "worker": "w2", "start": 6.0, "end": 6.5}])
+    logged = []
+    summary = write_report(rep, log=logged.append)
+    var = y.var(axis=0)
+    keys = ["test_mse_V", "test_mse_A", "test_r2_V", "test_r2_A", "test_r_V", "test_r_A",
+            "train_mse_V", "train_mse_A"]
+
+    def table(title, rows):
+        out = [f"### {title}", "", "| model | features | test MSE V | test MSE A | test R² V | "
+               "test R² A | test r V | test r A | train MSE V | train MSE A |",
+               "|" + "---|" * 10]
+        for r in rows:
+            out.append("| " + " | ".join([r.model, r.features] + [
+                _by_hand([f[k] for f in r.folds]) for k in keys]) + " |")
+        return out + [""]
+
+    want = ["# Synthetic: reproduction of Kim et al. (2018)", "",
+            f"{n} images, 3-fold CV (KFold shuffle, random_state=7); mean ± std over folds. "
+            f"Always predicting the training mean scores MSE ≈ the target variance (V "
+            f"{var[0]:.2f}, A {var[1]:.2f} on these images). Unless a row says otherwise, "
+            "features are standardised and clipped to ±5 (make_scaler).", "",
+            "- a note", "- another", ""]
+    want += table("Table III: feature families", [svr])
+    want += table("Best configuration (nested CV)", [best])
+    want += ["Chosen per outer fold (inner 3-fold grid search on the training folds only):", ""]
+    want += [f"- fold {k + 1}: V {c['V']}; A {c['A']}" for k, c in enumerate(choices)] + [""]
+    want += ["### Per-fold MSE", "", "| table | model | features | fold | train MSE V | test MSE V "
+             "| train MSE A | test MSE A |", "|---|---|---|---|---|---|---|---|"]
+    for r in (svr, best):
+        for k, f in enumerate(r.folds):
+            want.append(f"| {r.table} | {r.model} | {r.features} | {k + 1} | "
+                        f"{f['train_mse_V']:.3f} | {f['test_mse_V']:.3f} | {f['train_mse_A']:.3f}"
+                        f" | {f['test_mse_A']:.3f} |")
+    want += ["", "### Features", "", "| family | columns | computed | from cache | seconds |",
+             "|---|---|---|---|---|", "| color | 22 | 20 | 4 | 1.5 |", ""]
+    md = (tmp_path / "tables.md").read_text().split("\n")
+    assert md[:len(want)] == want
+    assert md[len(want)].startswith("Wall time: 12 s") and md[len(want)].endswith(".")
+    assert "so far" not in md[len(want)]
+    assert logged == [f"wrote {tmp_path}/tables.md, tables.csv, per_fold.csv, results.json and "
+                      "plots (12 s)"]
+    # results.json: every key, from the report's own inputs
+    got = json.loads((tmp_path / "results.json").read_text())
+    assert (tmp_path / "results.json").read_text().startswith('{\n "dataset": "Synthetic"')
+    assert set(got) == {"dataset", "n_images", "folds", "random_state", "features", "results",
+                        "best", "plotted", "notes", "wall_seconds", "peak_rss_mib",
+                        "peak_rss_workers_mib", "n_jobs", "scheduler", "tasks", "versions",
+                        "complete"}
+    assert (got["dataset"], got["n_images"], got["folds"], got["random_state"]) == (
+        "Synthetic", n, 3, 7)
+    assert got["features"] == feats and got["best"]["choices"] == choices
+    assert got["notes"] == ["a note", "another"] and got["wall_seconds"] == 12.4
+    assert (got["n_jobs"], got["scheduler"], got["complete"]) == (2, None, True)
+    assert got["versions"]["python"].count(".") == 2 and "numpy" in got["versions"]
+    assert [r["model"] for r in got["results"]] == [svr.model, best.model]
+    assert [(t["start"], t["end"], t["seconds"]) for t in got["tasks"]] == [
+        (0.0, 2.5, 2.5), (1.0, 1.5, 0.5)]
+    assert (tmp_path / "tasks.png").stat().st_size > 0
+    plotted = got["plotted"]
+    assert plotted["title"] == ("Best model by nested cross-validation: an RBF SVR per target, "
+                                "its feature set (one of 3) and C, epsilon chosen inside each "
+                                "training fold")
+    for t in "VA":
+        assert plotted["fold_mean_r"][t] == pytest.approx(
+            np.mean([f[f"test_r_{t}"] for f in best.folds]))
+    assert summary["plotted"] == got["plotted"] and summary["dataset"] == "Synthetic"
+
+
+def test_an_unfinished_report_has_tables_but_no_plots(tmp_path):
+    """While a run is in progress: tables, no plots, no out-of-fold file,
+    no task chart, 'so far' in the wall time, nothing plotted."""
+    rng = np.random.default_rng(6)
+    y = np.c_[rng.uniform(1, 9, 30), rng.uniform(2, 7, 30)]
+    rows = [_row("IV", "SVR (RBF, C=1)", "all", rng)]
+    rep = Report(tmp_path, "Synthetic", np.array([f"{i}.jpg" for i in range(30)], dtype=object),
+                 y, 3, 0, results=rows, wall=3.0, complete=False,
+                 tasks=[{"table": "IV", "worker": "w", "start": 1.0, "end": 2.0}])
+    logged = []
+    write_report(rep, log=logged.append)
+    assert (tmp_path / "tables.csv").exists() and logged == []
+    for name in ("oof.csv", "scatter_pred_vs_true.png", "va_thumbnails.png", "tasks.png"):
+        assert not (tmp_path / name).exists(), name
+    got = json.loads((tmp_path / "results.json").read_text())
+    assert got["plotted"] is None and got["complete"] is False
+    assert "Wall time: 3 s so far (run in progress)" in (tmp_path / "tables.md").read_text()
+
+
+def test_the_last_row_is_plotted_without_a_nested_or_ffnn_row_and_no_chart_without_times(tmp_path):
+    rng = np.random.default_rng(7)
+    y = np.c_[rng.uniform(1, 9, 30), rng.uniform(2, 7, 30)]
+    rows = [_row("III", "SVR (RBF, C=1)", "object", rng), _row("IV", "linear regression", "all", rng)]
+    rows[1].fold_of = None  # a row that does not know its folds writes fold 0
+    rep = Report(tmp_path, "Synthetic", np.array([f"{i}.jpg" for i in range(30)], dtype=object),
+                 y, 3, 0, results=rows, complete=True, tasks=[{"table": "IV", "fold": 1}])
+    write_report(rep)
+    got = json.loads((tmp_path / "results.json").read_text())
+    assert got["plotted"]["model"] == "linear regression"
+    assert got["plotted"]["title"] == "linear regression on the feature set 'all'"
+    assert (pd.read_csv(tmp_path / "oof.csv")["fold"] == 0).all()
+    assert not (tmp_path / "tasks.png").exists()
+
+
+def test_pooled_scores_by_hand_at_the_edges():
+    from sklearn_emotion.reproduce._report import pooled_scores
+
+    y = np.c_[np.full(6, 5.0), np.linspace(4.6, 5.4, 6)]  # a constant target; a spread < 1
+    p = np.c_[np.linspace(4, 6, 6), 5.0 + np.linspace(0, 0.5, 6)]
+    s = pooled_scores(y, p)
+    assert np.isnan(s["r2_V"]) and s["mse_V"] == pytest.approx(np.mean((p[:, 0] - 5) ** 2))
+    assert s["r2_A"] == pytest.approx(r2_score(y[:, 1], p[:, 1]))
+    assert s["r_A"] == pytest.approx(np.corrcoef(y[:, 1], p[:, 1])[0, 1])  # spread 0.5: defined
+    assert np.isnan(pooled_scores(y[:, ::-1], np.c_[p[:, 0], np.full(6, 5.0)])["r_A"])

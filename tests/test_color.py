@@ -130,3 +130,25 @@ def test_color_features_do_not_depend_on_n_jobs(emotion6_paths):
     here = ColorFeatures().fit(paths).transform(paths)
     workers = ColorFeatures(n_jobs=2).fit(paths).transform(paths)
     np.testing.assert_array_equal(here, workers)
+
+
+def test_colour_names_read_the_table_row_the_readme_gives(table):
+    """Soft names of a one-colour image are that colour's row of the table,
+    at index r//8 + 32 * (g//8) + 1024 * (b//8) (the data home's README);
+    of a two-colour image, the pixel-weighted mean of the two rows."""
+    for rgb in [(10, 200, 90), (200, 10, 90), (90, 10, 200), (37, 129, 250)]:
+        r, g, b = rgb
+        row = table[r // 8 + 32 * (g // 8) + 1024 * (b // 8)].astype(np.float64)
+        np.testing.assert_allclose(color_names(_img(rgb), table, "soft"), row / row.sum(),
+                                   rtol=1e-6)  # the table is float32
+    two = np.concatenate([_img((10, 200, 90), (10, 30)), _img((90, 10, 200), (30, 30))])
+    r1 = table[10 // 8 + 32 * 25 + 1024 * 11].astype(np.float64)
+    r2 = table[11 + 32 * 1 + 1024 * 25].astype(np.float64)
+    want = 0.25 * r1 / r1.sum() + 0.75 * r2 / r2.sum()
+    np.testing.assert_allclose(color_names(two, table, "soft"), want / want.sum(), rtol=1e-6)
+
+
+def test_a_grey_image_has_mean_hue_zero(table):
+    """Hue is undefined for greys: the documented mean hue is 0, not 1."""
+    for grey in (0, 128, 255):
+        assert _f(color_features(_img((grey, grey, grey)), table), "mean_h") == 0.0

@@ -262,7 +262,9 @@ def write_report(rep: Report, log=None):
                   for t in ("V", "A")]
         pooled = pooled_scores(rep.y, plotted.oof)
         plotted_info = {"table": plotted.table, "model": plotted.model,
-                        "features": plotted.features, "pooled": pooled}
+                        "features": plotted.features, "title": describe_model(plotted),
+                        "pooled": pooled,
+                        "fold_mean_r": {"V": fold_r[0], "A": fold_r[1]}}
         _write_oof(out / "oof.csv", rep, plotted)
         _plots(out, rep.y, plotted.oof, rep.paths, describe_model(plotted), pooled,
                fold_r=fold_r)
