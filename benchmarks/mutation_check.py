@@ -125,7 +125,16 @@ _KEY_CONSTANT = ("equivalent: a constant part of the checkpoint key; the candida
                  "(code_token)")
 _SPLIT_COLOUR = ("equivalent: a colour split over two entries adds the same pixel counts to "
                  "every weighted sum and histogram bin it feeds")
+_SUBMODEL = ("equivalent: the leave-one-set-out sub-models are asked for intervals only; this "
+             "setting decides what they keep that intervals never read (fit() alone makes "
+             "non-photos, so a count of 1 makes none here)")
 EXPLAINED: dict[str, str] = {
+    "sub = clone(self).set_params(ood_examples=1, adapt_components=0)": _SUBMODEL,
+    "sub = clone(self).set_params(ood_examples=0, adapt_components=1)": _SUBMODEL,
+    'base = node.module or "XXXX"':
+        "equivalent: an absolute ``from … import`` always names its module (only relative "
+        "imports may have none)",
+    "if best is None or found[0] >= best[0]:": _TIE,
     "img = np.asarray(image).reshape(-2, 3)":
         "equivalent: NumPy takes any negative size as the one unknown dimension",
     "colours, counts = _distinct_colours(img.reshape(-2, 3))":
@@ -368,6 +377,17 @@ def recheck(raw):
             applied = subprocess.run(["patch", "-p0", "--silent", "--forward", "-r", "-",
                                       "--no-backup-if-mismatch"], cwd=ROOT, input=s["diff"] + "\n",
                                      text=True, capture_output=True)
+            if applied.returncode != 0:
+                # the code around it moved: apply the one-line change where that line is now
+                minus = [ln[1:] for ln in s["diff"].splitlines()
+                         if ln.startswith("-") and not ln.startswith("---")]
+                plus = [ln[1:] for ln in s["diff"].splitlines()
+                        if ln.startswith("+") and not ln.startswith("+++")]
+                if len(minus) == 1 and len(plus) <= 1 and original.count(minus[0] + "\n") == 1:
+                    path.write_text(original.replace(minus[0] + "\n",
+                                                     (plus[0] + "\n") if plus else "", 1),
+                                    encoding="utf-8")
+                    applied = subprocess.CompletedProcess([], 0)
             try:
                 if applied.returncode != 0:
                     s["recheck"] = "did not apply"

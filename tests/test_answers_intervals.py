@@ -242,3 +242,13 @@ def test_the_frame_computes_the_score_once(fitted, monkeypatch):
     assert len(calls) == 1
     np.testing.assert_allclose(frame["valence_low_80"], _expected(model, F, X)[:, 0, 0],
                                rtol=1e-9)
+
+
+def test_an_unreadable_row_is_neither_flagged_nor_scored(fitted):
+    model, F, y, F_other, X = fitted
+    Xn = X.copy()
+    Xn[3] = np.nan
+    frame = model._frame_from_features(Xn)
+    assert frame["unusual"].iloc[3] is None and np.isnan(frame["ood_score"].iloc[3])
+    assert frame["unusual"].drop(index=3).map(lambda v: isinstance(v, (bool, np.bool_))).all()
+    assert np.isnan(frame.iloc[3][["valence", "valence_low_80"]].astype(float)).all()

@@ -160,8 +160,12 @@ def test_fold_records_hold_the_epochs_and_wall_time_of_each_fit():
 
     X, y = _data(40, seed=3)
     cv = KFold(2, shuffle=True, random_state=0)
+    from sklearn.preprocessing import FunctionTransformer
+
     for model in (make_pipeline(make_scaler(CLIP), SGDRegressor(max_iter=7, tol=None,
                                                                 random_state=0)),
+                  make_pipeline(make_scaler(CLIP), FunctionTransformer(),
+                                SGDRegressor(max_iter=9, tol=None, random_state=0)),
                   SGDRegressor(max_iter=5, tol=None, random_state=0)):
         t0 = time.perf_counter()
         res = evaluate(model, X, y, cv, joint=False)
@@ -260,9 +264,20 @@ def test_the_nested_search_reports_its_row_choices_and_checkpoints(tmp_path):
         assert 0 <= res.folds[k]["fit_seconds"] < 600
     store = FoldStore(tmp_path)
     lines = []
-    info2, res2 = nested_best(feats, y, cv, 0, None, lines.append, store=store)
-    assert store.resumed == 3 and info2["choices"] == info["choices"]
-    assert all("from checkpoint" in ln for ln in lines)
+
+    class Bar:
+        n = 0
+
+        def update(self, k):
+            self.n += k
+
+    bar = Bar()
+    info2, res2 = nested_best(feats, y, cv, 0, None, lines.append, store=store, bar=bar)
+    assert store.resumed == 3 and info2["choices"] == info["choices"] and bar.n == 3
+    assert all(ln.startswith("  [best], fold") and "from checkpoint" in ln for ln in lines)
+    bar = Bar()
+    nested_best(feats, y, cv, 0, None, None, bar=bar)
+    assert bar.n == 3
 
 
 def test_the_inner_search_is_three_fold():

@@ -97,8 +97,10 @@ def test_code_token_follows_every_form_of_import(package_copy):
     all bring x's code into the token; the first statement after a module's
     docstring is code too."""
     ffnn = "sklearn_emotion.models.ffnn"
-    for i, line in enumerate(["import sklearn_emotion.extra_abs", "from .. import extra_rel"]):
-        name = "extra_abs" if i == 0 else "extra_rel"
+    forms = {"extra_abs": "import sklearn_emotion.extra_abs",
+             "extra_rel": "from .. import extra_rel",
+             "extra_from": "from sklearn_emotion.extra_from import VALUE as _V"}
+    for name, line in forms.items():
         (package_copy / f"{name}.py").write_text('"""Doc."""\nVALUE = 1\n')
         _edit(package_copy / "models" / "ffnn.py", "\ndef ", f"\n{line}\n\n\ndef ")
         before = _store.code_token(ffnn)
@@ -122,6 +124,7 @@ def test_modules_of_names_the_package_classes_inside_a_model():
     from sklearn_emotion.pipeline import make_scaler
 
     assert _store.modules_of(Ridge()) == ()
+    assert _store.modules_of(("a spec", 1, [2.0])) == ()  # not an estimator at all
     assert _store.modules_of(FFNNRegressor) == ()  # a class is not a model
     pipe = make_pipeline(make_scaler(), SkipNaNRows(FFNNRegressor()))
     assert set(_store.modules_of(pipe)) == {"sklearn_emotion.models.ffnn",
