@@ -112,3 +112,85 @@ def test_load_ratings_maps_any_scale_linearly(tmp_path):
                                     "c.jpg,7,1\n")
     b = load_ratings(tmp_path / "r.csv", tmp_path, scale=(1, 7))
     np.testing.assert_allclose(b.target, [[1, 9], [5, 3], [9, 1]], rtol=1e-15)
+
+
+@pytest.mark.parametrize("header, rows, vcol", [
+    ("filename;valence;arousal", ["a.jpg;1;9", "b.png;5;5"], "valence"),
+    ("filename\tvalence,mean\tarousal", ["a.jpg\t1\t9", "b.png\t5\t5"], "valence,mean"),
+    ("filename,valence,arousal,note\tx", ["a.jpg,1,9,0", "b.png,5,5,0"], "valence"),
+], ids=["semicolons", "as many tabs as commas", "more commas than tabs"])
+def test_the_separator_is_read_from_the_header(tmp_path, header, rows, vcol):
+    """Semicolons (a European spreadsheet's CSV), and tabs against commas by
+    their count in the header line, ties to tabs."""
+    _images(tmp_path, ["a.jpg", "b.png"])
+    (tmp_path / "r.csv").write_text("\r\n".join([header] + rows) + "\r\n")
+    b = load_ratings(tmp_path / "r.csv", tmp_path, valence_column=vcol)
+    np.testing.assert_allclose(b.target, [[1, 9], [5, 5]])
+    assert b.target_names == ["valence", "arousal"]
+    assert b.DESCR == (f"Ratings from {tmp_path / 'r.csv'} (scale (1.0, 9.0) mapped to 1-9), "
+                       f"images in {tmp_path}.")
+
+
+def test_ratings_errors_name_the_line_and_the_target(tmp_path):
+    _images(tmp_path, ["a.jpg", "photo.v2.png"])
+    (tmp_path / "r.csv").write_text("filename,valence,arousal\na.jpg,5,5\na.jpg,5,10\n")
+    with pytest.raises(ValueError, match=r"r.csv:3: arousal 10.0 outside scale"):
+        load_ratings(tmp_path / "r.csv", tmp_path)
+    (tmp_path / "r.csv").write_text("filename,valence,arousal\na.jpg,5,5\na.jpg,five,5\n")
+    with pytest.raises(ValueError, match=r"r.csv:3: cannot read row"):
+        load_ratings(tmp_path / "r.csv", tmp_path)
+    with pytest.raises(ValueError, match="high > low"):
+        load_ratings(tmp_path / "r.csv", tmp_path, scale=(5, 5))
+    # a name whose dot is not an image extension is a stem: photo.v2 -> photo.v2.png
+    (tmp_path / "r.csv").write_text("filename,valence,arousal\nphoto.v2,5,5\n")
+    b = load_ratings(tmp_path / "r.csv", tmp_path)
+    assert b.filenames[0].endswith("photo.v2.png")
+
+
+def test_many_missing_images_are_counted_and_the_first_twenty_named(tmp_path):
+    _images(tmp_path, ["a.jpg"])
+    names = [f"gone{i:02d}.jpg" for i in range(22)]
+    (tmp_path / "r.csv").write_text("filename,valence,arousal\n"
+                                    + "".join(f"{n},5,5\n" for n in names))
+    with pytest.raises(FileNotFoundError) as err:
+        load_ratings(tmp_path / "r.csv", tmp_path)
+    msg = str(err.value)
+    assert f"22 image(s) not found in {tmp_path}: " + ", ".join(names[:20]) + " ... (22 in all)" \
+        in msg
+
+
+def test_oasis_names_its_missing_photos_and_frames_every_column(tmp_path, data_home):
+    """A data home whose OASIS folder lacks photos: the count and the first
+    ten names; as_frame: the columns and values of the file, by hand."""
+    import csv
+    import os
+
+    from sklearn_emotion.datasets import load_oasis
+
+    src = data_home / "data" / "oasis"
+    home = tmp_path / "home" / "data" / "oasis"
+    (home / "images").mkdir(parents=True)
+    os.symlink(src / "OASIS.csv", home / "OASIS.csv")
+    for p in sorted((src / "images").iterdir())[:888]:
+        os.symlink(p, home / "images" / p.name)
+    with pytest.raises(FileNotFoundError) as err:
+        load_oasis(data_home=tmp_path / "home")
+    msg = str(err.value)
+    assert msg.startswith("OASIS: 12 photo(s) rated in ") and msg.endswith(" ...")
+    assert msg.count(".jpg") == 10
+    f = load_oasis(as_frame=True)
+    text = (src / "OASIS.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.replace("\r\n", "\n").replace("\r", "\n").splitlines()))
+    assert list(f.frame.columns) == ["filename", "theme", "category", "source", "valence",
+                                     "arousal", "Valence_mean", "Valence_SD", "Valence_N",
+                                     "Arousal_mean", "Arousal_SD", "Arousal_N"]
+    for i in (0, 450, 899):
+        r = rows[i]
+        got = f.frame.iloc[i]
+        assert (got["theme"], got["category"], got["source"]) == (
+            r["Theme"].strip(), r["Category"].strip(), r["Source"].strip())
+        assert got["valence"] == pytest.approx(1 + (float(r["Valence_mean"]) - 1) * 8 / 6)
+        assert got["Arousal_SD"] == float(r["Arousal_SD"]) and got["Valence_N"] == float(
+            r["Valence_N"])
+    assert list(f.data.columns) == ["filename"] and list(f.data["filename"]) == list(
+        f.frame["filename"])
