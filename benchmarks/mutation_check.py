@@ -133,6 +133,9 @@ _REGISTERED = ("equivalent for the shipped loader: OASIS.csv is verified by its 
                "unreadable row")
 _NEGATIVE = "equivalent: NumPy takes any negative size as the one unknown dimension"
 EXPLAINED: dict[str, str] = {
+    'out[f"r_{t}"] = float(pearsonr(y[:, j], oof[:, j])[0]) if np.ptp(oof[:, j]) >= 0 \\':
+        "equivalent: for a constant prediction SciPy's pearsonr itself returns NaN (with a "
+        "warning), the value the guard gives",
     "missing_cols = None": _REGISTERED,
     "vals = np.asarray(vals, dtype=np.float64).reshape(-2, 6)": _NEGATIVE,
     "target = np.asarray(target, dtype=np.float64).reshape(-2, 2)": _NEGATIVE,

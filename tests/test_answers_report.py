@@ -63,6 +63,8 @@ def test_per_fold_csv_and_markdown_hold_the_fold_records(written):
     out, rows, *_ = written
     pf = pd.read_csv(out / "per_fold.csv")
     assert len(pf) == 6 and list(pf["fold"]) == [1, 2, 3] * 2
+    assert list(pf.columns[:4]) == ["table", "model", "features", "fold"]
+    assert list(pf["table"]) == ["III"] * 3 + ["best"] * 3
     for i, r in enumerate(rows):
         got = pf.iloc[3 * i:3 * i + 3]
         for k, f in enumerate(r.folds):
@@ -136,7 +138,8 @@ def test_tables_md_and_results_json_by_hand(tmp_path):
     best = _row("best", "nested CV: best of feature sets × SVR grid", "a / b / c", rng, n=n)
     choices = [{"V": f"a, C=1.0, epsilon=0.{k}", "A": f"b, C=3.0, epsilon=0.{k}"}
                for k in range(3)]
-    feats = {"color": {"n_features": 22, "computed": 20, "cached": 4, "seconds": 1.5}}
+    feats = {"color": {"n_features": 22, "computed": 20, "cached": 4, "seconds": 1.5},
+             "lbp": {"n_features": 59, "computed": 0, "cached": 24, "seconds": 0.1}}
     rep = Report(tmp_path, "Synthetic", paths, y, 3, 7, results=[svr, best],
                  best={"candidates": ["a", "b", "c"], "grid": {"svr__C": [1.0]},
                        "choices": choices},
@@ -177,11 +180,16 @@ def test_tables_md_and_results_json_by_hand(tmp_path):
                         f"{f['train_mse_V']:.3f} | {f['test_mse_V']:.3f} | {f['train_mse_A']:.3f}"
                         f" | {f['test_mse_A']:.3f} |")
     want += ["", "### Features", "", "| family | columns | computed | from cache | seconds |",
-             "|---|---|---|---|---|", "| color | 22 | 20 | 4 | 1.5 |", ""]
+             "|---|---|---|---|---|", "| color | 22 | 20 | 4 | 1.5 |",
+             "| lbp | 59 | 0 | 24 | 0.1 |", ""]
     md = (tmp_path / "tables.md").read_text().split("\n")
     assert md[:len(want)] == want
-    assert md[len(want)].startswith("Wall time: 12 s") and md[len(want)].endswith(".")
-    assert "so far" not in md[len(want)]
+    import re
+
+    assert re.fullmatch(r"Wall time: 12 s(; peak memory \(RSS\) of the process [\d,]+ MiB)?"
+                        r"(, of its model-fitting worker [\d,]+ MiB)?\.", md[len(want)]), \
+        md[len(want)]
+    assert md[len(want) + 1:] == [""]
     assert logged == [f"wrote {tmp_path}/tables.md, tables.csv, per_fold.csv, results.json and "
                       "plots (12 s)"]
     # results.json: every key, from the report's own inputs
@@ -233,8 +241,9 @@ def test_an_unfinished_report_has_tables_but_no_plots(tmp_path):
 def test_the_last_row_is_plotted_without_a_nested_or_ffnn_row_and_no_chart_without_times(tmp_path):
     rng = np.random.default_rng(7)
     y = np.c_[rng.uniform(1, 9, 30), rng.uniform(2, 7, 30)]
-    rows = [_row("III", "SVR (RBF, C=1)", "object", rng), _row("IV", "linear regression", "all", rng)]
-    rows[1].fold_of = None  # a row that does not know its folds writes fold 0
+    rows = [_row("III", "SVR (RBF, C=1)", "object", rng), _row("II", "FFNN (paper)", "object", rng),
+            _row("IV", "linear regression", "all", rng)]
+    rows[2].fold_of = None  # a row that does not know its folds writes fold 0
     rep = Report(tmp_path, "Synthetic", np.array([f"{i}.jpg" for i in range(30)], dtype=object),
                  y, 3, 0, results=rows, complete=True, tasks=[{"table": "IV", "fold": 1}])
     write_report(rep)
@@ -255,3 +264,36 @@ def test_pooled_scores_by_hand_at_the_edges():
     assert s["r2_A"] == pytest.approx(r2_score(y[:, 1], p[:, 1]))
     assert s["r_A"] == pytest.approx(np.corrcoef(y[:, 1], p[:, 1])[0, 1])  # spread 0.5: defined
     assert np.isnan(pooled_scores(y[:, ::-1], np.c_[p[:, 0], np.full(6, 5.0)])["r_A"])
+
+
+def test_sections_come_in_table_order_and_missing_cells_stay_empty(tmp_path):
+    """Tables II, III, IV, then the nested row, whatever the order of the
+    results; a score only some rows have (epochs) is empty in the others';
+    the nested row is plotted even when it is not the last."""
+    rng = np.random.default_rng(8)
+    y = np.c_[rng.uniform(1, 9, 30), rng.uniform(2, 7, 30)]
+    rows = [_row("best", "nested", "a / b", rng), _row("IV", "SVR (RBF, C=1)", "all", rng),
+            _row("II", "FFNN (paper settings)", "all", rng), _row("III", "SVR", "object", rng)]
+    for f in rows[2].folds:
+        f["epochs"] = 12.0
+    rep = Report(tmp_path, "S", np.array([f"{i}.jpg" for i in range(30)], dtype=object), y, 3, 0,
+                 results=rows, complete=True)
+    write_report(rep)
+    md = (tmp_path / "tables.md").read_text()
+    heads = [md.index(h) for h in ("### Table II:", "### Table III:", "### Table IV:",
+                                   "### Best configuration")]
+    assert heads == sorted(heads)
+    pf = pd.read_csv(tmp_path / "per_fold.csv")
+    assert pf.loc[pf.table == "II", "epochs"].tolist() == [12.0] * 3
+    assert pf.loc[pf.table != "II", "epochs"].isna().all()
+    assert json.loads((tmp_path / "results.json").read_text())["plotted"]["model"] == "nested"
+
+
+def test_a_report_without_rows_still_writes_its_tables(tmp_path):
+    rep = Report(tmp_path, "S", np.array([], dtype=object), np.zeros((0, 2)) + 5, 3, 0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write_report(rep)
+    assert (tmp_path / "tables.csv").read_text().splitlines() == ["table"]
