@@ -76,6 +76,7 @@ TARGETS = [
      ["tests/test_checkpoints.py"]),
     ("sklearn_emotion/datasets/_oasis.py", ["_to_1_9", "load_oasis"],
      ["tests/test_datasets.py::test_oasis_every_row_against_the_csv_read_by_hand",
+      "tests/test_datasets.py::test_oasis_names_its_missing_photos_and_frames_every_column",
       "tests/test_pretrained.py::test_load_oasis_reads_the_published_csv"]),
     ("sklearn_emotion/datasets/_ratings.py", ["read_table", "load_ratings"],
      ["tests/test_datasets.py"]),
@@ -139,8 +140,11 @@ EXPLAINED: dict[str, str] = {
     "missing_cols = None": _REGISTERED,
     "vals = np.asarray(vals, dtype=np.float64).reshape(-2, 6)": _NEGATIVE,
     "target = np.asarray(target, dtype=np.float64).reshape(-2, 2)": _NEGATIVE,
-    'first = text.split("\n", 2)[0]': "equivalent: the first line is the same however many "
+    'first = text.split("\\n", 2)[0]': "equivalent: the first line is the same however many "
                                         "splits follow it",
+    'text = text.replace("XX\\r\\nXX", "\\n").replace("\\r", "\\n")':
+        "equivalent: the second replace turns the CR of each CRLF into a line break too, and "
+        "the blank lines that leaves are skipped as empty rows (tested with CRLF files)",
     "if  path.suffix or path.suffix.lower() not in _IMAGE_EXTS:":
         "equivalent: the stem search inside runs only when the named file does not exist, "
         "so also trying it for names with an image extension finds nothing new",

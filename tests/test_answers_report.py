@@ -297,3 +297,20 @@ def test_a_report_without_rows_still_writes_its_tables(tmp_path):
         warnings.simplefilter("ignore")
         write_report(rep)
     assert (tmp_path / "tables.csv").read_text().splitlines() == ["table"]
+
+
+def test_the_wall_time_line_with_and_without_peak_memory(tmp_path, monkeypatch):
+    from sklearn_emotion.reproduce import _report
+
+    rng = np.random.default_rng(9)
+    y = np.c_[rng.uniform(1, 9, 30), rng.uniform(2, 7, 30)]
+    rep = Report(tmp_path, "S", np.array([f"{i}.jpg" for i in range(30)], dtype=object), y, 3, 0,
+                 results=[_row("IV", "SVR", "all", rng)], wall=12.4)
+    for peak, workers, line in [
+            (100.0, 2500.0, "Wall time: 12 s so far (run in progress); peak memory (RSS) of the "
+                            "process 100 MiB, of its model-fitting worker 2,500 MiB."),
+            (None, None, "Wall time: 12 s so far (run in progress).")]:
+        monkeypatch.setattr(_report, "peak_rss_mib", lambda p=peak: p)
+        monkeypatch.setattr(_report, "peak_rss_workers_mib", lambda w=workers: w)
+        write_report(rep)
+        assert (tmp_path / "tables.md").read_text().rstrip("\n").split("\n")[-1] == line

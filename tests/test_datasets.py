@@ -116,7 +116,7 @@ def test_load_ratings_maps_any_scale_linearly(tmp_path):
 
 @pytest.mark.parametrize("header, rows, vcol", [
     ("filename;valence;arousal", ["a.jpg;1;9", "b.png;5;5"], "valence"),
-    ("filename\tvalence,mean\tarousal", ["a.jpg\t1\t9", "b.png\t5\t5"], "valence,mean"),
+    ("file,name\tvalence,mean\tarousal", ["a.jpg\t1\t9", "b.png\t5\t5"], "valence,mean"),
     ("filename,valence,arousal,note\tx", ["a.jpg,1,9,0", "b.png,5,5,0"], "valence"),
 ], ids=["semicolons", "as many tabs as commas", "more commas than tabs"])
 def test_the_separator_is_read_from_the_header(tmp_path, header, rows, vcol):
@@ -124,7 +124,8 @@ def test_the_separator_is_read_from_the_header(tmp_path, header, rows, vcol):
     their count in the header line, ties to tabs."""
     _images(tmp_path, ["a.jpg", "b.png"])
     (tmp_path / "r.csv").write_text("\r\n".join([header] + rows) + "\r\n")
-    b = load_ratings(tmp_path / "r.csv", tmp_path, valence_column=vcol)
+    fcol = "file,name" if header.startswith("file,name") else "filename"
+    b = load_ratings(tmp_path / "r.csv", tmp_path, valence_column=vcol, filename_column=fcol)
     np.testing.assert_allclose(b.target, [[1, 9], [5, 5]])
     assert b.target_names == ["valence", "arousal"]
     assert b.DESCR == (f"Ratings from {tmp_path / 'r.csv'} (scale (1.0, 9.0) mapped to 1-9), "
@@ -194,3 +195,39 @@ def test_oasis_names_its_missing_photos_and_frames_every_column(tmp_path, data_h
             r["Valence_N"])
     assert list(f.data.columns) == ["filename"] and list(f.data["filename"]) == list(
         f.frame["filename"])
+
+
+@pytest.mark.parametrize("n_missing, suffix", [(20, False), (21, True)])
+def test_the_missing_list_is_cut_after_twenty_names(tmp_path, n_missing, suffix):
+    _images(tmp_path, ["a.jpg"])
+    names = [f"gone{i:02d}.jpg" for i in range(n_missing)]
+    (tmp_path / "r.csv").write_text("filename,valence,arousal\n"
+                                    + "".join(f"{n},5,5\n" for n in names))
+    with pytest.raises(FileNotFoundError) as err:
+        load_ratings(tmp_path / "r.csv", tmp_path)
+    msg = str(err.value)
+    assert msg.endswith(", ".join(names[:20]) + (f" ... ({n_missing} in all)" if suffix else ""))
+
+
+@pytest.mark.parametrize("text, kw", [
+    # tab-separated, file names with commas: only the header line decides
+    ("file\tvalence\tarousal\na,b,c,d.jpg\t1\t9\ne,f,g,h.png\t5\t5\n", {"filename_column": "file"}),
+    # a semicolon inside a column's name of a tab- or comma-separated file
+    ("file\tvalence;mean\tarousal\na,b,c,d.jpg\t1\t9\ne,f,g,h.png\t5\t5\n",
+     {"filename_column": "file", "valence_column": "valence;mean"}),
+    ("file,valence;mean,arousal\na.jpg,1,9\nb.png,5,5\n",
+     {"filename_column": "file", "valence_column": "valence;mean"}),
+], ids=["commas in names", "semicolon in a tab header", "semicolon in a comma header"])
+def test_the_header_line_alone_decides_the_separator(tmp_path, text, kw):
+    names = ["a,b,c,d.jpg", "e,f,g,h.png"] if "a,b" in text else ["a.jpg", "b.png"]
+    _images(tmp_path, names)
+    (tmp_path / "r.csv").write_text(text)
+    b = load_ratings(tmp_path / "r.csv", tmp_path, **kw)
+    np.testing.assert_allclose(b.target, [[1, 9], [5, 5]])
+    assert [p.split("/")[-1] for p in b.filenames] == names
+
+
+def test_a_ratings_file_with_a_header_only_is_empty(tmp_path):
+    (tmp_path / "r.csv").write_text("filename,valence,arousal\n")
+    b = load_ratings(tmp_path / "r.csv", tmp_path)
+    assert b.target.shape == (0, 2) and len(b.filenames) == 0
