@@ -172,16 +172,24 @@ def test_oasis_names_its_missing_photos_and_frames_every_column(tmp_path, data_h
     home = tmp_path / "home" / "data" / "oasis"
     (home / "images").mkdir(parents=True)
     os.symlink(src / "OASIS.csv", home / "OASIS.csv")
-    for p in sorted((src / "images").iterdir())[:888]:
-        os.symlink(p, home / "images" / p.name)
-    with pytest.raises(FileNotFoundError) as err:
-        load_oasis(data_home=tmp_path / "home")
-    msg = str(err.value)
-    assert msg.startswith("OASIS: 12 photo(s) rated in ") and msg.endswith(" ...")
-    assert msg.count(".jpg") == 10
-    f = load_oasis(as_frame=True)
     text = (src / "OASIS.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(text.replace("\r\n", "\n").replace("\r", "\n").splitlines()))
+    photos = sorted((src / "images").iterdir())
+    for n_missing in (10, 11):
+        for p in (home / "images").iterdir():
+            p.unlink()
+        for p in photos[:900 - n_missing]:
+            os.symlink(p, home / "images" / p.name)
+        present = {p.name for p in photos[:900 - n_missing]}
+        gone = [f"{r['Theme'].strip()}.jpg" for r in rows
+                if f"{r['Theme'].strip()}.jpg" not in present]
+        assert len(gone) == n_missing
+        with pytest.raises(FileNotFoundError) as err:
+            load_oasis(data_home=tmp_path / "home")
+        assert str(err.value) == (
+            f"OASIS: {n_missing} photo(s) rated in {home / 'OASIS.csv'} are missing from "
+            f"{home / 'images'}: " + ", ".join(gone[:10]) + (" ..." if n_missing > 10 else ""))
+    f = load_oasis(as_frame=True)
     assert list(f.frame.columns) == ["filename", "theme", "category", "source", "valence",
                                      "arousal", "Valence_mean", "Valence_SD", "Valence_N",
                                      "Arousal_mean", "Arousal_SD", "Arousal_N"]
@@ -211,15 +219,16 @@ def test_the_missing_list_is_cut_after_twenty_names(tmp_path, n_missing, suffix)
 
 @pytest.mark.parametrize("text, kw", [
     # tab-separated, file names with commas: only the header line decides
-    ("file\tvalence\tarousal\na,b,c,d.jpg\t1\t9\ne,f,g,h.png\t5\t5\n", {"filename_column": "file"}),
+    ("file\tvalence\tarousal\na,b,c,d,1,2.jpg\t1\t9\ne,f,g,h,3,4.png\t5\t5\n",
+     {"filename_column": "file"}),
     # a semicolon inside a column's name of a tab- or comma-separated file
-    ("file\tvalence;mean\tarousal\na,b,c,d.jpg\t1\t9\ne,f,g,h.png\t5\t5\n",
+    ("file\tvalence;mean\tarousal\na,b,c,d,1,2.jpg\t1\t9\ne,f,g,h,3,4.png\t5\t5\n",
      {"filename_column": "file", "valence_column": "valence;mean"}),
     ("file,valence;mean,arousal\na.jpg,1,9\nb.png,5,5\n",
      {"filename_column": "file", "valence_column": "valence;mean"}),
 ], ids=["commas in names", "semicolon in a tab header", "semicolon in a comma header"])
 def test_the_header_line_alone_decides_the_separator(tmp_path, text, kw):
-    names = ["a,b,c,d.jpg", "e,f,g,h.png"] if "a,b" in text else ["a.jpg", "b.png"]
+    names = ["a,b,c,d,1,2.jpg", "e,f,g,h,3,4.png"] if "a,b" in text else ["a.jpg", "b.png"]
     _images(tmp_path, names)
     (tmp_path / "r.csv").write_text(text)
     b = load_ratings(tmp_path / "r.csv", tmp_path, **kw)
