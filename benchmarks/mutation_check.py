@@ -400,6 +400,13 @@ def recheck(raw):
         shown = subprocess.run(["git", "show", f"{t.get('commit', 'HEAD')}:{t['file']}"],
                                cwd=ROOT, capture_output=True, text=True)
         source = shown.stdout if shown.returncode == 0 else None
+        # the tests must pass on the code as it is, or every mutant would look killed
+        clean = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p",
+                                "no:cacheprovider", *t["tests"]], cwd=ROOT, capture_output=True,
+                               text=True, timeout=600)
+        if clean.returncode != 0:
+            print(t["file"], "its tests fail on the unmutated code: not rechecked", flush=True)
+            continue
         for s in t["survivors"]:
             if s["kind"] not in ("survived", "untested") or s.get("recheck") == "killed":
                 continue

@@ -152,3 +152,10 @@ def test_a_grey_image_has_mean_hue_zero(table):
     """Hue is undefined for greys: the documented mean hue is 0, not 1."""
     for grey in (0, 128, 255):
         assert _f(color_features(_img((grey, grey, grey)), table), "mean_h") == 0.0
+
+
+def test_opposite_hues_that_cancel_have_mean_hue_zero(table):
+    """Half red (hue 0), half cyan (hue 0.5): the mean hue vector is zero and
+    its angle undefined; the documented value is 0."""
+    img = np.concatenate([_img((255, 0, 0), (10, 30)), _img((0, 255, 255), (10, 30))])
+    assert _f(color_features(img, table), "mean_h") == 0.0
