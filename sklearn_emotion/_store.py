@@ -77,8 +77,8 @@ import numpy as np
 from joblib import Memory
 
 __all__ = ["MAX_ENTRY_BYTES", "MAX_RECORD_BYTES", "FeatureCache", "Reservation", "atomic_write",
-           "cache_location", "claim_timeout", "code_token", "items_token", "library_versions",
-           "modules_of", "read_bounded", "read_checked", "read_record", "renamed_cache_dir",
+           "cache_location", "claim_timeout", "code_token", "holder_gone", "items_token",
+           "library_versions", "modules_of", "process_owner", "read_bounded", "read_checked", "read_record", "renamed_cache_dir",
            "sealed", "store_key", "unsealed", "write_record"]
 
 
@@ -383,6 +383,18 @@ def _dead_here(holder):
         return abs(float(started) - now) > 0.01
     except ValueError:  # no start time recorded: the process id alone decides
         return False
+
+
+def process_owner(token=""):
+    """What a claim (or a fetch's scratch folder) says of the process that
+    made it: host, process id, the process's start time and ``token``."""
+    return _owner(token)
+
+
+def holder_gone(holder):
+    """Whether the process a :func:`process_owner` string names cannot be
+    alive on this machine (exited, a zombie, or its id reused)."""
+    return _dead_here(holder)
 
 
 #: A claim this old that is empty or malformed is abandoned (one just

@@ -544,9 +544,9 @@ _SCRATCH_OWNER = "owner"
 
 
 def _scratch_owner():
-    from ._store import _owner
+    from ._store import process_owner
 
-    return _owner("fetch")
+    return process_owner("fetch")
 
 
 def stale_scratch(home) -> list[Path]:
@@ -555,7 +555,7 @@ def stale_scratch(home) -> list[Path]:
     over an hour old.  A fetch running elsewhere keeps its folder."""
     import time
 
-    from ._store import _dead_here
+    from ._store import holder_gone
 
     out = []
     for d in sorted(Path(home).glob(".fetch-*")):
@@ -569,7 +569,7 @@ def stale_scratch(home) -> list[Path]:
             old = time.time() - d.stat().st_mtime > 3600
         except OSError:
             continue
-        if (holder is None and old) or (holder is not None and _dead_here(holder)):
+        if (holder is None and old) or (holder is not None and holder_gone(holder)):
             out.append(d)
     return out
 

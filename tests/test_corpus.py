@@ -139,8 +139,12 @@ def test_each_file_through_the_cli_explicitly(corpus, tmp_path, capsys):
     table, err = _read_cli(capsys, csv)
     assert rc == 0
     ok = [c.item for c in files if c.ok]
-    assert list(table["path"]) == ok
-    assert table[["valence", "arousal"]].apply(lambda s: s.between(1, 9)).all().all()
+    # every input a row, in input order; the scored ones have no error
+    assert list(table["path"]) == [c.item for c in files]
+    good = table["error"].isna()
+    assert list(table.loc[good, "path"]) == ok
+    assert table.loc[good, ["valence", "arousal"]].apply(lambda s: s.between(1, 9)).all().all()
+    assert table.loc[~good, ["valence", "arousal"]].isna().all().all()
     failed = _listed(err, "failed (")
     skipped = _listed(err, "skipped (")
     # a directory named explicitly is searched as a folder; every other bad file fails
@@ -163,7 +167,9 @@ def test_the_corpus_folder_through_the_cli(corpus, tmp_path, capsys):
     assert rc == 0
     want = {k: sorted(c.item for c in files if c.folder == k)
             for k in ("predicted", "failed", "skipped", "hidden")}
-    assert sorted(table["path"]) == want["predicted"]
+    # every file a row (hidden ones left out), each failed or skipped one with its reason
+    assert sorted(table.loc[table["error"].isna(), "path"]) == want["predicted"]
+    assert sorted(table["path"]) == sorted(want["predicted"] + want["failed"] + want["skipped"])
     failed = _listed(err, "failed (")
     skipped = _listed(err, "skipped (")
     assert sorted(failed) == want["failed"] and sorted(skipped) == want["skipped"]
@@ -179,5 +185,5 @@ def test_the_corpus_folder_through_the_cli(corpus, tmp_path, capsys):
     # --strict turns any failure into a non-zero status; the CSV is written all the same
     assert main(["predict", str(root / "corpus"), "--output", str(csv), "--quiet",
                  "--strict"]) == 1
-    assert len(pd.read_csv(csv)) == len(want["predicted"])
+    assert pd.read_csv(csv)["error"].isna().sum() == len(want["predicted"])
     assert re.search(r"predicted \d+, failed", capsys.readouterr().err)

@@ -272,8 +272,10 @@ def test_cli_predict_uses_the_pretrained_model(tmp_path, capsys):
     out = tmp_path / "pred.csv"
     rc = main(["predict", *imgs, str(tmp_path / "bad.jpg"), "--output", str(out), "--quiet"])
     assert rc == 0
-    df = pd.read_csv(out)
-    assert len(df) == 3 and list(df["path"]) == imgs
+    full = pd.read_csv(out)
+    assert list(full["path"]) == imgs + [str(tmp_path / "bad.jpg")]  # every input a row
+    assert full["error"].isna().tolist() == [True] * 3 + [False]
+    df = full.iloc[:3]
     for col in ("valence", "arousal", "valence_low_80", "valence_high_80", "arousal_low_80",
                 "arousal_high_80", "ood_score", "unusual", "p_joy", "emotion", "va_word"):
         assert col in df.columns
