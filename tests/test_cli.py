@@ -348,7 +348,7 @@ def test_a_shipped_models_name_is_never_shadowed_by_a_folder(tmp_path, monkeypat
         _load_model("./v2")
 
 
-def test_predict_with_a_tampered_model_folder_says_one_paragraph(tmp_path, capsys):
+def test_predict_with_a_tampered_model_folder_says_one_paragraph(tmp_path, capsys, monkeypatch):
     """A model folder whose model.json sets clip to NaN (it used to give NaN
     predictions labelled 'afraid') is refused at load: one line naming the
     file and the field, exit 2, no traceback; --verbose shows it."""
@@ -371,6 +371,9 @@ def test_predict_with_a_tampered_model_folder_says_one_paragraph(tmp_path, capsy
     assert rc == 2 and "Traceback" not in err
     lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "model.json" in lines[0] and "clip" in lines[0]
+    # --verbose sets the package's verbose variable for the process: undone after the test,
+    # or every later subprocess of the session would print native log lines
+    monkeypatch.setenv("SKLEARN_EMOTION_VERBOSE", "")  # recorded, so undone at teardown
     with pytest.raises(ValueError, match="clip"):
         main(["predict", "--model", str(folder), str(tmp_path / "cat.png"), "--output",
               str(tmp_path / "p.csv"), "--quiet", "--verbose"])
