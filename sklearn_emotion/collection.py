@@ -201,10 +201,7 @@ def score_files(model, entries, output, *, method="predict_frame", params=None, 
     -------
     ScoreSummary
     """
-    import pandas as pd
     from tqdm.auto import tqdm
-
-    from ._predict import predict_images
 
     params = dict(params or {})
     extra_columns = dict(extra_columns or {})
@@ -213,7 +210,6 @@ def score_files(model, entries, output, *, method="predict_frame", params=None, 
     output.parent.mkdir(parents=True, exist_ok=True)
     summary = ScoreSummary(output)
     columns = None
-    done = set()
     fresh = True
     todo = entries
     if resume and output.exists():
@@ -238,8 +234,7 @@ def score_files(model, entries, output, *, method="predict_frame", params=None, 
             step = max(1, int(batch_size))
             for s in range(0, len(todo), step):
                 chunk = todo[s:s + step]
-                names, rows = _score_chunk(model, chunk, method, params, predict_images, pd,
-                                           extra_columns)
+                names, rows = _score_chunk(model, chunk, method, params, extra_columns)
                 for e, (path, err, _) in zip(chunk, rows):
                     if not err:
                         summary.scored.append(path)
@@ -279,9 +274,13 @@ def _cell(v):
     return v
 
 
-def _score_chunk(model, chunk, method, params, predict_images, pd, extra_columns):
+def _score_chunk(model, chunk, method, params, extra_columns):
     """One chunk: ``(column names or None, [(path, error, {column: value})])``,
     a row per entry in order (no values for the entries not scored)."""
+    import pandas as pd
+
+    from ._predict import predict_images
+
     todo = [i for i, e in enumerate(chunk) if e.reason is None]
     errors = {i: e.reason for i, e in enumerate(chunk) if e.reason is not None}
     values = {}
