@@ -86,11 +86,51 @@ def test_reader_reads_the_state_dict():
 
 
 def test_weights_are_the_registered_file():
+    """Whichever copy is found, it is the registered file; the data home's copy
+    (``data fetch --all`` puts one there) comes first, then the extra's."""
+    import hashlib
+    import os
+
+    from sklearn_emotion.resources import get_data_home
+
     res = REGISTRY[NAME]
     path = _weights()
     assert path.stat().st_size == res.size
-    if installed_copy(res) is not None:  # the extra is installed: its file is used in place
-        assert path == installed_copy(res)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == res.sha256
+    in_home = get_data_home() / NAME
+    expected = in_home if in_home.is_file() else installed_copy(res)
+    assert os.path.samefile(path, expected)
+
+
+def _extra_copy():
+    src = installed_copy(REGISTRY[NAME])
+    if src is None:
+        pytest.skip("the [efficientnet] extra is not installed")
+    return src
+
+
+@pytest.mark.parametrize("layout", ["data home only", "extra only", "both"])
+def test_weights_found_in_every_data_home_layout(layout, tmp_path, monkeypatch):
+    """The three data homes a user can have: built by ``data fetch --all``
+    without the extra, the extra installed and the data home without the file,
+    and both (``data fetch --all`` first, the extra installed afterwards)."""
+    import hashlib
+
+    from sklearn_emotion import resources
+
+    src = _extra_copy()
+    home = tmp_path / "home"
+    if layout != "extra only":
+        (home / NAME).parent.mkdir(parents=True)
+        shutil.copyfile(src, home / NAME)
+    if layout == "data home only":
+        monkeypatch.setattr(resources, "installed_copy", lambda res: None)
+    home.mkdir(exist_ok=True)
+    path = fetch(NAME, home, download=False)
+    assert path == (src if layout == "extra only" else home / NAME)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == REGISTRY[NAME].sha256
+    rows = {r["name"]: r for r in resources.status(home)}
+    assert rows[NAME]["status"] == "present"
 
 
 def test_port_matches_reference_logits():
