@@ -188,6 +188,24 @@ def _check_adaptation(desc_file, arr_file, desc, A, p):
                                  f"{'> 0' if n == 'scale' else '>= 0'})")
 
 
+def _check_reference(desc_file, arr_file, info, A, p):
+    """An adapted model's reference images (for the out-of-distribution
+    flag): at least two finite rows of the model's width, and a finite
+    threshold >= 0; both or neither."""
+    ref, thr = A.get("adapt_reference"), info.get("reference_threshold")
+    if ref is None and thr is None:
+        return
+    if ref is None or thr is None:
+        raise ValueError(f"{desc_file}: adaptation.reference_threshold and {arr_file}'s "
+                         "adapt_reference come together; one is missing")
+    if ref.ndim != 2 or ref.shape[0] < 2 or ref.shape[1] != p or not np.isfinite(ref).all():
+        raise ValueError(f"{arr_file}: array 'adapt_reference' must be finite with shape "
+                         f"(m >= 2, {p}), got {ref.shape}")
+    if not _finite_number(thr) or thr < 0:
+        raise ValueError(f"{desc_file}: adaptation.reference_threshold must be a finite number "
+                         f">= 0, got {thr!r}")
+
+
 def _check_description(desc_file, desc):
     """The description's structure: every field the loader reads, of its
     type, before any is used (a refusal names the file and the field)."""
@@ -378,6 +396,7 @@ def load_pretrained(path=None, *, data_home=None, cache_dir=None, n_jobs=None, v
     _check_arrays(arr_file, A, desc, len(names))
     if "adaptation" in desc:
         _check_adaptation(desc_file, arr_file, desc, A, len(names))
+        _check_reference(desc_file, arr_file, desc["adaptation"], A, len(names))
     clip = None if params.get("clip") is None else float(params["clip"])
 
     def lin(prefix):
@@ -434,6 +453,8 @@ def load_pretrained(path=None, *, data_home=None, cache_dir=None, n_jobs=None, v
         if info.get("rating_range") is not None:
             info["rating_range"] = _check_rating_range(info["rating_range"], desc_file,
                                                        "adaptation.rating_range")
+        if "adapt_reference" in A:
+            info["reference"] = A["adapt_reference"]
         model.adaptation_ = info
     model.metadata_ = desc.get("metadata", {})
     return model

@@ -39,7 +39,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._adapt import (
+    MIN_ADAPT_IMAGES,
     STRATEGIES,
+    collection_weight,
     context,
     cv_plus,
     cv_select,
@@ -47,11 +49,13 @@ from ._adapt import (
     ood_fit,
     ood_score,
     rating_range,
+    reference_distance,
+    reference_threshold,
     unusual_weight,
     widen_intervals,
     predict_strategy,
 )
-from ._image import ImageBatchError
+from ._image import ImageBatchError, as_image_list, path_index
 from .datasets._emotion6 import EMOTION_NAMES
 
 __all__ = ["ADAPTED_FORMAT_VERSION", "ADAPT_STRATEGIES", "AffectModel", "DEFAULT_ALPHAS", "FORMAT",
@@ -582,7 +586,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
                 "alpha": self.alpha_, "n_train": self.n_train_}
 
     def adapt(self, X, y, *, strategies=STRATEGIES, cv=5, weight=0.25, random_state=0,
-              max_images=MAX_ADAPT_IMAGES):
+              max_images=MAX_ADAPT_IMAGES, collection=None):
         """A copy of this model adapted to your raters, from a few rated images.
 
         Raters of different picture sets mean different things by valence
@@ -602,6 +606,26 @@ class AffectModel(RegressorMixin, BaseEstimator):
         The intervals are recalibrated on your images: CV+ with the chosen
         strategy refitted inside each fold, so they hold their nominal
         coverage on more images like yours, rated by the same raters.
+        Below 20 rated images (``MIN_ADAPT_IMAGES``) adaptation measured no
+        reliable gain and so few residuals cannot calibrate an interval:
+        a warning says so, and the intervals also hold the unadapted
+        model's (for new raters, when it has those).
+
+        Your images also become a reference for the out-of-distribution
+        flag: an image is ``unusual`` for the adapted model only when it is
+        unlike the training photos *and* unlike your images (further from
+        the nearest of them than 95 % of your images are from their nearest
+        neighbour, see :func:`~sklearn_emotion._adapt.reference_threshold`).
+        So once adapted on your own kind of pictures (drawings, say), more
+        pictures of that kind are no longer flagged, and their intervals are
+        not widened.  ``collection`` adds unrated images of the same
+        collection to that reference.
+
+        Warnings name rated images the model was trained on (its
+        cross-validation on them is optimistic), images rated more than
+        once (merged), and images whose features could not be computed
+        (left out; with the feature transformer's ``on_error="raise"``
+        they raise instead).
 
         Parameters
         ----------
@@ -627,6 +651,10 @@ class AffectModel(RegressorMixin, BaseEstimator):
             seeded random subsample of this many is used, with a warning.
             Images rated more than once (identical features) are merged
             first, their ratings averaged, with a warning.
+        collection : sequence of images, optional
+            More images of your collection, without ratings: they describe
+            it for the out-of-distribution flag (with the rated images; at
+            most ``max_images`` of them, a seeded subsample above that).
 
         Returns
         -------
@@ -635,14 +663,35 @@ class AffectModel(RegressorMixin, BaseEstimator):
             every candidate's cross-validated MSE, per target.  This model
             is unchanged.  It saves and loads like any other.
         """
+        import warnings
+
         check_is_fitted(self, "main_")
-        F = self._features(X)
+        if getattr(self, "adaptation_", None) is not None:
+            raise ValueError("this model is already adapted: adapt the model it came from")
+        items = as_image_list(X)
+        paths = [os.fspath(i) for i in items if isinstance(i, (str, os.PathLike))]
+        if paths:
+            from .collection import training_overlap
+
+            seen = training_overlap(self, paths)
+            if seen:
+                warnings.warn(
+                    f"{len(seen)} of the {len(items)} rated images are in this model's training "
+                    f"set (e.g. {seen[0]}): the model has seen their ratings, so the "
+                    "cross-validation that chooses the strategy is optimistic on them; adapt "
+                    "on images it was not trained on", UserWarning, stacklevel=2)
+        F = self._features(items)
+        F_coll = None if collection is None else self._features(as_image_list(collection))
         return self._adapt_features(F, y, strategies=strategies, cv=cv, weight=weight,
-                                    random_state=random_state, max_images=max_images)
+                                    random_state=random_state, max_images=max_images,
+                                    F_collection=F_coll, names=items)
 
     def _adapt_features(self, F, y, *, strategies=STRATEGIES, cv=5, weight=0.25, random_state=0,
-                        max_images=MAX_ADAPT_IMAGES):
+                        max_images=MAX_ADAPT_IMAGES, F_collection=None, names=None):
         import copy
+        import warnings
+
+        from ._image import describe_item
 
         if getattr(self, "adaptation_", None) is not None:
             raise ValueError("this model is already adapted: adapt the model it came from")
@@ -650,10 +699,21 @@ class AffectModel(RegressorMixin, BaseEstimator):
         F = np.asarray(F, dtype=np.float64)
         if y.ndim != 2 or y.shape[1] != 2 or len(y) != len(F):
             raise ValueError(f"y must be ({len(F)}, 2) valence/arousal, got shape {y.shape}")
-        ok = np.isfinite(F).all(axis=1) & np.isfinite(y).all(axis=1)
+        if not np.isfinite(y).all():
+            bad = np.flatnonzero(~np.isfinite(y).all(axis=1))
+            raise ValueError(f"{len(bad)} rating(s) are missing or not finite (first at row "
+                             f"{int(bad[0])}); leave those images out")
+        ok = np.isfinite(F).all(axis=1)
         if not ok.all():
-            raise ValueError(f"{int((~ok).sum())} adaptation image(s) have no features or no "
-                             "rating; leave them out")
+            bad = np.flatnonzero(~ok)
+            shown = ", ".join(describe_item(names[i], int(i)) if names is not None else
+                              f"row {int(i)}" for i in bad[:5])
+            warnings.warn(f"{len(bad)} rated image(s) have no features (unreadable) and are left "
+                          f"out: {shown}" + (" ..." if len(bad) > 5 else ""), UserWarning,
+                          stacklevel=3)
+            F, y = F[ok], y[ok]
+            if len(F) < 2:
+                raise ValueError("fewer than 2 rated images have features: nothing to adapt on")
         if ((y < 1) | (y > 9)).any():
             bad = np.flatnonzero(((y < 1) | (y > 9)).any(axis=1))
             raise ValueError(f"{len(bad)} rating(s) outside the 1-9 scale (first at row "
@@ -677,16 +737,55 @@ class AffectModel(RegressorMixin, BaseEstimator):
                              f"{list(strategies)}")
         if not 0 < float(weight):
             raise ValueError(f"weight must be > 0, got {weight!r}")
+        if len(F) < MIN_ADAPT_IMAGES:
+            warnings.warn(
+                f"{len(F)} rated images: below {MIN_ADAPT_IMAGES}, adaptation measured no reliable "
+                "gain (benchmarks/results/pretrained_v2/adapt.md: at k = 10 the adapted r equals "
+                "the unadapted r within 0.04; gains start at k = 20) and so few residuals cannot "
+                "calibrate an interval (arousal coverage 0.72 for a nominal 0.80 at k = 10): the "
+                "adapted intervals also hold the unadapted model's. Rate 20 or more images, "
+                "50-100 for clear gains", UserWarning, stacklevel=3)
         ctx = self._adapt_context(F)
         targets = cv_select(ctx, y, strategies=tuple(strategies), cv=cv,
                             random_state=random_state, prior=self._adapt_prior(),
                             weight=float(weight))
+        reference = self._collection_reference(F, F_collection, max_images, random_state)
         new = copy.copy(self)
         new.adaptation_ = {"targets": targets, "n_images": int(len(y)), "weight": float(weight),
                            "cv": int(cv), "random_state": random_state,
                            # your raters' spread: what unusual images widen toward
-                           "rating_range": rating_range(y, self.coverage).tolist()}
+                           "rating_range": rating_range(y, self.coverage).tolist(),
+                           **reference}
         return new
+
+    def _collection_reference(self, F, F_collection, max_images, random_state):
+        """The user's images as a reference for the out-of-distribution flag:
+        their standardised features (float32, as saved; no two equal) and
+        the distance threshold of :func:`reference_threshold`."""
+        import warnings
+
+        if F_collection is not None:
+            F_collection = np.asarray(F_collection, dtype=np.float64)
+            if F_collection.ndim != 2 or F_collection.shape[1] != F.shape[1]:
+                raise ValueError(f"collection features must have {F.shape[1]} columns, got shape "
+                                 f"{F_collection.shape}")
+            good = np.isfinite(F_collection).all(axis=1)
+            if not good.all():
+                warnings.warn(f"{int((~good).sum())} collection image(s) have no features "
+                              "(unreadable) and are left out", UserWarning, stacklevel=4)
+            extra = F_collection[good]
+            if len(extra) > max_images:
+                warnings.warn(f"{len(extra)} collection images: the reference uses a random "
+                              f"{max_images} of them (max_images)", UserWarning, stacklevel=4)
+                extra = extra[np.sort(check_random_state(random_state).choice(
+                    len(extra), max_images, replace=False))]
+            F = np.vstack([F, extra])
+        Z = self.main_.standardise(F).astype(np.float32)
+        Z = np.unique(Z, axis=0)  # an image both rated and in the collection counts once
+        if len(Z) < 2:
+            return {}
+        Z = Z.astype(np.float64)
+        return {"reference": Z, "reference_threshold": reference_threshold(Z, self.ood_pass)}
 
     def predict_interval(self, X, *, new_raters=False):
         """Prediction intervals at the nominal ``coverage`` (CV+).
@@ -739,16 +838,29 @@ class AffectModel(RegressorMixin, BaseEstimator):
         if not len(G):
             return out
         score = None if ood is None else np.asarray(ood)[ok]
-        if getattr(self, "adaptation_", None) is not None:
+        adaptation = getattr(self, "adaptation_", None)
+        if adaptation is not None:
             ctx = self._adapt_context(G)
             res = np.empty((len(G), 2, 2))
-            for j, t in enumerate(self.adaptation_["targets"]):
+            for j, t in enumerate(adaptation["targets"]):
                 fold_preds = np.stack([predict_strategy(t["strategy"], p, ctx, j)
                                        for p in t["fold_params"]])
                 res[:, j, 0], res[:, j, 1] = cv_plus(fold_preds, t["fold_of"], t["residuals"],
                                                      self.coverage)
+            if adaptation["n_images"] < MIN_ADAPT_IMAGES:
+                # too few residuals to calibrate on: hold the unadapted intervals too
+                base = self._unadapted_intervals(G, getattr(self, "shift_scale_", None))
+                res[..., 0] = np.minimum(res[..., 0], base[..., 0])
+                res[..., 1] = np.maximum(res[..., 1], base[..., 1])
             out[ok] = np.clip(self._widen_unusual(G, res, None, score), 1.0, 9.0)
             return out
+        res = self._unadapted_intervals(G, scale)
+        out[ok] = np.clip(self._widen_unusual(G, res, scale, score), 1.0, 9.0)
+        return out
+
+    def _unadapted_intervals(self, G, scale):
+        """CV+ intervals of the fitted folds for finite rows ``G`` (scaled for
+        new raters by ``scale``), before any widening."""
         fold_pred = np.stack([f.predict(G) for f in self.folds_])  # (K, m, 2)
         res = np.empty((len(G), 2, 2))
         for j in range(2):
@@ -756,8 +868,18 @@ class AffectModel(RegressorMixin, BaseEstimator):
                                                  self.calibration_residuals_[:, j], self.coverage)
         if scale is not None:
             res = _scaled_about_centre(res, scale)
-        out[ok] = np.clip(self._widen_unusual(G, res, scale, score), 1.0, 9.0)
-        return out
+        return res
+
+    def _collection_distance(self, G):
+        """Finite rows' distance to the nearest of the images an adapted model
+        was adapted on, over the reference threshold (at most 1: one of
+        them), or None for a model without that reference."""
+        adaptation = getattr(self, "adaptation_", None)
+        if not adaptation or adaptation.get("reference") is None:
+            return None
+        d = reference_distance(self.main_.standardise(G), adaptation["reference"])
+        thr = float(adaptation["reference_threshold"])
+        return d / thr if thr > 0 else np.where(d > 0, np.inf, 0.0)
 
     def _widen_unusual(self, G, res, scale, score=None):
         """``res`` (intervals of finite feature rows ``G``) widened for the
@@ -773,7 +895,11 @@ class AffectModel(RegressorMixin, BaseEstimator):
             ends = _scaled_about_centre(ends, scale)
         if score is None:
             score = ood_score(self.main_.standardise(G), self.ood_coef_, self.ood_intercept_)
-        return widen_intervals(res, unusual_weight(score, self.ood_threshold_), ends)
+        weight = unusual_weight(score, self.ood_threshold_)
+        near = self._collection_distance(G)
+        if near is not None:  # unusual only if unlike the user's images too
+            weight = np.minimum(weight, collection_weight(near, 1.0))
+        return widen_intervals(res, weight, ends)
 
     def predict_emotions(self, X):
         """Predicted distribution over Emotion6's seven emotions.
@@ -809,12 +935,25 @@ class AffectModel(RegressorMixin, BaseEstimator):
         calibrated; with ``new_raters=True`` the intervals for another
         set's raters, see :meth:`predict_interval`, named
         ``valence_low_80_new_raters`` and so on); ``ood_score`` and ``unusual`` (see :meth:`ood_score`;
-        ``unusual`` is True above ``ood_threshold_``); ``p_<emotion>`` for
+        ``unusual`` is True above ``ood_threshold_``; for a model adapted
+        on your images, only when the image is also unlike those, and
+        ``collection_distance`` is its distance to the nearest of them
+        over the reference threshold: at most 1 for an image like them,
+        see :meth:`adapt`); ``p_<emotion>`` for
         each emotion and ``emotion`` (the most likely one) when the model
         has an emotion head.  The features are computed once.
+
+        The index is the images' paths (named ``"path"``) when every image
+        was given as a path, otherwise 0..n-1.
         """
         self._shift_scale(new_raters)  # refuse before computing features
-        return self._on_features(X, lambda F: self._frame_from_features(F, new_raters=new_raters))
+        index = path_index(as_image_list(X))
+
+        def frame(F):
+            out = self._frame_from_features(F, new_raters=new_raters)
+            return out if index is None else out.set_axis(index, axis=0)
+
+        return self._on_features(X, frame)
 
     def _frame_from_features(self, F, new_raters=False):
         import pandas as pd
@@ -831,10 +970,19 @@ class AffectModel(RegressorMixin, BaseEstimator):
                 cols[f"{t}_low_{pct}"], cols[f"{t}_high_{pct}"] = iv[:, j, 0], iv[:, j, 1]
         if score is not None:
             cols["ood_score"] = score
+            ok = np.isfinite(score)
+            near = None
+            if ok.any():
+                near = self._collection_distance(np.asarray(F, dtype=np.float64)[ok])
+            if near is not None:
+                col = np.full(len(F), np.nan)
+                col[ok] = near
+                cols["collection_distance"] = col
             if self.ood_threshold_ is not None:
                 flag = np.array([None] * len(F), dtype=object)
-                ok = np.isfinite(score)
                 flag[ok] = score[ok] > self.ood_threshold_
+                if near is not None:
+                    flag[ok] = flag[ok].astype(bool) & (near > 1.0)
                 cols["unusual"] = flag
         if self.emotion_names_ is not None:
             P = self._emotions_features(F)
@@ -930,8 +1078,11 @@ class AffectModel(RegressorMixin, BaseEstimator):
                 for i, fp in enumerate(t["fold_params"]):
                     for k, v in fp.items():
                         arrays[f"adapt{j}_fold{i}_{k}"] = np.asarray(v)
-            desc["adaptation"] = {k: v for k, v in adaptation.items() if k != "targets"}
+            desc["adaptation"] = {k: v for k, v in adaptation.items()
+                                  if k not in ("targets", "reference")}
             desc["adaptation"]["targets"] = targets
+            if adaptation.get("reference") is not None:
+                arrays["adapt_reference"] = np.asarray(adaptation["reference"])
         # float32 halves the size; every number the model uses is stored once
         stored = {k: (v.astype(np.float32) if v.dtype.kind == "f" and v.ndim > 1 else v)
                   for k, v in arrays.items()}

@@ -172,6 +172,27 @@ def describe_item(item, index: int | None = None) -> str:
     return f"X[{index}]" if index is not None else "image"
 
 
+def path_index(items):
+    """The index of a frame with one row per image: the paths, when every
+    image was given as a path (``str`` or path-like), named ``"path"``;
+    otherwise None (a 0..n-1 index is kept).
+
+    Parameters
+    ----------
+    items : list
+        As returned by :func:`as_image_list`.
+
+    Returns
+    -------
+    index : pandas.Index or None
+    """
+    import pandas as pd
+
+    if items and all(isinstance(i, (str, os.PathLike)) for i in items):
+        return pd.Index([os.fspath(i) for i in items], name="path", dtype=object)
+    return None
+
+
 def as_image_list(X) -> list:
     """Return the images of ``X`` as a list, validating the container.
 

