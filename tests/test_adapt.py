@@ -171,3 +171,144 @@ def test_cli_adapt_then_predict_with_the_adapted_model(tmp_path, capsys):
     got = pd.read_csv(tmp_path / "p.csv")
     np.testing.assert_allclose(got[["valence", "arousal"]].to_numpy(),
                                adapted.predict(files[:4]), atol=1e-4)  # the CSV has 4 decimals
+
+
+def test_adapted_reference_saves_loads_and_refuses_tampering(sets, base, tmp_path):
+    """The rated (and unrated) images an adapted model keeps as the flag's
+    reference survive save and load; a folder whose reference is not finite,
+    of another width, or without its threshold is refused."""
+    import json
+
+    _, (Fo, yo) = sets
+    base._cast_like_saved()
+    adapted = base._adapt_features(Fo[:40], yo[:40], F_collection=Fo[40:70])
+    assert adapted.adaptation_["reference"].shape == (70, Fo.shape[1])
+    path = adapted.save(tmp_path / "adapted")
+    loaded = load_pretrained(path)
+    np.testing.assert_array_equal(loaded.adaptation_["reference"], adapted.adaptation_["reference"])
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(loaded._frame_from_features(Fo[70:]),
+                                  adapted._frame_from_features(Fo[70:]), rtol=1e-6)
+    arrays = dict(np.load(path / "arrays.npz"))
+    desc = json.loads((path / "model.json").read_text())
+
+    def write(arr, d, name):
+        out = tmp_path / name
+        out.mkdir()
+        np.savez_compressed(out / "arrays.npz", **arr)
+        (out / "model.json").write_text(json.dumps(d))
+        return out
+
+    bad = dict(arrays)
+    bad["adapt_reference"] = bad["adapt_reference"].copy()
+    bad["adapt_reference"][3, 5] = np.nan
+    with pytest.raises(ValueError, match="array 'adapt_reference' holds 1 non-finite"):
+        load_pretrained(write(bad, desc, "nan"))
+    bad["adapt_reference"] = arrays["adapt_reference"][:, :-1]
+    with pytest.raises(ValueError, match=r"adapt_reference' must be finite with shape"):
+        load_pretrained(write(bad, desc, "narrow"))
+    d2 = json.loads(json.dumps(desc))
+    del d2["adaptation"]["reference_threshold"]
+    with pytest.raises(ValueError, match="reference_threshold and .* come together"):
+        load_pretrained(write(arrays, d2, "no-threshold"))
+    d2["adaptation"]["reference_threshold"] = -1.0
+    with pytest.raises(ValueError, match="reference_threshold must be a finite number >= 0"):
+        load_pretrained(write(arrays, d2, "negative"))
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    """24 generated pictures (crops and colour shifts of scikit-image's
+    samples, none in a training set) with ratings, as a user's folder."""
+    from PIL import Image
+    from skimage import data
+
+    folder = tmp_path_factory.mktemp("my-pictures")
+    rng = np.random.default_rng(0)
+    srcs = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket()]
+    names, ratings = [], []
+    for i in range(24):
+        img = srcs[i % 4]
+        h, w = img.shape[:2]
+        y0, x0 = rng.integers(0, h // 3), rng.integers(0, w // 3)
+        crop = img[y0:y0 + 2 * h // 3, x0:x0 + 2 * w // 3].astype(float)
+        crop = np.clip(crop * rng.uniform(0.6, 1.2, size=3), 0, 255).astype(np.uint8)
+        names.append(f"pic{i:02d}.png")
+        Image.fromarray(crop).save(folder / names[-1])
+        ratings.append([rng.uniform(2, 8), rng.uniform(2, 7)])
+    return folder, names, np.array(ratings)
+
+
+def _ratings_csv(path, names, y, encoding="utf-8"):
+    lines = ["filename,valence,arousal"] + [f"{n},{v:.2f},{a:.2f}" for n, (v, a) in zip(names, y)]
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return path
+
+
+def test_cli_adapt_skips_missing_and_unreadable_images_unless_strict(drawn, tmp_path, capsys,
+                                                                     monkeypatch):
+    from sklearn_emotion.cli import main
+
+    folder, names, y = drawn
+    monkeypatch.setenv("SKLEARN_EMOTION_VERBOSE", "")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    csv = _ratings_csv(tmp_path / "r.csv", names + ["gone.png", "broken.png"],
+                       np.vstack([y, [[5, 5], [6, 4]]]))
+    out = tmp_path / "m"
+    rc = main(["adapt", str(csv), "--image-dir", str(folder), "--output", str(out), "--quiet"])
+    said = capsys.readouterr()
+    assert rc == 0, said.err
+    assert "warning: " in said.err and "1 image(s) not found" in said.err and "gone.png" in said.err
+    assert "have no features (unreadable) and are left out" in said.err
+    assert "broken.png" in said.err and "Traceback" not in said.err
+    assert load_pretrained(out).adaptation_["n_images"] == 24
+    rc = main(["adapt", str(csv), "--image-dir", str(folder), "--output", str(tmp_path / "m2"),
+               "--quiet", "--strict"])
+    said = capsys.readouterr()
+    assert rc == 2 and said.err.startswith("error: ") and "gone.png" in said.err
+    assert "Traceback" not in said.err
+
+
+@pytest.mark.parametrize("kind", ["utf-16", "latin-1", "binary", "no column"])
+def test_cli_adapt_reads_utf16_and_names_a_bad_ratings_file(kind, drawn, tmp_path, capsys,
+                                                             monkeypatch):
+    from sklearn_emotion.cli import main
+
+    folder, names, y = drawn
+    monkeypatch.setenv("SKLEARN_EMOTION_VERBOSE", "")
+    csv = tmp_path / "r.csv"
+    if kind == "utf-16":  # what a spreadsheet writes as "Unicode text"
+        _ratings_csv(csv, names, y, encoding="utf-16")
+    elif kind == "latin-1":
+        _ratings_csv(csv, ["café.png", *names[1:]], y, encoding="latin-1")
+    elif kind == "binary":
+        csv.write_bytes(b"PK\x03\x04\x00\x00" + bytes(range(256)))
+    else:
+        csv.write_text("file,valence,arousal\nx.png,5,5\n")
+    rc = main(["adapt", str(csv), "--image-dir", str(folder), "--output", str(tmp_path / "m"),
+               "--quiet"])
+    said = capsys.readouterr()
+    if kind == "utf-16":
+        assert rc == 0, said.err
+        return
+    assert rc == 2 and "Traceback" not in said.err
+    lines = said.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {csv}")
+    assert {"latin-1": "not UTF-8 text", "binary": "is a binary file",
+            "no column": "column 'filename' not found"}[kind] in lines[0]
+
+
+def test_adapt_warns_on_training_images_below_twenty_and_on_duplicates(drawn):
+    folder, names, y = drawn
+    model = load_pretrained()
+    e6 = load_emotion6()
+    mine = [str(folder / n) for n in names[:12]]
+    with pytest.warns(UserWarning) as got:
+        model.adapt(mine + [mine[0]] + list(e6.filenames[:3]), np.vstack([y[:13], y[:3]]))
+    said = [str(w.message) for w in got]
+    assert any("3 of the 16 rated images are in this model's training set" in m for m in said)
+    assert any("rated more than once" in m for m in said)
+    assert any("15 rated images: below 20" in m for m in said)
+    # each points at this file, the caller's
+    assert all(w.filename == __file__ for w in got), [(w.filename, str(w.message)) for w in got]

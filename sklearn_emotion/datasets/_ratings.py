@@ -163,8 +163,9 @@ def load_ratings(
         if missing == "raise":
             raise FileNotFoundError(msg)
         warnings.warn(f"{msg}; their rows are left out", UserWarning, stacklevel=2)
-    if not filenames:
-        raise ValueError(f"{csv_path}: no rated image was found in {image_dir}")
+    if missing_names and not filenames:
+        raise FileNotFoundError(f"{csv_path}: none of its {len(missing_names)} image(s) was "
+                                f"found in {image_dir} (is --image-dir the right folder?)")
     target = np.asarray(target, dtype=np.float64).reshape(-1, 2)
     target = 1.0 + (target - lo) * 8.0 / (hi - lo)
     return Bunch(
