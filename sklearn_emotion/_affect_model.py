@@ -57,6 +57,7 @@ from ._adapt import (
 )
 from ._image import ImageBatchError, as_image_list, path_index
 from .datasets._emotion6 import EMOTION_NAMES
+from ._warn import warn_user
 
 __all__ = ["ADAPTED_FORMAT_VERSION", "ADAPT_STRATEGIES", "AffectModel", "DEFAULT_ALPHAS", "FORMAT",
            "LinearHead", "TARGET_NAMES"]
@@ -663,7 +664,6 @@ class AffectModel(RegressorMixin, BaseEstimator):
             every candidate's cross-validated MSE, per target.  This model
             is unchanged.  It saves and loads like any other.
         """
-        import warnings
 
         check_is_fitted(self, "main_")
         if getattr(self, "adaptation_", None) is not None:
@@ -675,11 +675,11 @@ class AffectModel(RegressorMixin, BaseEstimator):
 
             seen = training_overlap(self, paths)
             if seen:
-                warnings.warn(
+                warn_user(
                     f"{len(seen)} of the {len(items)} rated images are in this model's training "
                     f"set (e.g. {seen[0]}): the model has seen their ratings, so the "
                     "cross-validation that chooses the strategy is optimistic on them; adapt "
-                    "on images it was not trained on", UserWarning, stacklevel=2)
+                    "on images it was not trained on", UserWarning)
         F = self._features(items)
         F_coll = None if collection is None else self._features(as_image_list(collection))
         return self._adapt_features(F, y, strategies=strategies, cv=cv, weight=weight,
@@ -689,7 +689,6 @@ class AffectModel(RegressorMixin, BaseEstimator):
     def _adapt_features(self, F, y, *, strategies=STRATEGIES, cv=5, weight=0.25, random_state=0,
                         max_images=MAX_ADAPT_IMAGES, F_collection=None, names=None):
         import copy
-        import warnings
 
         from ._image import describe_item
 
@@ -708,9 +707,8 @@ class AffectModel(RegressorMixin, BaseEstimator):
             bad = np.flatnonzero(~ok)
             shown = ", ".join(describe_item(names[i], int(i)) if names is not None else
                               f"row {int(i)}" for i in bad[:5])
-            warnings.warn(f"{len(bad)} rated image(s) have no features (unreadable) and are left "
-                          f"out: {shown}" + (" ..." if len(bad) > 5 else ""), UserWarning,
-                          stacklevel=3)
+            warn_user(f"{len(bad)} rated image(s) have no features (unreadable) and are left "
+                          f"out: {shown}" + (" ..." if len(bad) > 5 else ""), UserWarning)
             F, y = F[ok], y[ok]
             if len(F) < 2:
                 raise ValueError("fewer than 2 rated images have features: nothing to adapt on")
@@ -723,11 +721,10 @@ class AffectModel(RegressorMixin, BaseEstimator):
         if not (isinstance(max_images, Integral) and max_images >= 2):
             raise ValueError(f"max_images must be an integer >= 2, got {max_images!r}")
         if len(F) > max_images:
-            import warnings
 
-            warnings.warn(f"{len(F)} rated images: adaptation uses a random {max_images} of them "
+            warn_user(f"{len(F)} rated images: adaptation uses a random {max_images} of them "
                           f"(max_images; its work grows with the square of the number, its "
-                          "gains level off after about a hundred)", UserWarning, stacklevel=3)
+                          "gains level off after about a hundred)", UserWarning)
             keep = np.sort(check_random_state(random_state).choice(len(F), max_images,
                                                                    replace=False))
             F, y = F[keep], y[keep]
@@ -738,13 +735,13 @@ class AffectModel(RegressorMixin, BaseEstimator):
         if not 0 < float(weight):
             raise ValueError(f"weight must be > 0, got {weight!r}")
         if len(F) < MIN_ADAPT_IMAGES:
-            warnings.warn(
+            warn_user(
                 f"{len(F)} rated images: below {MIN_ADAPT_IMAGES}, adaptation measured no reliable "
                 "gain (benchmarks/results/pretrained_v2/adapt.md: at k = 10 the adapted r equals "
                 "the unadapted r within 0.04; gains start at k = 20) and so few residuals cannot "
                 "calibrate an interval (arousal coverage 0.72 for a nominal 0.80 at k = 10): the "
                 "adapted intervals also hold the unadapted model's. Rate 20 or more images, "
-                "50-100 for clear gains", UserWarning, stacklevel=3)
+                "50-100 for clear gains", UserWarning)
         ctx = self._adapt_context(F)
         targets = cv_select(ctx, y, strategies=tuple(strategies), cv=cv,
                             random_state=random_state, prior=self._adapt_prior(),
@@ -762,7 +759,6 @@ class AffectModel(RegressorMixin, BaseEstimator):
         """The user's images as a reference for the out-of-distribution flag:
         their standardised features (float32, as saved; no two equal) and
         the distance threshold of :func:`reference_threshold`."""
-        import warnings
 
         if F_collection is not None:
             F_collection = np.asarray(F_collection, dtype=np.float64)
@@ -771,12 +767,12 @@ class AffectModel(RegressorMixin, BaseEstimator):
                                  f"{F_collection.shape}")
             good = np.isfinite(F_collection).all(axis=1)
             if not good.all():
-                warnings.warn(f"{int((~good).sum())} collection image(s) have no features "
-                              "(unreadable) and are left out", UserWarning, stacklevel=4)
+                warn_user(f"{int((~good).sum())} collection image(s) have no features "
+                              "(unreadable) and are left out", UserWarning)
             extra = F_collection[good]
             if len(extra) > max_images:
-                warnings.warn(f"{len(extra)} collection images: the reference uses a random "
-                              f"{max_images} of them (max_images)", UserWarning, stacklevel=4)
+                warn_user(f"{len(extra)} collection images: the reference uses a random "
+                              f"{max_images} of them (max_images)", UserWarning)
                 extra = extra[np.sort(check_random_state(random_state).choice(
                     len(extra), max_images, replace=False))]
             F = np.vstack([F, extra])
@@ -1125,11 +1121,10 @@ def _merged_duplicates(F, y):
     rows = sorted((g for members in groups.values() for g in members), key=lambda g: g[0])
     if len(rows) == len(F):
         return F, y
-    import warnings
 
     repeated = sum(len(g) > 1 for g in rows)
-    warnings.warn(f"{repeated} image(s) rated more than once ({len(F)} rows for {len(rows)} "
-                  "images): their ratings are averaged", UserWarning, stacklevel=4)
+    warn_user(f"{repeated} image(s) rated more than once ({len(F)} rows for {len(rows)} "
+                  "images): their ratings are averaged", UserWarning)
     return F[[g[0] for g in rows]], np.array([y[g].mean(axis=0) for g in rows])
 
 

@@ -75,6 +75,7 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Memory
+from ._warn import warn_user
 
 __all__ = ["MAX_ENTRY_BYTES", "MAX_RECORD_BYTES", "FeatureCache", "Reservation", "atomic_write",
            "cache_location", "claim_timeout", "code_token", "holder_gone", "items_token",
@@ -561,7 +562,7 @@ def items_token(items):
     return joblib.hash(items)
 
 
-def renamed_cache_dir(cache_dir, memory="deprecated", *, warn=True, stacklevel=3):
+def renamed_cache_dir(cache_dir, memory="deprecated", *, warn=True):
     """``cache_dir``, or the deprecated ``memory`` when that is given
     (anything but ``"deprecated"``), with a FutureWarning when ``warn``."""
     if isinstance(memory, str) and memory == "deprecated":
@@ -569,11 +570,9 @@ def renamed_cache_dir(cache_dir, memory="deprecated", *, warn=True, stacklevel=3
     if cache_dir is not None:
         raise ValueError("pass cache_dir only: memory is its deprecated old name")
     if warn:
-        import warnings
 
-        warnings.warn("the parameter `memory` was renamed `cache_dir` in 0.2 and will be "
-                      "removed in 0.4; pass cache_dir= instead", FutureWarning,
-                      stacklevel=stacklevel)
+        warn_user("the parameter `memory` was renamed `cache_dir` in 0.2 and will be "
+                      "removed in 0.4; pass cache_dir= instead", FutureWarning)
     return memory
 
 
@@ -585,7 +584,7 @@ def cache_location(cache_dir, memory="deprecated", *, warn=True) -> Path | None:
     default ``"deprecated"``) it is used, with a FutureWarning when ``warn``
     (``fit`` warns; the calls after it do not repeat it).
     """
-    cache_dir = renamed_cache_dir(cache_dir, memory, warn=warn, stacklevel=4)
+    cache_dir = renamed_cache_dir(cache_dir, memory, warn=warn)
     if cache_dir is None:
         return None
     if isinstance(cache_dir, Memory):
@@ -665,10 +664,9 @@ class FeatureCache:
                 return vec
             if problem == _OLD_FORMAT:
                 return None
-        import warnings
 
-        warnings.warn(f"feature cache entry {path}: {problem}; computing it again",
-                      UserWarning, stacklevel=3)
+        warn_user(f"feature cache entry {path}: {problem}; computing it again",
+                      UserWarning)
         return None
 
     @staticmethod
@@ -711,10 +709,9 @@ class FeatureCache:
             body = key.encode("ascii", "replace") + b"\n" + _npy_bytes(vector)
             atomic_write(path, lambda f: f.write(sealed(body)))
         except OSError as exc:
-            import warnings
 
-            warnings.warn(f"could not write feature cache entry {path} ({exc}); the features "
-                          "are returned but not cached", UserWarning, stacklevel=3)
+            warn_user(f"could not write feature cache entry {path} ({exc}); the features "
+                          "are returned but not cached", UserWarning)
 
     # ----------------------------------------------------------- claims
     def _claim_path(self, key: str) -> Path:
@@ -907,11 +904,10 @@ class FeatureCache:
             if said:
                 return
             said.append(True)
-            import warnings
 
-            warnings.warn(f"waiting for {len(res.theirs)} feature(s) that another process "
+            warn_user(f"waiting for {len(res.theirs)} feature(s) that another process "
                           f"claimed in {self.dir} (at most {max(0.0, left_s):.0f} s more; "
-                          "then they are computed here)", UserWarning, stacklevel=4)
+                          "then they are computed here)", UserWarning)
 
         for k in res.theirs:
             vec = self.wait(keys[k], deadline=deadline, notice=notice)
@@ -1026,7 +1022,6 @@ def read_checked(path, names, problem, what, then, limit=MAX_RECORD_BYTES):
         why = problem(arrays, meta)
         if why is None:
             return arrays, meta
-    import warnings
 
-    warnings.warn(f"{what} {path}: {why}; {then}", UserWarning, stacklevel=3)
+    warn_user(f"{what} {path}: {why}; {then}", UserWarning)
     return None

@@ -217,3 +217,32 @@ def test_frames_are_indexed_by_the_paths(mixed, tmp_path):
     assert res.predictions.index.name == "path"
     assert list(res.predictions["error"].isna()) == [True, True, False, True]
     assert res.predictions["error"].iloc[2] == "file not found"
+
+
+def test_warnings_name_the_users_line_and_print_once_per_line():
+    """A bad image inside a pipeline warns at the line that called the
+    pipeline (not scikit-learn's wrapper or a package module), and Python's
+    default filter then shows it once however often that line runs."""
+    import warnings
+
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline, make_union
+
+    from sklearn_emotion import ColorFeatures
+    from sklearn_emotion.models import SkipNaNRows
+
+    good = [np.full((16, 16, 3), v, np.uint8) for v in range(0, 250, 10)]
+    X = good + ["/nonexistent/a.jpg"]
+    pipe = make_pipeline(make_union(ColorFeatures(on_error="nan"), LBPFeatures(on_error="nan")),
+                         SkipNaNRows(Ridge()))
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("default")
+        pipe.fit(X, np.arange(len(X), dtype=float))
+        for _ in range(3):
+            pipe.predict(X)
+    where = {(w.filename, w.lineno) for w in got}
+    assert {f for f, _ in where} == {__file__}, where
+    texts = [str(w.message) for w in got]
+    # fit: two families and SkipNaNRows; predict: the two families, once for three calls
+    assert len(texts) == 5, texts
+    assert sum("ColorFeatures: 1 image(s) could not be loaded" in t for t in texts) == 2

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
 
 from .._image import IMAGE_EXTENSIONS as _IMAGE_EXTS
+from .._warn import warn_user
 
 
 def decode_text(raw, path):
@@ -162,7 +162,7 @@ def load_ratings(
         msg = f"{csv_path}: {len(missing_names)} image(s) not found in {image_dir}: {shown}"
         if missing == "raise":
             raise FileNotFoundError(msg)
-        warnings.warn(f"{msg}; their rows are left out", UserWarning, stacklevel=2)
+        warn_user(f"{msg}; their rows are left out", UserWarning)
     if missing_names and not filenames:
         raise FileNotFoundError(f"{csv_path}: none of its {len(missing_names)} image(s) was "
                                 f"found in {image_dir} (is --image-dir the right folder?)")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-import warnings
 from numbers import Integral
 
 import joblib
@@ -33,6 +32,7 @@ from .._store import FeatureCache, cache_location, store_key
 from .._config import with_config
 from ..resources import content_token
 from .._image import ImageBatchError, ImageLoadError, as_image_list, image_key, load_image
+from .._warn import warn_user
 
 __all__ = ["ImageBatchError", "ImageTransformer"]
 
@@ -429,12 +429,10 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
                 raise ImageBatchError(errors, out)
             shown = sorted(errors.items())[:20]
             more = f"; ... and {len(errors) - 20} more" if len(errors) > 20 else ""
-            warnings.warn(
+            warn_user(
                 f"{type(self).__name__}: {len(errors)} image(s) could not be loaded (of {n}) "
                 f"and got NaN rows: " + "; ".join(str(e) for _, e in shown) + more,
-                UserWarning,
-                stacklevel=2,
-            )
+                UserWarning)
         return out
 
     def _dispatch(self):

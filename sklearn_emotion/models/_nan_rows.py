@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from .._warn import warn_user
 
 __all__ = ["SkipNaNRows"]
 
@@ -86,9 +85,8 @@ class SkipNaNRows(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         if bad.all():
             raise ValueError(f"every one of the {len(X)} rows of X holds NaN: nothing to fit on")
         if bad.any():
-            warnings.warn(f"SkipNaNRows: {int(bad.sum())} of {len(X)} training rows hold NaN "
-                          "(images that could not be read) and were left out", UserWarning,
-                          stacklevel=2)
+            warn_user(f"SkipNaNRows: {int(bad.sum())} of {len(X)} training rows hold NaN "
+                          "(images that could not be read) and were left out", UserWarning)
         kw = {}
         if sample_weight is not None:
             kw["sample_weight"] = _check_sample_weight(sample_weight, X)[~bad]

@@ -3,10 +3,9 @@ seeded order, the monitored loss, early stopping and the best weights."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from .._warn import warn_user
 
 
 def train_epochs(est, model, step, n_train, rng, validate=None, hint="", monitor="loss"):
@@ -77,12 +76,12 @@ def train_epochs(est, model, step, n_train, rng, validate=None, hint="", monitor
         if stall >= est.n_iter_no_change:
             break
     else:
-        warnings.warn(
+        warn_user(
             f"{type(est).__name__}: max_iter={est.max_iter} epochs reached before the "
             f"{'training loss' if validate is None else 'validation R²' if monitor == 'score' else 'validation loss'}"
             " stopped improving "
             f"for n_iter_no_change={est.n_iter_no_change} epochs",
-            ConvergenceWarning,
+            ConvergenceWarning
         )
     if best_weights is not None:
         model.set_weights(best_weights)

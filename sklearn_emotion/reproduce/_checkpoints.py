@@ -8,12 +8,12 @@ checked; the store moves and seals the bytes.
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .._store import items_token, modules_of, read_checked, store_key, write_record
+from .._warn import warn_user
 
 __all__ = ["FoldStore", "RECORD_FIELDS"]
 
@@ -118,8 +118,8 @@ class FoldStore:
             write_record(path, {"predictions": np.asarray(pred, dtype=np.float64)},
                          {"key": key, "record": record, "extra": extra})
         except (OSError, TypeError, ValueError) as exc:
-            warnings.warn(f"could not write checkpoint {path} ({exc}); the run goes on without "
-                          "it", UserWarning, stacklevel=2)
+            warn_user(f"could not write checkpoint {path} ({exc}); the run goes on without "
+                          "it", UserWarning)
 
     def clear(self):
         """Remove the checkpoints (the run completed)."""
