@@ -349,9 +349,11 @@ def _cmd_predict(args):
                 intervals = np.stack([table[low].to_numpy(np.float64),
                                       table[high].to_numpy(np.float64)], axis=-1)
             paths_ok = list(table["path"])
+            unusual = (table["unusual"].astype(str) == "True").to_numpy() \
+                if "unusual" in table.columns else None
             plot_va_thumbnails(paths_ok, table[["valence", "arousal"]].to_numpy(np.float64),
                                args.plot, limits=None, labels=[Path(p).name for p in paths_ok],
-                               intervals=intervals,
+                               intervals=intervals, unusual=unusual,
                                title=f"Predicted valence-arousal ({which})")
             print(f"wrote {args.plot}")
     if failed:
