@@ -36,7 +36,7 @@ def written(tmp_path_factory):
     y = np.c_[rng.uniform(1, 9, n), rng.uniform(2, 7, n)]
     paths = np.array([f"img/{i:02d}.jpg" for i in range(n)], dtype=object)
     rows = [_row("III", "SVR (RBF, C=1)", "low-level", rng),
-            _row("best", "nested CV", "a / b", rng)]
+            _row("best", "nested CV", "one per fold, from: a; b", rng)]
     rep = Report(out, "Synthetic", paths, y, 3, 0, results=rows,
                  best={"candidates": ["a", "b"], "grid": {}, "choices": [
                      {"V": "a, C=1.0, epsilon=0.1", "A": "b, C=3.0, epsilon=0.3"}] * 3},
@@ -135,7 +135,8 @@ def test_tables_md_and_results_json_by_hand(tmp_path):
     svr = _row("III", "SVR (RBF, C=1)", "low-level", rng, n=n)
     for f in svr.folds:
         f["test_r_A"] = float("nan")  # undefined in every fold: n/a
-    best = _row("best", "nested CV: best of feature sets × SVR grid", "a / b / c", rng, n=n)
+    best = _row("best", "nested CV: best of feature sets × SVR grid",
+                "one per fold, from: a; b; c", rng, n=n)
     choices = [{"V": f"a, C=1.0, epsilon=0.{k}", "A": f"b, C=3.0, epsilon=0.{k}"}
                for k in range(3)]
     feats = {"color": {"n_features": 22, "computed": 20, "cached": 4, "seconds": 1.5},

@@ -248,7 +248,7 @@ def test_the_nested_search_reports_its_row_choices_and_checkpoints(tmp_path):
     cv = KFold(3, shuffle=True, random_state=1)
     lines = []
     info, res = nested_best(feats, y, cv, 0, None, lines.append, store=FoldStore(tmp_path))
-    assert res.table == "best" and res.features == " / ".join(BEST_CANDIDATES)
+    assert res.table == "best" and res.features == "one per fold, from: " + "; ".join(BEST_CANDIDATES)
     assert set(info) == {"candidates", "grid", "choices"}
     assert info["candidates"] == list(BEST_CANDIDATES) and info["grid"] == NESTED_GRID
     assert len(list(tmp_path.glob("*.npzc"))) == 3
@@ -313,6 +313,6 @@ def test_plan_nested_describes_its_tasks_for_the_run_record():
     assert hits == {} and [t.name for t in tasks] == [((1, 0), k) for k in range(3)]
     for k, t in enumerate(tasks):
         assert {key: t.info[key] for key in ("table", "model", "features", "fold")} == {
-            "table": "best", "model": NESTED_NAME, "features": " / ".join(BEST_CANDIDATES),
+            "table": "best", "model": NESTED_NAME, "features": "one per fold, from: " + "; ".join(BEST_CANDIDATES),
             "fold": k + 1}
         assert not t.uses_tensorflow

@@ -266,11 +266,17 @@ def _nested_fold(X_sets, y, train, test, n_jobs=None):
     return rec, pte, choice
 
 
+def nested_features(candidates):
+    """The nested search's feature column in words: the candidates it chooses
+    among in each training fold (not one feature set)."""
+    return "one per fold, from: " + "; ".join(candidates)
+
+
 def plan_nested(position, feats, y, splits, store, n_jobs=None):
     """``(row, hits, tasks)`` of the nested search (see :func:`plan_folds`)."""
     candidates = list(BEST_CANDIDATES)
     X_sets = {c: Columns([feats[f] for f in FEATURE_SETS[c]]) for c in candidates}
-    row = RowFolds("best", NESTED_NAME, " / ".join(candidates), splits, len(y))
+    row = RowFolds("best", NESTED_NAME, nested_features(candidates), splits, len(y))
     spec = ("nested_best", candidates, NESTED_GRID, make_pipeline(make_scaler(CLIP), SVR()))
     hits, tasks = plan_folds(
         position, _nested_fold, lambda tr, te: (X_sets, y, tr, te, n_jobs), store,

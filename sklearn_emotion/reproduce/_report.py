@@ -87,7 +87,7 @@ def _per_fold_markdown(results):
 def describe_model(result):
     """A figure title for a result row, in words."""
     if result.table == "best":
-        n = len(result.features.split(" / "))
+        n = len(result.features.split("; "))
         return (f"Best model by nested cross-validation: an RBF SVR per target, its feature set "
                 f"(one of {n}) and C, epsilon chosen inside each training fold")
     return f"{result.model} on the feature set '{result.features}'"
