@@ -44,3 +44,23 @@ def test_ci_runs_the_readme_test_command_exactly():
     assert ci[-1] == commands[0]
     # nothing before it changes what the command sees (no exported variables)
     assert not any(ln.startswith("export ") for ln in ci), ci
+
+
+def test_the_user_guides_cat_example_is_what_the_model_says():
+    """The guide quotes the shipped model's emotion and nearest word for
+    scikit-image's cat; both are computed here."""
+    import re
+
+    from skimage import data
+
+    from sklearn_emotion import load_pretrained
+    from sklearn_emotion._lexicons import nearest_emotion_word
+
+    text = " ".join((DOCS / "user_guide.md").read_text(encoding="utf-8").split())
+    m = re.search(r'cat photo gets the category "(\w+)" at a point whose nearest word is '
+                  r'"(\w+)"', text)
+    assert m, "the sentence moved: update this test"
+    frame = load_pretrained().predict_frame([data.chelsea()])
+    assert frame["emotion"].iloc[0] == m.group(1)
+    v, a = frame[["valence", "arousal"]].to_numpy()[0]
+    assert nearest_emotion_word(v, a) == m.group(2)
