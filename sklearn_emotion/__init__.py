@@ -23,7 +23,7 @@ _LAZY = {
     "CNNRegressor": ".models", "FFNNRegressor": ".models",
     "ImagePredictions": "._predict", "predict_images": "._predict",
     "make_paper_pipeline": ".pipeline",
-    "AffectModel": ".pretrained", "load_pretrained": ".pretrained",
+    "AffectHead": ".pretrained", "AffectModel": ".pretrained", "load_pretrained": ".pretrained",
     "ResourceError": ".resources", "get_data_home": ".resources",
 }
 
@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from .models import CNNRegressor, FFNNRegressor
     from .pipeline import make_paper_pipeline
-    from .pretrained import AffectModel, load_pretrained
+    from .pretrained import AffectHead, AffectModel, load_pretrained
     from .resources import ResourceError, get_data_home
 
 __version__ = "0.1.0"
@@ -76,6 +76,7 @@ from .resources import resolve_env_data_home as _resolve_env_data_home  # noqa: 
 _resolve_env_data_home()
 
 __all__ = [
+    "AffectHead",
     "AffectModel",
     "CNNRegressor",
     "ColorFeatures",

@@ -55,8 +55,8 @@ from scipy.linalg import solve
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
-__all__ = ["MIN_ADAPT_IMAGES", "STRATEGIES", "collection_weight", "context", "cv_plus",
-           "cv_select", "fit_strategy", "gram_summary", "reference_distance", "reference_threshold",
+__all__ = ["MIN_ADAPT_IMAGES", "STRATEGIES", "context", "cv_plus",
+           "cv_select", "fit_strategy", "gram_summary", "reference_threshold",
            "ood_fit", "ood_score", "predict_strategy", "rating_range", "unusual_weight",
            "widen_intervals"]
 
@@ -464,85 +464,26 @@ def widen_intervals(intervals, weight, ends):
 MIN_ADAPT_IMAGES = 20
 
 
-def _min_sq_distances(A, B, exclude_self=False):
-    """Each row of ``A``'s smallest squared Euclidean distance to a row of
-    ``B`` (``exclude_self``: ``A`` is ``B``, a row's distance to itself is
-    left out), in blocks of rows so memory stays small."""
-    b2 = np.einsum("ij,ij->i", B, B)
-    out = np.empty(len(A))
-    for s in range(0, len(A), 256):
-        a = A[s:s + 256]
-        d = np.einsum("ij,ij->i", a, a)[:, None] + b2[None, :] - 2.0 * (a @ B.T)
-        if exclude_self:
-            d[np.arange(len(a)), np.arange(s, s + len(a))] = np.inf
-        out[s:s + 256] = d.min(axis=1)
-    return np.maximum(out, 0.0)
-
-
-def reference_threshold(Z_ref, pass_rate=0.95):
-    """The distance within which a new image counts as one of a collection.
-
-    Each reference image's distance to its nearest other reference image
-    (leave one out) is a draw of what a new image of the same collection
-    finds; the threshold is their split-conformal order statistic (the
-    ``ceil(pass_rate * (m + 1))``-th smallest of the ``m`` distances, the
-    largest when there are too few), so that at least ``pass_rate`` of new
-    images exchangeable with the reference fall within it.
+def reference_threshold(scores, pass_rate=0.95):
+    """The out-of-distribution score below which a new image counts as one
+    of a collection: the split-conformal order statistic of the collection's
+    own scores (the ``ceil(pass_rate * (m + 1))``-th smallest of the ``m``,
+    the largest when there are too few), so that at least ``pass_rate`` of
+    new images exchangeable with the collection score below it.
 
     Parameters
     ----------
-    Z_ref : ndarray of shape (m, p)
-        Standardised features of the collection's images, m >= 2, no
-        two rows equal.
+    scores : array-like of shape (m,)
+        :func:`ood_score` of the collection's images, m >= 1.
     pass_rate : float, default=0.95
 
     Returns
     -------
     threshold : float
     """
-    Z_ref = np.asarray(Z_ref, dtype=np.float64)
-    m = len(Z_ref)
-    if m < 2:
-        raise ValueError(f"a reference collection needs at least 2 images, got {m}")
-    d = np.sort(np.sqrt(_min_sq_distances(Z_ref, Z_ref, exclude_self=True)))
+    scores = np.sort(np.asarray(scores, dtype=np.float64).ravel())
+    m = len(scores)
+    if m < 1:
+        raise ValueError("a reference collection needs at least one image")
     k = min(int(np.ceil(float(pass_rate) * (m + 1) - 1e-9)), m)
-    return float(d[k - 1])
-
-
-def reference_distance(Z, Z_ref):
-    """Each image's Euclidean distance to the nearest reference image.
-
-    Parameters
-    ----------
-    Z : ndarray of shape (n, p)
-    Z_ref : ndarray of shape (m, p)
-
-    Returns
-    -------
-    distance : ndarray of shape (n,)
-    """
-    return np.sqrt(_min_sq_distances(np.asarray(Z, dtype=np.float64),
-                                     np.asarray(Z_ref, dtype=np.float64)))
-
-
-def collection_weight(distance, threshold):
-    """How far each image is from a reference collection, in [0, 1]: 0
-    within ``threshold`` (one of the collection), rising linearly to 1 at
-    twice the threshold.
-
-    Parameters
-    ----------
-    distance : ndarray of shape (n,)
-        :func:`reference_distance`.
-    threshold : float
-        :func:`reference_threshold`.
-
-    Returns
-    -------
-    weight : ndarray of shape (n,)
-    """
-    distance = np.asarray(distance, dtype=np.float64)
-    threshold = float(threshold)
-    if threshold <= 0:
-        return (distance > 0).astype(np.float64)
-    return np.clip(distance / threshold - 1.0, 0.0, 1.0)
+    return float(scores[k - 1])

@@ -1,8 +1,13 @@
-"""Loading a saved :class:`~sklearn_emotion.AffectModel` (JSON plus numeric arrays), checked.
+"""The file format of a saved :class:`~sklearn_emotion.AffectModel`: saving
+and loading, checked.
 
 A saved model is a folder: ``model.json`` (the feature transformer's class
 and parameters, the model's parameters, the feature names, the chosen
-penalties, metadata) and ``arrays.npz`` (every fitted array).  Loading never
+penalties, metadata), ``arrays.npz`` (every fitted array of its head) and
+``manifest.json`` (each file's size and sha256, sealed).  :func:`save_model`
+writes the folder beside its destination and moves it into place only when
+complete, so a reader never sees a half-written or mixed folder; the loader
+refuses a folder whose files do not match its manifest.  Loading never
 unpickles (``np.load(allow_pickle=False)``), and checks what it reads before
 trusting it: every archive member's declared and unpacked sizes, dtypes,
 shapes against the description, finiteness, positive scales; a model file
@@ -18,17 +23,25 @@ from pathlib import Path
 
 import numpy as np
 
-from ._affect_model import (
-    ADAPTED_FORMAT_VERSION,
-    DEFAULT_ALPHAS,
-    FORMAT,
-    AffectModel,
-    LinearHead,
-)
+from ._affect_head import DEFAULT_ALPHAS, TARGET_NAMES, AffectHead, LinearHead, checked_penalties
+from ._affect_model import HEAD_PARAMS, AffectModel
 from ._recipes import PRETRAINED_DIR, SHIPPED_MODELS
-from ._store import read_bounded, renamed_cache_dir
+from ._store import read_bounded, renamed_cache_dir, sealed, unsealed
 
-__all__ = ["MAX_ARRAY_BYTES", "MAX_MEMBERS", "MAX_TOTAL_BYTES", "load_pretrained"]
+__all__ = ["ADAPTED_FORMAT_VERSION", "FORMAT", "MANIFEST", "MAX_ARRAY_BYTES", "MAX_MEMBERS",
+           "MAX_TOTAL_BYTES", "load_pretrained", "save_model"]
+
+#: Name and version of the on-disk format.
+FORMAT = ("sklearn-emotion/affect-model", 1)
+#: The format version written for an adapted model (version 1 readers
+#: would ignore its adaptation and predict as the unadapted model).
+ADAPTED_FORMAT_VERSION = 2
+#: The file that seals a model folder: each file's size and sha256, itself
+#: sealed by the store's checksum.  Folders saved before it existed load
+#: without it (their files are checked as before).
+MANIFEST = "manifest.json"
+#: The files of a model folder.
+MODEL_FILES = ("model.json", "arrays.npz")
 
 #: The largest array a saved model may hold, in bytes (the shipped one's
 #: largest is 4 MB).
@@ -188,22 +201,19 @@ def _check_adaptation(desc_file, arr_file, desc, A, p):
                                  f"{'> 0' if n == 'scale' else '>= 0'})")
 
 
-def _check_reference(desc_file, arr_file, info, A, p):
-    """An adapted model's reference images (for the out-of-distribution
-    flag): at least two finite rows of the model's width, and a finite
-    threshold >= 0; both or neither."""
-    ref, thr = A.get("adapt_reference"), info.get("reference_threshold")
-    if ref is None and thr is None:
+def _check_reference(desc_file, info):
+    """An adapted model's flag threshold, raised by its user's images, and
+    how many images set it: a finite number, a positive count; both or
+    neither (models adapted before the reference have neither)."""
+    thr, m = info.get("ood_threshold"), info.get("reference_images")
+    if thr is None and m is None:
         return
-    if ref is None or thr is None:
-        raise ValueError(f"{desc_file}: adaptation.reference_threshold and {arr_file}'s "
-                         "adapt_reference come together; one is missing")
-    if ref.ndim != 2 or ref.shape[0] < 2 or ref.shape[1] != p or not np.isfinite(ref).all():
-        raise ValueError(f"{arr_file}: array 'adapt_reference' must be finite with shape "
-                         f"(m >= 2, {p}), got {ref.shape}")
-    if not _finite_number(thr) or thr < 0:
-        raise ValueError(f"{desc_file}: adaptation.reference_threshold must be a finite number "
-                         f">= 0, got {thr!r}")
+    if not _finite_number(thr):
+        raise ValueError(f"{desc_file}: adaptation.ood_threshold must be a finite number, got "
+                         f"{thr!r}")
+    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+        raise ValueError(f"{desc_file}: adaptation.reference_images must be an integer >= 1, "
+                         f"got {m!r}")
 
 
 def _check_description(desc_file, desc):
@@ -326,6 +336,7 @@ def load_pretrained(path=None, *, data_home=None, cache_dir=None, n_jobs=None, v
     desc_file, arr_file = path / "model.json", path / "arrays.npz"
     if not desc_file.is_file() or not arr_file.is_file():
         raise FileNotFoundError(f"{path}: not a saved affect model (needs model.json and arrays.npz)")
+    _check_manifest(path)
     try:
         desc = json.loads(read_bounded(desc_file, MAX_DESCRIPTION_BYTES).decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -385,7 +396,10 @@ def load_pretrained(path=None, *, data_home=None, cache_dir=None, n_jobs=None, v
     try:
         model = AffectModel(features=classes[cls_name](**{k: v for k, v in fparams.items()}),
                             **params)
-        model._validate()  # the estimator's own rules (_parameter_constraints)
+        head = AffectHead(**{k: v for k, v in params.items() if k in HEAD_PARAMS})
+        check_params(model)  # the estimators' own rules (_parameter_constraints)
+        check_params(head)
+        checked_penalties(head.alphas, head.emotion_alpha)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{desc_file}: params refused: {exc}") from None
     _check_members(arr_file)
@@ -396,47 +410,46 @@ def load_pretrained(path=None, *, data_home=None, cache_dir=None, n_jobs=None, v
     _check_arrays(arr_file, A, desc, len(names))
     if "adaptation" in desc:
         _check_adaptation(desc_file, arr_file, desc, A, len(names))
-        _check_reference(desc_file, arr_file, desc["adaptation"], A, len(names))
+        _check_reference(desc_file, desc["adaptation"])
     clip = None if params.get("clip") is None else float(params["clip"])
 
     def lin(prefix):
         return LinearHead(A[f"{prefix}_mean"], A[f"{prefix}_scale"], A[f"{prefix}_coef"],
                        A[f"{prefix}_intercept"], clip)
 
-    model.features_ = features
-    model.n_features_in_ = len(names)
-    model.n_train_ = int(desc["n_train"])
-    model.main_ = lin("main")
-    model.alpha_ = np.asarray(desc["alpha"])
+    head.n_features_in_ = len(names)
+    head.n_train_ = int(desc["n_train"])
+    head.main_ = lin("main")
+    head.alpha_ = np.asarray(desc["alpha"])
     n_folds = sum(1 for k in A if k.endswith("_coef") and k.startswith("fold"))
-    model.folds_ = [lin(f"fold{i}") for i in range(n_folds)]
+    head.folds_ = [lin(f"fold{i}") for i in range(n_folds)]
     if n_folds:
-        model.fold_of_ = A["fold_of"].astype(np.int64)
-        model.calibration_residuals_ = A["calibration_residuals"]
-        model.fold_alpha_ = A["fold_alpha"]
-    model.emotion_names_ = desc.get("emotion_names")
-    if model.emotion_names_ is not None:
-        model.emotion_coef_ = A["emotion_coef"]
-        model.emotion_intercept_ = A["emotion_intercept"]
-        model.emotion_alpha_ = desc.get("emotion_alpha")
-    model.ood_coef_ = model.ood_intercept_ = model.ood_threshold_ = None
+        head.fold_of_ = A["fold_of"].astype(np.int64)
+        head.calibration_residuals_ = A["calibration_residuals"]
+        head.fold_alpha_ = A["fold_alpha"]
+    head.emotion_names_ = desc.get("emotion_names")
+    if head.emotion_names_ is not None:
+        head.emotion_coef_ = A["emotion_coef"]
+        head.emotion_intercept_ = A["emotion_intercept"]
+        head.emotion_alpha_ = desc.get("emotion_alpha")
+    head.ood_coef_ = head.ood_intercept_ = head.ood_threshold_ = None
     if "ood_coef" in A:
-        model.ood_coef_ = A["ood_coef"]
-        model.ood_intercept_ = float(desc["ood_intercept"])
-        model.ood_threshold_ = desc.get("ood_threshold")
-    model.shift_scale_ = None
+        head.ood_coef_ = A["ood_coef"]
+        head.ood_intercept_ = float(desc["ood_intercept"])
+        head.ood_threshold_ = desc.get("ood_threshold")
+    head.shift_scale_ = None
     if desc.get("shift_scale") is not None:
         sc = np.asarray(desc["shift_scale"], dtype=np.float64)
         if sc.shape != (2,) or not np.isfinite(sc).all() or (sc < 1).any():
             raise ValueError(f"{desc_file}: shift_scale must be two finite numbers >= 1")
-        model.shift_scale_ = sc
-    model.rating_range_ = None  # saved before 2026-12: intervals are not widened
+        head.shift_scale_ = sc
+    head.rating_range_ = None  # saved before 2026-12: intervals are not widened
     if desc.get("rating_range") is not None:
-        model.rating_range_ = _check_rating_range(desc["rating_range"], desc_file, "rating_range")
-    model.gram_basis_ = model.gram_eigvals_ = model.gram_rest_ = None
+        head.rating_range_ = _check_rating_range(desc["rating_range"], desc_file, "rating_range")
+    head.gram_basis_ = head.gram_eigvals_ = head.gram_rest_ = None
     if "gram_basis" in A:
-        model.gram_basis_, model.gram_eigvals_ = A["gram_basis"], A["gram_eigvals"]
-        model.gram_rest_ = float(desc["gram_rest"])
+        head.gram_basis_, head.gram_eigvals_ = A["gram_basis"], A["gram_eigvals"]
+        head.gram_rest_ = float(desc["gram_rest"])
     if "adaptation" in desc:
         info = dict(desc["adaptation"])
         targets = []
@@ -453,8 +466,205 @@ def load_pretrained(path=None, *, data_home=None, cache_dir=None, n_jobs=None, v
         if info.get("rating_range") is not None:
             info["rating_range"] = _check_rating_range(info["rating_range"], desc_file,
                                                        "adaptation.rating_range")
-        if "adapt_reference" in A:
-            info["reference"] = A["adapt_reference"]
-        model.adaptation_ = info
+        head.adaptation_ = info
+    model.features_ = features
+    model.head_ = head
+    model.n_features_in_ = len(names)
     model.metadata_ = desc.get("metadata", {})
     return model
+
+
+def check_params(est):
+    """Validate ``est``'s parameters against its ``_parameter_constraints``
+    (scikit-learn's rules), raising ``ValueError`` or ``TypeError``."""
+    from sklearn.utils._param_validation import validate_parameter_constraints
+
+    validate_parameter_constraints(type(est)._parameter_constraints,
+                                   est.get_params(deep=False), caller_name=type(est).__name__)
+
+
+def _describe(model, metadata):
+    """``(description, arrays)`` of a fitted AffectModel: what the two files hold."""
+    head = model.head_
+    fparams = {k: v for k, v in model.features_.get_params(deep=False).items()
+               if k not in ("cache_dir", "memory", "n_jobs", "verbose")}
+    desc = {
+        "format": FORMAT[0],
+        "format_version": FORMAT[1],
+        "features": {"class": type(model.features_).__name__, "params": _jsonable(fparams),
+                     "names": [str(n) for n in model.features_.get_feature_names_out()]},
+        "params": _jsonable({k: v for k, v in model.get_params(deep=False).items()
+                             if k != "features"}),
+        "targets": list(TARGET_NAMES),
+        "n_train": int(head.n_train_),
+        "alpha": [float(a) for a in head.alpha_],
+        "emotion_names": head.emotion_names_,
+        "emotion_alpha": getattr(head, "emotion_alpha_", None),
+        "metadata": metadata or {},
+    }
+    arrays = {f"main_{k}": getattr(head.main_, k) for k in ("mean", "scale", "coef", "intercept")}
+    for i, f in enumerate(head.folds_):
+        for k in ("mean", "scale", "coef", "intercept"):
+            arrays[f"fold{i}_{k}"] = getattr(f, k)
+    if head.folds_:
+        arrays["fold_of"] = head.fold_of_
+        arrays["calibration_residuals"] = head.calibration_residuals_
+        arrays["fold_alpha"] = head.fold_alpha_
+    if head.emotion_names_ is not None:
+        arrays["emotion_coef"] = head.emotion_coef_
+        arrays["emotion_intercept"] = head.emotion_intercept_
+    if getattr(head, "ood_coef_", None) is not None:
+        arrays["ood_coef"] = head.ood_coef_
+        desc["ood_intercept"] = float(head.ood_intercept_)
+        desc["ood_threshold"] = head.ood_threshold_
+    if getattr(head, "shift_scale_", None) is not None:
+        desc["shift_scale"] = [float(v) for v in head.shift_scale_]
+    if getattr(head, "rating_range_", None) is not None:
+        desc["rating_range"] = np.asarray(head.rating_range_, dtype=float).tolist()
+    if getattr(head, "gram_basis_", None) is not None:
+        arrays["gram_basis"] = head.gram_basis_
+        arrays["gram_eigvals"] = head.gram_eigvals_
+        desc["gram_rest"] = float(head.gram_rest_)
+    adaptation = getattr(head, "adaptation_", None)
+    if adaptation is not None:
+        desc["format_version"] = ADAPTED_FORMAT_VERSION
+        targets = []
+        for j, t in enumerate(adaptation["targets"]):
+            targets.append({"strategy": t["strategy"], "cv_mse": t["cv_mse"],
+                            "cv_r": t.get("cv_r"),
+                            "n_folds": len(t["fold_params"]),
+                            "params": sorted(t["params"]),
+                            "fold_param_names": sorted(t["fold_params"][0])})
+            arrays[f"adapt{j}_fold_of"] = t["fold_of"]
+            arrays[f"adapt{j}_residuals"] = t["residuals"]
+            for k, v in t["params"].items():
+                arrays[f"adapt{j}_main_{k}"] = np.asarray(v)
+            for i, fp in enumerate(t["fold_params"]):
+                for k, v in fp.items():
+                    arrays[f"adapt{j}_fold{i}_{k}"] = np.asarray(v)
+        desc["adaptation"] = {k: v for k, v in adaptation.items() if k != "targets"}
+        desc["adaptation"]["targets"] = targets
+    # float32 halves the size; every number the model uses is stored once
+    stored = {k: (v.astype(np.float32) if v.dtype.kind == "f" and v.ndim > 1 else v)
+              for k, v in arrays.items()}
+    return desc, stored
+
+
+def _file_digest(path):
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_manifest(folder):
+    files = {name: {"size": (folder / name).stat().st_size, "sha256": _file_digest(folder / name)}
+             for name in MODEL_FILES}
+    body = json.dumps({"format": FORMAT[0], "files": files}, indent=1, sort_keys=True)
+    (folder / MANIFEST).write_bytes(sealed(body.encode("utf-8")))
+
+
+def _check_manifest(path):
+    """Refuse a folder whose files are not those its manifest seals (a
+    half-written or mixed folder, or one changed after it was saved).  A
+    folder without a manifest was saved before manifests; it loads as before."""
+    man = path / MANIFEST
+    if not man.exists() and not man.is_symlink():
+        return
+    try:
+        info = json.loads(unsealed(read_bounded(man, 1 << 20, folder=path)).decode("utf-8"))
+        files = info["files"]
+        want = {name: (int(files[name]["size"]), str(files[name]["sha256"])) for name in MODEL_FILES}
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, OSError) as exc:
+        raise ValueError(f"{man}: not a valid manifest ({exc}); the folder was not written "
+                         "whole by save, refusing it") from None
+    for name, (size, digest) in want.items():
+        f = path / name
+        if f.stat().st_size != size or _file_digest(f) != digest:
+            raise ValueError(f"{f}: does not match {man} (a half-written or mixed model folder, "
+                             "or one changed after it was saved); save the model again")
+
+
+def save_model(model, path, metadata=None):
+    """Save a fitted AffectModel as a folder: ``model.json``, ``arrays.npz``
+    and ``manifest.json``.
+
+    The folder is written under a temporary name beside ``path`` and moved
+    into place only when complete: an interrupted save leaves ``path`` as it
+    was, and readers never see a mixed folder.  An existing model folder at
+    ``path`` is replaced; a folder holding other files is refused.
+
+    Parameters
+    ----------
+    model : AffectModel
+        Fitted.
+    path : str or path-like
+    metadata : dict, optional
+        JSON-serialisable notes stored under ``"metadata"``.
+
+    Returns
+    -------
+    path : pathlib.Path
+    """
+    import shutil
+    import tempfile
+
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model, "head_")
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        if path.is_symlink() or not path.is_dir():
+            raise ValueError(f"{path}: exists and is not a folder; save the model elsewhere")
+        other = sorted(p.name for p in path.iterdir()
+                       if p.name not in (*MODEL_FILES, MANIFEST))
+        if other:
+            raise ValueError(f"{path}: holds other files ({', '.join(other[:5])}); a model "
+                             "folder is replaced whole, so save the model to a new folder")
+    desc, stored = _describe(model, metadata)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.saving-", dir=path.parent))
+    try:
+        np.savez_compressed(work / "arrays.npz", **stored)
+        with open(work / "model.json", "w", encoding="utf-8") as f:
+            json.dump(desc, f, indent=1, sort_keys=True)
+            f.write("\n")
+        _write_manifest(work)
+        os.chmod(work, 0o777 & ~_umask())
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.replaced-", dir=path.parent))
+            os.replace(path, old / "model")
+            os.replace(work, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(work, path)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return path
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _jsonable(d):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (np.integer,)):
+            v = int(v)
+        elif isinstance(v, (np.floating,)):
+            v = float(v)
+        elif isinstance(v, (tuple, list, np.ndarray)):
+            v = [x.item() if hasattr(x, "item") else x for x in v]
+        elif isinstance(v, os.PathLike):
+            v = os.fspath(v)
+        if not isinstance(v, (str, int, float, bool, list, type(None))):
+            raise TypeError(f"parameter {k}={v!r} cannot be saved as JSON")
+        out[k] = v
+    return out

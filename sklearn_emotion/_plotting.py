@@ -200,7 +200,6 @@ def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", li
     # cells of about 0.85 inch: the plane is about 7.2 inches wide and high
     nx = ny = 8 if n <= 100 else 9
     idx, centres = cell_layout(va, xlim, ylim, nx, ny, max_thumbnails, seed=seed)
-    cw = (xlim[1] - xlim[0]) / nx
     chh = (ylim[1] - ylim[0]) / ny
     px = int(0.85 * 0.78 * dpi)  # a thumbnail fills about 78 % of its cell, in pixels
     ok = np.isfinite(va).all(axis=1)

@@ -95,23 +95,22 @@ def model_stages(estimator, method, params=None):
     from functools import partial
 
     from sklearn.pipeline import Pipeline
+    from sklearn.utils.validation import check_is_fitted
 
     from .pretrained import AffectModel
 
     params = dict(params or {})
     if isinstance(estimator, AffectModel):
-        heads = {"predict": estimator._predict_features,
-                 "predict_frame": estimator._frame_from_features,
-                 "predict_interval": estimator._interval_features,
-                 "predict_emotions": estimator._emotions_features}
+        check_is_fitted(estimator, "head_")
+        head = estimator.head_
+        heads = {"predict": head.predict, "predict_frame": head.predict_frame,
+                 "predict_interval": head.predict_interval,
+                 "predict_emotions": head.predict_emotions}
         if method not in heads:
             raise ValueError(f"method must be one of {sorted(heads)} for an AffectModel, "
                              f"got {method!r}")
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(estimator, "main_")
         if params.get("new_raters"):
-            estimator._shift_scale(True)  # refuse before computing features
+            head.check_new_raters()  # refuse before computing features
         return estimator.features_, partial(heads[method], **params), True
     if isinstance(estimator, Pipeline):
         rest = estimator[1:]

@@ -114,7 +114,7 @@ def fit_recipe(recipe="default", *, data_home=None, cache_dir=None, n_jobs=None,
         groups = np.array(["emotion6"] * len(e6.filenames) + ["oasis"] * len(oasis.filenames))
     model = AffectModel(features=feats).fit(list(both.filenames), both.target, distributions=dist,
                                             groups=groups)
-    model._cast_like_saved()
+    model.head_.as_saved()
     model.features_.set_params(cache_dir=None, verbose=False, n_jobs=None)
     checks = model.predict(check_images())
     metadata = {

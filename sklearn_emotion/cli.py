@@ -302,7 +302,7 @@ def _cmd_predict(args):
                   "'train --recipe' or 'adapt')", file=sys.stderr)
             return 2
         try:
-            model._shift_scale(True)
+            model.head_.check_new_raters()
         except ValueError as exc:
             print(f"error: --new-raters: {exc}", file=sys.stderr)
             return 2

@@ -14,20 +14,21 @@ OASIS by ``sklearn-emotion train --recipe v2`` (the default: pooled
 MobileNetV2 and EfficientNet-Lite2 layers) and ``--recipe v1`` (MobileNetV2
 only); see ``docs/model_card.md``.
 
-This module gathers the public names of three internal ones: the estimator
-(``_affect_model``, which also saves it), its loading with every check
-(``_affect_io``) and the recipes and
-shipped models (``_recipes``).
+This module gathers the public names of four internal ones: the head on
+feature matrices (``_affect_head``), the image front (``_affect_model``),
+the file format, saving and loading with every check (``_affect_io``), and
+the recipes and shipped models (``_recipes``).
 """
 
-from ._affect_io import MAX_ARRAY_BYTES, load_pretrained  # noqa: F401
-from ._affect_model import (  # noqa: F401
-    ADAPT_STRATEGIES,
+from ._affect_head import ADAPT_STRATEGIES, TARGET_NAMES, AffectHead  # noqa: F401
+from ._affect_io import (  # noqa: F401
     ADAPTED_FORMAT_VERSION,
     FORMAT,
-    TARGET_NAMES,
-    AffectModel,
+    MAX_ARRAY_BYTES,
+    load_pretrained,
+    save_model,
 )
+from ._affect_model import AffectModel  # noqa: F401
 from ._recipes import (  # noqa: F401
     CHECK_IMAGES,
     DEFAULT_MODEL,
@@ -39,7 +40,7 @@ from ._recipes import (  # noqa: F401
     recipe_features,
 )
 
-__all__ = ["ADAPT_STRATEGIES", "AffectModel", "CHECK_IMAGES", "DEFAULT_MODEL", "FORMAT",
+__all__ = ["ADAPT_STRATEGIES", "AffectHead", "AffectModel", "CHECK_IMAGES", "DEFAULT_MODEL", "FORMAT",
            "PRETRAINED_DIR", "SHIPPED_MODELS", "check_images", "fit_recipe", "load_pretrained",
            "recipe_features"]
 

@@ -174,47 +174,38 @@ def test_cli_adapt_then_predict_with_the_adapted_model(tmp_path, capsys):
 
 
 def test_adapted_reference_saves_loads_and_refuses_tampering(sets, base, tmp_path):
-    """The rated (and unrated) images an adapted model keeps as the flag's
-    reference survive save and load; a folder whose reference is not finite,
-    of another width, or without its threshold is refused."""
+    """The flag threshold an adapted model's images raised survives save and
+    load; a folder whose threshold is not a finite number, or whose image
+    count is missing or not a positive integer, is refused."""
     import json
 
-    _, (Fo, yo) = sets
-    base._cast_like_saved()
-    adapted = base._adapt_features(Fo[:40], yo[:40], F_collection=Fo[40:70])
-    assert adapted.adaptation_["reference"].shape == (70, Fo.shape[1])
-    path = adapted.save(tmp_path / "adapted")
-    loaded = load_pretrained(path)
-    np.testing.assert_array_equal(loaded.adaptation_["reference"], adapted.adaptation_["reference"])
     import pandas as pd
 
+    (F6, y6, P6), (Fo, yo) = sets
+    # a model with an out-of-distribution score (its non-photos: exaggerated
+    # feature rows, enough for the mechanics here)
+    with_ood = AffectModel()._fit_features(PooledLayerFeatures().fit([]), F6, y6, P6,
+                                           F_other=3 * F6[:60])._cast_like_saved()
+    adapted = with_ood._adapt_features(Fo[:40], yo[:40], collection=Fo[40:70])
+    info = adapted.adaptation_
+    assert info["reference_images"] == 70 and np.isfinite(info["ood_threshold"])
+    path = adapted.save(tmp_path / "adapted")
+    loaded = load_pretrained(path)
+    assert loaded.adaptation_["ood_threshold"] == info["ood_threshold"]
     pd.testing.assert_frame_equal(loaded._frame_from_features(Fo[70:]),
                                   adapted._frame_from_features(Fo[70:]), rtol=1e-6)
-    arrays = dict(np.load(path / "arrays.npz"))
     desc = json.loads((path / "model.json").read_text())
-
-    def write(arr, d, name):
-        out = tmp_path / name
-        out.mkdir()
-        np.savez_compressed(out / "arrays.npz", **arr)
-        (out / "model.json").write_text(json.dumps(d))
-        return out
-
-    bad = dict(arrays)
-    bad["adapt_reference"] = bad["adapt_reference"].copy()
-    bad["adapt_reference"][3, 5] = np.nan
-    with pytest.raises(ValueError, match="array 'adapt_reference' holds 1 non-finite"):
-        load_pretrained(write(bad, desc, "nan"))
-    bad["adapt_reference"] = arrays["adapt_reference"][:, :-1]
-    with pytest.raises(ValueError, match=r"adapt_reference' must be finite with shape"):
-        load_pretrained(write(bad, desc, "narrow"))
-    d2 = json.loads(json.dumps(desc))
-    del d2["adaptation"]["reference_threshold"]
-    with pytest.raises(ValueError, match="reference_threshold and .* come together"):
-        load_pretrained(write(arrays, d2, "no-threshold"))
-    d2["adaptation"]["reference_threshold"] = -1.0
-    with pytest.raises(ValueError, match="reference_threshold must be a finite number >= 0"):
-        load_pretrained(write(arrays, d2, "negative"))
+    (path / "manifest.json").unlink()  # a hostile folder: its values are checked on their own
+    for change, message in (
+            (lambda a: a.update(ood_threshold=float("nan")), "ood_threshold must be a finite"),
+            (lambda a: a.update(ood_threshold="high"), "ood_threshold must be a finite"),
+            (lambda a: a.pop("reference_images"), "reference_images must be an integer"),
+            (lambda a: a.update(reference_images=0), "reference_images must be an integer")):
+        d2 = json.loads(json.dumps(desc))
+        change(d2["adaptation"])
+        (path / "model.json").write_text(json.dumps(d2))
+        with pytest.raises(ValueError, match=message):
+            load_pretrained(path)
 
 
 @pytest.fixture(scope="module")

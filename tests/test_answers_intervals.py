@@ -174,11 +174,13 @@ def test_intervals_equal_their_formula(fitted, new_raters):
     got = model._interval_features(X, new_raters=new_raters)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
     # without widening: CV+ alone
-    plain = AffectModel(**{**model.get_params(), "widen_unusual": False})
-    for k, v in vars(model).items():
+    from sklearn.base import clone
+
+    plain = clone(model.head_).set_params(widen_unusual=False)
+    for k, v in vars(model.head_).items():
         if k.endswith("_"):
             setattr(plain, k, v)
-    np.testing.assert_allclose(plain._interval_features(X, new_raters=new_raters),
+    np.testing.assert_allclose(plain.predict_interval(X, new_raters=new_raters),
                                _expected(model, F, X, new_raters=new_raters, widen=False),
                                rtol=1e-9, atol=1e-9)
     # predict_frame's columns are these intervals, under their names
@@ -219,14 +221,12 @@ def test_adapted_intervals_equal_their_formula(fitted):
         lo, hi = _cv_plus(mu, R, 0.8)
         ys = np.sort(yk[:, j])
         ends = np.array([ys[int(np.floor(31 * 0.1 + 1e-9)) - 1], ys[int(np.ceil(31 * 0.9 - 1e-9)) - 1]])
-        # widened by the smaller of the training weight and the distance to
-        # the rated images (the adapted model's reference, see below)
-        ref = _standardise(Fk, model.main_.mean, model.main_.scale).astype(np.float32)
-        dist = _nn(ref.astype(np.float64), _standardise(X, model.main_.mean, model.main_.scale))
-        dist /= np.sort(_nn(ref.astype(np.float64), None, loo=True))[int(np.ceil(0.95 * 31)) - 1]
-        w = np.minimum(np.clip((score - model.ood_threshold_) / -model.ood_threshold_, 0, 1),
-                       np.clip(dist - 1, 0, 1))
-        lo, hi = lo + w * (np.minimum(lo, ends[0]) - lo), hi + w * (np.maximum(hi, ends[1]) - hi)
+        # widened past the adapted threshold: the larger of the training one
+        # and the conformal order statistic of the rated images' own scores
+        sk = np.sort(_score(model, Fk))
+        thr = max(model.ood_threshold_, sk[int(np.ceil(0.95 * 31)) - 1])
+        assert adapted.adaptation_["ood_threshold"] == pytest.approx(thr, rel=1e-12)
+        lo, hi = _widen(lo, hi, score, thr, ends)
         got = adapted._interval_features(X)
         np.testing.assert_allclose(got[:, j, 0], np.clip(lo, 1, 9), rtol=1e-9)
         np.testing.assert_allclose(got[:, j, 1], np.clip(hi, 1, 9), rtol=1e-9)
@@ -240,7 +240,7 @@ def test_adapted_intervals_equal_their_formula(fitted):
 def test_the_frame_computes_the_score_once(fitted, monkeypatch):
     """predict_frame's score column and its widened intervals come from one
     computation of the out-of-distribution score."""
-    import sklearn_emotion._affect_model as affect_model
+    import sklearn_emotion._affect_head as affect_model
 
     model, F, y, F_other, X = fitted
     calls, real = [], affect_model.ood_score
@@ -261,63 +261,55 @@ def test_an_unreadable_row_is_neither_flagged_nor_scored(fitted):
     assert np.isnan(frame.iloc[3][["valence", "valence_low_80"]].astype(float)).all()
 
 
-def _nn(ref, X, loo=False):
-    """Nearest-neighbour distances by scikit-learn (leave one out: the second
-    neighbour of each reference row, the first being itself)."""
-    from sklearn.neighbors import NearestNeighbors
-
-    nn = NearestNeighbors(n_neighbors=2 if loo else 1).fit(ref)
-    d, _ = nn.kneighbors(ref if loo else X)
-    return d[:, 1] if loo else d[:, 0]
-
-
 @pytest.fixture(scope="module")
 def drawings(fitted):
-    """A collection unlike the training photos (every one past the threshold),
-    rated by its own raters; the model adapted on 40 of them plus 20 unrated."""
+    """A collection unlike the training photos (past the threshold), rated by
+    its own raters; the model adapted on 40 of them plus 20 unrated."""
     model, *_ = fitted
     rng = np.random.default_rng(11)
     D = _others(160, rng)
     yd = np.clip(_ratings(D, rng) + [0.5, -0.4], 1, 9)
     adapted = model._adapt_features(D[:40], yd[:40], strategies=("shift",), cv=5,
-                                    random_state=2, F_collection=D[40:60])
+                                    random_state=2, collection=D[40:60])
     return adapted, D, yd
 
 
-def test_the_reference_threshold_is_the_leave_one_out_order_statistic(fitted, drawings):
+def test_the_adapted_threshold_is_the_conformal_order_statistic(fitted, drawings):
+    """max(training threshold, the ceil(0.95 (m + 1))-th smallest score of the
+    m = 60 reference images, rated and unrated)."""
     model, *_ = fitted
     adapted, D, _ = drawings
-    ref = _standardise(D[:60], model.main_.mean, model.main_.scale).astype(np.float32)
-    ref = ref.astype(np.float64)
-    d = np.sort(_nn(ref, None, loo=True))
-    k = int(np.ceil(0.95 * 61))  # the 58th smallest of 60
+    s = np.sort(_score(model, D[:60]))
+    want = max(model.ood_threshold_, s[int(np.ceil(0.95 * 61)) - 1])  # the 58th of 60
+    assert want > model.ood_threshold_  # the drawings raised it
     info = adapted.adaptation_
-    assert info["reference"].shape == (60, P)
-    np.testing.assert_allclose(np.sort(info["reference"], axis=0), np.sort(ref, axis=0))
-    assert info["reference_threshold"] == pytest.approx(d[k - 1], rel=1e-9)
+    assert info["ood_threshold"] == pytest.approx(want, rel=1e-12)
+    assert info["reference_images"] == 60
+    # photos as the reference leave it where it was (at most slightly above)
+    rng = np.random.default_rng(12)
+    Fp = _photos(40, rng)
+    a2 = model._adapt_features(Fp, np.clip(_ratings(Fp, rng), 1, 9), strategies=("shift",))
+    sp = np.sort(_score(model, Fp))
+    assert a2.adaptation_["ood_threshold"] == pytest.approx(
+        max(model.ood_threshold_, sp[int(np.ceil(0.95 * 41)) - 1]), rel=1e-12)
 
 
 def test_adapted_flag_and_intervals_know_the_users_pictures(fitted, drawings):
-    """Unusual for an adapted model = past the threshold and farther from the
-    nearest reference image than the reference threshold; its intervals widen
-    by the smaller of the two weights."""
+    """Unusual for an adapted model: above the adapted threshold; the
+    intervals widen from it."""
     model, F, y, F_other, X = fitted
     adapted, D, yd = drawings
-    T = np.vstack([X, D[60:]])  # photos, mixtures, and 100 fresh drawings
+    T = np.vstack([X, D[60:], 3 * _others(20, np.random.default_rng(13))])
     score = _score(model, T)
-    ref = adapted.adaptation_["reference"]
-    thr = adapted.adaptation_["reference_threshold"]
-    dist = _nn(ref, _standardise(T, model.main_.mean, model.main_.scale)) / thr
+    thr = adapted.adaptation_["ood_threshold"]
     frame = adapted._frame_from_features(T)
-    np.testing.assert_allclose(frame["collection_distance"], dist, rtol=1e-6)
-    want_flag = (score > model.ood_threshold_) & (dist > 1)
-    np.testing.assert_array_equal(frame["unusual"].astype(bool), want_flag)
-    fresh = slice(len(X), None)
-    # the unadapted model flags every fresh drawing; adapted, at most a few
+    np.testing.assert_array_equal(frame["unusual"].astype(bool), score > thr)
+    fresh = slice(len(X), len(X) + 100)
+    # the unadapted model flags every fresh drawing; adapted, a few (5 % expected)
     assert (score[fresh] > model.ood_threshold_).all()
     assert frame["unusual"].iloc[fresh].astype(bool).mean() <= 0.10
-    # intervals: CV+ of the shift over the adaptation folds, widened by
-    # min(training weight, collection weight)
+    # images even less like photos than the drawings are still flagged
+    assert frame["unusual"].iloc[-20:].astype(bool).all()
     base_k, base_t = _head(model.main_, D[:40]), _head(model.main_, T)
     got = adapted._interval_features(T)
     for j in range(2):
@@ -329,8 +321,7 @@ def test_adapted_flag_and_intervals_know_the_users_pictures(fitted, drawings):
         ys = np.sort(yd[:40, j])
         ends = np.array([ys[int(np.floor(41 * 0.1 + 1e-9)) - 1],
                          ys[int(np.ceil(41 * 0.9 - 1e-9)) - 1]])
-        w = np.minimum(np.clip((score - model.ood_threshold_) / -model.ood_threshold_, 0, 1),
-                       np.clip(dist - 1, 0, 1))
+        w = (score > thr).astype(float) if thr >= 0 else np.clip((score - thr) / -thr, 0, 1)
         lo, hi = lo + w * (np.minimum(lo, ends[0]) - lo), hi + w * (np.maximum(hi, ends[1]) - hi)
         np.testing.assert_allclose(got[:, j, 0], np.clip(lo, 1, 9), rtol=1e-9)
         np.testing.assert_allclose(got[:, j, 1], np.clip(hi, 1, 9), rtol=1e-9)

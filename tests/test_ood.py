@@ -123,8 +123,7 @@ def test_shipped_model_widens_non_photos_intervals():
     # are the same and every non-photo's is narrower
     import copy
 
-    plain = copy.deepcopy(model)
-    plain.widen_unusual = False
+    plain = copy.deepcopy(model).set_params(widen_unusual=False)  # reaches the fitted head
     iv_plain = plain.predict_interval(photos + others)
     np.testing.assert_array_equal(iv_plain[:3], iv[:3])
     assert (_widths(iv_plain)[3:] < w[3:]).all()
@@ -140,6 +139,9 @@ def test_rating_range_survives_save_and_tampering_is_refused(ood_setup, tmp_path
     F = np.vstack([F_photos[:5], F_others[:5]])
     np.testing.assert_allclose(back._interval_features(F), model._interval_features(F), atol=1e-5)
     desc = json.loads((tmp_path / "m" / "model.json").read_text())
+    # a hostile folder comes without a manifest (or with one made to match):
+    # the values themselves are checked
+    (tmp_path / "m" / "manifest.json").unlink()
     for bad in ([[7.0, 2.0], [3.0, 6.0]], [[0.0, 9.5], [3.0, 6.0]], [[2.0, 7.0]], "wide"):
         desc["rating_range"] = bad
         (tmp_path / "m" / "model.json").write_text(json.dumps(desc))
@@ -158,6 +160,7 @@ def test_adapted_model_widens_toward_its_raters_spread(ood_setup, tmp_path):
     ends = rating_range(y_new, model.coverage)
     np.testing.assert_allclose(adapted.adaptation_["rating_range"], ends)
     s = adapted._ood_features(F_others)
+    assert adapted.adaptation_["ood_threshold"] < 0  # rated photos: still below log-odds 0
     iv = adapted._interval_features(F_others[s > 0])
     assert (iv[..., 0] <= ends[:, 0] + 1e-12).all() and (iv[..., 1] >= ends[:, 1] - 1e-12).all()
     back = load_pretrained(adapted.save(tmp_path / "adapted"))
@@ -168,7 +171,7 @@ def test_adapted_model_widens_toward_its_raters_spread(ood_setup, tmp_path):
 def test_frame_computes_the_score_once(ood_setup, monkeypatch):
     """predict_frame's ``ood_score`` column and its widened intervals come
     from one computation of the score, and equal the separate methods'."""
-    import sklearn_emotion._affect_model as affect_model
+    import sklearn_emotion._affect_head as affect_model
 
     model, F_photos, F_others, kinds = ood_setup
     F = np.vstack([F_photos[:3], F_others[kinds == "noise"][:3]])

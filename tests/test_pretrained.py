@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn_emotion import AffectModel, PooledLayerFeatures, load_pretrained
 from sklearn_emotion.cli import main
 from sklearn_emotion.datasets import combine_datasets, load_emotion6, load_oasis
-from sklearn_emotion._affect_model import _fit_soft_multinomial
+from sklearn_emotion._affect_head import _fit_soft_multinomial
 from sklearn_emotion.pretrained import (
     CHECK_IMAGES,
     DEFAULT_MODEL,
@@ -181,7 +181,7 @@ def test_save_and_load_never_unpickle(fitted, small_set, tmp_path, monkeypatch):
     X, _, _ = small_set
     fitted._cast_like_saved()
     path = fitted.save(tmp_path / "m", metadata={"note": "test"})
-    assert {p.name for p in path.iterdir()} == {"model.json", "arrays.npz"}
+    assert {p.name for p in path.iterdir()} == {"model.json", "arrays.npz", "manifest.json"}
 
     def refuse(*a, **k):
         raise AssertionError("loading unpickled something")
