@@ -27,6 +27,7 @@ INSTANCE_PARAMS = {
     "ObjectEmotionFeatures": dict(backbone="models/mobilenet_v2_1.0_224_quant.tflite"),
     "PooledLayerFeatures": dict(batch_size=2),
     "AffectModel": dict(cv=2),
+    "AffectHead": dict(cv=2, adapt_components=4),
     "SkipNaNRows": dict(regressor=Ridge()),
 }
 
@@ -66,3 +67,9 @@ def make_instance(cls):
 
 def is_image_estimator(cls):
     return issubclass(cls, ImageTransformer) or getattr(cls, "_takes_images", False)
+
+
+#: Estimators whose y is exactly (n, 2) valence and arousal: scikit-learn's
+#: data checks feed 1-D or (n, 1) targets, so they run the data-free checks
+#: here and their data contract in their own tests (test_affect_head.py).
+TWO_TARGET = {"AffectHead"}

@@ -14,14 +14,17 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ._instances import (
     EXPECTED_FAILED_CHECKS,
+    TWO_TARGET,
     all_estimators,
     is_image_estimator,
     make_instance,
 )
 
 ESTIMATORS = all_estimators()
-NUMERIC = [make_instance(c) for c in ESTIMATORS if not is_image_estimator(c)]
+NUMERIC = [make_instance(c) for c in ESTIMATORS
+           if not is_image_estimator(c) and c.__name__ not in TWO_TARGET]
 IMAGE = [make_instance(c) for c in ESTIMATORS if is_image_estimator(c)]
+TWO = [make_instance(c) for c in ESTIMATORS if c.__name__ in TWO_TARGET]
 
 
 def test_discovery_finds_the_public_estimators():
@@ -30,9 +33,9 @@ def test_discovery_finds_the_public_estimators():
             "AffectModel"} <= {c.__name__ for c in ESTIMATORS if is_image_estimator(c)}
     # the numeric estimators run the full check suite: an empty list would
     # silently skip it
-    assert {c.__name__ for c in ESTIMATORS if not is_image_estimator(c)} == {"FFNNRegressor", "PerTargetSVR",
-                                                                           "SkipNaNRows"}
-    assert names == {type(e).__name__ for e in NUMERIC + IMAGE}
+    assert {type(e).__name__ for e in NUMERIC} == {"FFNNRegressor", "PerTargetSVR", "SkipNaNRows"}
+    assert {type(e).__name__ for e in TWO} == {"AffectHead"}
+    assert names == {type(e).__name__ for e in NUMERIC + IMAGE + TWO}
 
 
 @parametrize_with_checks(
@@ -58,7 +61,7 @@ DATA_FREE_CHECKS = [
 
 
 @pytest.mark.parametrize("check", DATA_FREE_CHECKS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("estimator", IMAGE, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("estimator", IMAGE + TWO, ids=lambda e: type(e).__name__)
 def test_image_estimator_api_checks(estimator, check):
     check(type(estimator).__name__, estimator)
 
