@@ -43,7 +43,7 @@ outcome = "adapted"
 with warnings.catch_warnings(record=True) as w:
     warnings.simplefilter("always")
     try:
-        adapted = model._adapt_features(F, y)
+        adapted = model.head_.adapt(F, y)
         outcome += ": " + ", ".join(t["strategy"] for t in adapted.adaptation_["targets"])
     except ValueError as exc:
         outcome = f"refused: {exc}"

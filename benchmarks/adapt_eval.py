@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import pearsonr
 
-from sklearn_emotion import AffectModel, PooledLayerFeatures
+from sklearn_emotion import AffectHead
 from sklearn_emotion.pretrained import ADAPT_STRATEGIES as STRATEGIES
 
 from benchmarks._common import RECIPE_WORDS, pooled_sets, recipe_argument, result_name
@@ -36,8 +36,8 @@ CANDIDATES = ("auto", *STRATEGIES)
 
 
 def score(model, F, y):
-    pred = model._predict_features(F)
-    iv = model._interval_features(F)
+    pred = model.predict(F)
+    iv = model.predict_interval(F)
     out = {}
     for j, t in enumerate(("valence", "arousal")):
         inside = (y[:, j] >= iv[:, j, 0]) & (y[:, j] <= iv[:, j, 1])
@@ -65,7 +65,7 @@ def main(argv=None):
         sb, sF = data[src]
         db, dF = data[dst]
         dist = sb.distributions if src == "emotion6" else None
-        base = AffectModel()._fit_features(PooledLayerFeatures(), sF, sb.target, dist)
+        base = AffectHead().fit(sF, sb.target, dist)
         y = db.target
         s0 = score(base, dF, y)
         rows.append({"direction": f"{src}->{dst}", "k": 0, "draw": None, "model": "unadapted",
@@ -78,7 +78,7 @@ def main(argv=None):
                 rest = np.setdiff1d(np.arange(len(y)), pick)
                 for cand in CANDIDATES:
                     strategies = STRATEGIES if cand == "auto" else (cand,)
-                    m = base._adapt_features(dF[pick], y[pick], strategies=strategies)
+                    m = base.adapt(dF[pick], y[pick], strategies=strategies)
                     s = score(m, dF[rest], y[rest])
                     s_unad = score(base, dF[rest], y[rest]) if cand == "auto" else None
                     rows.append({"direction": f"{src}->{dst}", "k": k, "draw": d, "model": cand,

@@ -48,7 +48,7 @@ class FullDecodeObjectFeatures(ObjectFeatures):
 
 def raw_time(est, paths):
     """Time of the model invocations alone, on inputs prepared beforehand."""
-    r = est._runner()
+    r = est.runner()
     side = r["side"]
     batch = np.stack([resize_rgb(load_image(p), side) for p in paths])
     bs = est.batch_size
@@ -68,8 +68,8 @@ def raw_time(est, paths):
 
 def decode_time(est, paths):
     """Decoding and resizing alone, one thread, as ``est`` does it."""
-    side = tuple(est._runner()["side"])
-    size = est._decode_size()
+    side = tuple(est.runner()["side"])
+    size = est.decode_size()
     t0 = time.perf_counter()
     for p in paths:
         if size is not None:

@@ -81,7 +81,7 @@ CONFIGS = {
 
 def raw_time(est, paths):
     """The network invocations alone (with the mirror image), on resized inputs."""
-    runners = est._runner()
+    runners = est.runner()
     full = [load_image(p) for p in paths]
     bs = est.batch_size
     total = 0.0
@@ -107,8 +107,8 @@ def raw_time(est, paths):
 def decode_time(est, paths):
     t0 = time.perf_counter()
     for p in paths:
-        im = load_image(p, size=est._decode_size())
-        for r in est._runner():
+        im = load_image(p, size=est.decode_size())
+        for r in est.runner():
             resize_rgb(im, r["side"])
     return time.perf_counter() - t0
 

@@ -33,18 +33,18 @@ from sklearn.model_selection import KFold
 
 from benchmarks._common import pooled_sets, write
 
-from sklearn_emotion import AffectModel, PooledLayerFeatures, load_pretrained
+from sklearn_emotion import AffectHead, load_pretrained
 
 SETS = ("emotion6", "oasis")
 T = ("valence", "arousal")
 
 
 def _fit(F, y):
-    return AffectModel()._fit_features(PooledLayerFeatures(), F, y, None)
+    return AffectHead().fit(F, y, None)
 
 
 def _ratios(m, F, y):
-    iv = m._interval_features(F)
+    iv = m.predict_interval(F)
     half = np.maximum((iv[..., 1] - iv[..., 0]) / 2, 1e-9)
     return np.abs(y - iv.mean(-1)) / half, iv
 
@@ -70,7 +70,7 @@ def main(argv=None):
     for s in SETS:
         iv = np.zeros(Y[s].shape + (2,))
         for tr, te in KFold(5, shuffle=True, random_state=0).split(F[s]):
-            iv[te] = _fit(F[s][tr], Y[s][tr])._interval_features(F[s][te])
+            iv[te] = _fit(F[s][tr], Y[s][tr]).predict_interval(F[s][te])
         cov, width = _cover(iv, Y[s], np.ones(2))
         within[s] = {"coverage": cov.tolist(), "width": width.tolist()}
     M = {s: _fit(F[s], Y[s]) for s in SETS}

@@ -40,7 +40,7 @@ from sklearn.model_selection import KFold
 
 from sklearn.base import clone
 
-from sklearn_emotion import AffectModel
+from sklearn_emotion import AffectHead
 from sklearn_emotion.pretrained import recipe_features
 from sklearn_emotion.datasets import NON_PHOTO_KINDS, make_non_photos
 
@@ -69,7 +69,6 @@ def main(argv=None):
     y = np.vstack([e6.target, oasis.target])
     paths = list(e6.filenames) + list(oasis.filenames)
     n6 = len(e6.filenames)
-    base = clone(feats).fit([])
     per_kind = {k: {"auroc": [], "flagged": [], "auroc_unseen": [], "flagged_unseen": []}
                 for k in NON_PHOTO_KINDS}
     photos_flagged = []
@@ -82,11 +81,11 @@ def main(argv=None):
         src = [paths[i] for i in rng.choice(te, a.per_kind * 3, replace=False)]
         imgs, kinds = make_non_photos(src, n_per_kind=a.per_kind, random_state=f)
         Fn = clone(feats).fit_transform(imgs)
-        model = AffectModel(cv=5, adapt_components=0)._fit_features(base, F[tr], y[tr],
-                                                                     F_other=F_tr)
-        s_photo = model._ood_features(F[te])
+        model = AffectHead(cv=5, adapt_components=0).fit(F[tr], y[tr],
+                                                                     X_other=F_tr)
+        s_photo = model.ood_score(F[te])
         photos_flagged.append(float(np.mean(s_photo > model.ood_threshold_)))
-        s_non = model._ood_features(Fn)
+        s_non = model.ood_score(Fn)
         for k in NON_PHOTO_KINDS:
             sk = s_non[kinds == k]
             lab = np.r_[np.zeros(len(s_photo)), np.ones(len(sk))]
@@ -95,9 +94,8 @@ def main(argv=None):
             if f >= a.unseen_folds:
                 continue
             # the same without any example of this kind
-            m_k = AffectModel(cv=5, adapt_components=0)._fit_features(
-                base, F[tr], y[tr], F_other=F_tr[k_tr != k])
-            sp, sk = m_k._ood_features(F[te]), m_k._ood_features(Fn[kinds == k])
+            m_k = AffectHead(cv=5, adapt_components=0).fit(F[tr], y[tr], X_other=F_tr[k_tr != k])
+            sp, sk = m_k.ood_score(F[te]), m_k.ood_score(Fn[kinds == k])
             per_kind[k]["auroc_unseen"].append(float(roc_auc_score(lab, np.r_[sp, sk])))
             per_kind[k]["flagged_unseen"].append(float(np.mean(sk > m_k.ood_threshold_)))
         print(f"fold {f + 1}: photos flagged {photos_flagged[-1]:.3f}; " + ", ".join(
@@ -110,9 +108,9 @@ def main(argv=None):
         imgs, _ = make_non_photos([paths[i] for i in rng.choice(idx, 3 * a.examples,
                                                                 replace=False)],
                                   n_per_kind=a.examples, random_state=7)
-        model = AffectModel(cv=5, adapt_components=0)._fit_features(base, F[a_], y[a_],
-                                                F_other=clone(feats).fit_transform(imgs))
-        cross[f"{src}->{dst}"] = float(np.mean(model._ood_features(F[b_]) > model.ood_threshold_))
+        model = AffectHead(cv=5, adapt_components=0).fit(F[a_], y[a_],
+                                                X_other=clone(feats).fit_transform(imgs))
+        cross[f"{src}->{dst}"] = float(np.mean(model.ood_score(F[b_]) > model.ood_threshold_))
     out = {"per_kind": per_kind, "photos_flagged": photos_flagged, "cross_set_flagged": cross,
            "per_kind_n": a.per_kind, "seconds": time.time() - t0}
     RESULTS.mkdir(parents=True, exist_ok=True)

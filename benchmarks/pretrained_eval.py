@@ -41,7 +41,7 @@ from sklearn.svm import SVR
 
 from benchmarks._common import RESULTS, machine
 
-from sklearn_emotion import AffectModel, ObjectFeatures, PooledLayerFeatures, load_pretrained
+from sklearn_emotion import AffectHead, ObjectFeatures, load_pretrained
 from sklearn_emotion.datasets import load_emotion6, load_oasis
 from sklearn_emotion.pretrained import check_images, fit_recipe, recipe_features
 
@@ -72,11 +72,11 @@ class Affect:
     name = "AffectModel (pooled MobileNetV2 layers + ridge), the shipped recipe"
 
     def fit(self, F, y, P=None):
-        self.m = AffectModel()._fit_features(PooledLayerFeatures(), F, y, P)
+        self.m = AffectHead().fit(F, y, P)
         return self
 
     def predict(self, F):
-        return self.m._predict_features(F)
+        return self.m.predict(F)
 
 
 class Baseline:
@@ -150,9 +150,9 @@ def main(argv=None):
                     m = M().fit(Ft, yt, Pt)
                     pred[te] = m.predict(F[te])
                     if mk == "affect":
-                        ivs[te] = m.m._interval_features(F[te])
+                        ivs[te] = m.m.predict_interval(F[te])
                     if Q is not None:
-                        Q[te] = m.m._emotions_features(F[te])
+                        Q[te] = m.m.predict_emotions(F[te])
                     sc = scores(y[te], pred[te])
                     per_fold.append({"model": mk, "protocol": proto, "set": s, "fold": k,
                                      **{f"{m_}_{t}": sc[t][m_] for t in TARGETS for m_ in ("r", "r2", "mse")}})
@@ -168,7 +168,7 @@ def main(argv=None):
             results["cross"].setdefault(mk, {})[f"{s}->{other}"] = scores(yo, pred)
             oof[(mk, "cross", other)] = pred
             if mk == "affect":
-                intervals[f"cross:{s}->{other}"] = coverage(yo, m.m._interval_features(Fo))
+                intervals[f"cross:{s}->{other}"] = coverage(yo, m.m.predict_interval(Fo))
             print(mk, "cross", s, "->", other, results["cross"][mk][f"{s}->{other}"], flush=True)
 
     rebuild = rebuild_check(args, e6, oa) if args.check_rebuild else None
@@ -199,8 +199,8 @@ def emotion_cv(e6, F, P, Fo):
     for tr, te in splits:
         Ft = np.vstack([F[tr], Fo])
         Pt = np.vstack([P[tr], np.full((len(Fo), P.shape[1]), np.nan)])
-        m = AffectModel(cv=0)._fit_features(PooledLayerFeatures(), Ft, np.vstack([y[tr], yo]), Pt)
-        Q[te] = m._emotions_features(F[te])
+        m = AffectHead(cv=0).fit(Ft, np.vstack([y[tr], yo]), Pt)
+        Q[te] = m.predict_emotions(F[te])
         alphas.append(m.emotion_alpha_)
         print("emotion fold", len(alphas), m.emotion_alpha_, flush=True)
     out = emotion_scores(P, Q, splits)

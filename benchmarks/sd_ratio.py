@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import KFold
 
-from sklearn_emotion import AffectModel, PooledLayerFeatures
+from sklearn_emotion import AffectHead
 
 from benchmarks._common import RECIPE_WORDS, pooled_sets, recipe_argument, result_name
 
@@ -35,18 +35,17 @@ def main(argv=None):
     ap.add_argument("--cache-dir", default="feature-cache")
     recipe_argument(ap)
     a = ap.parse_args(argv)
-    base = PooledLayerFeatures().fit([])
     data = {name: (F, b.target) for name, (b, F) in pooled_sets(a.cache_dir, recipe=a.recipe).items()}
     rows = {}
     for name, (F, y) in data.items():
         pred = np.empty_like(y)
         for tr, te in KFold(5, shuffle=True, random_state=0).split(F):
-            pred[te] = AffectModel(cv=0)._fit_features(base, F[tr], y[tr])._predict_features(F[te])
+            pred[te] = AffectHead(cv=0).fit(F[tr], y[tr]).predict(F[te])
         rows[f"within {name}"] = (pred.std(axis=0) / y.std(axis=0)).tolist()
     for src, dst in (("emotion6", "oasis"), ("oasis", "emotion6")):
-        m = AffectModel(cv=0)._fit_features(base, *data[src])
+        m = AffectHead(cv=0).fit(*data[src])
         F, y = data[dst]
-        rows[f"{src} -> {dst}"] = (m._predict_features(F).std(axis=0) / y.std(axis=0)).tolist()
+        rows[f"{src} -> {dst}"] = (m.predict(F).std(axis=0) / y.std(axis=0)).tolist()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{result_name('sd_ratio', a.recipe)}.json").write_text(json.dumps(rows, indent=1))
     cmd = f"SKLEARN_EMOTION_DATA=../shared python -m benchmarks.sd_ratio --cache-dir {a.cache_dir} --recipe {a.recipe}"

@@ -37,7 +37,7 @@ from sklearn.model_selection import KFold
 
 from benchmarks._common import pooled_sets, write
 
-from sklearn_emotion import AffectModel, ColorFeatures, PooledLayerFeatures
+from sklearn_emotion import AffectHead, ColorFeatures
 
 SETS = ("emotion6", "oasis")
 TARGETS = ("valence", "arousal")
@@ -46,7 +46,7 @@ ROWS = ("within emotion6", "within oasis", "emotion6 -> oasis", "oasis -> emotio
 
 
 def _fit(F, y):
-    return AffectModel()._fit_features(PooledLayerFeatures(), F, y, None)
+    return AffectHead().fit(F, y, None)
 
 
 def evaluate(feats, y):
@@ -58,8 +58,8 @@ def evaluate(feats, y):
         iv = np.zeros(Y.shape + (2,))
         for tr, te in KFold(5, shuffle=True, random_state=0).split(F):
             m = _fit(F[tr], Y[tr])
-            pred[te] = m._predict_features(F[te])
-            iv[te] = m._interval_features(F[te])
+            pred[te] = m.predict(F[te])
+            iv[te] = m.predict_interval(F[te])
         key = f"within {s}"
         r[key] = [float(pearsonr(Y[:, j], pred[:, j])[0]) for j in range(2)]
         inside = (iv[..., 0] <= Y) & (Y <= iv[..., 1])
@@ -68,8 +68,8 @@ def evaluate(feats, y):
     for s in SETS:
         o = SETS[1 - SETS.index(s)]
         m = _fit(feats[s], y[s])
-        pred = m._predict_features(feats[o])
-        iv = m._interval_features(feats[o])
+        pred = m.predict(feats[o])
+        iv = m.predict_interval(feats[o])
         key = f"{s} -> {o}"
         r[key] = [float(pearsonr(y[o][:, j], pred[:, j])[0]) for j in range(2)]
         inside = (iv[..., 0] <= y[o]) & (y[o] <= iv[..., 1])

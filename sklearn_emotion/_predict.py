@@ -69,22 +69,20 @@ def image_transformers(obj):
 
 @contextlib.contextmanager
 def _errors_as_nan(obj):
-    """Temporarily set ``on_error="nan"`` on every image transformer of ``obj``.
-
-    The attribute is swapped directly, not through ``set_params``: it changes
-    no framework object, so built model runners stay in place.
-    """
+    """Temporarily set ``on_error="nan"`` on every image transformer of ``obj``
+    (``set_params``: ``on_error`` changes no framework object, so built model
+    runners stay in place)."""
     found = image_transformers(obj)
-    old = [t.__dict__.get("on_error") for t in found]
+    old = [t.get_params(deep=False)["on_error"] for t in found]
     try:
         for t in found:
-            t.__dict__["on_error"] = "nan"
+            t.set_params(on_error="nan")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*could not be loaded")
             yield
     finally:
         for t, v in zip(found, old):
-            t.__dict__["on_error"] = v
+            t.set_params(on_error=v)
 
 
 def model_stages(estimator, method, params=None):

@@ -309,13 +309,12 @@ def _cmd_predict(args):
     from .collection import find_images, score_files, training_overlap
 
     entries, hidden = find_images(args.images)
-    # --batch-size is also the networks' batch: set on the fitted feature
-    # transformers directly (it changes no framework object, so the built
-    # networks stay)
+    # --batch-size is also the networks' batch (it changes no framework
+    # object, so the built networks stay)
     from ._predict import image_transformers
 
     for t in image_transformers(getattr(model, "features_", model)):
-        t.__dict__["batch_size"] = max(1, int(args.batch_size))
+        t.set_params(batch_size=max(1, int(args.batch_size)))
     out = Path(args.output)
     # a description of the predicted point, not a category prediction: the
     # word whose rated valence and arousal lie nearest it (README, "predict")

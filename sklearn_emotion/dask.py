@@ -239,9 +239,10 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
         import joblib
 
         from ._store import cache_location
+        from .features._base import cache_token
 
         store = str(cache_location(store))
-        model_token = joblib.hash((blob, [t._cache_token() for t in image_transformers(
+        model_token = joblib.hash((blob, [cache_token(t) for t in image_transformers(
             image_step if image_step is not None else estimator)]))
     arrays, errors = [], []
     for k, (part, n, offset) in enumerate(_partitions(images, int(partition_size))):

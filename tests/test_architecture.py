@@ -83,3 +83,78 @@ def test_the_benchmark_check_sees_a_private_import_and_a_path_edit(tmp_path):
     (bench / "b.py").write_text("import sys\nsys.path.insert(0, '.')\n")
     assert _benchmark_private_imports(bench, pkg) == [
         ("a.py", 1, "sklearn_emotion.models.cnn", "_step"), ("b.py", 0, "sys", "path")]
+
+
+EXAMPLES = PACKAGE.parent / "examples"
+_OWN = ("self", "cls")
+
+
+def _defined_private(package=PACKAGE):
+    """{private function or method name: the package modules defining it}."""
+    out = {}
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                    node.name.startswith("_") and not node.name.startswith("__"):
+                out.setdefault(node.name, set()).add(path)
+    return out
+
+
+def _is_own(value):
+    """``self``, ``cls`` or ``super()``: an object's access to its own members."""
+    if isinstance(value, ast.Name):
+        return value.id in _OWN
+    return (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            and value.func.id == "super")
+
+
+def _reaches_in(folders, package=PACKAGE):
+    """(file, line, what) of every call of another module's private method
+    (``obj._name(...)`` where ``_name`` is a function of the package defined
+    in another module, ``obj`` not ``self``/``cls``/``super()``) and every
+    write through another object's ``__dict__``, in the given folders."""
+    defined = _defined_private(package)
+    found = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*.py")):
+            if "exploration" in path.parts:  # each runs only at the commit it names
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                where = (str(path.relative_to(folder.parent)), getattr(node, "lineno", 0))
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in defined and not _is_own(node.func.value)
+                        and path not in defined[node.func.attr]):
+                    found.append((*where, f"calls {node.func.attr}"))
+                targets = []
+                if isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+                    targets = node.targets if hasattr(node, "targets") else [node.target]
+                    targets = [t.value for t in targets if isinstance(t, ast.Subscript)]
+                elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                      and node.func.attr in ("update", "setdefault", "pop", "clear", "popitem")):
+                    targets = [node.func.value]
+                for t in targets:
+                    if (isinstance(t, ast.Attribute) and t.attr == "__dict__"
+                            and not _is_own(t.value)):
+                        found.append((*where, "writes __dict__"))
+    return sorted(found)
+
+
+def test_no_module_benchmark_or_example_reaches_into_another_modules_privates():
+    assert _reaches_in([PACKAGE, BENCHMARKS, EXAMPLES]) == []
+
+
+def test_the_reach_check_sees_a_private_call_and_a_dict_write(tmp_path):
+    pkg = tmp_path / "sklearn_emotion"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("class A:\n    def _hidden(self):\n        return self._own()\n"
+                              "    def _own(self):\n        return 1\n"
+                              "def use(a):\n    return a._own()\n")  # same module: allowed
+    (pkg / "b.py").write_text("def f(a):\n    a._hidden()\n    a.__dict__['x'] = 1\n"
+                              "    a.__dict__.pop('y', None)\n    self.__dict__['z'] = 2\n"
+                              "    super()._hidden()\n")
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "c.py").write_text("m._hidden()\nm.public()\nsys._getframe()\n")
+    assert _reaches_in([pkg, bench], pkg) == [
+        ("benchmarks/c.py", 1, "calls _hidden"), ("sklearn_emotion/b.py", 2, "calls _hidden"),
+        ("sklearn_emotion/b.py", 3, "writes __dict__"), ("sklearn_emotion/b.py", 4, "writes __dict__")]

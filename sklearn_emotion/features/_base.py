@@ -81,6 +81,12 @@ _WORKER_LOCK = threading.Lock()
 _WORKER_MAX = 16
 
 
+def cache_token(est):
+    """The hashable description of every parameter of the image transformer
+    ``est`` that changes its numbers (what its cache entries are keyed on)."""
+    return est._cache_token()
+
+
 def attach_worker_objects(est):
     """Give ``est`` (an estimator unpickled in a worker) this process's shared
     framework objects for its configuration; they are built on first use."""
@@ -93,7 +99,7 @@ def attach_worker_objects(est):
             if len(_WORKER_OBJECTS) >= _WORKER_MAX:  # forget the oldest configuration
                 _WORKER_OBJECTS.pop(next(iter(_WORKER_OBJECTS)))
             lazy = _WORKER_OBJECTS[key] = dict(est.__dict__.get("_lazy", {}))
-    est.__dict__["_lazy"] = lazy
+    est._share_lazy(lazy)
 
 
 def _prepare_chunk(est, items, indices, use_cache):
@@ -334,16 +340,37 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         token = store_key(self._cache_token(), code=(type(self).__module__,))
         return FeatureCache(loc, f"{type(self).__name__}-{token}", owner=owner)
 
+    #: Parameters that no framework object is built from (how many images a
+    #: batch holds, what a bad image gets, progress, processes, the cache
+    #: folder): setting them keeps the built model runners, tables and
+    #: filter banks.
+    _runtime_params = frozenset({"on_error", "batch_size", "verbose", "n_jobs", "cache_dir",
+                                 "memory"})
+
     def set_params(self, **params):
         """Set parameters; framework objects built from the old ones are dropped.
 
         As in skorch, a changed parameter invalidates the model runner,
         table or filter bank built from it; the next ``fit`` (or, for a
-        fitted estimator, the next use) rebuilds them.
+        fitted estimator, the next use) rebuilds them.  Parameters no such
+        object is built from (``on_error``, ``batch_size``, ``verbose``,
+        ``n_jobs``, ``cache_dir``) keep them.
         """
         super().set_params(**params)
-        self.__dict__.pop("_lazy", None)
+        if any(k not in self._runtime_params for k in params):
+            self.__dict__.pop("_lazy", None)
         return self
+
+    def decode_size(self):
+        """``(height, width)`` the images are decoded and resized to before
+        the features are computed, or None for the full image (for
+        measurements: the decoding a benchmark times apart)."""
+        return self._decode_size()
+
+    def _share_lazy(self, lazy):
+        """Use ``lazy`` (a worker's shared framework objects) as this
+        estimator's own (see :func:`attach_worker_objects`)."""
+        self.__dict__["_lazy"] = lazy
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -270,6 +270,11 @@ class PooledLayerFeatures(ImageTransformer):
         return [self.stats] if isinstance(self.stats, str) else list(self.stats)
 
     # ------------------------------------------------------------- runner
+    def runner(self):
+        """One runner description per backbone (``runner``, ``side`` and the kind of network), built on
+        first use: for measurements of the network alone."""
+        return self._runner()
+
     def _runner(self):
         """One runner description per backbone."""
         return self._lazy_get("runner", self._build_runners)

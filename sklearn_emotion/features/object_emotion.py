@@ -206,7 +206,7 @@ class ObjectEmotionFeatures(ImageTransformer):
         # through a shallow view of the fitted inner transformer, which is
         # itself never modified (its network is shared, not rebuilt)
         inner = copy.copy(self.object_features_)
-        inner.__dict__.update({k: getattr(self, k) for k in _MECHANICS})
+        inner.set_params(**{k: getattr(self, k) for k in _MECHANICS})  # keeps the network
         try:
             proba = inner.transform(X)
         except ImageBatchError as exc:

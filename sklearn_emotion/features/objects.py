@@ -163,6 +163,11 @@ class ObjectFeatures(ImageTransformer):
         return unique_names([f"obj_{label_slug(n)}" for n in names])
 
     # --------------------------------------------------------------- model
+    def runner(self):
+        """The network runner's description (``runner``, ``side`` and the kind of network), built on
+        first use: for measurements of the network alone."""
+        return self._runner()
+
     def _runner(self):
         return self._lazy_get("runner", self._build_runner)
 

@@ -129,6 +129,11 @@ class SceneFeatures(ImageTransformer):
         # channel 0 is "others": put it last, or drop it
         return labels[1:] + (labels[:1] if self.include_others else [])
 
+    def runner(self):
+        """The scene parser's runner description (``runner``, ``side`` and the kind of network), built on
+        first use: for measurements of the network alone."""
+        return self._runner()
+
     def _runner(self):
         def build():
             if self._is_keras():
