@@ -104,3 +104,26 @@ def test_parallel_batch_keeps_good_rows_with_one_bad_file(tmp_path, emotion6_pat
     good = np.delete(err.features, 5, axis=0)
     np.testing.assert_allclose(good, serial)
     assert np.isnan(err.features[5]).all()
+
+
+def test_set_params_keeps_what_runtime_parameters_do_not_build():
+    """Setting on_error, batch_size, verbose, n_jobs or cache_dir keeps the
+    built network runner (the same object); any other parameter drops it, and
+    the rebuilt one gives the same numbers as a fresh estimator."""
+    from skimage import data
+
+    from sklearn_emotion import PooledLayerFeatures
+
+    X = [data.astronaut(), data.coffee()]
+    est = PooledLayerFeatures(batch_size=2).fit(X)
+    F = est.transform(X)
+    built = est.runner()
+    for k, v in (("on_error", "nan"), ("batch_size", 1), ("verbose", False), ("n_jobs", 1),
+                 ("cache_dir", None)):
+        est.set_params(**{k: v})
+        assert est.runner() is built, k
+    np.testing.assert_array_equal(est.transform(X), F)
+    est.set_params(stats=("mean",))
+    assert est.runner() is not built
+    fresh = PooledLayerFeatures(batch_size=2, stats=("mean",)).fit(X)
+    np.testing.assert_array_equal(est.fit(X).transform(X), fresh.transform(X))
