@@ -29,7 +29,8 @@ from ._recipes import PRETRAINED_DIR, SHIPPED_MODELS
 from ._store import read_bounded, renamed_cache_dir, sealed, unsealed
 
 __all__ = ["ADAPTED_FORMAT_VERSION", "FORMAT", "MANIFEST", "MAX_ARRAY_BYTES", "MAX_MEMBERS",
-           "MAX_TOTAL_BYTES", "load_pretrained", "save_model"]
+           "MAX_TOTAL_BYTES", "UntrustedPickleError", "load_model", "load_pretrained",
+           "save_model"]
 
 #: Name and version of the on-disk format.
 FORMAT = ("sklearn-emotion/affect-model", 1)
@@ -668,3 +669,50 @@ def _jsonable(d):
             raise TypeError(f"parameter {k}={v!r} cannot be saved as JSON")
         out[k] = v
     return out
+
+
+class UntrustedPickleError(ValueError):
+    """A model given as a pickle, which :func:`load_model` loads only when
+    told that it is trusted."""
+
+
+def load_model(spec, trust_pickle=False):
+    """A model by what a user names: the shipped model, a model folder or a
+    pickled pipeline.
+
+    Parameters
+    ----------
+    spec : str, path-like or None
+        None: the default shipped model; a shipped model's name (``"v1"``,
+        ``"v2"``: always the shipped one, ``./v2`` is a folder); a folder
+        saved by :meth:`AffectModel.save` (loaded without unpickling); any
+        other path: a pipeline pickled by ``sklearn-emotion train``.
+    trust_pickle : bool, default=False
+        Load a pickle (which runs whatever code the file names).
+
+    Returns
+    -------
+    model : estimator
+    kind : {"pretrained", "affect", "pipeline"}
+
+    Raises
+    ------
+    UntrustedPickleError
+        For a pickle without ``trust_pickle``.
+    """
+    if spec is None:
+        return load_pretrained(), "pretrained"
+    if isinstance(spec, str) and spec in SHIPPED_MODELS:
+        return load_pretrained(spec), "pretrained"
+    p = Path(spec)
+    if p.is_dir():
+        return load_pretrained(p), "affect"
+    if not trust_pickle:
+        raise UntrustedPickleError(
+            f"--model {spec} is a pickled pipeline (saved by 'train'): loading a pickle runs "
+            "whatever code the file names, so only load one you made or trust. Pass "
+            "--trust-pickle to load it. (Affect model folders, from 'train --recipe' or "
+            "'adapt', load without unpickling and need no flag.)")
+    import joblib
+
+    return joblib.load(p), "pipeline"

@@ -21,7 +21,8 @@ from .features import (
 from .models import FFNNRegressor, PerTargetSVR, SkipNaNRows
 from ._store import renamed_cache_dir
 
-__all__ = ["FEATURE_FAMILIES", "make_features", "make_paper_pipeline", "make_scaler"]
+__all__ = ["FEATURE_FAMILIES", "fit_pipeline", "make_features", "make_paper_pipeline",
+           "make_scaler"]
 
 
 #: The data-home MobileNetV2 used as the object backbone by default: it runs
@@ -242,3 +243,50 @@ def make_paper_pipeline(features=("color", "gist", "lbp", "object", "scene"), re
     if params:
         pipe.set_params(**params)
     return pipe
+
+
+def fit_pipeline(pipe, X, y, *, cv=5, random_state=0):
+    """Fit a pipeline whose first step computes image features, computing the
+    features once; with ``cv >= 2``, first a quick cross-validated Pearson r
+    of the rest of the pipeline on those features.
+
+    The feature cache is a training-time convenience: afterwards the
+    families' ``cache_dir`` is unset (and their progress bars off), so the
+    fitted pipeline computes features afresh wherever it is loaded, or in
+    the cache its user sets.
+
+    Parameters
+    ----------
+    pipe : Pipeline
+        E.g. :func:`make_paper_pipeline`; its first step takes images.
+    X : sequence of images
+    y : array-like of shape (n_samples, 2)
+    cv : int, default=5
+        Folds of the quick estimate (``KFold`` shuffled with
+        ``random_state``); 0 or 1 skips it.
+    random_state : int, default=0
+
+    Returns
+    -------
+    pipe : Pipeline
+        Fitted.
+    r : tuple of float or None
+        Cross-validated Pearson r of valence and arousal (None without cv).
+    """
+    from scipy.stats import pearsonr
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    y = np.asarray(y)
+    F = pipe[0].fit_transform(list(X))
+    rest = pipe[1:]
+    r = None
+    if cv >= 2:
+        pred = cross_val_predict(rest, F, y, cv=KFold(cv, shuffle=True,
+                                                      random_state=random_state))
+        r = tuple(float(pearsonr(pred[:, j], y[:, j])[0]) for j in range(2))
+    rest.fit(F, y)
+    steps = getattr(pipe[0], "transformer_list", [(None, pipe[0])])
+    for _, est in steps:
+        if est != "drop" and "cache_dir" in est.get_params():
+            est.set_params(cache_dir=None, verbose=False)
+    return pipe, r

@@ -25,6 +25,8 @@ from ._affect_io import (  # noqa: F401
     ADAPTED_FORMAT_VERSION,
     FORMAT,
     MAX_ARRAY_BYTES,
+    UntrustedPickleError,
+    load_model,
     load_pretrained,
     save_model,
 )
@@ -41,7 +43,8 @@ from ._recipes import (  # noqa: F401
 )
 
 __all__ = ["ADAPT_STRATEGIES", "AffectHead", "AffectModel", "CHECK_IMAGES", "DEFAULT_MODEL", "FORMAT",
-           "PRETRAINED_DIR", "SHIPPED_MODELS", "check_images", "fit_recipe", "load_pretrained",
+           "PRETRAINED_DIR", "SHIPPED_MODELS", "UntrustedPickleError", "check_images", "fit_recipe",
+           "load_model", "load_pretrained",
            "recipe_features"]
 
 # ADAPTED_FORMAT_VERSION, MAX_ARRAY_BYTES, RECIPES and TARGET_NAMES are

@@ -337,15 +337,15 @@ def test_predict_new_raters_writes_their_intervals(tmp_path, capsys):
 def test_a_shipped_models_name_is_never_shadowed_by_a_folder(tmp_path, monkeypatch):
     """--model v2 means the shipped v2 even with a folder named v2 in the
     working directory; ./v2 is that folder (here refused: it is not a model)."""
-    from sklearn_emotion.cli import _load_model
+    from sklearn_emotion.pretrained import load_model
 
     (tmp_path / "v2").mkdir()
     (tmp_path / "v2" / "model.json").write_text("{not json")
     monkeypatch.chdir(tmp_path)
-    model, kind = _load_model("v2")
+    model, kind = load_model("v2")
     assert kind == "pretrained" and model.n_features_in_ > 0
     with pytest.raises(Exception, match="model.json"):
-        _load_model("./v2")
+        load_model("./v2")
 
 
 def test_predict_with_a_tampered_model_folder_says_one_paragraph(tmp_path, capsys, monkeypatch):
