@@ -44,8 +44,7 @@ from ._recipes import (  # noqa: F401
 
 __all__ = ["ADAPT_STRATEGIES", "AffectHead", "AffectModel", "CHECK_IMAGES", "DEFAULT_MODEL", "FORMAT",
            "PRETRAINED_DIR", "SHIPPED_MODELS", "UntrustedPickleError", "check_images", "fit_recipe",
-           "load_model", "load_pretrained",
-           "recipe_features"]
+           "load_model", "load_pretrained", "recipe_features", "save_model"]
 
 # ADAPTED_FORMAT_VERSION, MAX_ARRAY_BYTES, RECIPES and TARGET_NAMES are
 # importable from here too, but not in __all__ (not on the API pages)
