@@ -311,22 +311,6 @@ class AffectHead(RegressorMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-
-    # ------------------------------------------------------------ checks
-    _parameter_constraints: dict = {
-        "alphas": ["array-like"],
-        "clip": [None, Interval(Real, 0, None, closed="neither")],
-        "coverage": [Interval(Real, 0, 1, closed="neither")],
-        "cv": [Options(Integral, {0}), Interval(Integral, 2, None, closed="left")],
-        "emotion_alpha": [Interval(Real, 0, None, closed="neither"), "array-like"],
-        "emotion_components": [Interval(Integral, 1, None, closed="left")],
-        "adapt_components": [Interval(Integral, 0, None, closed="left")],
-        "ood_C": [Interval(Real, 0, None, closed="neither")],
-        "ood_pass": [Interval(Real, 0, 1, closed="neither")],
-        "widen_unusual": ["boolean"],
-        "random_state": ["random_state"],
-    }
-
     def _validate(self):
         self._validate_params()
         return checked_penalties(self.alphas, self.emotion_alpha)

@@ -17,12 +17,12 @@ from __future__ import annotations
 import copy
 import os
 from functools import partial
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, Options
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._affect_head import (
@@ -206,36 +206,8 @@ class AffectModel(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------ checks
     _parameter_constraints: dict = {
         "features": [None, HasMethods(["fit", "transform"])],
-        "alphas": ["array-like"],
-        "clip": [None, Interval(Real, 0, None, closed="neither")],
-        "coverage": [Interval(Real, 0, 1, closed="neither")],
-        "cv": [Options(Integral, {0}), Interval(Integral, 2, None, closed="left")],
-        "emotion_alpha": [Interval(Real, 0, None, closed="neither"), "array-like"],
-        "emotion_components": [Interval(Integral, 1, None, closed="left")],
-        "adapt_components": [Interval(Integral, 0, None, closed="left")],
         "ood_examples": [Interval(Integral, 0, None, closed="left")],
-        "ood_C": [Interval(Real, 0, None, closed="neither")],
-        "ood_pass": [Interval(Real, 0, 1, closed="neither")],
-        "widen_unusual": ["boolean"],
-        "random_state": ["random_state"],
-    }
-
-
-    # ------------------------------------------------------------ checks
-    _parameter_constraints: dict = {
-        "features": [None, HasMethods(["fit", "transform"])],
-        "alphas": ["array-like"],
-        "clip": [None, Interval(Real, 0, None, closed="neither")],
-        "coverage": [Interval(Real, 0, 1, closed="neither")],
-        "cv": [Options(Integral, {0}), Interval(Integral, 2, None, closed="left")],
-        "emotion_alpha": [Interval(Real, 0, None, closed="neither"), "array-like"],
-        "emotion_components": [Interval(Integral, 1, None, closed="left")],
-        "adapt_components": [Interval(Integral, 0, None, closed="left")],
-        "ood_examples": [Interval(Integral, 0, None, closed="left")],
-        "ood_C": [Interval(Real, 0, None, closed="neither")],
-        "ood_pass": [Interval(Real, 0, 1, closed="neither")],
-        "widen_unusual": ["boolean"],
-        "random_state": ["random_state"],
+        **AffectHead._parameter_constraints,
     }
 
     def _validate(self):
