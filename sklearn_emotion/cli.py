@@ -9,7 +9,6 @@ import warnings
 from pathlib import Path
 
 from ._cli_args import build_parser
-from ._affect_io import UntrustedPickleError, load_model
 
 __all__ = ["build_parser", "main"]
 
@@ -122,7 +121,7 @@ def _train_recipe(args):
 
 def _cmd_adapt(args):
     from .datasets import load_ratings
-    from .pretrained import AffectModel
+    from .pretrained import AffectModel, UntrustedPickleError, load_model
 
     data = load_ratings(args.ratings, args.image_dir, filename_column=args.filename_column,
                         valence_column=args.valence_column, arousal_column=args.arousal_column,
@@ -249,6 +248,7 @@ def _cmd_predict(args):
     import pandas as pd
 
     from ._lexicons import nearest_emotion_word
+    from .pretrained import UntrustedPickleError, load_model
 
     try:
         model, kind = load_model(args.model, args.trust_pickle)

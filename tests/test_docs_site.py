@@ -39,7 +39,7 @@ def test_site_builds_without_warnings_and_every_example_draws(tmp_path):
         env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     examples = sorted(p.stem for p in (ROOT / "examples").glob("plot_*.py"))
-    assert len(examples) == 7
+    assert len(examples) == 8
     for name in examples:
         page = (out / "auto_examples" / f"{name}.html").read_text(encoding="utf-8")
         figures = re.findall(rf'src="\.\./_images/(sphx_glr_{name}_\d+\.png)"', page)

@@ -197,7 +197,9 @@ def test_save_and_load_never_unpickle(fitted, small_set, tmp_path, monkeypatch):
                                atol=1e-6)
     np.testing.assert_allclose(loaded.predict_emotions(X[:4]), fitted.predict_emotions(X[:4]),
                                atol=1e-6)
-    # a tampered description is refused, not executed
+    # a tampered description is refused, not executed (without its manifest,
+    # as a hostile folder would come, the value itself is checked)
+    (path / "manifest.json").unlink()
     desc = json.loads((path / "model.json").read_text())
     desc["features"]["class"] = "os.system"
     (path / "model.json").write_text(json.dumps(desc))
