@@ -11,7 +11,7 @@ import numpy as np
 
 from ._image import ImageLoadError, load_image
 
-__all__ = ["cell_layout", "plot_va_thumbnails", "spread_sample", "thumbnail"]
+__all__ = ["cell_layout", "plot_va_thumbnails", "thumbnail"]
 
 #: Above this many images the plot shows a density and a sample of thumbnails.
 MAX_THUMBNAILS = 300
@@ -24,44 +24,6 @@ def thumbnail(item, size=56):
     im = Image.fromarray(load_image(item))
     im.thumbnail((size, size))
     return np.asarray(im)
-
-
-def spread_sample(va, k, seed=0):
-    """Indices of at most ``k`` points spread over the plane: one per cell of a
-    grid just fine enough to hold ``k`` occupied cells, the point nearest each
-    cell's centre (thumbnails then overlap little), chosen at random among
-    the cells when there are more.
-
-    Parameters
-    ----------
-    va : ndarray of shape (n, 2)
-    k : int
-    seed : int
-
-    Returns
-    -------
-    idx : ndarray of int, sorted
-    """
-    va = np.asarray(va, dtype=np.float64)
-    lo, hi = va.min(axis=0), va.max(axis=0)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    best = None
-    for g in range(2, 200):
-        cell = np.minimum(((va - lo) / span * g).astype(int), g - 1)
-        occupied = len(np.unique(cell[:, 0] * g + cell[:, 1]))
-        if occupied >= k or g == 199:
-            best = (g, cell)
-            break
-    g, cell = best
-    centre = lo + (cell + 0.5) / g * span
-    d = ((va - centre) / span) ** 2
-    d = d.sum(axis=1)
-    key = cell[:, 0] * g + cell[:, 1]
-    order = np.lexsort((d, key))
-    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
-    if len(first) > k:
-        first = np.random.default_rng(seed).choice(first, k, replace=False)
-    return np.sort(first)
 
 
 def cell_layout(va, xlim, ylim, nx, ny, k, seed=0):

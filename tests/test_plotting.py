@@ -78,22 +78,3 @@ def test_many_images_show_one_per_occupied_cell():
         assert i == members[np.argmin(d)]
     idx10, _ = cell_layout(va, (1, 9), (1, 9), 9, 9, 10)
     assert len(idx10) == 10 and set(idx10) <= set(idx)
-
-
-def test_spread_sample_keeps_thumbnails_apart():
-    """The thumbnails of a large set are spread over the plane: their closest
-    pair is far further apart than in a random sample of the same size."""
-    from sklearn_emotion._plotting import spread_sample
-
-    rng = np.random.default_rng(0)
-    va = np.vstack([rng.normal(5, 0.4, (1900, 2)), rng.uniform(1, 9, (80, 2))])
-
-    def closest(idx):
-        p = va[idx]
-        d = np.sqrt(((p[:, None] - p[None]) ** 2).sum(-1))
-        return d[np.triu_indices(len(p), 1)].min()
-
-    idx = spread_sample(va, 40, seed=0)
-    assert 30 <= len(idx) <= 40 and len(set(idx)) == len(idx)
-    rand = [closest(rng.choice(len(va), len(idx), replace=False)) for _ in range(20)]
-    assert closest(idx) > 3 * np.median(rand)
