@@ -8,13 +8,17 @@ set -u
 cd "$(dirname "$0")/.."
 run() { # file old new pytest-arguments
   cp "$1" /tmp/planted_backup
-  python - "$1" "$2" "$3" <<'PY'
+  if ! python - "$1" "$2" "$3" <<'PY'
 import sys
 p, old, new = sys.argv[1:4]
 s = open(p).read()
 assert s.count(old) == 1, old
 open(p, "w").write(s.replace(old, new, 1))
 PY
+  then
+    echo "| \`${1#sklearn_emotion/}\`: \`$2\` | (not found: the line moved) | NOT PLANTED |"
+    return
+  fi
   # shellcheck disable=SC2086
   r=$(timeout 900 python -m pytest -q $4 -p no:cacheprovider 2>&1 | tail -1)
   cp /tmp/planted_backup "$1"
@@ -45,6 +49,24 @@ run sklearn_emotion/reproduce/_checkpoints.py "np.asarray(train), np.asarray(tes
 run sklearn_emotion/features/_base.py '_not_cache_params = ("cache_dir",' '_not_cache_params = ("flip", "cache_dir",' "tests/test_answers_keys.py"
 run sklearn_emotion/_adapt.py "slope = max(float(bc @ (y - y.mean()) / max(float(bc @ bc), 1e-12)), 0.0)" "slope = float(bc @ (y - y.mean()) / max(float(bc @ bc), 1e-12))" "$A"
 run sklearn_emotion/_adapt.py "(ZT - V @ VtZT) / (rest + alpha)" "(ZT - V @ VtZT) / alpha" "$A"
-run sklearn_emotion/_affect_model.py "ood_oof[te] = ood_score(lin.standardise(F[te]), c, b)" "ood_oof[te] = ood_score(self.main_.standardise(F[te]), self.ood_coef_, self.ood_intercept_)" "$I"
-run sklearn_emotion/_affect_model.py "            ends = _scaled_about_centre(ends, scale)" "            ends = ends" "$I"
-run sklearn_emotion/_affect_model.py "iv = self._interval_features(F, new_raters=new_raters, ood=score)" "iv = self._interval_features(F, ood=score)" "$I"
+run sklearn_emotion/_affect_head.py "ood_oof[te] = ood_score(lin.standardise(F[te]), c, b)" "ood_oof[te] = ood_score(self.main_.standardise(F[te]), self.ood_coef_, self.ood_intercept_)" "$I"
+run sklearn_emotion/_affect_head.py "            ends = _scaled_about_centre(ends, scale)" "            ends = ends" "$I"
+run sklearn_emotion/_affect_head.py "iv = self._interval_features(F, new_raters=new_raters, ood=score)" "iv = self._interval_features(F, ood=score)" "$I"
+# issues 37 and 38: adaptation's reference, the manifest, warnings, runtime
+# parameters, the frames' index and error column, verify, fetch, ratings files
+H=tests/test_affect_head.py
+run sklearn_emotion/_adapt.py "k = min(int(np.ceil(float(pass_rate) * (m + 1) - 1e-9)), m)" "k = min(int(np.ceil(float(pass_rate) * m - 1e-9)), m)" "$I"
+run sklearn_emotion/_affect_head.py 'return {"ood_threshold": max(float(self.ood_threshold_), mine),' 'return {"ood_threshold": mine,' "$I"
+run sklearn_emotion/_affect_head.py 'if adaptation["n_images"] < MIN_ADAPT_IMAGES:' 'if adaptation["n_images"] < 0:' "$I"
+run sklearn_emotion/_affect_head.py "        new = copy.deepcopy(self)" "        new = copy.copy(self)" "$H -k shares_nothing"
+run sklearn_emotion/_affect_io.py '    _check_manifest(path)
+    try:' '    try:' "$H"
+run sklearn_emotion/_warn.py "        if key in _SHOWN:" "        if False:" "tests/test_predict_images.py -k warnings_name"
+run sklearn_emotion/_warn.py "    warnings.warn(message, category, stacklevel=level)" "    warnings.warn(message, category, stacklevel=2)" "tests/test_predict_images.py -k warnings_name"
+run sklearn_emotion/features/_base.py "        if any(k not in self._runtime_params for k in params):" "        if True:" "tests/test_lifecycle.py -k runtime"
+run sklearn_emotion/_predict.py "                reasons[i] = e.reason" "                pass" "tests/test_predict_images.py -k frames_are_indexed"
+run sklearn_emotion/cli.py "            return 1 if bad or (missing and not args.allow_missing) else 0" "            return 1 if bad else 0" "tests/test_data_fetch.py -k wrong_hash"
+run sklearn_emotion/resources.py '        return "the connection was refused"' '        return f"refused: {text[:80]}"' "tests/test_data_fetch.py -k groups"
+run sklearn_emotion/datasets/_ratings.py '            return raw.decode("utf-16")' '            return raw.decode("utf-8", "replace")' "tests/test_adapt.py -k utf16"
+run sklearn_emotion/_plotting.py "            d[~free] = np.inf" "            pass" "tests/test_plotting.py"
+run sklearn_emotion/_affect_model.py "            seen = training_overlap(self, paths)" "            seen = []" "tests/test_adapt.py -k warns_on"
