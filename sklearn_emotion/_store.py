@@ -917,6 +917,52 @@ class FeatureCache:
                 left.append(k)
         return got, left
 
+    def settle(self, res: "Reservation", keys, out, compute, failed) -> int:
+        """The end of the claim protocol, after ``res.mine`` is computed.
+
+        Drops this cache's claims, fills ``out`` with the entries other
+        workers computed (:meth:`collect`), computes what they left, and
+        copies each repeated key's row from its first position (computing
+        it instead when that position failed, so the repeat gets its own
+        error).
+
+        Parameters
+        ----------
+        res : Reservation
+            From :meth:`reserve`, with ``mine`` computed and :meth:`put`.
+        keys : sequence of str or None
+            The keys given to :meth:`reserve`.
+        out : ndarray of shape (len(keys), d)
+            The rows, by position.
+        compute : callable
+            ``compute(positions)`` computes those positions: it fills their
+            rows of ``out`` and :meth:`put` s them, or records them as
+            failed.
+        failed : callable
+            ``failed(position)``: whether that position could not be computed.
+
+        Returns
+        -------
+        int
+            Rows filled without computing them (collected or copied).
+        """
+        self.release_all(res)
+        got, left = self.collect(res, keys, out.shape[1])
+        for k, vec in got.items():
+            out[k] = vec
+        if left:
+            compute(left)
+        copied, again = 0, []
+        for k, k0 in res.repeats.items():
+            if failed(k0):
+                again.append(k)
+            else:
+                out[k] = out[k0]
+                copied += 1
+        if again:
+            compute(again)
+        return len(got) + copied
+
 
 class Reservation:
     """What :meth:`FeatureCache.reserve` found and claimed for a batch of keys."""

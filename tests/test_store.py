@@ -145,3 +145,33 @@ def test_items_token_by_hand(tmp_path):
     assert _store.items_token([str(f), str(tmp_path / "gone.jpg")]) == [
         want, (str(tmp_path / "gone.jpg"), None, None)]
     assert _store.items_token(f) == want
+
+
+def test_settle_collects_a_peer_entry_and_copies_or_recomputes_repeats(tmp_path):
+    """The claim protocol's end, by hand: key "b" is a peer's, "a" is
+    this worker's and repeated; a repeat of a failed key is recomputed."""
+    peer = _store.FeatureCache(tmp_path, "ns", owner="peer")
+    me = _store.FeatureCache(tmp_path, "ns", owner="me")
+    assert peer.claim("b")
+    keys = ["a", "b", "a", None]
+    res = me.reserve(keys, 2)
+    assert (res.mine, res.theirs, res.repeats, res.hits) == ([0], [1], {2: 0}, {})
+    out = np.full((4, 2), np.nan)
+    out[0] = [1.0, 2.0]
+    me.put("a", out[0])
+    peer.put("b", np.array([3.0, 4.0]))
+    peer.release("b")
+    asked = []
+    filled = me.settle(res, keys, out, asked.append, lambda k: False)
+    assert filled == 2 and asked == []
+    np.testing.assert_array_equal(out[:3], [[1, 2], [3, 4], [1, 2]])
+    assert np.isnan(out[3]).all()
+    assert not list(tmp_path.rglob("*.claim"))  # every claim of mine dropped
+
+    # the first "c" failed: its repeat is computed again (for its own error)
+    keys = ["c", "c"]
+    res = me.reserve(keys, 2)
+    out = np.full((2, 2), np.nan)
+    asked = []
+    assert me.settle(res, keys, out, asked.append, lambda k: k == 0) == 0
+    assert asked == [[1]]

@@ -151,47 +151,34 @@ def _finish_chunk(est, prep):
     cache, keys, indices, errors = prep["cache"], prep["keys"], prep["indices"], prep["errors"]
     res = prep["res"]
 
+    computed = 0
+
     def store(images, ok):
         """Features of decoded images (at input positions ``ok``), into ``out`` and the cache."""
+        nonlocal computed
         if images:
             feats = est._compute_checked(images)
             for r, i in zip(feats, ok):
                 out[pos[i]] = r
                 if cache is not None:
                     cache.put(keys[pos[i]], r)
-        return len(ok)
+        computed += len(ok)
 
     def compute(ks):
         images, ok, errs = _load_many([prep["items"][k] for k in ks], [indices[k] for k in ks],
                                       est._decode_size(), est._prepare_image)
         errors.update(errs)
-        return store(images, ok)
+        store(images, ok)
 
     try:
-        computed = store(images, good)
+        store(images, good)
     finally:
         if res is not None:
             cache.release_all(res)
-    if res is None:
-        return indices, out, errors, {"cached": 0, "computed": computed}
-    # another worker claimed these: collect its entries (one deadline for
-    # all); compute what it left (or what a dead worker held)
-    got, left = cache.collect(res, keys, out.shape[1])
-    for k, vec in got.items():
-        out[k] = vec
-    prep["cached"] += len(got)
-    if left:
-        computed += compute(left)
-    # an image repeated in this chunk: copy its row (or load it for its own error)
-    left = []
-    for k, k0 in res.repeats.items():
-        if indices[k0] in errors:
-            left.append(k)
-        else:
-            out[k] = out[k0]
-            prep["cached"] += 1
-    if left:
-        computed += compute(left)
+    if res is not None:
+        # another worker claimed these: collect its entries; compute what it
+        # left (or what a dead worker held), and an image repeated in the chunk
+        prep["cached"] += cache.settle(res, keys, out, compute, lambda k: indices[k] in errors)
     return indices, out, errors, {"cached": prep["cached"], "computed": computed}
 
 

@@ -357,21 +357,18 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                     keys[i] = image_key(items[i], i)
                 except ImageLoadError as exc:
                     errors[i] = exc
-            res = cache.reserve([keys[i] for i in c], d)
+            ck = [keys[i] for i in c]
+            res = cache.reserve(ck, d)
             try:
                 for k, vec in res.hits.items():
                     out[c[k]] = vec
                 embed([c[k] for k in res.mine])
             finally:
                 cache.release_all(res)
-            got, left = cache.collect(res, [keys[i] for i in c], d)
-            for k, vec in got.items():
-                out[c[k]] = vec
-            left += [k for k in res.repeats if c[res.repeats[k]] in errors]
-            embed([c[k] for k in left])
-            for k, k0 in res.repeats.items():
-                if c[k0] not in errors:
-                    out[c[k]] = out[c[k0]]
+            # the chunk's rows are a view: settle fills them in place
+            rows = out[c[0]:c[-1] + 1]
+            cache.settle(res, ck, rows, lambda ks: embed([c[k] for k in ks]),
+                         lambda k: c[k] in errors)
         if errors:
             raise ImageBatchError(errors)
         return out
