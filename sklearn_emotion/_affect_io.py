@@ -25,6 +25,7 @@ import numpy as np
 
 from ._affect_head import DEFAULT_ALPHAS, TARGET_NAMES, AffectHead, LinearHead, checked_penalties
 from ._affect_model import HEAD_PARAMS, AffectModel
+from ._keys import file_digest
 from ._recipes import PRETRAINED_DIR, SHIPPED_MODELS
 from ._store import read_bounded, renamed_cache_dir, sealed, unsealed
 
@@ -551,18 +552,8 @@ def _describe(model, metadata):
     return desc, stored
 
 
-def _file_digest(path):
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_manifest(folder):
-    files = {name: {"size": (folder / name).stat().st_size, "sha256": _file_digest(folder / name)}
+    files = {name: {"size": (folder / name).stat().st_size, "sha256": file_digest(folder / name)}
              for name in MODEL_FILES}
     body = json.dumps({"format": FORMAT[0], "files": files}, indent=1, sort_keys=True)
     (folder / MANIFEST).write_bytes(sealed(body.encode("utf-8")))
@@ -584,7 +575,7 @@ def _check_manifest(path):
                          "whole by save, refusing it") from None
     for name, (size, digest) in want.items():
         f = path / name
-        if f.stat().st_size != size or _file_digest(f) != digest:
+        if f.stat().st_size != size or file_digest(f) != digest:
             raise ValueError(f"{f}: does not match {man} (a half-written or mixed model folder, "
                              "or one changed after it was saved); save the model again")
 

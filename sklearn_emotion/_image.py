@@ -12,7 +12,6 @@ problem.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 import warnings
@@ -29,7 +28,6 @@ __all__ = [
     "as_image_list",
     "describe_item",
     "get_image_limits",
-    "image_key",
     "load_image",
     "set_image_limits",
 ]
@@ -510,34 +508,6 @@ def load_image(item, index: int | None = None, *, size: tuple[int, int] | None =
         f"unsupported image type {type(item).__name__}; expected a path, a numpy array "
         "or a PIL image",
     )
-
-
-def image_key(item, index: int | None = None) -> str:
-    """Content key of an image for the feature cache.
-
-    A path is keyed by the sha1 of its file's bytes (no decoding needed); an
-    in-memory image by the sha1 of its decoded RGB pixels and shape.  Two
-    different files never share a key; a file edited in place gets a new one.
-    """
-    if isinstance(item, (str, os.PathLike)):
-        path = os.fspath(item)
-        h = hashlib.sha1(b"file:")
-        try:
-            if not stat.S_ISREG(os.stat(path).st_mode):  # never read a FIFO or a device
-                return "unreadable:" + path
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-        except OSError:
-            # unreadable: let the loader produce the proper error later
-            return "unreadable:" + path
-        return h.hexdigest()
-    rgb = load_image(item, index)
-    h = hashlib.sha1(b"rgb:")
-    h.update(repr(rgb.shape).encode())
-    h.update(rgb.tobytes())
-    return h.hexdigest()
-
 
 
 def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -3,7 +3,7 @@
 Four kinds of stored things share one atomic write (:func:`atomic_write`),
 one seal (:func:`sealed`: the content followed by its sha256, checked by
 :func:`unsealed` before anything is parsed) and one key function
-(:func:`store_key`: the parameters that decide the content, the content of
+(:func:`sklearn_emotion._keys.store_key`: the parameters that decide the content, the content of
 the resources they name, the *code* that computes it and the numeric
 libraries' versions):
 
@@ -11,11 +11,11 @@ libraries' versions):
   transformers and :class:`~sklearn_emotion.models.CNNRegressor`'s pooled
   embeddings, one sealed ``.npyc`` per image under
   ``<location>/sklearn_emotion/<namespace>/<key[:2]>/<key>.npyc``, where the
-  namespace is the family and its :func:`store_key` and ``key`` hashes the
-  image's content (:func:`sklearn_emotion._image.image_key`).  A second run
+  namespace is the family and its ``store_key`` and ``key`` hashes the
+  image's content (:func:`sklearn_emotion._keys.image_key`).  A second run
   over a different subset of already-seen images computes nothing; a changed
   parameter, resource, code or file gets fresh features.  One claim protocol
-  (:meth:`FeatureCache.reserve` / :meth:`FeatureCache.collect`) keeps two
+  (:meth:`FeatureCache.reserve`, then :meth:`FeatureCache.settle`) keeps two
   workers from computing the same image at once;
 - **records** (:func:`write_record` / :func:`read_record` /
   :func:`read_checked`): named arrays and a JSON description in one sealed
@@ -36,13 +36,9 @@ problem, and the caller computes it again (and overwrites it).  What the checks 
 the wrong place, not a writer who recomputes the checksums, so a folder
 others can write is as trustworthy as those others.
 
-**Code in the key.**  :func:`code_token` hashes the syntax tree (without
-docstrings, so comments and documentation never invalidate anything) of the
-modules named and of every package module they import, found by reading
-their import statements: no hand-kept list of files can fall behind the
-code.  It errs on the side of recomputing: an edit to any module the
-computing code imports misses, except this one (the store moves and checks
-bytes; it computes none).
+**Keys** are made in :mod:`sklearn_emotion._keys` (what decides a
+result, the code that computes it, the libraries' versions); this module
+names no key's parts and no caller.
 
 Sharing a cache between users, processes and machines: entries are created
 with the permissions of the process's umask (like any file it writes), so a
@@ -70,7 +66,6 @@ import socket
 import stat
 import tempfile
 import time
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -78,9 +73,9 @@ from joblib import Memory
 from ._warn import warn_user
 
 __all__ = ["MAX_ENTRY_BYTES", "MAX_RECORD_BYTES", "FeatureCache", "Reservation", "atomic_write",
-           "cache_location", "claim_timeout", "code_token", "holder_gone", "items_token",
-           "library_versions", "modules_of", "process_owner", "read_bounded", "read_checked", "read_record", "renamed_cache_dir",
-           "sealed", "store_key", "unsealed", "write_record"]
+           "cache_location", "claim_timeout", "holder_gone", "process_owner", "read_bounded",
+           "read_checked", "read_record", "renamed_cache_dir", "sealed", "unsealed",
+           "write_record"]
 
 
 
@@ -94,182 +89,6 @@ def claim_timeout() -> float:
 
     return get_config()["claim_timeout"]
 
-
-
-# ------------------------------------------------------------------ keys
-_PACKAGE = __name__.partition(".")[0]
-#: The package's folder, whose modules :func:`code_token` reads.
-_ROOT = Path(__file__).resolve().parent
-
-#: Distributions whose version can change the numbers the stores hold.
-_LIBRARIES = ("numpy", "scipy", "scikit-learn", "scikit-image", "pillow", "tensorflow",
-              "keras", "ai-edge-litert")
-
-
-def _module_file(name):
-    """The source file of module ``name``, or None if there is none.
-
-    A package module is found in the package's folder, without importing
-    anything; another (a user's subclass of a package class) through its
-    imported module's ``__file__``."""
-    head, _, rest = name.partition(".")
-    if head != _PACKAGE:
-        import sys
-
-        origin = getattr(sys.modules.get(name), "__file__", None)
-        return Path(origin) if origin and origin.endswith(".py") and Path(origin).is_file() \
-            else None
-    path = _ROOT.joinpath(*rest.split(".")) if rest else _ROOT
-    if (path / "__init__.py").is_file():
-        return path / "__init__.py"
-    path = path.with_suffix(".py")
-    return path if path.is_file() else None
-
-
-def _imported_modules(name, tree, is_package):
-    """Package modules that module ``name`` imports anywhere (at the top or
-    inside a function), from the import statements of its syntax tree."""
-    import ast
-
-    here = name if is_package else name.rpartition(".")[0]
-    out = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = here.split(".")
-                base = base[:len(base) - (node.level - 1)]
-                base = ".".join(base + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            if base.partition(".")[0] != _PACKAGE:
-                continue
-            for alias in node.names:  # a submodule, or a name defined in ``base``
-                sub = f"{base}.{alias.name}"
-                out.add(sub if _module_file(sub) is not None else base)
-        elif isinstance(node, ast.Import):
-            out.update(a.name for a in node.names if a.name.partition(".")[0] == _PACKAGE)
-    return out
-
-
-def _without_docstrings(tree):
-    import ast
-
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                    and isinstance(body[0].value.value, str)):
-                node.body = body[1:] or [ast.Pass()]
-    return tree
-
-
-@lru_cache(maxsize=None)
-def _module_code(name):
-    """``(syntax tree without docstrings, package modules it imports)`` of ``name``."""
-    import ast
-
-    path = _module_file(name)
-    if path is None:
-        if name.partition(".")[0] != _PACKAGE:  # e.g. a class defined in __main__
-            return None, frozenset()
-        raise ModuleNotFoundError(f"store keys name the module {name!r}, which has no source")
-    tree = ast.parse(path.read_bytes(), filename=str(path))
-    imports = _imported_modules(name, tree, path.name == "__init__.py")
-    return ast.dump(_without_docstrings(tree)), frozenset(imports)
-
-
-@lru_cache(maxsize=None)
-def code_token(*modules: str) -> str:
-    """Hash of the code of ``modules`` and of every package module they import.
-
-    Parameters
-    ----------
-    *modules : str
-        Dotted names of modules, e.g. ``"sklearn_emotion.features.color"``.
-        A module outside the package (a user's own transformer) counts
-        with the package modules it imports, if its source file is known.
-
-    Returns
-    -------
-    str
-        A hash of the syntax trees, without docstrings, of the named modules
-        and of every module of the package reachable from them through import
-        statements (at module level or inside functions).  Comments and
-        documentation do not change it; any change to the code does, except
-        in this module: the store decides what is read back (and checks it),
-        never what is computed, and a change to what it writes changes the
-        files' format, which the seal then refuses.
-
-    Raises
-    ------
-    ModuleNotFoundError
-        When a package module has no source file.
-    """
-    import joblib
-
-    seen, todo = {}, sorted(modules)
-    while todo:
-        name = todo.pop()
-        if name in seen or name == __name__:  # the store moves bytes, computes none
-            continue
-        seen[name], imports = _module_code(name)
-        todo.extend(sorted(imports - seen.keys()))
-    return joblib.hash(sorted(seen.items()))
-
-
-@lru_cache(maxsize=None)
-def library_versions():
-    """``((distribution, version or None), ...)`` of the numeric libraries
-    whose versions can change the numbers: part of every store key, and
-    recorded with a reproduction's results."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for dist in _LIBRARIES:
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    return tuple(sorted(out.items()))
-
-
-def modules_of(obj) -> tuple:
-    """The package modules of ``obj``'s class and of the classes of its
-    parameters, deeply (an estimator's steps and their own parameters)."""
-    objs = [obj]
-    if hasattr(obj, "get_params") and not isinstance(obj, type):
-        try:
-            objs += list(obj.get_params(deep=True).values())
-        except TypeError:
-            pass
-    return tuple(sorted({type(o).__module__ for o in objs
-                         if type(o).__module__.partition(".")[0] == _PACKAGE}))
-
-
-def store_key(*parts, code=()) -> str:
-    """The one key of everything the package stores.
-
-    Parameters
-    ----------
-    *parts
-        What decides the stored content besides code: parameters (files and
-        registered resources described by their content, see
-        :func:`sklearn_emotion.resources.content_token`), inputs
-        (:func:`items_token`), indices.  Anything :func:`joblib.hash` accepts.
-    code : iterable of str
-        Package modules whose code computes the content; with their imports
-        (:func:`code_token`).
-
-    Returns
-    -------
-    str
-        A hash of ``parts``, the code and the versions of the numeric
-        libraries (NumPy, SciPy, scikit-learn, scikit-image, Pillow,
-        TensorFlow, Keras, LiteRT).
-    """
-    import joblib
-
-    return joblib.hash((parts, code_token(*sorted(set(code))), library_versions()))
 
 
 def _start_time(pid):
@@ -539,27 +358,6 @@ def atomic_write(path, write) -> None:
         except OSError:
             pass
         raise
-
-
-def items_token(items):
-    """What identifies a list of inputs cheaply, without reading image files:
-    each path with its size and modification time (``make``'s rule), each
-    in-memory image by its content.  A list of arrays is hashed as such."""
-    import joblib
-
-    if isinstance(items, (list, tuple)):
-        return [items_token(x) for x in items]
-    if isinstance(items, np.ndarray) and items.dtype != object:
-        return joblib.hash(items)
-    if isinstance(items, np.ndarray):
-        return [items_token(x) for x in items.tolist()]
-    if isinstance(items, (str, os.PathLike)):
-        try:
-            st = os.stat(items)
-            return (os.fspath(items), st.st_size, st.st_mtime_ns)
-        except OSError:
-            return (os.fspath(items), None, None)
-    return joblib.hash(items)
 
 
 def renamed_cache_dir(cache_dir, memory="deprecated", *, warn=True):

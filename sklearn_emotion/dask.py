@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._config import with_config
-from ._store import items_token, read_checked, store_key, write_record
+from ._keys import items_token, store_key
+from ._store import read_checked, write_record
 from ._predict import image_transformers, one_row, model_stages, predict_images
 
 __all__ = ["DaskResult", "predict", "transform"]

@@ -23,11 +23,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._keys import file_sha256
 
 __all__ = [
     "DATA_HOME_ENV",
     "MIRROR_ENV",
     "check_file",
+    "content_token",
+    "file_sha256",
     "fetch_all",
     "status",
     "REGISTRY",
@@ -312,9 +315,6 @@ def _env_home(value: str) -> Path:
     return home
 
 
-_verified: dict[tuple[str, int, int], str] = {}
-
-
 def content_token(value):
     """A parameter value, with a registered resource or an existing file
     described by its content (for cache keys).
@@ -335,25 +335,6 @@ def content_token(value):
         if looks_like_path and os.path.isfile(spec):
             return ("file", file_sha256(Path(spec).resolve()))
     return value
-
-
-def file_sha256(path) -> str:
-    """The sha256 of a file's bytes (hex), remembered per path, size and
-    modification time for this process."""
-    path = Path(path)
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    with _lock:
-        if key in _verified:
-            return _verified[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
-    with _lock:
-        _verified[key] = digest
-    return digest
 
 
 def content_digest(path) -> str:

@@ -78,7 +78,7 @@ def test_bad_memory_type():
 # ---------------------------------------------------------------- claims
 def _entry(est, path):
     """The cache and key of ``path`` for the fitted ``est``."""
-    from sklearn_emotion._image import image_key
+    from sklearn_emotion._keys import image_key
 
     return est._get_cache(owner="test"), image_key(path, 0)
 

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from sklearn_emotion import _store
+from sklearn_emotion import _keys, _store
 from sklearn_emotion.reproduce._checkpoints import RECORD_FIELDS, FoldStore
 
 from .test_store import _edit, package_copy  # noqa: F401  (a fixture)
@@ -54,8 +54,8 @@ def test_checkpoint_keys_change_with_what_decides_a_fold(tmp_path, package_copy)
     assert k1 != store.key(Ridge(), True, np.array([str(img)], dtype=object), y[:1], [0], [0])
     # code: a changed source the fit imports misses; any other does not
     ffnn = make_pipeline(make_scaler(), FFNNRegressor(max_iter=3))
-    assert "sklearn_emotion.models.ffnn" in _store.modules_of(ffnn)
-    assert _store.modules_of(Ridge()) == ()
+    assert "sklearn_emotion.models.ffnn" in _keys.modules_of(ffnn)
+    assert _keys.modules_of(Ridge()) == ()
     k_ffnn = store.key(ffnn, True, X, y, tr, te)
     _edit(package_copy / "datasets" / "_oasis.py", "\ndef ", "\nEDITED = 1\n\n\ndef ")
     assert store.key(ffnn, True, X, y, tr, te) == k_ffnn  # not imported by the fit

@@ -227,7 +227,7 @@ def test_frozen_backbone_features_cached_across_fits(subset, tmp_path, monkeypat
     import time
 
     from sklearn_emotion import config_context
-    from sklearn_emotion._image import image_key
+    from sklearn_emotion._keys import image_key
 
     store = cached._embedding_cache()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from sklearn_emotion import ImageLoadError, load_image
-from sklearn_emotion._image import as_image_list, image_key
+from sklearn_emotion._image import as_image_list
+from sklearn_emotion._keys import image_key
 
 
 def _save(img, path, **kw):

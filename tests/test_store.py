@@ -10,71 +10,74 @@ import shutil
 import numpy as np
 import pytest
 
-from sklearn_emotion import _store
+from sklearn_emotion import _keys, _store
 
 
 @pytest.fixture
 def package_copy(tmp_path, monkeypatch):
     """A copy of the package's source that ``code_token`` reads instead."""
     root = tmp_path / "sklearn_emotion"
-    shutil.copytree(_store._ROOT, root, ignore=shutil.ignore_patterns("__pycache__", "*.npz",
+    shutil.copytree(_keys._ROOT, root, ignore=shutil.ignore_patterns("__pycache__", "*.npz",
                                                                        "*.json", "*.tflite"))
-    monkeypatch.setattr(_store, "_ROOT", root)
-    _store._module_code.cache_clear()
-    _store.code_token.cache_clear()
+    monkeypatch.setattr(_keys, "_ROOT", root)
+    _keys._module_code.cache_clear()
+    _keys.code_token.cache_clear()
     yield root
-    _store._module_code.cache_clear()
-    _store.code_token.cache_clear()
+    _keys._module_code.cache_clear()
+    _keys.code_token.cache_clear()
 
 
 def _edit(path, old, new):
     text = path.read_text()
     assert old in text, old
     path.write_text(text.replace(old, new, 1))
-    _store._module_code.cache_clear()
-    _store.code_token.cache_clear()
+    _keys._module_code.cache_clear()
+    _keys.code_token.cache_clear()
 
 
 def test_code_token_follows_the_imports_and_ignores_documentation(package_copy):
     ffnn = "sklearn_emotion.models.ffnn"
     color = "sklearn_emotion.features.color"
-    t_ffnn, t_color = _store.code_token(ffnn), _store.code_token(color)
+    t_ffnn, t_color = _keys.code_token(ffnn), _keys.code_token(color)
     # a docstring or a comment changes nothing
     _edit(package_copy / "models" / "_training.py", '"""', '"""Edited. ')
     _edit(package_copy / "models" / "ffnn.py", "\nimport", "\n# a comment\nimport")
-    assert _store.code_token(ffnn) == t_ffnn
+    assert _keys.code_token(ffnn) == t_ffnn
     # code in a module ffnn.py imports changes ffnn's token, not colour's
     _edit(package_copy / "models" / "_training.py", "\ndef ", "\nEDITED = 1\n\n\ndef ")
-    assert _store.code_token(ffnn) != t_ffnn
-    assert _store.code_token(color) == t_color
+    assert _keys.code_token(ffnn) != t_ffnn
+    assert _keys.code_token(color) == t_color
     # an import inside a function counts too: colour imports _image lazily or at the top
-    t_color = _store.code_token(color)
+    t_color = _keys.code_token(color)
     _edit(package_copy / "_image.py", "\ndef ", "\nEDITED = 1\n\n\ndef ")
-    assert _store.code_token(color) != t_color
+    assert _keys.code_token(color) != t_color
     # the store's own code is not part of any key: it computes nothing
-    t_color = _store.code_token(color)
+    t_color = _keys.code_token(color)
     _edit(package_copy / "_store.py", "\ndef ", "\nEDITED = 1\n\n\ndef ")
-    assert _store.code_token(color) == t_color
+    assert _keys.code_token(color) == t_color
+    # nor are the keys' (colour imports them through the feature base class)
+    _edit(package_copy / "_keys.py", "\ndef ", "\nEDITED = 1\n\n\ndef ")
+    assert _keys.code_token(color) == t_color
     with pytest.raises(ModuleNotFoundError, match="sklearn_emotion.models.renamed"):
-        _store.code_token("sklearn_emotion.models.renamed")
+        _keys.code_token("sklearn_emotion.models.renamed")
 
 
 def test_code_token_reaches_a_module_imported_only_inside_a_function(package_copy):
     (package_copy / "extra_helper.py").write_text("VALUE = 1\n")
     _edit(package_copy / "models" / "ffnn.py", "\ndef ",
           "\ndef _late():\n    from ..extra_helper import VALUE\n    return VALUE\n\n\ndef ")
-    before = _store.code_token("sklearn_emotion.models.ffnn")
+    before = _keys.code_token("sklearn_emotion.models.ffnn")
     _edit(package_copy / "extra_helper.py", "VALUE = 1", "VALUE = 2")
-    assert _store.code_token("sklearn_emotion.models.ffnn") != before
+    assert _keys.code_token("sklearn_emotion.models.ffnn") != before
 
 
 def test_store_key_depends_on_parts_code_and_libraries(monkeypatch):
-    k = _store.store_key("a", 1, code=("sklearn_emotion.models.ffnn",))
-    assert k == _store.store_key("a", 1, code=("sklearn_emotion.models.ffnn",))
-    assert k != _store.store_key("a", 2, code=("sklearn_emotion.models.ffnn",))
-    assert k != _store.store_key("a", 1, code=("sklearn_emotion.models.cnn",))
-    monkeypatch.setattr(_store, "library_versions", lambda: (("numpy", "0.0"),))
-    assert k != _store.store_key("a", 1, code=("sklearn_emotion.models.ffnn",))
+    k = _keys.store_key("a", 1, code=("sklearn_emotion.models.ffnn",))
+    assert k == _keys.store_key("a", 1, code=("sklearn_emotion.models.ffnn",))
+    assert k != _keys.store_key("a", 2, code=("sklearn_emotion.models.ffnn",))
+    assert k != _keys.store_key("a", 1, code=("sklearn_emotion.models.cnn",))
+    monkeypatch.setattr(_keys, "library_versions", lambda: (("numpy", "0.0"),))
+    assert k != _keys.store_key("a", 1, code=("sklearn_emotion.models.ffnn",))
 
 
 def test_records_round_trip_and_name_what_is_missing(tmp_path):
@@ -103,14 +106,14 @@ def test_code_token_follows_every_form_of_import(package_copy):
     for name, line in forms.items():
         (package_copy / f"{name}.py").write_text('"""Doc."""\nVALUE = 1\n')
         _edit(package_copy / "models" / "ffnn.py", "\ndef ", f"\n{line}\n\n\ndef ")
-        before = _store.code_token(ffnn)
+        before = _keys.code_token(ffnn)
         _edit(package_copy / f"{name}.py", "VALUE = 1", "VALUE = 2")  # right after the docstring
-        assert _store.code_token(ffnn) != before, line
+        assert _keys.code_token(ffnn) != before, line
     # a module outside the package never enters
-    before = _store.code_token(ffnn)
+    before = _keys.code_token(ffnn)
     _edit(package_copy / "models" / "ffnn.py", "\ndef ", "\nimport json as _json_unused\n\n\ndef ")
-    assert _store.code_token(ffnn) != before  # ffnn's own code changed...
-    assert "json" not in str(_store._imported_modules(
+    assert _keys.code_token(ffnn) != before  # ffnn's own code changed...
+    assert "json" not in str(_keys._imported_modules(
         "sklearn_emotion.models.ffnn", __import__("ast").parse(
             (package_copy / "models" / "ffnn.py").read_text()), False))
 
@@ -123,28 +126,28 @@ def test_modules_of_names_the_package_classes_inside_a_model():
     from sklearn_emotion.models import SkipNaNRows
     from sklearn_emotion.pipeline import make_scaler
 
-    assert _store.modules_of(Ridge()) == ()
-    assert _store.modules_of(("a spec", 1, [2.0])) == ()  # not an estimator at all
-    assert _store.modules_of(FFNNRegressor) == ()  # a class is not a model
+    assert _keys.modules_of(Ridge()) == ()
+    assert _keys.modules_of(("a spec", 1, [2.0])) == ()  # not an estimator at all
+    assert _keys.modules_of(FFNNRegressor) == ()  # a class is not a model
     pipe = make_pipeline(make_scaler(), SkipNaNRows(FFNNRegressor()))
-    assert set(_store.modules_of(pipe)) == {"sklearn_emotion.models.ffnn",
+    assert set(_keys.modules_of(pipe)) == {"sklearn_emotion.models.ffnn",
                                             "sklearn_emotion.models._nan_rows"}
-    assert _store.modules_of(FFNNRegressor()) == ("sklearn_emotion.models.ffnn",)
+    assert _keys.modules_of(FFNNRegressor()) == ("sklearn_emotion.models.ffnn",)
 
 
 def test_items_token_by_hand(tmp_path):
     import joblib
 
     a = np.arange(6.0).reshape(3, 2)
-    assert _store.items_token(a) == joblib.hash(a)
+    assert _keys.items_token(a) == joblib.hash(a)
     f = tmp_path / "x.jpg"
     f.write_bytes(b"12345")
     st = f.stat()
     want = (str(f), 5, st.st_mtime_ns)
-    assert _store.items_token(np.array([str(f)], dtype=object)) == [want]
-    assert _store.items_token([str(f), str(tmp_path / "gone.jpg")]) == [
+    assert _keys.items_token(np.array([str(f)], dtype=object)) == [want]
+    assert _keys.items_token([str(f), str(tmp_path / "gone.jpg")]) == [
         want, (str(tmp_path / "gone.jpg"), None, None)]
-    assert _store.items_token(f) == want
+    assert _keys.items_token(f) == want
 
 
 def test_settle_collects_a_peer_entry_and_copies_or_recomputes_repeats(tmp_path):

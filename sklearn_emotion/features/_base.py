@@ -28,17 +28,14 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from .._store import FeatureCache, cache_location, store_key
+from .._keys import decode_token, image_key, store_key, weights_hash
+from .._store import FeatureCache, cache_location
 from .._config import with_config
 from ..resources import content_token
-from .._image import ImageBatchError, ImageLoadError, as_image_list, image_key, load_image
+from .._image import ImageBatchError, ImageLoadError, as_image_list, load_image
 from .._warn import warn_user
 
 __all__ = ["ImageBatchError", "ImageTransformer"]
-
-def _weights_hash(model):
-    return joblib.hash([np.asarray(w) for w in model.get_weights()])
-
 
 def label_slug(name: str) -> str:
     """A class name as a feature-name part: its first synonym (before ``;``
@@ -293,16 +290,12 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
             if k in self._not_cache_params:
                 continue
             if hasattr(v, "get_weights") and hasattr(v, "layers"):
-                v = ("keras", v.name, _weights_hash(v))
+                v = ("keras", v.name, weights_hash(v))
             else:
                 v = content_token(v)
             params[k] = v
-        from .._image import DEFAULT_WORKING_PIXELS, get_image_limits
-
-        # the working resolution changes the features of images larger than
-        # it; it enters the key only when changed, so existing caches stay valid
-        if get_image_limits()["working_pixels"] != DEFAULT_WORKING_PIXELS:
-            params["__working_pixels"] = get_image_limits()["working_pixels"]
+        # the decoding settings (the working resolution), by the keys' one rule
+        params.update({f"__{k}": v for k, v in decode_token().items()})
         return (type(self).__name__, sorted(params.items()))
 
     # ------------------------------------------------------------ internals

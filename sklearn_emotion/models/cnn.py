@@ -16,8 +16,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._backbones import BACKBONES, build_backbone, preprocess_fn
-from .._store import FeatureCache, cache_location, store_key
-from .._image import ImageBatchError, ImageLoadError, as_image_list, image_key
+from .._keys import decode_token, image_key, store_key
+from .._store import FeatureCache, cache_location
+from .._image import ImageBatchError, ImageLoadError, as_image_list
 from .._runners import infer as _infer
 from ..resources import content_token
 from . import _cnn_steps
@@ -318,10 +319,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         loc = cache_location(self.cache_dir, self.memory, warn=False)
         if loc is None:
             return None
-        from .._image import get_image_limits
-
         token = store_key(self.backbone, content_token(self.weights), self._side(), "avg",
-                          get_image_limits()["working_pixels"], code=(__name__,))
+                          sorted(decode_token().items()), code=(__name__,))
         return FeatureCache(loc, f"CNNRegressor-pooled-{token}", owner=owner)
 
     def _embed(self, base, items):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._store import items_token, modules_of, read_checked, store_key, write_record
+from .._keys import items_token, modules_of, store_key
+from .._store import read_checked, write_record
 from .._warn import warn_user
 
 __all__ = ["FoldStore", "RECORD_FIELDS"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import pearsonr
 
-from .._store import library_versions
+from .._keys import library_versions
 from ._engine import peak_rss_mib
 from ._protocol import CLIP
 
