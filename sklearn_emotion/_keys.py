@@ -25,8 +25,8 @@ docstrings, so comments and documentation never invalidate anything) of the
 modules named and of every package module they import, found by reading
 their import statements: no hand-kept list of files can fall behind the
 code.  It errs on the side of recomputing: an edit to any module the
-computing code imports misses, except this one and the store (they make
-keys and move bytes; they compute none).
+computing code imports misses, except this one, the store, the feature
+cache and the claims (they make keys and move bytes; they compute none).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ _PACKAGE = __name__.partition(".")[0]
 #: The package's folder, whose modules :func:`code_token` reads.
 _ROOT = Path(__file__).resolve().parent
 #: Modules that make keys and move bytes: their code is not part of any key.
-_NOT_COMPUTING = frozenset({__name__, f"{_PACKAGE}._store"})
+_NOT_COMPUTING = frozenset({__name__, *(f"{_PACKAGE}.{m}" for m in ("_store", "_feature_cache",
+                                                                     "_claims"))})
 
 #: Distributions whose version can change the numbers the stores hold.
 _LIBRARIES = ("numpy", "scipy", "scikit-learn", "scikit-image", "pillow", "tensorflow",

@@ -539,7 +539,7 @@ _SCRATCH_OWNER = "owner"
 
 
 def _scratch_owner():
-    from ._store import process_owner
+    from ._claims import process_owner
 
     return process_owner("fetch")
 
@@ -550,7 +550,7 @@ def stale_scratch(home) -> list[Path]:
     over an hour old.  A fetch running elsewhere keeps its folder."""
     import time
 
-    from ._store import holder_gone
+    from ._claims import holder_gone
 
     out = []
     for d in sorted(Path(home).glob(".fetch-*")):

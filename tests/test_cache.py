@@ -135,7 +135,7 @@ def test_an_abandoned_claim_is_taken_over(paths, tmp_path):
     import sys
     import time
 
-    from sklearn_emotion import _store
+    from sklearn_emotion import _claims
 
     Counting.calls = Counting.images = 0
     est = Counting(cache_dir=tmp_path / "c").fit(paths)
@@ -143,11 +143,11 @@ def test_an_abandoned_claim_is_taken_over(paths, tmp_path):
     _, key1 = _entry(est, paths[1])
     # an old claim from elsewhere (its worker died long ago)
     old = _claim(cache, key0, "another-host:1:x")
-    os.utime(old, (time.time() - 2 * _store.claim_timeout(),) * 2)
+    os.utime(old, (time.time() - 2 * _claims.claim_timeout(),) * 2)
     # a claim by a process of this machine that has exited
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()
-    _claim(cache, key1, f"{_store.socket.gethostname()}:{dead}:x")
+    _claim(cache, key1, f"{_claims.socket.gethostname()}:{dead}:x")
     start = time.monotonic()
     F = est.transform(paths[:2])
     assert time.monotonic() - start < 30  # no waiting for the timeout
@@ -214,7 +214,7 @@ def test_a_peer_killed_while_holding_claims_costs_seconds_not_the_timeout(paths,
     cache = _entry(est, paths[0])[0]
     holder = subprocess.Popen([sys.executable, "-c", (
         "import os, sys, time\n"
-        "from sklearn_emotion._store import FeatureCache\n"
+        "from sklearn_emotion._feature_cache import FeatureCache\n"
         f"c = FeatureCache({str(tmp_path / 'c')!r}, {cache.dir.name!r}, owner='peer')\n"
         f"assert all(c.claim(k) for k in {keys!r})\n"
         "print('claimed', flush=True)\n"
@@ -407,13 +407,13 @@ def test_a_stale_claim_costs_a_peer_seconds_not_the_timeout(paths, tmp_path, kin
     import sys
     import time
 
-    from sklearn_emotion import _store
+    from sklearn_emotion import _claims
 
-    assert _store.claim_timeout() >= 600
+    assert _claims.claim_timeout() >= 600
     Counting.calls = Counting.images = 0
     est = Counting(cache_dir=tmp_path / "c").fit(paths)
     cache, key = _entry(est, paths[0])
-    host = _store.socket.gethostname()
+    host = _claims.socket.gethostname()
     child = None
     if kind == "empty":
         _claim(cache, key, "")
@@ -428,7 +428,7 @@ def test_a_stale_claim_costs_a_peer_seconds_not_the_timeout(paths, tmp_path, kin
             assert time.monotonic() < deadline
             time.sleep(0.05)
         os.kill(child.pid, 0)  # a zombie still answers: the old check waited 600 s
-        _claim(cache, key, f"{host}:{child.pid}:{_store._start_time(child.pid)!r}:w")
+        _claim(cache, key, f"{host}:{child.pid}:{_claims._start_time(child.pid)!r}:w")
     elif kind == "reused pid":
         # the parent process is alive, but started long before this claim says
         _claim(cache, key, f"{host}:{os.getppid()}:{time.time() - 5.0!r}:w")
@@ -453,14 +453,14 @@ def test_a_long_wait_for_a_peer_says_so_once(paths, tmp_path, monkeypatch):
     once, after the first seconds."""
     import time
 
-    from sklearn_emotion import _store
+    from sklearn_emotion import _claims, _feature_cache
     from sklearn_emotion import config_context
 
-    monkeypatch.setattr(_store, "_SAY_WAITING_AFTER", 0.5)
+    monkeypatch.setattr(_feature_cache, "_SAY_WAITING_AFTER", 0.5)
     est = Counting(cache_dir=tmp_path / "c").fit(paths)
     cache, k0 = _entry(est, paths[0])
     _, k1 = _entry(est, paths[1])
-    me = _store._owner("a live peer")  # this process: alive, the right start time
+    me = _claims._owner("a live peer")  # this process: alive, the right start time
     _claim(cache, k0, me)
     _claim(cache, k1, me)
     with config_context(claim_timeout=3):

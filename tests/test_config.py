@@ -97,7 +97,7 @@ def test_limits_reach_the_decoding_threads_of_a_network(photos):
 
 def test_claim_timeout_bounds_a_wait(tmp_path):
     """A live foreign claim is waited for at most ``claim_timeout`` seconds."""
-    from sklearn_emotion._store import FeatureCache
+    from sklearn_emotion._feature_cache import FeatureCache
 
     holder = FeatureCache(tmp_path, "ns", owner="holder")
     waiter = FeatureCache(tmp_path, "ns", owner="waiter")

@@ -90,7 +90,7 @@ def test_grid_search_with_a_shared_cache(client, images, tmp_path):
     log = tmp_path / "writes.log"
 
     def count_writes(log=str(log)):  # runs in each worker: log every cache write
-        from sklearn_emotion._store import FeatureCache
+        from sklearn_emotion._feature_cache import FeatureCache
 
         put = FeatureCache.__dict__.get("_real_put", FeatureCache.put)
 
@@ -102,7 +102,7 @@ def test_grid_search_with_a_shared_cache(client, images, tmp_path):
         FeatureCache._real_put, FeatureCache.put = put, logged
 
     def stop_counting():
-        from sklearn_emotion._store import FeatureCache
+        from sklearn_emotion._feature_cache import FeatureCache
 
         FeatureCache.put = FeatureCache.__dict__.get("_real_put", FeatureCache.put)
 

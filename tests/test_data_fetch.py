@@ -285,7 +285,7 @@ def test_an_interrupted_fetchs_scratch_folder_is_reported_then_removed(tmp_path,
     import subprocess
     import sys
 
-    from sklearn_emotion import _store
+    from sklearn_emotion import _claims
 
     home = tmp_path / "home"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
@@ -293,10 +293,10 @@ def test_an_interrupted_fetchs_scratch_folder_is_reported_then_removed(tmp_path,
     stale = home / ".fetch-killed"
     (stale / "download").mkdir(parents=True)
     (stale / "download" / "tmp123").write_bytes(b"x" * 1000)
-    (stale / "owner").write_text(f"{_store.socket.gethostname()}:{dead}:None:fetch")
+    (stale / "owner").write_text(f"{_claims.socket.gethostname()}:{dead}:None:fetch")
     running = home / ".fetch-running"
     running.mkdir()
-    (running / "owner").write_text(_store._owner("fetch"))
+    (running / "owner").write_text(_claims._owner("fetch"))
     monkeypatch.setenv("SKLEARN_EMOTION_DATA", str(home))
     main(["data", "verify"])
     out = capsys.readouterr().out

@@ -4,13 +4,12 @@ The per-image entries and their claims are tested in ``test_cache.py``, the
 Dask shards in ``test_dask.py``.
 """
 
-import io
 import shutil
 
 import numpy as np
 import pytest
 
-from sklearn_emotion import _keys, _store
+from sklearn_emotion import _feature_cache, _keys, _store
 
 
 @pytest.fixture
@@ -55,9 +54,10 @@ def test_code_token_follows_the_imports_and_ignores_documentation(package_copy):
     t_color = _keys.code_token(color)
     _edit(package_copy / "_store.py", "\ndef ", "\nEDITED = 1\n\n\ndef ")
     assert _keys.code_token(color) == t_color
-    # nor are the keys' (colour imports them through the feature base class)
-    _edit(package_copy / "_keys.py", "\ndef ", "\nEDITED = 1\n\n\ndef ")
-    assert _keys.code_token(color) == t_color
+    # nor are the keys', the feature cache's or the claims' (imported by the base class)
+    for name in ("_keys.py", "_feature_cache.py", "_claims.py"):
+        _edit(package_copy / name, "\ndef ", "\nEDITED = 1\n\n\ndef ")
+        assert _keys.code_token(color) == t_color, name
     with pytest.raises(ModuleNotFoundError, match="sklearn_emotion.models.renamed"):
         _keys.code_token("sklearn_emotion.models.renamed")
 
@@ -153,8 +153,8 @@ def test_items_token_by_hand(tmp_path):
 def test_settle_collects_a_peer_entry_and_copies_or_recomputes_repeats(tmp_path):
     """The claim protocol's end, by hand: key "b" is a peer's, "a" is
     this worker's and repeated; a repeat of a failed key is recomputed."""
-    peer = _store.FeatureCache(tmp_path, "ns", owner="peer")
-    me = _store.FeatureCache(tmp_path, "ns", owner="me")
+    peer = _feature_cache.FeatureCache(tmp_path, "ns", owner="peer")
+    me = _feature_cache.FeatureCache(tmp_path, "ns", owner="me")
     assert peer.claim("b")
     keys = ["a", "b", "a", None]
     res = me.reserve(keys, 2)

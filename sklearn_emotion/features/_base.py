@@ -29,7 +29,8 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from .._keys import decode_token, image_key, store_key, weights_hash
-from .._store import FeatureCache, cache_location
+from .._feature_cache import FeatureCache
+from .._store import cache_location
 from .._config import with_config
 from ..resources import content_token
 from .._image import ImageBatchError, ImageLoadError, as_image_list, load_image

@@ -17,7 +17,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._backbones import BACKBONES, build_backbone, preprocess_fn
 from .._keys import decode_token, image_key, store_key
-from .._store import FeatureCache, cache_location
+from .._feature_cache import FeatureCache
+from .._store import cache_location
 from .._image import ImageBatchError, ImageLoadError, as_image_list
 from .._runners import infer as _infer
 from ..resources import content_token
