@@ -42,7 +42,7 @@ RAW = RESULTS / "mutation_raw"
 #: folds, nested search and report; adaptation, intervals and the
 #: out-of-distribution flag; the head and interval code of the affect model;
 #: the store's key functions; the rating scales; colour features.
-_AFFECT = "AffectModel."
+_AFFECT = "AffectHead."
 TARGETS = [
     ("sklearn_emotion/_adapt.py",
      ["gram_summary", "context", "_take", "fit_strategy", "predict_strategy", "_r", "_p_positive",
@@ -51,12 +51,17 @@ TARGETS = [
      ["tests/test_answers_adapt.py", "tests/test_answers_intervals.py",
       "tests/test_planted_bugs.py::test_cv_plus_equals_the_brute_force_formula_on_twenty_points",
       "tests/test_ood.py::test_unusual_weight_and_widen_intervals_by_hand"]),
-    ("sklearn_emotion/_affect_model.py",
-     ["LinearHead", "_scaled_about_centre", "_standardise"] + [_AFFECT + m for m in (
-         "_fit_features", "_fit_shift_scale", "_rows", "_predict_features", "_ood_features",
-         "_adapt_context", "_adapt_prior", "_adapt_features", "_shift_scale",
-         "_interval_features", "_widen_unusual", "_frame_from_features")],
-     ["tests/test_answers_intervals.py", "tests/test_answers_affect_model.py"]),
+    ("sklearn_emotion/_head_core.py",
+     ["LinearHead", "scaled_about_centre", "standardise", "checked_ratings", "merged_duplicates"],
+     ["tests/test_answers_intervals.py", "tests/test_answers_affect_model.py",
+      "tests/test_adapt.py", "tests/test_affect_head.py"]),
+    ("sklearn_emotion/_affect_head.py",
+     [_AFFECT + m for m in (
+         "fit", "_fit_shift_scale", "_rows", "predict", "ood_score", "_adapt_context",
+         "_adapt_prior", "_collection_reference", "_shift_scale", "_interval_features",
+         "_unadapted_intervals", "_widen_unusual", "_flag_threshold", "predict_frame")],
+     ["tests/test_answers_intervals.py", "tests/test_answers_affect_model.py",
+      "tests/test_affect_head.py"]),
     ("sklearn_emotion/reproduce/_evaluation.py",
      ["Result", "scores", "_fit_predict_here", "Columns", "fit_fold", "RowFolds", "plan_folds",
       "evaluate", "_nested_fold", "plan_nested", "nested_best", "nested_info"],

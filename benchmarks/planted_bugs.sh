@@ -36,7 +36,7 @@ run sklearn_emotion/_adapt.py "hi = np.partition(mu + R, k_hi - 1, axis=0)[k_hi 
 run sklearn_emotion/models/_training.py "        model.set_weights(best_weights)" "        pass" "$T -k early_stopping"
 run sklearn_emotion/pipeline.py '"a_min": -clip' '"a_min": None' "$T -k clips_both"
 run sklearn_emotion/pipeline.py '("scale", make_scaler(clip))' '("scale", make_scaler())' "$T -k passes_clip"
-run sklearn_emotion/features/_base.py 'v = ("keras", v.name, _weights_hash(v))' 'v = ("keras", v.name)' "$T -k cache_key"
+run sklearn_emotion/features/_base.py 'v = ("keras", v.name, weights_hash(v))' 'v = ("keras", v.name)' "$T -k cache_key"
 # issue 36: the ten survivors
 R=tests/test_answers_reproduce.py
 A=tests/test_answers_adapt.py
@@ -49,8 +49,8 @@ run sklearn_emotion/reproduce/_checkpoints.py "np.asarray(train), np.asarray(tes
 run sklearn_emotion/features/_base.py '_not_cache_params = ("cache_dir",' '_not_cache_params = ("flip", "cache_dir",' "tests/test_answers_keys.py"
 run sklearn_emotion/_adapt.py "slope = max(float(bc @ (y - y.mean()) / max(float(bc @ bc), 1e-12)), 0.0)" "slope = float(bc @ (y - y.mean()) / max(float(bc @ bc), 1e-12))" "$A"
 run sklearn_emotion/_adapt.py "(ZT - V @ VtZT) / (rest + alpha)" "(ZT - V @ VtZT) / alpha" "$A"
-run sklearn_emotion/_affect_head.py "ood_oof[te] = ood_score(lin.standardise(F[te]), c, b)" "ood_oof[te] = ood_score(self.main_.standardise(F[te]), self.ood_coef_, self.ood_intercept_)" "$I"
-run sklearn_emotion/_affect_head.py "            ends = _scaled_about_centre(ends, scale)" "            ends = ends" "$I"
+run sklearn_emotion/_head_core.py "c, b = ood_fit(lin.standardise(F[tr]), lin.standardise(F_other), ood_C)" "c, b = ood_fit(lin.standardise(F), lin.standardise(F_other), ood_C)" "$I"
+run sklearn_emotion/_affect_head.py "            ends = scaled_about_centre(ends, scale)" "            ends = ends" "$I"
 run sklearn_emotion/_affect_head.py "iv = self._interval_features(F, new_raters=new_raters, ood=score)" "iv = self._interval_features(F, ood=score)" "$I"
 # issues 37 and 38: adaptation's reference, the manifest, warnings, runtime
 # parameters, the frames' index and error column, verify, fetch, ratings files

@@ -22,6 +22,12 @@ penalty is chosen on the training rows alone (efficient leave-one-out,
 Everything fitted is a set of numeric arrays: :mod:`sklearn_emotion._affect_io`
 saves and loads it without unpickling.  :class:`~sklearn_emotion.AffectModel`
 is the image front: its feature transformer plus a fitted ``head_``.
+
+Why this module is over 600 lines: it is one estimator with seven public
+methods, and their numpydoc docstrings are 283 of its lines; its arithmetic
+lives in :mod:`sklearn_emotion._head_core` (the heads, the folds, the checks
+of ratings) and :mod:`sklearn_emotion._adapt` (intervals, the flag,
+adaptation), as pure functions.
 """
 
 from __future__ import annotations
@@ -29,10 +35,8 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options
 from sklearn.utils.validation import check_is_fitted
@@ -52,6 +56,14 @@ from ._adapt import (
     unusual_weight,
     widen_intervals,
 )
+from ._head_core import (
+    LinearHead,
+    checked_penalties,
+    checked_ratings,
+    fit_emotion_head,
+    fit_folds,
+    scaled_about_centre,
+)
 from .datasets._emotion6 import EMOTION_NAMES
 
 from ._warn import warn_user
@@ -66,118 +78,6 @@ MAX_ADAPT_IMAGES = 500
 
 TARGET_NAMES = ("valence", "arousal")
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 25))
-
-
-class LinearHead:
-    """Standardise, clip, then an affine map: one fitted ridge head."""
-
-    def __init__(self, mean, scale, coef, intercept, clip):
-        self.mean, self.scale, self.coef, self.intercept, self.clip = mean, scale, coef, intercept, clip
-
-    @classmethod
-    def fit(cls, F, Y, alphas, clip):
-        mean = F.mean(axis=0)
-        scale = F.std(axis=0)
-        scale[scale < 1e-12] = 1.0
-        Z = _standardise(F, mean, scale, clip)
-        ridge = RidgeCV(alphas=alphas, alpha_per_target=True).fit(Z, Y)
-        return cls(mean, scale, np.asarray(ridge.coef_).T.copy(), np.asarray(ridge.intercept_),
-                   clip), np.atleast_1d(ridge.alpha_)
-
-    def standardise(self, F):
-        """``F`` as this head sees it: standardised, then clipped."""
-        return _standardise(F, self.mean, self.scale, self.clip)
-
-    def predict(self, F):
-        return self.standardise(F) @ self.coef + self.intercept
-
-
-def _scaled_about_centre(intervals, scale):
-    """Intervals (``[..., target, (low, high)]``) widened by ``scale`` per
-    target about their centres."""
-    mid = intervals.mean(axis=-1)
-    half = (intervals[..., 1] - intervals[..., 0]) / 2 * scale
-    return np.stack([mid - half, mid + half], axis=-1)
-
-
-def _standardise(F, mean, scale, clip):
-    Z = (F - mean) / scale
-    if clip is not None:
-        np.clip(Z, -clip, clip, out=Z)
-    return Z
-
-
-def _fit_soft_multinomial(Z, P, alpha, max_iter=500):
-    """Multinomial logistic regression on soft labels (rows of ``P`` sum to 1).
-
-    Minimises mean KL(P || softmax(Z W + b)) + alpha/2 ||W||^2 with L-BFGS.
-    Returns W (d, k) and b (k,).
-    """
-    from scipy.optimize import minimize
-
-    n, d = Z.shape
-    k = P.shape[1]
-    b0 = np.log(np.clip(P.mean(axis=0), 1e-12, None))
-
-    def loss(theta):
-        W = theta[: d * k].reshape(d, k)
-        b = theta[d * k:]
-        logq = log_softmax(Z @ W + b, axis=1)
-        f = -(P * logq).sum() / n + 0.5 * alpha * (W * W).sum()
-        G = (np.exp(logq) - P) / n
-        gW = Z.T @ G + alpha * W
-        return f, np.concatenate([gW.ravel(), G.sum(axis=0)])
-
-    theta0 = np.concatenate([np.zeros(d * k), b0])
-    res = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
-    return res.x[: d * k].reshape(d, k), res.x[d * k:]
-
-
-def _fit_emotion_head(Z, P, alphas, n_components, random_state):
-    """Soft-label multinomial regression on the leading principal components.
-
-    The penalty is chosen from ``alphas`` by 3-fold cross-validated KL
-    divergence on these training rows only.  The projection is folded into
-    the returned coefficients, so the head is one affine map of ``Z``.
-    """
-    from sklearn.decomposition import PCA
-
-    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
-    k = int(min(n_components, Z.shape[0] - 1, Z.shape[1]))
-    pca = PCA(k, svd_solver="randomized", random_state=0).fit(Z)
-    V = pca.components_.T / np.sqrt(pca.explained_variance_)  # whitened projection
-    mu = pca.mean_
-    T = (Z - mu) @ V
-    if len(alphas) > 1:
-        loss = np.zeros(len(alphas))
-        for tr, te in KFold(3, shuffle=True, random_state=random_state).split(T):
-            for i, a in enumerate(alphas):
-                W, b = _fit_soft_multinomial(T[tr], P[tr], a)
-                logq = log_softmax(T[te] @ W + b, axis=1)
-                loss[i] += -(P[te] * logq).sum()
-        alpha = float(alphas[int(np.argmin(loss))])
-    else:
-        alpha = float(alphas[0])
-    W, b = _fit_soft_multinomial(T, P, alpha)
-    return V @ W, b - mu @ V @ W, alpha
-
-
-def checked_penalties(alphas, emotion_alpha):
-    """The ridge penalties as a flat float array, after checking that they
-    and the emotion head's are positive (what ``_parameter_constraints``
-    cannot say of a sequence).
-
-    Raises
-    ------
-    ValueError
-    """
-    alphas = np.asarray(alphas, dtype=float).ravel()
-    if alphas.size == 0 or (alphas <= 0).any():
-        raise ValueError("alphas must be a non-empty sequence of positive numbers")
-    ea = np.atleast_1d(np.asarray(emotion_alpha, dtype=float))
-    if ea.size == 0 or (ea <= 0).any():
-        raise ValueError("emotion_alpha must be positive (or a non-empty sequence of them)")
-    return alphas
 
 
 class AffectHead(RegressorMixin, BaseEstimator):
@@ -377,24 +277,9 @@ class AffectHead(RegressorMixin, BaseEstimator):
                 Z, int(self.adapt_components))
         self.folds_ = []
         if self.cv:
-            fold_of = np.empty(len(F), dtype=np.int64)
-            resid = np.empty_like(y)
-            alphas_k = []
-            kf = KFold(int(self.cv), shuffle=True, random_state=self.random_state)
-            ood_oof = np.empty(len(F))
-            for k, (tr, te) in enumerate(kf.split(F)):
-                lin, a = LinearHead.fit(F[tr], y[tr], alphas, clip)
-                self.folds_.append(lin)
-                alphas_k.append(a)
-                fold_of[te] = k
-                resid[te] = np.abs(y[te] - lin.predict(F[te]))
-                if F_other is not None:
-                    c, b = ood_fit(lin.standardise(F[tr]), lin.standardise(F_other),
-                                   float(self.ood_C))
-                    ood_oof[te] = ood_score(lin.standardise(F[te]), c, b)
-            self.fold_of_ = fold_of
-            self.calibration_residuals_ = resid
-            self.fold_alpha_ = np.asarray(alphas_k)
+            (self.folds_, self.fold_of_, self.calibration_residuals_, self.fold_alpha_,
+             ood_oof) = fit_folds(F, y, alphas, clip, int(self.cv), self.random_state,
+                                  F_other, float(self.ood_C))
             if F_other is not None:
                 self.ood_threshold_ = float(np.quantile(ood_oof, float(self.ood_pass)))
         self.emotion_names_ = None
@@ -406,7 +291,7 @@ class AffectHead(RegressorMixin, BaseEstimator):
             if rows.sum() < 10:
                 raise ValueError("distributions has fewer than 10 complete rows")
             P = P[rows] / P[rows].sum(axis=1, keepdims=True)
-            self.emotion_coef_, self.emotion_intercept_, self.emotion_alpha_ = _fit_emotion_head(
+            self.emotion_coef_, self.emotion_intercept_, self.emotion_alpha_ = fit_emotion_head(
                 Z[rows], P, self.emotion_alpha, self.emotion_components, self.random_state)
             self.emotion_names_ = list(EMOTION_NAMES)
         self.shift_scale_ = None
@@ -435,8 +320,6 @@ class AffectHead(RegressorMixin, BaseEstimator):
         R = np.vstack(ratios)
         q = np.quantile(R, float(self.coverage), axis=0, method="higher")
         return np.maximum(q, 1.0)
-
-    # ----------------------------------------------------------- predict
 
     # ----------------------------------------------------------- predict
     @staticmethod
@@ -567,59 +450,12 @@ class AffectHead(RegressorMixin, BaseEstimator):
         """
         import copy
 
-        from ._image import describe_item
-
         if getattr(self, "adaptation_", None) is not None:
             raise ValueError("this model is already adapted: adapt the model it came from")
-        y = np.asarray(y, dtype=np.float64)
         F = self._check_X(X)
         F_collection = None if collection is None else self._check_X(collection)
-        if y.ndim != 2 or y.shape[1] != 2 or len(y) != len(F):
-            raise ValueError(f"y must be ({len(F)}, 2) valence/arousal, got shape {y.shape}")
-        if not np.isfinite(y).all():
-            bad = np.flatnonzero(~np.isfinite(y).all(axis=1))
-            raise ValueError(f"{len(bad)} rating(s) are missing or not finite (first at row "
-                             f"{int(bad[0])}); leave those images out")
-        ok = np.isfinite(F).all(axis=1)
-        if not ok.all():
-            bad = np.flatnonzero(~ok)
-            shown = ", ".join(describe_item(names[i], int(i)) if names is not None else
-                              f"row {int(i)}" for i in bad[:5])
-            warn_user(f"{len(bad)} rated image(s) have no features (unreadable) and are left "
-                          f"out: {shown}" + (" ..." if len(bad) > 5 else ""), UserWarning)
-            F, y = F[ok], y[ok]
-            if len(F) < 2:
-                raise ValueError("fewer than 2 rated images have features: nothing to adapt on")
-        if ((y < 1) | (y > 9)).any():
-            bad = np.flatnonzero(((y < 1) | (y > 9)).any(axis=1))
-            raise ValueError(f"{len(bad)} rating(s) outside the 1-9 scale (first at row "
-                             f"{int(bad[0])}: {y[bad[0]].tolist()}); map another scale first, "
-                             "e.g. 1 + (x - 1) * 8 / 6 for 1-7")
-        F, y = _merged_duplicates(F, y)
-        if not (isinstance(max_images, Integral) and max_images >= 2):
-            raise ValueError(f"max_images must be an integer >= 2, got {max_images!r}")
-        if len(F) > max_images:
-
-            warn_user(f"{len(F)} rated images: adaptation uses a random {max_images} of them "
-                          f"(max_images; its work grows with the square of the number, its "
-                          "gains level off after about a hundred)", UserWarning)
-            keep = np.sort(check_random_state(random_state).choice(len(F), max_images,
-                                                                   replace=False))
-            F, y = F[keep], y[keep]
-        unknown = [s for s in strategies if s not in STRATEGIES]
-        if unknown or not strategies:
-            raise ValueError(f"strategies must be a non-empty subset of {STRATEGIES}, got "
-                             f"{list(strategies)}")
-        if not 0 < float(weight):
-            raise ValueError(f"weight must be > 0, got {weight!r}")
-        if len(F) < MIN_ADAPT_IMAGES:
-            warn_user(
-                f"{len(F)} rated images: below {MIN_ADAPT_IMAGES}, adaptation measured no reliable "
-                "gain (benchmarks/results/pretrained_v2/adapt.md: at k = 10 the adapted r equals "
-                "the unadapted r within 0.04; gains start at k = 20) and so few residuals cannot "
-                "calibrate an interval (arousal coverage 0.72 for a nominal 0.80 at k = 10): the "
-                "adapted intervals also hold the unadapted model's. Rate 20 or more images, "
-                "50-100 for clear gains", UserWarning)
+        F, y = checked_ratings(F, y, names=names, max_images=max_images,
+                               random_state=random_state, strategies=strategies, weight=weight)
         ctx = self._adapt_context(F)
         targets = cv_select(ctx, y, strategies=tuple(strategies), cv=cv,
                             random_state=random_state, prior=self._adapt_prior(),
@@ -738,7 +574,7 @@ class AffectHead(RegressorMixin, BaseEstimator):
             res[:, j, 0], res[:, j, 1] = cv_plus(fold_pred[:, :, j], self.fold_of_,
                                                  self.calibration_residuals_[:, j], self.coverage)
         if scale is not None:
-            res = _scaled_about_centre(res, scale)
+            res = scaled_about_centre(res, scale)
         return res
 
     def _widen_unusual(self, G, res, scale, score=None):
@@ -752,7 +588,7 @@ class AffectHead(RegressorMixin, BaseEstimator):
             return res
         ends = np.asarray(ends, dtype=np.float64)
         if scale is not None:  # other raters spread their ratings differently too
-            ends = _scaled_about_centre(ends, scale)
+            ends = scaled_about_centre(ends, scale)
         if score is None:
             score = ood_score(self.main_.standardise(G), self.ood_coef_, self.ood_intercept_)
         return widen_intervals(res, unusual_weight(score, self._flag_threshold()), ends)
@@ -857,31 +693,3 @@ class AffectHead(RegressorMixin, BaseEstimator):
         return self
 
 
-
-
-def _merged_duplicates(F, y):
-    """Rows of ``F`` that occur more than once (an image rated twice) merged
-    into one, their ratings averaged, with a warning; order of first
-    occurrence kept.  Rows are grouped by a hash of their bytes (sorting
-    10,000 rows of 8,224 features took 20 s and 2 GB), then compared."""
-    import hashlib
-
-    groups: dict = {}
-    for i, row in enumerate(np.ascontiguousarray(F)):
-        h = hashlib.blake2b(row.tobytes(), digest_size=16).digest()
-        members = groups.setdefault(h, [])
-        # the same hash and different bytes would be a collision: keep them apart
-        for g in members:
-            if np.array_equal(F[g[0]], row):
-                g.append(i)
-                break
-        else:
-            members.append([i])
-    rows = sorted((g for members in groups.values() for g in members), key=lambda g: g[0])
-    if len(rows) == len(F):
-        return F, y
-
-    repeated = sum(len(g) > 1 for g in rows)
-    warn_user(f"{repeated} image(s) rated more than once ({len(F)} rows for {len(rows)} "
-                  "images): their ratings are averaged", UserWarning)
-    return F[[g[0] for g in rows]], np.array([y[g].mean(axis=0) for g in rows])

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._affect_head import DEFAULT_ALPHAS, TARGET_NAMES, AffectHead, LinearHead, checked_penalties
+from ._affect_head import DEFAULT_ALPHAS, TARGET_NAMES, AffectHead
+from ._head_core import LinearHead, checked_penalties
 from ._affect_model import HEAD_PARAMS, AffectModel
 from ._keys import file_digest
 from ._recipes import PRETRAINED_DIR, SHIPPED_MODELS

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn_emotion import AffectModel, PooledLayerFeatures, load_pretrained
 from sklearn_emotion.cli import main
 from sklearn_emotion.datasets import combine_datasets, load_emotion6, load_oasis
-from sklearn_emotion._affect_head import _fit_soft_multinomial
+from sklearn_emotion._head_core import fit_soft_multinomial
 from sklearn_emotion.pretrained import (
     CHECK_IMAGES,
     DEFAULT_MODEL,
@@ -81,7 +81,7 @@ def test_soft_multinomial_recovers_a_known_distribution_model():
     Z = rng.normal(size=(3000, 4))
     W = rng.normal(size=(4, 3))
     P = softmax(Z @ W + [0.2, -0.1, 0.0], axis=1)
-    W_hat, b_hat = _fit_soft_multinomial(Z, P, alpha=1e-6)
+    W_hat, b_hat = fit_soft_multinomial(Z, P, alpha=1e-6)
     Q = softmax(Z @ W_hat + b_hat, axis=1)
     assert np.abs(Q - P).max() < 1e-3
 
