@@ -148,15 +148,15 @@ def test_array_values_out_of_range_are_refused(tmp_path, change, message):
 
 
 def test_too_many_or_too_large_members_are_refused_before_reading(tmp_path, monkeypatch):
-    from sklearn_emotion import _affect_io
+    from sklearn_emotion import _affect_checks
 
     path = _v1(tmp_path)
     _rewrite(path, lambda A: A.update({f"extra{i}": np.zeros(1) for i in range(40)}))
-    monkeypatch.setattr(_affect_io, "MAX_MEMBERS", 30)
+    monkeypatch.setattr(_affect_checks, "MAX_MEMBERS", 30)
     with pytest.raises(ValueError, match="arrays; a saved model holds at most 30"):
         load_pretrained(path)
-    monkeypatch.setattr(_affect_io, "MAX_MEMBERS", 1024)
-    monkeypatch.setattr(_affect_io, "MAX_TOTAL_BYTES", 1_000_000)
+    monkeypatch.setattr(_affect_checks, "MAX_MEMBERS", 1024)
+    monkeypatch.setattr(_affect_checks, "MAX_TOTAL_BYTES", 1_000_000)
     with pytest.raises(ValueError, match="unpack to .* bytes in all"):
         load_pretrained(path)
 
