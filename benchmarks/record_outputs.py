@@ -55,7 +55,10 @@ def model_outputs():
         m = load_pretrained(name)
         out[f"{name}_predict"] = m.predict(X)
         out[f"{name}_interval"] = m.predict_interval(X)
-        out[f"{name}_interval_new_raters"] = m.predict_interval(X, new_raters=True)
+        try:  # v1 was fitted on one picture set: no intervals for new raters
+            out[f"{name}_interval_new_raters"] = m.predict_interval(X, new_raters=True)
+        except ValueError:
+            pass
         out[f"{name}_emotions"] = m.predict_emotions(X)
         out[f"{name}_ood_score"] = m.ood_score(X)
         out[f"{name}_unusual"] = m.predict_frame(X)["unusual"].to_numpy(bool)

@@ -42,7 +42,7 @@ from ._head_core import LinearHead, checked_penalties
 from ._affect_model import HEAD_PARAMS, AffectModel
 from ._keys import file_digest
 from ._recipes import PRETRAINED_DIR, SHIPPED_MODELS
-from ._store import read_bounded, renamed_cache_dir, sealed, unsealed
+from ._store import move_into_place, read_bounded, renamed_cache_dir, sealed, unsealed
 
 __all__ = ["ADAPTED_FORMAT_VERSION", "FORMAT", "MANIFEST", "MAX_ARRAY_BYTES", "MAX_MEMBERS",
            "MAX_TOTAL_BYTES", "UntrustedPickleError", "load_model", "load_pretrained",
@@ -432,13 +432,7 @@ def save_model(model, path, metadata=None):
             f.write("\n")
         _write_manifest(work)
         os.chmod(work, 0o777 & ~_umask())
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.replaced-", dir=path.parent))
-            os.replace(path, old / "model")
-            os.replace(work, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(work, path)
+        move_into_place(work, path)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -55,7 +55,7 @@ from joblib import Memory
 from ._warn import warn_user
 
 __all__ = ["MAX_ENTRY_BYTES", "MAX_RECORD_BYTES", "atomic_write", "cache_location", "create_new",
-           "inside", "npy_problem",
+           "inside", "move_into_place", "npy_problem",
            "read_bounded", "read_checked", "read_record", "renamed_cache_dir", "sealed",
            "unsealed", "write_record"]
 
@@ -231,6 +231,32 @@ def create_new(path) -> int:
     """A file descriptor of ``path``, created exclusively (``FileExistsError``
     when it exists) with the permissions of the process's umask."""
     return os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666 & ~_UMASK)
+
+
+def move_into_place(src, dest) -> None:
+    """Move a finished file or folder ``src`` to ``dest`` in one rename.
+
+    ``src`` is written beside ``dest`` (on its filesystem) and complete: a
+    reader sees the old ``dest`` or the new one, never a mix.  An existing
+    folder at ``dest`` is first renamed aside, then removed; if the final
+    rename fails it is put back.
+    """
+    import shutil
+
+    src, dest = Path(src), Path(dest)
+    if not (dest.is_dir() and not dest.is_symlink()):
+        os.replace(src, dest)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{dest.name}.replaced-", dir=dest.parent))
+    try:
+        os.replace(dest, aside / "old")
+        try:
+            os.replace(src, dest)
+        except BaseException:
+            os.replace(aside / "old", dest)
+            raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def atomic_write(path, write) -> None:

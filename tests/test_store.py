@@ -178,3 +178,36 @@ def test_settle_collects_a_peer_entry_and_copies_or_recomputes_repeats(tmp_path)
     asked = []
     assert me.settle(res, keys, out, asked.append, lambda k: k == 0) == 0
     assert asked == [[1]]
+
+
+def test_move_into_place_replaces_a_file_or_a_folder_whole(tmp_path, monkeypatch):
+    dest = tmp_path / "model"
+    dest.mkdir()
+    (dest / "a").write_text("old")
+    new = tmp_path / ".model.saving"
+    new.mkdir()
+    (new / "b").write_text("new")
+    _store.move_into_place(new, dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["b"] and not new.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing left aside
+    f, g = tmp_path / "f", tmp_path / ".f.tmp"
+    f.write_text("old")
+    g.write_text("new")
+    _store.move_into_place(g, f)
+    assert f.read_text() == "new" and not g.exists()
+    # the final rename fails: the old folder is back, whole
+    again = tmp_path / ".model.again"
+    again.mkdir()
+    real = _store.os.replace
+
+    def failing(a, b):
+        if str(a) == str(again):
+            raise OSError("disk full")
+        return real(a, b)
+
+    monkeypatch.setattr(_store.os, "replace", failing)
+    with pytest.raises(OSError, match="disk full"):
+        _store.move_into_place(again, dest)
+    monkeypatch.setattr(_store.os, "replace", real)
+    assert sorted(p.name for p in dest.iterdir()) == ["b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.again", "f", "model"]
