@@ -62,7 +62,10 @@ def model_outputs():
         out[f"{name}_emotions"] = m.predict_emotions(X)
         out[f"{name}_ood_score"] = m.ood_score(X)
         out[f"{name}_unusual"] = m.predict_frame(X)["unusual"].to_numpy(bool)
-    return out, [Path(p).relative_to(Path(p).parents[2]).as_posix() for p in paths]
+    from sklearn_emotion import get_data_home
+
+    home = get_data_home().resolve()
+    return out, [Path(p).resolve().relative_to(home).as_posix() for p in paths]
 
 
 def quick_look_tables(folder):
@@ -84,7 +87,7 @@ def main(dest):
         t = quick_look_tables(Path(tmp))
     t.to_csv(dest.with_suffix(".tables.csv"), index=False)
     dest.with_suffix(".json").write_text(json.dumps(
-        {"commit": commit, "images": names, "arrays": "outputs_before.npz: 16 images (the "
+        {"commit": commit, "images": names, "arrays": "outputs_before.npz: 17 images (the "
          "paths above, then astronaut, chelsea, coffee, grey, noise)",
          "quick_look": ["reproduce", *QUICK_LOOK]}, indent=1) + "\n")
     print(f"recorded at {commit}: {dest}.*")

@@ -679,3 +679,26 @@ def test_tables_and_plotted_numbers_recomputed_from_the_folds(run):
         assert plotted["pooled"][f"mse_{t}"] == pytest.approx(mean_squared_error(yt, yp), rel=1e-9)
         assert plotted["pooled"][f"r2_{t}"] == pytest.approx(r2_score(yt, yp), rel=1e-9)
         assert plotted["pooled"][f"r_{t}"] == pytest.approx(np.corrcoef(yt, yp)[0, 1], rel=1e-9)
+
+
+def test_the_quick_look_tables_are_what_the_old_code_gave(run):
+    """Before and after the restructuring of issue 37: this run's tables
+    against ``tests/data/outputs_before.tables.csv``, the same command run at
+    29414ff (``benchmarks/record_outputs.py``).  Every score equal up to the
+    last bits; the nested row's label alone was reworded since (issue 38)."""
+    from pathlib import Path
+
+    out, args = run
+    before = pd.read_csv(Path(__file__).resolve().parent / "data" / "outputs_before.tables.csv")
+    now = pd.read_csv(out / "res" / "tables.csv")
+    assert args[args.index("--subset"):args.index("--cache-dir")] == json.loads(
+        (Path(__file__).resolve().parent / "data" / "outputs_before.json").read_text())[
+        "quick_look"][1:]
+    assert list(now.columns) == list(before.columns)
+    assert (now[["table", "model"]].to_numpy() == before[["table", "model"]].to_numpy()).all()
+    relabelled = now["features"] != before["features"]
+    assert list(now.loc[relabelled, "features"]) == [
+        "one per fold, from: " + before.loc[relabelled, "features"].iloc[0].replace(" / ", "; ")]
+    scores = [c for c in now.columns if c.startswith(("train_", "test_", "epochs_"))]
+    np.testing.assert_allclose(now[scores].to_numpy(float), before[scores].to_numpy(float),
+                               rtol=0, atol=1e-9, equal_nan=True)

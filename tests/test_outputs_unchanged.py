@@ -1,0 +1,50 @@
+"""Before and after: the shipped models give today, on seventeen test images,
+what they gave at 29414ff, the commit before the affect model, the store and
+the command line were restructured (issue 37).
+
+``tests/data/outputs_before.*`` were written by ``benchmarks/record_outputs.py``
+run at that commit (its docstring has the command): the old code's answers,
+not today's.  The reproduction's quick look is checked the same way in
+``tests/test_reproduce.py``.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).resolve().parent / "data"
+RECORD = json.loads((DATA / "outputs_before.json").read_text(encoding="utf-8"))
+BEFORE = dict(np.load(DATA / "outputs_before.npz"))
+
+
+@pytest.fixture(scope="module")
+def now(data_home):
+    from benchmarks.record_outputs import model_outputs
+
+    arrays, names = model_outputs()
+    return arrays, names
+
+
+def test_the_record_is_of_the_old_commit_and_these_images():
+    assert RECORD["commit"] == "29414ff"
+    assert len(RECORD["images"]) == 12 and len(BEFORE["v2_predict"]) == 17
+
+
+def test_the_same_images_are_scored(now):
+    _, names = now
+    assert names == RECORD["images"]
+
+
+@pytest.mark.parametrize("name", sorted(BEFORE))
+def test_every_output_is_what_the_old_code_gave(now, name):
+    arrays, _ = now
+    assert set(arrays) == set(BEFORE)
+    got, want = arrays[name], BEFORE[name]
+    assert got.shape == want.shape
+    if want.dtype == bool:
+        np.testing.assert_array_equal(got, want)  # the unusual flags, exactly
+    else:
+        # the arithmetic did not change: equal up to the last bits of float64
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
