@@ -164,26 +164,16 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         Everything written to ``results.json``.
     """
     t_start = time.perf_counter()
-    if log is None:
-        def log(message):
-            pass
+    log = log or (lambda message: None)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     tables = tuple(str(t) for t in tables)
-    name, paths, y = load_dataset(dataset, data_home)
-    if subset is not None and subset < len(paths):
-        keep = subset_indices(len(paths), subset, random_state)
-        paths, y = paths[keep], y[keep]
+    name, paths, y = _subset(*load_dataset(dataset, data_home), subset, random_state)
     log(f"{name}: {len(paths)} images, {folds}-fold CV, tables {', '.join(tables)}")
-
     cv = KFold(n_splits=folds, shuffle=True, random_state=random_state)
     runs, sets, families = make_plan(tables, random_state=random_state,
                                      ffnn_max_iter=ffnn_max_iter, ffnn_hidden=ffnn_hidden,
                                      backbones=backbones)
-    cnn_runs = []
-    if "4" in tables and cnn:
-        budget = {"conv-frozen": cnn_max_iter, "conv-train": cnn_train_max_iter}
-        cnn_runs = [(rng_name, lr, budget[rng_name]) for rng_name, lr in CNN_ROWS]
     order = families_needed(tables, runs, sets, families)
     feats, feat_info = compute_features(order, paths, families=families, cache_dir=cache_dir,
                                         n_jobs=n_jobs, data_home=data_home, progress=progress,
@@ -191,101 +181,144 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
     rep = Report(out, name, paths, y, folds, random_state, features=feat_info,
                  n_jobs=joblib.effective_n_jobs(n_jobs), scheduler=scheduler)
     if name != "Emotion6":
-        rep.notes.append(
-            f"Every table applies to {name}: Tables II-IV and the best configuration use only "
-            "the valence and arousal ratings. The paper's emotion-category results (Emotion6's "
-            "seven-way distributions) are not part of this reproduction on any set."
-            + " Ratings on another scale (OASIS: 1-7) are mapped linearly to 1-9, so MSEs are "
-            "in 1-9 units; R² and r do not depend on the scale.")
+        rep.notes.append(_other_set_note(name))
     store = FoldStore(out / ".checkpoints")
     if not resume:
         store.clear()
+    rows = _Rows(rep, store, list(cv.split(paths)), y, log, t_start)
+    if "4" in tables and cnn:
+        rows.plan_cnn(paths, {"conv-frozen": cnn_max_iter, "conv-train": cnn_train_max_iter},
+                      random_state, data_home, cache_dir)
+    rows.plan_runs(runs, sets, feats)
+    if "best" in tables:
+        rows.plan_nested(feats, n_jobs if scheduler is None else 1)
+    rows.fit(scheduler, n_jobs, progress)
+    rep.complete, rep.wall = True, time.perf_counter() - t_start
+    summary = write_report(rep, log=log)
+    store.clear()
+    return summary
 
-    def flush():
-        rep.wall = time.perf_counter() - t_start
-        write_report(rep)
 
-    # every fold of every row is a task; rows are written in the plan's order,
-    # whichever order their folds finish in: key (0, i) the i-th run, (1, 0)
-    # the nested CV, (2, i) the i-th CNN row
-    splits = list(cv.split(paths))
-    rows: dict[tuple, RowFolds] = {}
-    copies: dict[tuple, list] = {}  # a (model, features) pair shared by tables runs once
-    hits: dict[tuple, dict] = {}
-    # stages: the CNN rows; the runs; the nested search.  On this machine the
-    # network worker is stopped after each stage's networks (see Engine.run),
-    # so a CNN's memory never sits under the FFNN fits; their order is free
-    stages = [[], [], []]
+def _subset(name, paths, y, subset, random_state):
+    if subset is not None and subset < len(paths):
+        keep = subset_indices(len(paths), subset, random_state)
+        paths, y = paths[keep], y[keep]
+    return name, paths, y
 
-    def plan(position, stage, model, X, joint, table, name, features):
-        rows[position] = RowFolds(table, name, features, splits, len(y))
-        hits[position], tasks = plan_folds(
+
+def _other_set_note(name):
+    return (f"Every table applies to {name}: Tables II-IV and the best configuration use only "
+            "the valence and arousal ratings. The paper's emotion-category results (Emotion6's "
+            "seven-way distributions) are not part of this reproduction on any set."
+            " Ratings on another scale (OASIS: 1-7) are mapped linearly to 1-9, so MSEs are "
+            "in 1-9 units; R² and r do not depend on the scale.")
+
+
+class _Rows:
+    """The rows of one reproduction: their folds as tasks, their results as
+    they arrive, and the report rewritten after every finished row.
+
+    Positions order the rows as the plan writes them, whichever order their
+    folds finish in: ``(0, i)`` the i-th run, ``(1, 0)`` the nested CV,
+    ``(2, i)`` the i-th CNN row.  Tasks go in three stages (the CNN rows,
+    the runs, the nested search): on this machine the network worker is
+    stopped after each stage's networks (see ``Engine.run``), so a CNN's
+    memory never sits under the FFNN fits.
+    """
+
+    def __init__(self, rep, store, splits, y, log, t_start):
+        self.rep, self.store, self.splits, self.y, self.log = rep, store, splits, y, log
+        self.t_start = t_start
+        self.rows: dict[tuple, RowFolds] = {}
+        self.copies: dict[tuple, list] = {}
+        self.hits: dict[tuple, dict] = {}
+        self.placed: dict[tuple, Result] = {}
+        self.stages = [[], [], []]
+        self.bar = None
+
+    def plan(self, position, stage, model, X, joint, table, name, features):
+        """The folds of one row: read from checkpoints, or tasks of ``stage``."""
+        store, y, splits = self.store, self.y, self.splits
+        self.rows[position] = RowFolds(table, name, features, splits, len(y))
+        self.hits[position], tasks = plan_folds(
             position, fit_fold, lambda tr, te: (model, joint, X, y, tr, te), store,
             lambda tr, te: store.key(model, joint, X, y, tr, te), splits,
             network=uses_tensorflow(model),
             info={"table": table, "model": name, "features": features})
-        stages[stage] += tasks
+        self.stages[stage] += tasks
 
-    for i, (rng_name, lr, epochs) in enumerate(cnn_runs):
-        row_name, model = cnn_row(rng_name, lr, epochs, random_state, data_home, cache_dir)
-        plan((2, i), 0, model, paths.astype(object), True, "IV", row_name, "image pixels")
-    first: dict[tuple, tuple] = {}
-    for i, r in enumerate(runs):
-        key = (r.model_name, r.feature_set)
-        if key in first:
-            copies.setdefault(first[key], []).append((0, i, r.table))
-            continue
-        first[key] = (0, i)
-        X = Columns([feats[f] for f in sets[r.feature_set]])  # stacked in the tasks
-        plan((0, i), 1, r.model, X, r.joint, r.table, r.model_name, r.feature_set)
-    if "best" in tables:
-        rows[(1, 0)], hits[(1, 0)], tasks = plan_nested(
-            (1, 0), feats, y, splits, store, n_jobs if scheduler is None else 1)
-        stages[2] += tasks
-    n_fits = len(rows) * folds
-    bar = tqdm(total=n_fits, desc="reproduce (fits)", disable=not progress, unit="fold")
-    placed: dict[tuple, Result] = {}
+    def plan_cnn(self, paths, budget, random_state, data_home, cache_dir):
+        """Table IV's fine-tuned CNN rows, on the images themselves."""
+        for i, (rng_name, lr) in enumerate(CNN_ROWS):
+            row_name, model = cnn_row(rng_name, lr, budget[rng_name], random_state, data_home,
+                                      cache_dir)
+            self.plan((2, i), 0, model, paths.astype(object), True, "IV", row_name,
+                      "image pixels")
 
-    def place(position):
-        row = rows[position]
+    def plan_runs(self, runs, sets, feats):
+        """The protocol's runs, each on its feature set; a (model, features)
+        pair shared by tables runs once."""
+        first: dict[tuple, tuple] = {}
+        for i, r in enumerate(runs):
+            key = (r.model_name, r.feature_set)
+            if key in first:
+                self.copies.setdefault(first[key], []).append((0, i, r.table))
+                continue
+            first[key] = (0, i)
+            X = Columns([feats[f] for f in sets[r.feature_set]])  # stacked in the tasks
+            self.plan((0, i), 1, r.model, X, r.joint, r.table, r.model_name, r.feature_set)
+
+    def plan_nested(self, feats, n_jobs):
+        """The nested search's row (the best configuration)."""
+        self.rows[(1, 0)], self.hits[(1, 0)], tasks = plan_nested(
+            (1, 0), feats, self.y, self.splits, self.store, n_jobs)
+        self.stages[2] += tasks
+
+    def _place(self, position):
+        row = self.rows[position]
         res = row.result()
-        placed[position] = res
-        for p0, i, table in copies.get(position, ()):
-            placed[(p0, i)] = Result(table, row.name, row.features, res.folds, res.oof,
-                                     res.fold_of)
+        self.placed[position] = res
+        for p0, i, table in self.copies.get(position, ()):
+            self.placed[(p0, i)] = Result(table, row.name, row.features, res.folds, res.oof,
+                                          res.fold_of)
         if position == (1, 0):
-            rep.best = nested_info(row)
-        rep.results = [placed[k] for k in sorted(placed)]
-        flush()  # partial tables are on disk after every row
+            self.rep.best = nested_info(row)
+        self.rep.results = [self.placed[k] for k in sorted(self.placed)]
+        self.rep.wall = time.perf_counter() - self.t_start
+        write_report(self.rep)  # partial tables are on disk after every row
 
-    def arrived(position, k, rec, pte, extra, checkpoint=False):
-        row = rows[position]
-        fold_log(log, row.table, row.name, row.features, k, rec, checkpoint=checkpoint,
+    def _arrived(self, position, k, rec, pte, extra, checkpoint=False):
+        row = self.rows[position]
+        fold_log(self.log, row.table, row.name, row.features, k, rec, checkpoint=checkpoint,
                  choice=extra)
-        bar.update(1)
+        self.bar.update(1)
         if row.add(k, rec, pte, extra):
-            place(position)
+            self._place(position)
 
-    for position in sorted(hits, key=lambda p: (p[0] != 2, p)):
-        for k, (rec, pte, extra) in sorted(hits[position].items()):
-            row = rows[position]
-            rep.tasks.append({"table": row.table, "model": row.name, "features": row.features,
-                              "fold": k + 1, "from_checkpoint": True})
-            arrived(position, k, rec, pte, extra, checkpoint=True)
-    with Engine(scheduler, n_jobs) as engine:
-        if scheduler is not None:
-            log(f"fits on the Dask cluster {scheduler} ({engine.workers} worker threads)")
-        for task, (rec, pte, extra), record in engine.run(stages):
-            store.save(task.info["key"], rec, pte, extra)
-            rep.tasks.append({k: v for k, v in record.items() if k != "key"})
-            arrived(*task.name, rec, pte, extra)
-    bar.close()
-    if store.resumed:
-        rep.notes.append(f"{store.resumed} of {n_fits} folds were read from the checkpoints of "
-                         "an interrupted run on this output (same features, targets, folds, "
-                         "model settings and model code); their fit_seconds are that run's.")
-    rep.complete = True
-    rep.wall = time.perf_counter() - t_start
-    summary = write_report(rep, log=log)
-    store.clear()
-    return summary
+    def fit(self, scheduler, n_jobs, progress):
+        """Every fold: the checkpointed ones first, then the tasks, on the engine."""
+        rep, store = self.rep, self.store
+        n_fits = len(self.rows) * len(self.splits)
+        self.bar = tqdm(total=n_fits, desc="reproduce (fits)", disable=not progress,
+                        unit="fold")
+        for position in sorted(self.hits, key=lambda p: (p[0] != 2, p)):
+            for k, (rec, pte, extra) in sorted(self.hits[position].items()):
+                row = self.rows[position]
+                rep.tasks.append({"table": row.table, "model": row.name,
+                                  "features": row.features, "fold": k + 1,
+                                  "from_checkpoint": True})
+                self._arrived(position, k, rec, pte, extra, checkpoint=True)
+        with Engine(scheduler, n_jobs) as engine:
+            if scheduler is not None:
+                self.log(f"fits on the Dask cluster {scheduler} ({engine.workers} worker "
+                         "threads)")
+            for task, (rec, pte, extra), record in engine.run(self.stages):
+                store.save(task.info["key"], rec, pte, extra)
+                rep.tasks.append({k: v for k, v in record.items() if k != "key"})
+                self._arrived(*task.name, rec, pte, extra)
+        self.bar.close()
+        if store.resumed:
+            rep.notes.append(f"{store.resumed} of {n_fits} folds were read from the checkpoints "
+                             "of an interrupted run on this output (same features, targets, "
+                             "folds, model settings and model code); their fit_seconds are "
+                             "that run's.")
