@@ -134,8 +134,6 @@ def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", li
     import textwrap
 
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     va = np.asarray(va, dtype=np.float64).reshape(-1, 2)
     n = len(va)
@@ -149,16 +147,7 @@ def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", li
     side = fig.add_subplot(grid[0, 1])
     key = fig.add_subplot(grid[1, 1])
     key.axis("off")
-    if limits is None:
-        fin = va[np.isfinite(va).all(axis=1)]
-        lo, hi = fin.min(0), fin.max(0)
-        # the points with room for the thumbnails at the edges (intervals may
-        # reach beyond: they are cut at the frame)
-        pad = np.maximum((hi - lo) * 0.12, 0.35)
-        lo, hi = np.maximum(lo - pad, 1.0), np.minimum(hi + pad, 9.0)
-        xlim, ylim = (lo[0], hi[0]), (lo[1], hi[1])
-    else:
-        xlim = ylim = tuple(limits)
+    xlim, ylim = _zoom_limits(va, limits)
     # cells of about 0.85 inch: the plane is about 7.2 inches wide and high
     nx = ny = 8 if n <= 100 else 9
     idx, centres = cell_layout(va, xlim, ylim, nx, ny, max_thumbnails, seed=seed)
@@ -171,22 +160,7 @@ def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", li
         side.errorbar(at[:, 0], at[:, 1], xerr=[at[:, 0] - sub[:, 0, 0], sub[:, 0, 1] - at[:, 0]],
                       yerr=[at[:, 1] - sub[:, 1, 0], sub[:, 1, 1] - at[:, 1]],
                       fmt="none", ecolor="tab:blue", alpha=0.35, lw=0.8, capsize=1.5, zorder=1)
-    shown = 0
-    for i, c in zip(idx, centres):
-        try:
-            thumb = thumbnail(items[i], px)
-        except ImageLoadError:
-            continue
-        at = (c[0], c[1] + 0.06 * chh) if labels is not None else (c[0], c[1])
-        box = AnnotationBbox(OffsetImage(thumb, zoom=72 / dpi), at, frameon=bool(flags[i]), pad=0.15,
-                             bboxprops={"edgecolor": "red", "lw": 2}, zorder=2)
-        ax.add_artist(box)
-        ax.plot([c[0], va[i, 0]], [c[1], va[i, 1]], color="0.35", lw=0.6, zorder=3)
-        if labels is not None:
-            ax.annotate(_short(labels[i], 16), (c[0], c[1] - 0.5 * chh), xytext=(0, 1.5),
-                        textcoords="offset points", ha="center", va="bottom", fontsize=6.5,
-                        zorder=4, clip_on=True)
-        shown += 1
+    shown = _draw_thumbnails(ax, items, va, idx, centres, flags, labels, px, chh, dpi)
     ax.scatter(va[idx, 0], va[idx, 1], s=10, c=np.where(flags[idx], "red", "black"),
                marker="o", zorder=5, linewidths=0)
     ax.set(xlim=xlim, ylim=ylim, xlabel="valence", ylabel="arousal",
@@ -199,8 +173,55 @@ def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", li
         mid = (limits[0] + limits[1]) / 2
         ax.axhline(mid, color="grey", lw=0.5, zorder=0)
         ax.axvline(mid, color="grey", lw=0.5, zorder=0)
-    # the small map: every image on the whole 1-9 scale, and the plane's extent
-    full = (1, 9)
+    _draw_side_map(fig, side, va, ok, flags, xlim, ylim)
+    _draw_key(key, n, shown, flags, bars, iv is not None, max_intervals)
+    fig.suptitle(textwrap.fill(" ".join(str(title).split()), 110), fontsize=11)
+    fig.savefig(dest, dpi=dpi)
+    return shown
+
+
+def _zoom_limits(va, limits):
+    """The large plane's extent: ``limits`` on both axes, or (None) the
+    finite points with room for the thumbnails at the edges (intervals may
+    reach beyond: they are cut at the frame)."""
+    if limits is not None:
+        return tuple(limits), tuple(limits)
+    fin = va[np.isfinite(va).all(axis=1)]
+    lo, hi = fin.min(0), fin.max(0)
+    pad = np.maximum((hi - lo) * 0.12, 0.35)
+    lo, hi = np.maximum(lo - pad, 1.0), np.minimum(hi + pad, 9.0)
+    return (lo[0], hi[0]), (lo[1], hi[1])
+
+
+def _draw_thumbnails(ax, items, va, idx, centres, flags, labels, px, chh, dpi):
+    """Each chosen image as a thumbnail in its cell, a line to its exact
+    position, its caption; unusual ones framed in red.  Returns how many
+    were drawn (unreadable images are skipped)."""
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    shown = 0
+    for i, c in zip(idx, centres):
+        try:
+            thumb = thumbnail(items[i], px)
+        except ImageLoadError:
+            continue
+        at = (c[0], c[1] + 0.06 * chh) if labels is not None else (c[0], c[1])
+        box = AnnotationBbox(OffsetImage(thumb, zoom=72 / dpi), at, frameon=bool(flags[i]),
+                             pad=0.15, bboxprops={"edgecolor": "red", "lw": 2}, zorder=2)
+        ax.add_artist(box)
+        ax.plot([c[0], va[i, 0]], [c[1], va[i, 1]], color="0.35", lw=0.6, zorder=3)
+        if labels is not None:
+            ax.annotate(_short(labels[i], 16), (c[0], c[1] - 0.5 * chh), xytext=(0, 1.5),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=6.5,
+                        zorder=4, clip_on=True)
+        shown += 1
+    return shown
+
+
+def _draw_side_map(fig, side, va, ok, flags, xlim, ylim):
+    """The small map: every image on the whole 1-9 scale (a density beyond
+    400 images), and the large plane's extent."""
+    full, n = (1, 9), len(va)
     if n > 400:
         hb = side.hexbin(va[ok, 0], va[ok, 1], gridsize=32, cmap="viridis", mincnt=1,
                          extent=(*full, *full), linewidths=0.2, edgecolors="face", zorder=2)
@@ -222,6 +243,14 @@ def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", li
     side.title.set_fontsize(9)
     side.tick_params(labelsize=7)
     side.grid(alpha=0.3)
+
+
+def _draw_key(key, n, shown, flags, bars, has_intervals, max_intervals):
+    """The legend and the notes under it."""
+    import textwrap
+
+    from matplotlib.lines import Line2D
+
     handles = [Line2D([], [], marker="o", color="black", ls="none", markersize=4,
                       label="exact position (the thumbnail sits in its cell)")]
     if bars:
@@ -236,10 +265,7 @@ def plot_va_thumbnails(items, va, dest, *, title="Predicted valence-arousal", li
     key.legend(handles=handles, loc="upper left", fontsize=8, frameon=False)
     notes = [f"{shown} of {n} images shown as thumbnails, each in a cell of the grid, near its "
              "exact position (the dot)."]
-    if iv is not None and not bars:
+    if has_intervals and not bars:
         notes.append(f"Intervals are in the CSV (drawn for at most {max_intervals} images).")
     key.text(0.0, 0.45, "\n".join(textwrap.fill(t, 42) for t in notes), fontsize=8,
              va="top", transform=key.transAxes)
-    fig.suptitle(textwrap.fill(" ".join(str(title).split()), 110), fontsize=11)
-    fig.savefig(dest, dpi=dpi)
-    return shown
