@@ -175,6 +175,28 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     def _prep(self, imgs):
         return preprocess_fn(self.backbone)(imgs.astype(np.float32))
 
+    def _build(self, keras, bias, seed):
+        """The backbone, the regression head (its bias at the mean target)
+        and the model joining them; BatchNormalization layers stay frozen."""
+        base = build_backbone(self.backbone, self.weights, include_top=False,
+                              data_home=self.data_home, pooling="avg")
+        base.trainable = self.train_range == "conv-train"
+        if self.train_range == "conv-train":
+            # base.trainable = True made every layer trainable again
+            for layer in base.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
+        side = self._side()
+        inp = keras.Input((side, side, 3))
+        feats = base(inp, training=False)  # BN in inference mode throughout
+        head = keras.layers.Dense(
+            self.n_outputs_, name="regression_head",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+            bias_initializer=keras.initializers.Constant(bias),
+        )
+        model = keras.Model(inp, head(feats), name=f"{self.backbone}_regressor")
+        return base, model, head
+
     def fit(self, X, y):
         """Fine-tune on images.
 
@@ -211,23 +233,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         else:
             tr, va = np.arange(n), None
 
-        base = build_backbone(self.backbone, self.weights, include_top=False,
-                              data_home=self.data_home, pooling="avg")
-        base.trainable = self.train_range == "conv-train"
-        if self.train_range == "conv-train":
-            # base.trainable = True made every layer trainable again
-            for layer in base.layers:
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    layer.trainable = False
+        base, model, head = self._build(keras, Y[tr].mean(axis=0), seed)
         side = self._side()
-        inp = keras.Input((side, side, 3))
-        feats = base(inp, training=False)  # BN in inference mode throughout
-        head = keras.layers.Dense(
-            self.n_outputs_, name="regression_head",
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
-            bias_initializer=keras.initializers.Constant(Y[tr].mean(axis=0)),
-        )
-        model = keras.Model(inp, head(feats), name=f"{self.backbone}_regressor")
 
         store = None
         if self.train_range == "conv-frozen":
