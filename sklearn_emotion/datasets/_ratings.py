@@ -58,6 +58,32 @@ def read_table(csv_path: Path, sep):
     return header, rows[1:]
 
 
+def _image_file(path, where, name):
+    """``path``, or for a name without an image extension the one image file
+    of its folder with that stem (several are an error naming them)."""
+    if (path.suffix and path.suffix.lower() in _IMAGE_EXTS) or path.is_file():
+        return path
+    cands = ([p for p in path.parent.iterdir()
+              if p.stem == path.name and p.suffix.lower() in _IMAGE_EXTS]
+             if path.parent.is_dir() else [])
+    if len(cands) > 1:
+        raise ValueError(f"{where}: name {name!r} matches several images: "
+                         + ", ".join(sorted(p.name for p in cands)))
+    return cands[0] if cands else path
+
+
+def _missing(names, any_found, csv_path, image_dir, missing):
+    """Raise, or warn that the rows of the images ``names`` are left out."""
+    shown = ", ".join(names[:20]) + (f" ... ({len(names)} in all)" if len(names) > 20 else "")
+    msg = f"{csv_path}: {len(names)} image(s) not found in {image_dir}: {shown}"
+    if missing == "raise":
+        raise FileNotFoundError(msg)
+    warn_user(f"{msg}; their rows are left out", UserWarning)
+    if not any_found:
+        raise FileNotFoundError(f"{csv_path}: none of its {len(names)} image(s) was "
+                                f"found in {image_dir} (is --image-dir the right folder?)")
+
+
 def load_ratings(
     csv_path,
     image_dir,
@@ -134,38 +160,14 @@ def load_ratings(
         for what, val in (("valence", v), ("arousal", a)):
             if not (lo <= val <= hi) or not np.isfinite(val):
                 raise ValueError(f"{csv_path}:{lineno}: {what} {val} outside scale {scale}")
-        path = image_dir / name
-        if not path.suffix or path.suffix.lower() not in _IMAGE_EXTS:
-            if not path.is_file():
-                parent = path.parent
-                stem = path.name
-                cands = (
-                    [p for p in parent.iterdir() if p.stem == stem and p.suffix.lower() in _IMAGE_EXTS]
-                    if parent.is_dir()
-                    else []
-                )
-                if len(cands) > 1:
-                    raise ValueError(
-                        f"{csv_path}:{lineno}: name {name!r} matches several images: "
-                        + ", ".join(sorted(p.name for p in cands))
-                    )
-                if cands:
-                    path = cands[0]
+        path = _image_file(image_dir / name, f"{csv_path}:{lineno}", name)
         if not path.is_file():
             missing_names.append(name)
             continue
         filenames.append(os.fspath(path.resolve()))
         target.append([v, a])
     if missing_names:
-        shown = ", ".join(missing_names[:20]) + (
-            f" ... ({len(missing_names)} in all)" if len(missing_names) > 20 else "")
-        msg = f"{csv_path}: {len(missing_names)} image(s) not found in {image_dir}: {shown}"
-        if missing == "raise":
-            raise FileNotFoundError(msg)
-        warn_user(f"{msg}; their rows are left out", UserWarning)
-    if missing_names and not filenames:
-        raise FileNotFoundError(f"{csv_path}: none of its {len(missing_names)} image(s) was "
-                                f"found in {image_dir} (is --image-dir the right folder?)")
+        _missing(missing_names, bool(filenames), csv_path, image_dir, missing)
     target = np.asarray(target, dtype=np.float64).reshape(-1, 2)
     target = 1.0 + (target - lo) * 8.0 / (hi - lo)
     return Bunch(
