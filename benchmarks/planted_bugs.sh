@@ -69,4 +69,4 @@ run sklearn_emotion/cli.py "            return 1 if bad or (missing and not args
 run sklearn_emotion/resources.py '        return "the connection was refused"' '        return f"refused: {text[:80]}"' "tests/test_data_fetch.py -k groups"
 run sklearn_emotion/datasets/_ratings.py '            return raw.decode("utf-16")' '            return raw.decode("utf-8", "replace")' "tests/test_adapt.py -k utf16"
 run sklearn_emotion/_plotting.py "            d[~free] = np.inf" "            pass" "tests/test_plotting.py"
-run sklearn_emotion/_affect_model.py "            seen = training_overlap(self, paths)" "            seen = []" "tests/test_adapt.py -k warns_on"
+run sklearn_emotion/_affect_model.py "        seen = training_overlap(self, paths) if paths else []" "        seen = []" "tests/test_adapt.py -k warns_on"

@@ -421,6 +421,19 @@ class AffectModel(RegressorMixin, BaseEstimator):
 
 
     # --------------------------------------------------------- adaptation
+    def _warn_training_overlap(self, items):
+        """Warn when rated images are in this model's training set."""
+        from .datasets import training_overlap
+
+        paths = [os.fspath(i) for i in items if isinstance(i, (str, os.PathLike))]
+        seen = training_overlap(self, paths) if paths else []
+        if seen:
+            warn_user(
+                f"{len(seen)} of the {len(items)} rated images are in this model's training "
+                f"set (e.g. {seen[0]}): the model has seen their ratings, so the "
+                "cross-validation that chooses the strategy is optimistic on them; adapt "
+                "on images it was not trained on", UserWarning)
+
     def adapt(self, X, y, *, strategies=STRATEGIES, cv=5, weight=0.25, random_state=0,
               max_images=MAX_ADAPT_IMAGES, collection=None):
         """A copy of this model adapted to your raters, from a few rated images.
@@ -508,17 +521,7 @@ class AffectModel(RegressorMixin, BaseEstimator):
         if getattr(self, "adaptation_", None) is not None:
             raise ValueError("this model is already adapted: adapt the model it came from")
         items = as_image_list(X)
-        paths = [os.fspath(i) for i in items if isinstance(i, (str, os.PathLike))]
-        if paths:
-            from .collection import training_overlap
-
-            seen = training_overlap(self, paths)
-            if seen:
-                warn_user(
-                    f"{len(seen)} of the {len(items)} rated images are in this model's training "
-                    f"set (e.g. {seen[0]}): the model has seen their ratings, so the "
-                    "cross-validation that chooses the strategy is optimistic on them; adapt "
-                    "on images it was not trained on", UserWarning)
+        self._warn_training_overlap(items)
         F = self._features(items)
         F_coll = None if collection is None else self._features(as_image_list(collection))
         return self._adapt_features(F, y, strategies=strategies, cv=cv, weight=weight,

@@ -404,6 +404,49 @@ def check_image_file(path: str, name: str | None = None) -> None:
         raise ImageLoadError(name, "empty file (0 bytes), not an image")
 
 
+def _load_file(path, name, size):
+    """An image file decoded (at reduced DCT size when the result is smaller),
+    or an :class:`ImageLoadError` that says what is wrong with it."""
+    check_image_file(path, name)
+    try:
+        with warnings.catch_warnings():
+            # one limit, ours (_too_large), rather than Pillow's warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                _too_large(name, *img.size)
+                target = _working_size(*img.size)
+                if size is not None:
+                    # square: covers the input whatever the EXIF rotation
+                    # twice the input side: Pillow's reducing_gap=2 rule (thumbnail),
+                    # the resize after the reduced decode still antialiases as from
+                    # the full image
+                    target = (2 * max(size), 2 * max(size))
+                if target is not None and img.format == "JPEG":
+                    img.draft("RGB", target)  # decode at reduced DCT size
+                img.load()
+                rgb = _pil_rgb(img, name)
+                if isinstance(rgb, np.ndarray):
+                    return rgb if size is None else resize_rgb(rgb, size)
+                # resized as a PIL image: one conversion to an array, of
+                # the small image (the same pixels as resize_rgb)
+                return np.asarray(rgb if size is None else _resize_pil(rgb, size))
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as exc:
+        # Pillow refuses before the size is seen here: the same message as ours
+        import re
+
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(m.group(1)):,} pixels" if m else "its size"
+        raise ImageLoadError(name, _LIMIT_MESSAGE.format(size=size, limit=_config.get_config()["max_pixels"])) from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(name, "not a recognised image file (unknown format or corrupt header)") from None
+    except PermissionError as exc:
+        raise ImageLoadError(name, f"cannot read file: {exc.strerror}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageLoadError(name, f"truncated or corrupt image file: {exc}") from None
+
+
 def load_image(item, index: int | None = None, *, size: tuple[int, int] | None = None
                ) -> np.ndarray:
     """Load one image as an RGB ``uint8`` array of shape (H, W, 3).
@@ -450,45 +493,7 @@ def load_image(item, index: int | None = None, *, size: tuple[int, int] | None =
     """
     name = describe_item(item, index)
     if isinstance(item, (str, os.PathLike)):
-        path = os.fspath(item)
-        check_image_file(path, name)
-        try:
-            with warnings.catch_warnings():
-                # one limit, ours (_too_large), rather than Pillow's warning
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(path) as img:
-                    _too_large(name, *img.size)
-                    target = _working_size(*img.size)
-                    if size is not None:
-                        # square: covers the input whatever the EXIF rotation
-                        # twice the input side: Pillow's reducing_gap=2 rule (thumbnail),
-                        # the resize after the reduced decode still antialiases as from
-                        # the full image
-                        target = (2 * max(size), 2 * max(size))
-                    if target is not None and img.format == "JPEG":
-                        img.draft("RGB", target)  # decode at reduced DCT size
-                    img.load()
-                    rgb = _pil_rgb(img, name)
-                    if isinstance(rgb, np.ndarray):
-                        return rgb if size is None else resize_rgb(rgb, size)
-                    # resized as a PIL image: one conversion to an array, of
-                    # the small image (the same pixels as resize_rgb)
-                    return np.asarray(rgb if size is None else _resize_pil(rgb, size))
-        except ImageLoadError:
-            raise
-        except Image.DecompressionBombError as exc:
-            # Pillow refuses before the size is seen here: the same message as ours
-            import re
-
-            m = re.search(r"\((\d+) pixels\)", str(exc))
-            size = f"{int(m.group(1)):,} pixels" if m else "its size"
-            raise ImageLoadError(name, _LIMIT_MESSAGE.format(size=size, limit=_config.get_config()["max_pixels"])) from None
-        except UnidentifiedImageError:
-            raise ImageLoadError(name, "not a recognised image file (unknown format or corrupt header)") from None
-        except PermissionError as exc:
-            raise ImageLoadError(name, f"cannot read file: {exc.strerror}") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ImageLoadError(name, f"truncated or corrupt image file: {exc}") from None
+        return _load_file(os.fspath(item), name, size)
     if size is not None:
         return resize_rgb(load_image(item, index), size)
     if isinstance(item, Image.Image):

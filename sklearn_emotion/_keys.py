@@ -12,6 +12,8 @@ One family, one module.  Each key is a hash of what decides the result:
   modification time), for whole-run checkpoints and shards;
 - :func:`file_digest` / :func:`file_sha256`: a file's bytes (registered
   resources, model folders' manifests, training-set detection);
+  :func:`content_digest`: an HDF5 file's datasets (weights whose bytes
+  depend on the library that wrote them);
 - :func:`weights_hash`: a Keras model given as a parameter;
 - :func:`decode_token`: the one rule for what the decoding settings add to
   a key (the working resolution, only when changed from its default, so the
@@ -40,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["code_token", "decode_token", "file_digest", "file_sha256", "image_key",
+__all__ = ["code_token", "content_digest", "decode_token", "file_digest", "file_sha256", "image_key",
            "items_token", "library_versions", "modules_of", "store_key", "weights_hash"]
 
 _PACKAGE = __name__.partition(".")[0]
@@ -285,6 +287,22 @@ def file_sha256(path) -> str:
     with _lock:
         _verified[key] = digest
     return digest
+
+
+def content_digest(path) -> str:
+    """sha256 of an HDF5 file's datasets: their names (sorted), dtypes, shapes and bytes."""
+    import h5py
+    import numpy as np
+
+    h = hashlib.sha256()
+    with h5py.File(path, "r") as f:
+        names = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        for n in sorted(names):
+            a = np.ascontiguousarray(f[n][()])
+            h.update(f"{n}|{a.dtype.str}|{a.shape}\n".encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def image_key(item, index: int | None = None) -> str:

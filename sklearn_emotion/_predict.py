@@ -143,6 +143,29 @@ def _nan_rows(proto, n):
                          for c in proto.columns})
 
 
+def _predict_chunk(chunk, s, image_step, head):
+    """``(indices, errors, output)`` of one chunk starting at input ``s``:
+    the output of its good images (None if there are none), each failed
+    image's :class:`~sklearn_emotion.ImageLoadError` by its input index."""
+    idx = list(range(s, s + len(chunk)))
+    if image_step is None:  # an opaque estimator: call it, retry on the good ones
+        try:
+            return idx, {}, head(chunk)
+        except ImageBatchError as exc:
+            bad = {s + i: e for i, e in exc.errors.items()}
+            keep = [i for i in range(len(chunk)) if s + i not in bad]
+            return idx, bad, (head([chunk[i] for i in keep]) if keep else None)
+    with _errors_as_nan(image_step):
+        F = image_step.transform(chunk)
+    F_arr = np.asarray(F, dtype=np.float64) if not hasattr(F, "iloc") else F.to_numpy(np.float64)
+    ok = np.isfinite(F_arr).all(axis=1)
+    bad = {s + int(i): _diagnose(chunk[i], s + int(i)) for i in np.flatnonzero(~ok)}
+    good_rows = F[ok] if not hasattr(F, "iloc") else F.iloc[np.flatnonzero(ok)]
+    if head is None:
+        return idx, bad, good_rows
+    return idx, bad, (head(good_rows) if ok.any() else None)
+
+
 def predict_images(estimator, X, *, method="predict", batch_size=256, **params):
     """Predict for many images; failed images get NaN rows and a reason.
 
@@ -203,31 +226,8 @@ def predict_images(estimator, X, *, method="predict", batch_size=256, **params):
     image_step, head, _ = model_stages(estimator, method, params)
     parts, errors = [], {}
     for s in range(0, len(items), int(batch_size)):
-        chunk = items[s:s + int(batch_size)]
-        idx = list(range(s, s + len(chunk)))
-        if image_step is None:  # an opaque estimator: call it, retry on the good ones
-            try:
-                out = head(chunk)
-                bad = {}
-            except ImageBatchError as exc:
-                bad = {s + i: e for i, e in exc.errors.items()}
-                keep = [i for i in range(len(chunk)) if s + i not in bad]
-                out = head([chunk[i] for i in keep]) if keep else None
-            parts.append((idx, bad, out))
-            errors.update(bad)
-            continue
-        with _errors_as_nan(image_step):
-            F = image_step.transform(chunk)
-        F_arr = np.asarray(F, dtype=np.float64) if not hasattr(F, "iloc") else F.to_numpy(np.float64)
-        ok = np.isfinite(F_arr).all(axis=1)
-        bad = {s + int(i): _diagnose(chunk[i], s + int(i)) for i in np.flatnonzero(~ok)}
-        errors.update(bad)
-        good_rows = F[ok] if not hasattr(F, "iloc") else F.iloc[np.flatnonzero(ok)]
-        if head is None:
-            out = good_rows
-        else:
-            out = head(good_rows) if ok.any() else None
-        parts.append((idx, bad, out))
+        parts.append(_predict_chunk(items[s:s + int(batch_size)], s, image_step, head))
+        errors.update(parts[-1][1])
     # assemble in input order, NaN rows for the failed ones
     proto = next((out for _, _, out in parts if out is not None and len(out)), None)
     if proto is None:  # nothing succeeded: the shape of one row from the model itself

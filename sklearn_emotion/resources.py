@@ -17,18 +17,18 @@ never used silently and never overwritten behind the user's back.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from pathlib import Path
 
-from ._keys import file_sha256
+from ._keys import content_digest, file_sha256
 from ._registry import REGISTRY, Resource
 
 __all__ = [
     "DATA_HOME_ENV",
     "MIRROR_ENV",
     "check_file",
+    "content_digest",
     "content_token",
     "file_sha256",
     "fetch_all",
@@ -143,22 +143,6 @@ def content_token(value):
         if looks_like_path and os.path.isfile(spec):
             return ("file", file_sha256(Path(spec).resolve()))
     return value
-
-
-def content_digest(path) -> str:
-    """sha256 of an HDF5 file's datasets: their names (sorted), dtypes, shapes and bytes."""
-    import h5py
-    import numpy as np
-
-    h = hashlib.sha256()
-    with h5py.File(path, "r") as f:
-        names = []
-        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-        for n in sorted(names):
-            a = np.ascontiguousarray(f[n][()])
-            h.update(f"{n}|{a.dtype.str}|{a.shape}\n".encode())
-            h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def check_file(res: Resource, path: Path) -> tuple[bool, str]:

@@ -32,6 +32,41 @@ def _to_1_9(x):
     return 1.0 + (np.asarray(x, dtype=np.float64) - 1.0) * 8.0 / 6.0
 
 
+#: The columns of OASIS.csv the loader reads, in this order.
+_COLUMNS = ("Theme", "Category", "Source", "Valence_mean", "Valence_SD", "Valence_N",
+            "Arousal_mean", "Arousal_SD", "Arousal_N")
+
+
+def _read_oasis_csv(csv_path, root):
+    """OASIS.csv's columns, row by row, every rated photo present in ``root``
+    (a missing photo, column or number is an error naming it)."""
+    header, rows = read_table(csv_path, ",")
+    need = _COLUMNS
+    missing_cols = [c for c in need if c not in header]
+    if missing_cols:
+        raise ValueError(f"{csv_path}: columns {missing_cols} not found; header has {header}")
+    col = {c: header.index(c) for c in need}
+    themes, cats, sources, vals, missing = [], [], [], [], []
+    for lineno, row in enumerate(rows, start=2):
+        try:
+            theme = row[col["Theme"]].strip()
+            nums = [float(row[col[c]]) for c in need[3:]]
+        except (IndexError, ValueError) as exc:
+            raise ValueError(f"{csv_path}:{lineno}: cannot read row {row!r}: {exc}") from None
+        if not (root / f"{theme}.jpg").is_file():
+            missing.append(f"{theme}.jpg")
+        themes.append(theme)
+        cats.append(row[col["Category"]].strip())
+        sources.append(row[col["Source"]].strip())
+        vals.append(nums)
+    if missing:
+        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise FileNotFoundError(
+            f"OASIS: {len(missing)} photo(s) rated in {csv_path} are missing from {root}: {shown}"
+        )
+    return need, themes, cats, sources, vals
+
+
 def load_oasis(data_home=None, return_X_y=False, as_frame=False):
     """Load the OASIS image set (900 photos, valence and arousal mapped to 1-9).
 
@@ -84,31 +119,7 @@ def load_oasis(data_home=None, return_X_y=False, as_frame=False):
     """
     csv_path = fetch("data/oasis/OASIS.csv", data_home)
     root = csv_path.parent / "images"
-    header, rows = read_table(csv_path, ",")
-    need = ("Theme", "Category", "Source", "Valence_mean", "Valence_SD", "Valence_N",
-            "Arousal_mean", "Arousal_SD", "Arousal_N")
-    missing_cols = [c for c in need if c not in header]
-    if missing_cols:
-        raise ValueError(f"{csv_path}: columns {missing_cols} not found; header has {header}")
-    col = {c: header.index(c) for c in need}
-    themes, cats, sources, vals, missing = [], [], [], [], []
-    for lineno, row in enumerate(rows, start=2):
-        try:
-            theme = row[col["Theme"]].strip()
-            nums = [float(row[col[c]]) for c in need[3:]]
-        except (IndexError, ValueError) as exc:
-            raise ValueError(f"{csv_path}:{lineno}: cannot read row {row!r}: {exc}") from None
-        if not (root / f"{theme}.jpg").is_file():
-            missing.append(f"{theme}.jpg")
-        themes.append(theme)
-        cats.append(row[col["Category"]].strip())
-        sources.append(row[col["Source"]].strip())
-        vals.append(nums)
-    if missing:
-        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-        raise FileNotFoundError(
-            f"OASIS: {len(missing)} photo(s) rated in {csv_path} are missing from {root}: {shown}"
-        )
+    need, themes, cats, sources, vals = _read_oasis_csv(csv_path, root)
     vals = np.asarray(vals, dtype=np.float64).reshape(-1, 6)
     target = _to_1_9(vals[:, [0, 3]])
     sd = vals[:, [1, 4]] * 8.0 / 6.0
