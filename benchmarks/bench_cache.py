@@ -51,7 +51,7 @@ def main():
             with _Count() as c:
                 t0 = time.perf_counter()
                 s = run_reproduction(Path(d) / run, subset=a.subset, folds=5, tables=("3",),
-                                     cache_dir=Path(d) / "cache", progress=False, log=lambda m: None)
+                                     cache_dir=Path(d) / "cache", verbose=False, log=lambda m: None)
                 wall = time.perf_counter() - t0
             feat_s = sum(v["seconds"] for v in s["features"].values())
             rows[run] = dict(wall_s=wall, feature_s=feat_s, model_invocations=c.calls,

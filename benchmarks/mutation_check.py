@@ -81,7 +81,7 @@ TARGETS = [
      ["tests/test_store.py",
       "tests/test_cache.py::test_a_tampered_entry_is_recomputed_with_a_warning"]),
     ("sklearn_emotion/reproduce/_checkpoints.py",
-     ["FoldStore.key", "FoldStore.key_of", "checkpoint_problem"],
+     ["FoldCheckpoints.key", "FoldCheckpoints.key_of", "checkpoint_problem"],
      ["tests/test_checkpoints.py"]),
     ("sklearn_emotion/datasets/_oasis.py", ["_to_1_9", "load_oasis"],
      ["tests/test_datasets.py::test_oasis_every_row_against_the_csv_read_by_hand",

@@ -42,8 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["code_token", "content_digest", "decode_token", "file_digest", "file_sha256", "image_key",
-           "items_token", "library_versions", "modules_of", "store_key", "weights_hash"]
+__all__ = ["code_token", "content_digest", "decode_token", "file_digest", "file_sha256",
+           "image_key", "items_token", "library_versions", "modules_of", "store_key",
+           "weights_hash"]
 
 _PACKAGE = __name__.partition(".")[0]
 #: The package's folder, whose modules :func:`code_token` reads.

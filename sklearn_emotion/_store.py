@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Memory
-from ._warn import warn_user
+from ._warn import renamed, warn_user
 
 __all__ = ["MAX_ENTRY_BYTES", "MAX_RECORD_BYTES", "atomic_write", "cache_location", "create_new",
            "inside", "move_into_place", "npy_problem",
@@ -283,15 +283,11 @@ def atomic_write(path, write) -> None:
 def renamed_cache_dir(cache_dir, memory="deprecated", *, warn=True):
     """``cache_dir``, or the deprecated ``memory`` when that is given
     (anything but ``"deprecated"``), with a FutureWarning when ``warn``."""
-    if isinstance(memory, str) and memory == "deprecated":
-        return cache_dir
-    if cache_dir is not None:
-        raise ValueError("pass cache_dir only: memory is its deprecated old name")
-    if warn:
-
-        warn_user("the parameter `memory` was renamed `cache_dir` in 0.2 and will be "
-                      "removed in 0.4; pass cache_dir= instead", FutureWarning)
-    return memory
+    if not warn and not (isinstance(memory, str) and memory == "deprecated"):
+        if cache_dir is not None:
+            raise ValueError("pass cache_dir only: memory is its deprecated old name")
+        return memory
+    return renamed(cache_dir, memory, "cache_dir", "memory")
 
 
 def cache_location(cache_dir, memory="deprecated", *, warn=True) -> Path | None:

@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 
-__all__ = ["warn_user"]
+__all__ = ["DEPRECATED", "renamed", "warn_user"]
 
 
 def _internal_folders():
@@ -81,3 +81,35 @@ def warn_user(message, category=UserWarning):
             _SHOWN.clear()
         _SHOWN.add(key)
     warnings.warn(message, category, stacklevel=level)
+
+
+#: The default of a renamed parameter's old name: "not given".
+DEPRECATED = "deprecated"
+
+
+def renamed(value, old_value, new_name, old_name, *, default=None):
+    """The value of a renamed parameter: ``value``, or the deprecated
+    ``old_value`` when that was given (anything but :data:`DEPRECATED`),
+    with a FutureWarning naming both.
+
+    Parameters
+    ----------
+    value
+        The parameter under its new name ``new_name``.
+    old_value
+        The parameter under its old name ``old_name``.
+    default
+        The new name's default: giving both names is an error.
+
+    Raises
+    ------
+    ValueError
+        When both names are given.
+    """
+    if isinstance(old_value, str) and old_value == DEPRECATED:
+        return value
+    if value is not default:
+        raise ValueError(f"pass {new_name} only: {old_name} is its deprecated old name")
+    warn_user(f"the parameter `{old_name}` was renamed `{new_name}` in 0.2 and will be "
+              f"removed in 0.4; pass {new_name}= instead", FutureWarning)
+    return old_value

@@ -39,7 +39,7 @@ def _cmd_reproduce(args):
         ffnn_max_iter=args.ffnn_max_iter, cnn=not args.no_cnn, cnn_max_iter=args.cnn_max_iter,
         cnn_train_max_iter=args.cnn_train_max_iter, ffnn_hidden=_hidden(args.ffnn_hidden),
         backbones=[b.strip() for b in args.backbones.split(",") if b.strip()],
-        resume=not args.no_resume, progress=not args.quiet, scheduler=args.scheduler,
+        resume=not args.no_resume, verbose=not args.quiet, scheduler=args.scheduler,
     )
     return 0
 
@@ -52,7 +52,7 @@ def _cmd_cross_set(args):
                   n_jobs=args.n_jobs, random_state=args.random_state,
                   ffnn_max_iter=args.ffnn_max_iter, ffnn_hidden=_hidden(args.ffnn_hidden),
                   within=tuple(args.within.split(",")) if args.within else None,
-                  progress=not args.quiet)
+                  verbose=not args.quiet)
     return 0
 
 
@@ -219,7 +219,7 @@ def _cmd_data(args):
         print(f"error: unknown resource(s) {unknown}; 'sklearn-emotion data list' names them",
               file=sys.stderr)
         return 2
-    results = fetch_all(names, mirror=args.mirror, progress=not args.quiet)
+    results = fetch_all(names, mirror=args.mirror, verbose=not args.quiet)
     failed = {n: r for n, r in results.items() if isinstance(r, ResourceError)}
     for n in results:
         if n not in failed:
@@ -285,7 +285,7 @@ def _cmd_predict(args):
                            else "predict",
                            params={"new_raters": True} if args.new_raters else None,
                            batch_size=args.batch_size, skip_failed=args.skip_failed,
-                           resume=args.resume, progress=not args.quiet, extra_columns=words)
+                           resume=args.resume, verbose=not args.quiet, extra_columns=words)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

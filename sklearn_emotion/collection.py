@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ._image import IMAGE_EXTENSIONS
+from ._warn import DEPRECATED, renamed
 from .datasets import training_overlap
 
 __all__ = ["Entry", "ScoreSummary", "find_images", "score_files", "sniff", "training_overlap"]
@@ -164,7 +165,8 @@ def _done_paths(output):
 
 
 def score_files(model, entries, output, *, method="predict_frame", params=None, batch_size=32,
-                skip_failed=False, resume=False, progress=False, extra_columns=None):
+                skip_failed=False, resume=False, verbose=False, extra_columns=None,
+                progress=DEPRECATED):
     """Score ``entries`` with ``model`` and stream one CSV row per entry.
 
     Parameters
@@ -192,8 +194,10 @@ def score_files(model, entries, output, *, method="predict_frame", params=None, 
         When ``output`` exists: keep its rows and score only the entries
         whose path it does not hold (its columns must be this model's).
         Otherwise an existing ``output`` is replaced.
-    progress : bool, default=False
+    verbose : bool, default=False
         A progress bar with rate and time left.
+    progress : deprecated
+        The old name of ``verbose`` (deprecated in 0.2, removed in 0.4).
     extra_columns : dict of str to callable, optional
         More columns computed from each chunk's frame of predictions
         (e.g. the nearest emotion word), ``{name: f(frame) -> sequence}``.
@@ -202,6 +206,7 @@ def score_files(model, entries, output, *, method="predict_frame", params=None, 
     -------
     ScoreSummary
     """
+    verbose = renamed(verbose, progress, "verbose", "progress", default=False)
     from tqdm.auto import tqdm
 
     params = dict(params or {})
@@ -231,7 +236,7 @@ def score_files(model, entries, output, *, method="predict_frame", params=None, 
                 writer.writerow([path, err] + [_cell(row.get(c)) for c in columns[2:]])
 
         with tqdm(total=len(entries), initial=len(entries) - len(todo), desc="predicting",
-                  disable=not progress, unit="img") as bar:
+                  disable=not verbose, unit="img") as bar:
             step = max(1, int(batch_size))
             for s in range(0, len(todo), step):
                 chunk = todo[s:s + step]

@@ -28,6 +28,7 @@ import numpy as np
 from ._config import with_config
 from ._keys import items_token, store_key
 from ._store import read_checked, write_record
+from ._warn import DEPRECATED, renamed
 from ._predict import image_transformers, one_row, model_stages, predict_images
 
 __all__ = ["DaskResult", "predict", "transform"]
@@ -119,16 +120,16 @@ def _shard_problem(rows, errors, n, width, dtype):
 
 
 def _run_partition(estimator_bytes, items, method, dtype, batch_size, partition, offset,
-                   store=None, model_token=None, width=None):
+                   cache_dir=None, model_token=None, width=None):
     """One partition, on a worker: a private copy of the model, sharing this
     worker's networks across tasks; read from / written to its shard when a
-    ``store`` is given."""
+    ``cache_dir`` is given."""
     from .features._base import attach_worker_objects
 
     items = list(items.tolist() if hasattr(items, "tolist") else items)
     shard = None
-    if store is not None:
-        shard = shard_path(store, model_token, method, dtype, items)
+    if cache_dir is not None:
+        shard = shard_path(cache_dir, model_token, method, dtype, items)
         got = read_shard(shard, len(items), width, dtype)
         if got is not None:
             arr, errors = got
@@ -179,7 +180,7 @@ def _partitions(images, partition_size):
 
 
 def transform(estimator, images, *, method="transform", dtype="float64", partition_size=256,
-              batch_size=64, store=None):
+              batch_size=64, cache_dir=None, store=DEPRECATED):
     """Lazily compute features (or predictions) of many images on a Dask cluster.
 
     Parameters
@@ -202,9 +203,9 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
         Images per task, for a list input.
     batch_size : int, default=64
         Images decoded at a time inside a task (bounds a worker's memory).
-    store : path-like, optional
+    cache_dir : path-like, optional
         A folder (shared by the workers) for **one shard per partition**:
-        ``<store>/sklearn_emotion-shards/<key>.npz`` holds the partition's
+        ``<cache_dir>/sklearn_emotion-shards/<key>.npz`` holds the partition's
         rows and failed images, written atomically by the worker that
         computed it.  A partition whose shard exists is read instead of
         computed; the key covers the model (its pickled bytes and every
@@ -214,7 +215,11 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
         ``cache_dir=None``, an archive of N images then takes N /
         ``partition_size`` files instead of one per image per family; the
         shards only serve the same partitioning again (the per-image cache
-        serves any subset).  URLs are refused as for ``cache_dir``.
+        serves any subset).  It may be the families' own ``cache_dir``:
+        shards and per-image entries live in separate subfolders.  URLs are
+        refused.
+    store : deprecated
+        The old name of ``cache_dir`` (deprecated in 0.2, removed in 0.4).
 
     Returns
     -------
@@ -225,6 +230,7 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
     import dask
     import dask.array as da
 
+    cache_dir = renamed(cache_dir, store, "cache_dir", "store")
     if int(partition_size) < 1:
         raise ValueError(f"partition_size must be >= 1, got {partition_size!r}")
     dtype = np.dtype(dtype)
@@ -236,13 +242,13 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
     blob = pickle.dumps(estimator)
     payload = dask.delayed(blob, pure=True, traverse=False)
     model_token = None
-    if store is not None:
+    if cache_dir is not None:
         import joblib
 
         from ._store import cache_location
         from .features._base import cache_token
 
-        store = str(cache_location(store))
+        cache_dir = str(cache_location(cache_dir))
         model_token = joblib.hash((blob, [cache_token(t) for t in image_transformers(
             image_step if image_step is not None else estimator)]))
     arrays, errors = [], []
@@ -250,7 +256,7 @@ def transform(estimator, images, *, method="transform", dtype="float64", partiti
         if n == 0:
             continue
         r = dask.delayed(with_config(_run_partition), pure=True)(payload, part, method, dtype,
-                                                    int(batch_size), k, offset, store,
+                                                    int(batch_size), k, offset, cache_dir,
                                                     model_token, width)
         arrays.append(da.from_delayed(dask.delayed(operator.getitem)(r, 0),
                                       shape=(np.nan if n is None else n, width), dtype=dtype))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ._keys import content_digest, file_sha256
 from ._registry import REGISTRY, Resource
+from ._warn import DEPRECATED, renamed
 
 __all__ = [
     "DATA_HOME_ENV",
@@ -231,7 +232,7 @@ def _bounded_http(max_bytes: int, seconds: float):
     return download
 
 
-def _retrieve(url: str, folder: Path, known_hash: str | None, progress: bool,
+def _retrieve(url: str, folder: Path, known_hash: str | None, verbose: bool,
               max_bytes: int = MAX_ARCHIVE_BYTES) -> Path:
     import pooch
 
@@ -246,7 +247,7 @@ def _retrieve(url: str, folder: Path, known_hash: str | None, progress: bool,
         downloader = (_bounded_http(max_bytes, DOWNLOAD_SECONDS)
                       if url.startswith(("http://", "https://")) else None)
         return Path(pooch.retrieve(url, known_hash=known_hash and f"sha256:{known_hash}",
-                                   fname=fname, path=folder, progressbar=progress,
+                                   fname=fname, path=folder, progressbar=verbose,
                                    downloader=downloader))
     finally:
         logger.setLevel(level)
@@ -280,12 +281,12 @@ def _extract(archive: Path, member: str, dest: Path, tree: bool) -> Path:
     return dest / member
 
 
-def _materialise(name: str, res: Resource, home: Path, work: Path, mirror, progress,
+def _materialise(name: str, res: Resource, home: Path, work: Path, mirror, verbose,
                  registry) -> Path:
     """Make the registered file in the scratch folder ``work``; return its path
     (for an ``extract_tree`` resource, inside the extracted folder)."""
     if res.derive_from is not None:
-        src = fetch(res.derive_from, home, registry=registry, mirror=mirror, progress=progress)
+        src = fetch(res.derive_from, home, registry=registry, mirror=mirror, verbose=verbose)
     else:
         url = _source_url(name, res, mirror)
         if url is None:
@@ -293,7 +294,7 @@ def _materialise(name: str, res: Resource, home: Path, work: Path, mirror, progr
         # a plain file is checked while it downloads; an archive or a build
         # source has no registered hash of its own (the result is checked)
         direct = res.member is None and res.build is None
-        src = _retrieve(url, work / "download", res.sha256 if direct else None, progress,
+        src = _retrieve(url, work / "download", res.sha256 if direct else None, verbose,
                         _download_cap(res))
     if res.member is not None:
         src = _extract(src, res.member, work / "extract", res.extract_tree)
@@ -306,7 +307,8 @@ def _materialise(name: str, res: Resource, home: Path, work: Path, mirror, progr
     return src
 
 
-def fetch_all(names=None, data_home=None, *, registry=None, mirror=None, progress=False):
+def fetch_all(names=None, data_home=None, *, registry=None, mirror=None, verbose=False,
+              progress=DEPRECATED):
     """:func:`fetch` every named resource (default: the whole registry).
 
     Returns
@@ -314,13 +316,17 @@ def fetch_all(names=None, data_home=None, *, registry=None, mirror=None, progres
     result : dict of str -> pathlib.Path or ResourceError
         Each resource's path, or the error that kept it from the data home
         (one failure does not stop the others).
+
+    ``verbose`` shows download progress bars (``progress`` is its
+    deprecated old name).
     """
+    verbose = renamed(verbose, progress, "verbose", "progress", default=False)
     registry = REGISTRY if registry is None else registry
     out = {}
     for name in (sorted(registry) if names is None else names):
         try:
             out[name] = fetch(name, data_home, registry=registry, mirror=mirror,
-                              progress=progress)
+                              verbose=verbose)
         except ResourceError as exc:
             out[name] = exc
     return out
@@ -451,7 +457,7 @@ OFFLINE_ADVICE = (
     f"it, or point ${DATA_HOME_ENV} at a data home that holds it (README, 'Data home')")
 
 
-def _place(name, res, home, target, where, url, mirror, progress, registry):
+def _place(name, res, home, target, where, url, mirror, verbose, registry):
     """Download (or build) a missing resource and move it into ``target``.
 
     Everything is made in a scratch folder inside the data home and moved
@@ -472,7 +478,7 @@ def _place(name, res, home, target, where, url, mirror, progress, registry):
         remove_stale_scratch(home)
         work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=home))
         (work / _SCRATCH_OWNER).write_text(_scratch_owner(), encoding="utf-8")
-        made_file = _materialise(name, res, home, work, mirror, progress, registry)
+        made_file = _materialise(name, res, home, work, mirror, verbose, registry)
         ok, digest = check_file(res, made_file)
         if not ok:
             raise ResourceError(
@@ -518,7 +524,8 @@ def fetch(
     registry: dict[str, Resource] | None = None,
     download: bool = True,
     mirror: str | None = None,
-    progress: bool = False,
+    verbose: bool = False,
+    progress=DEPRECATED,
 ) -> Path:
     """Return the local path of a registered resource, verified by sha256.
 
@@ -538,8 +545,10 @@ def fetch(
         (default: ``$SKLEARN_EMOTION_MIRROR``).  It holds each upstream file
         under the last part of its URL, and the files without an upstream
         URL under their data-home path.
-    progress : bool, default=False
+    verbose : bool, default=False
         Show download progress bars.
+    progress : deprecated
+        The old name of ``verbose`` (deprecated in 0.2, removed in 0.4).
 
     Returns
     -------
@@ -553,6 +562,7 @@ def fetch(
         resource, the folder searched, the expected path, the URL and the
         cause.  A failed attempt leaves no file and no folder behind.
     """
+    verbose = renamed(verbose, progress, "verbose", "progress", default=False)
     registry = REGISTRY if registry is None else registry
     if name not in registry:
         raise ResourceError(
@@ -575,7 +585,7 @@ def fetch(
                    f"no direct download; source: {res.source}"
                    + (f" How to get it: {res.how}" if res.how else ""))
             raise ResourceError(f"{where}; {how}")
-        _place(name, res, home, target, where, url, mirror, progress, registry)
+        _place(name, res, home, target, where, url, mirror, verbose, registry)
         if not target.is_file():
             raise ResourceError(f"{where}; download from {url} did not produce it")
     ok, digest = check_file(res, target)

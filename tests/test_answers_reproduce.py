@@ -185,7 +185,7 @@ def test_checkpointed_folds_are_read_back_logged_and_counted(tmp_path):
     its log, moves a progress bar once per fold, and reports the same numbers."""
     from sklearn.linear_model import Ridge
 
-    from sklearn_emotion.reproduce._checkpoints import FoldStore
+    from sklearn_emotion.reproduce._checkpoints import FoldCheckpoints
 
     X, y = _data(30, seed=4)
     cv = KFold(3, shuffle=True, random_state=0)
@@ -197,14 +197,14 @@ def test_checkpointed_folds_are_read_back_logged_and_counted(tmp_path):
             self.n += k
 
     lines, bar = [], Bar()
-    first = evaluate(Ridge(), X, y, cv, joint=True, store=FoldStore(tmp_path), log=lines.append,
+    first = evaluate(Ridge(), X, y, cv, joint=True, checkpoints=FoldCheckpoints(tmp_path), log=lines.append,
                      bar=bar, table="IV", name="ridge", features="all")
     assert len(list(tmp_path.glob("*.npzc"))) == 3 and bar.n == 3
     assert lines[0].startswith("  [IV] ridge on all, fold 1: test MSE V")
     assert not any("from checkpoint" in ln for ln in lines)
-    store = FoldStore(tmp_path)
+    store = FoldCheckpoints(tmp_path)
     lines, bar = [], Bar()
-    again = evaluate(Ridge(alpha=1.0), X, y, cv, joint=True, store=store, log=lines.append,
+    again = evaluate(Ridge(alpha=1.0), X, y, cv, joint=True, checkpoints=store, log=lines.append,
                      bar=bar, table="IV", name="ridge", features="all")
     assert store.resumed == 3 and bar.n == 3
     assert sum("from checkpoint" in ln for ln in lines) == 3
@@ -213,11 +213,11 @@ def test_checkpointed_folds_are_read_back_logged_and_counted(tmp_path):
 
 
 def test_plan_folds_names_each_task_and_its_key():
-    from sklearn_emotion.reproduce._checkpoints import FoldStore
+    from sklearn_emotion.reproduce._checkpoints import FoldCheckpoints
     from sklearn_emotion.reproduce._evaluation import plan_folds
 
     splits = list(KFold(3).split(np.arange(9)))
-    hits, tasks = plan_folds((0, 5), "fn", lambda tr, te: (tr, te), FoldStore(None),
+    hits, tasks = plan_folds((0, 5), "fn", lambda tr, te: (tr, te), FoldCheckpoints(None),
                              lambda tr, te: f"key{te[0]}", splits, network=False,
                              info={"table": "III"})
     assert hits == {}
@@ -242,12 +242,12 @@ def test_the_nested_search_reports_its_row_choices_and_checkpoints(tmp_path):
     """The nested row: table 'best', the candidates named, every fold's
     train score that of the refitted winner, the report's description of
     the search, and one checkpoint per outer fold, read back by a rerun."""
-    from sklearn_emotion.reproduce._checkpoints import FoldStore
+    from sklearn_emotion.reproduce._checkpoints import FoldCheckpoints
 
     feats, y = _planted_families(45, seed=3)
     cv = KFold(3, shuffle=True, random_state=1)
     lines = []
-    info, res = nested_best(feats, y, cv, 0, None, lines.append, store=FoldStore(tmp_path))
+    info, res = nested_best(feats, y, cv, 0, None, lines.append, checkpoints=FoldCheckpoints(tmp_path))
     assert res.table == "best" and res.features == "one per fold, from: " + "; ".join(BEST_CANDIDATES)
     assert set(info) == {"candidates", "grid", "choices"}
     assert info["candidates"] == list(BEST_CANDIDATES) and info["grid"] == NESTED_GRID
@@ -262,7 +262,7 @@ def test_the_nested_search_reports_its_row_choices_and_checkpoints(tmp_path):
             assert res.folds[k][f"train_mse_{t}"] == pytest.approx(
                 mean_squared_error(y[tr, j], g.best_estimator_.predict(Xs[name][tr])), rel=1e-8)
         assert 0 <= res.folds[k]["fit_seconds"] < 600
-    store = FoldStore(tmp_path)
+    store = FoldCheckpoints(tmp_path)
     lines = []
 
     class Bar:
@@ -272,7 +272,7 @@ def test_the_nested_search_reports_its_row_choices_and_checkpoints(tmp_path):
             self.n += k
 
     bar = Bar()
-    info2, res2 = nested_best(feats, y, cv, 0, None, lines.append, store=store, bar=bar)
+    info2, res2 = nested_best(feats, y, cv, 0, None, lines.append, checkpoints=store, bar=bar)
     assert store.resumed == 3 and info2["choices"] == info["choices"] and bar.n == 3
     assert all(ln.startswith("  [best], fold") and "from checkpoint" in ln for ln in lines)
     bar = Bar()
@@ -304,12 +304,12 @@ def test_the_inner_search_is_three_fold():
 def test_plan_nested_describes_its_tasks_for_the_run_record():
     """Each outer fold's task says its table, row and feature sets (the run's
     tasks.png and results.json 'tasks' read them)."""
-    from sklearn_emotion.reproduce._checkpoints import FoldStore
+    from sklearn_emotion.reproduce._checkpoints import FoldCheckpoints
     from sklearn_emotion.reproduce._evaluation import NESTED_NAME, plan_nested
 
     feats, y = _planted_families(30)
     splits = list(KFold(3).split(y))
-    row, hits, tasks = plan_nested((1, 0), feats, y, splits, FoldStore(None))
+    row, hits, tasks = plan_nested((1, 0), feats, y, splits, FoldCheckpoints(None))
     assert hits == {} and [t.name for t in tasks] == [((1, 0), k) for k in range(3)]
     for k, t in enumerate(tasks):
         assert {key: t.info[key] for key in ("table", "model", "features", "fold")} == {

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sklearn_emotion import _keys, _store
-from sklearn_emotion.reproduce._checkpoints import RECORD_FIELDS, FoldStore
+from sklearn_emotion.reproduce._checkpoints import RECORD_FIELDS, FoldCheckpoints
 
 from .test_store import _edit, package_copy  # noqa: F401  (a fixture)
 
@@ -30,7 +30,7 @@ def test_checkpoint_keys_change_with_what_decides_a_fold(tmp_path, package_copy)
     from sklearn_emotion import FFNNRegressor
     from sklearn_emotion.pipeline import make_scaler
 
-    store = FoldStore(tmp_path / "ckpt")
+    store = FoldCheckpoints(tmp_path / "ckpt")
     X, y = np.arange(12.0).reshape(6, 2), np.arange(12.0).reshape(6, 2)
     tr, te = np.arange(4), np.arange(4, 6)
     base = store.key(Ridge(), True, X, y, tr, te)
@@ -66,7 +66,7 @@ def test_checkpoint_keys_change_with_what_decides_a_fold(tmp_path, package_copy)
     assert store.key(Ridge(), True, X, y, tr, te) != base  # the evaluation's own code
     store.save(base, _record(1.0), np.ones((2, 2)))
     assert store.load(base, n=2)[0] == _record(1.0)
-    assert FoldStore(None).load(base) is None
+    assert FoldCheckpoints(None).load(base) is None
 
 
 def _reseal(path, predictions, meta):
@@ -82,7 +82,7 @@ def _reseal(path, predictions, meta):
 def test_a_checkpoint_that_fails_its_checks_is_refitted_with_a_warning(tmp_path):
     """Edited scores, a checkpoint copied under another key, a truncated file,
     NaN or object predictions: never reported, each refitted (load gives None)."""
-    store = FoldStore(tmp_path)
+    store = FoldCheckpoints(tmp_path)
     a, b = "a" * 32, "b" * 32
     store.save(a, _record(1.0), np.ones((2, 2)))
     store.save(b, _record(2.0), np.zeros((2, 2)))
@@ -118,7 +118,7 @@ def test_a_checkpoint_that_fails_its_checks_is_refitted_with_a_warning(tmp_path)
 
 
 def _good(tmp_path, key="a" * 32):
-    store = FoldStore(tmp_path)
+    store = FoldCheckpoints(tmp_path)
     store.save(key, _record(1.0), np.ones((3, 2)))
     return store, key, tmp_path / f"{key}.npzc"
 
@@ -223,15 +223,15 @@ def test_a_forged_checkpoint_does_not_stop_the_reproduction(tmp_path):
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(30, 3)), rng.normal(5, 1, size=(30, 2))
     cv = KFold(3, shuffle=True, random_state=0)
-    store = FoldStore(tmp_path)
-    first = evaluate(Ridge(), X, y, cv, joint=True, store=store)
+    store = FoldCheckpoints(tmp_path)
+    first = evaluate(Ridge(), X, y, cv, joint=True, checkpoints=store)
     files = sorted(tmp_path.glob("*.npzc"))
     assert len(files) == 3
     arrays, meta = _store.read_record(files[0], ["predictions"])
     del meta["record"]["test_mse_V"]
     _reseal(files[0], arrays["predictions"], meta)
     with pytest.warns(UserWarning, match="no number 'test_mse_V'"):
-        again = evaluate(Ridge(), X, y, cv, joint=True, store=FoldStore(tmp_path))
+        again = evaluate(Ridge(), X, y, cv, joint=True, checkpoints=FoldCheckpoints(tmp_path))
     np.testing.assert_allclose(again.oof, first.oof)
     assert [f["test_mse_V"] for f in again.folds] == pytest.approx(
         [f["test_mse_V"] for f in first.folds])
@@ -243,3 +243,31 @@ def test_a_nested_choice_round_trips(tmp_path):
               "C=3.0, epsilon=0.3"}
     store.save(key, _record(1.0), np.ones((3, 2)), choice)
     assert store.load(key, n=3)[2] == choice
+
+
+def test_old_parameter_names_work_for_one_release_with_a_warning(tmp_path):
+    """Each renamed public parameter: the old name still works, with a
+    FutureWarning naming the new one; both names at once are refused."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import KFold
+
+    from sklearn_emotion.collection import score_files
+    from sklearn_emotion.reproduce import evaluate
+    from sklearn_emotion.resources import fetch
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
+    cv = KFold(2, shuffle=True, random_state=0)
+    with pytest.warns(FutureWarning, match="`store` was renamed `checkpoints`"):
+        old = evaluate(Ridge(), X, y, cv, joint=True, store=FoldCheckpoints(tmp_path / "a"))
+    new = evaluate(Ridge(), X, y, cv, joint=True, checkpoints=FoldCheckpoints(tmp_path / "b"))
+    np.testing.assert_array_equal(old.oof, new.oof)
+    with pytest.raises(ValueError, match="pass checkpoints only"):
+        evaluate(Ridge(), X, y, cv, joint=True, checkpoints=FoldCheckpoints(tmp_path),
+                 store=FoldCheckpoints(tmp_path))
+    with pytest.warns(FutureWarning, match="`progress` was renamed `verbose`"):
+        assert fetch("color/w2c.npy", progress=False).is_file()
+    with pytest.warns(FutureWarning, match="`progress` was renamed `verbose`"):
+        score_files(None, [], tmp_path / "x.csv", progress=False)  # nothing to score
+    with pytest.raises(ValueError, match="pass verbose only"):
+        score_files(None, [], tmp_path / "x.csv", verbose=True, progress=False)

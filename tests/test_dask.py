@@ -184,7 +184,7 @@ def test_dask_entry_point_stores_one_shard_per_partition(client, images, tmp_pat
     items = X + [str(tmp_path / "missing.png")]
     est = ColorFeatures().fit(items)
     store = tmp_path / "shards"
-    first, errors = sed.transform(est, items, partition_size=4, store=store).compute()
+    first, errors = sed.transform(est, items, partition_size=4, cache_dir=store).compute()
     shards = sorted(store.rglob("*.npzc"))
     assert len(shards) == 3 and not list(store.rglob("*.tmp"))  # 10 images, 4 a partition
     np.testing.assert_allclose(first[:9], ColorFeatures().fit(X).transform(X))
@@ -207,7 +207,7 @@ def test_dask_entry_point_stores_one_shard_per_partition(client, images, tmp_pat
     good_rows = open_shard(sh)[0]
     good = sh.read_bytes()
     seal(sh, np.full_like(good_rows, 7.0), np.frombuffer(b"[]", np.uint8))
-    again, errors2 = sed.transform(est, items, partition_size=4, store=store).compute()
+    again, errors2 = sed.transform(est, items, partition_size=4, cache_dir=store).compute()
     assert (again == 7.0).all(axis=1).sum() == 4
     assert errors2 == errors  # errors restamped with partition and index
     # a tampered shard is never returned: recomputed, with a warning naming it
@@ -227,14 +227,14 @@ def test_dask_entry_point_stores_one_shard_per_partition(client, images, tmp_pat
             assert read_shard(sh, 4, first.shape[1], first.dtype) is None
         if name in ("checksum mismatch", "no checksum"):
             assert name in str(rec[0].message)
-        again, _ = sed.transform(est, items, partition_size=4, store=store).compute()
+        again, _ = sed.transform(est, items, partition_size=4, cache_dir=store).compute()
         np.testing.assert_allclose(again, first, equal_nan=True)
     # a changed file (new mtime) or a changed parameter misses its shard
     os.utime(items[0], ns=(0, 0))
-    fresh, _ = sed.transform(est, items, partition_size=4, store=store).compute()
+    fresh, _ = sed.transform(est, items, partition_size=4, cache_dir=store).compute()
     np.testing.assert_allclose(fresh[:4], first[:4])
     sed.transform(ColorFeatures(names_mode="hard").fit(items), items, partition_size=4,
-                  store=store).compute()
+                  cache_dir=store).compute()
     assert len(list(store.rglob("*.npzc"))) == 3 + 1 + 3
 
 
@@ -284,3 +284,19 @@ def test_settings_reach_the_dask_workers(client, images):
     assert len(errors) == len(X) and all("exceeds the limit of 1,000" in e["reason"] for e in errors)
     F, errors = sed.transform(est, X, partition_size=2).compute()
     assert not errors and np.isfinite(F).all()
+
+
+def test_store_is_the_deprecated_name_of_cache_dir(images, tmp_path):
+    """``store=`` still works for one release, with a FutureWarning; giving
+    both names is refused."""
+    import sklearn_emotion.dask as sed
+
+    items = list(images[0][:3])
+    est = ColorFeatures().fit(items)
+    with pytest.warns(FutureWarning, match="`store` was renamed `cache_dir`"):
+        old, _ = sed.transform(est, items, partition_size=2, store=tmp_path / "s").compute()
+    assert len(list((tmp_path / "s").rglob("*.npzc"))) == 2
+    new, _ = sed.transform(est, items, partition_size=2, cache_dir=tmp_path / "s").compute()
+    np.testing.assert_array_equal(old, new)
+    with pytest.raises(ValueError, match="pass cache_dir only"):
+        sed.transform(est, items, cache_dir=tmp_path, store=tmp_path)

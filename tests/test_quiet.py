@@ -25,7 +25,7 @@ print(keras_obj.fit_transform([data.coffee()]).shape)
 print(SceneFeatures().fit_transform([data.chelsea()]).shape)
 from sklearn_emotion.reproduce import run_reproduction
 run_reproduction(sys.argv[1], subset=40, folds=2, tables=("4",), cnn=False, cache_dir=sys.argv[2],
-                 ffnn_max_iter=1, ffnn_hidden=(8,), progress=False, log=lambda *a: None)
+                 ffnn_max_iter=1, ffnn_hidden=(8,), verbose=False, log=lambda *a: None)
 print("python's own line", file=sys.stderr)
 """
 

@@ -167,7 +167,7 @@ def test_cross_set_table_matches_direct_fits(tmp_path):
     n = 24
     runs = (("SVR (RBF, C=1)", "low-level"), ("linear regression", "object"))
     summary = run_cross_set(tmp_path / "x", subset=n, folds=2, runs=runs,
-                            cache_dir=tmp_path / "cache", progress=False, log=None)
+                            cache_dir=tmp_path / "cache", verbose=False, log=None)
     assert summary["complete"] and len(summary["rows"]) == 2
     md = (tmp_path / "x" / "cross_set.md").read_text()
     assert "Emotion6 -> OASIS" in md and "OASIS -> Emotion6" in md
@@ -202,16 +202,16 @@ def test_cross_set_takes_within_numbers_from_matching_reproductions(tmp_path):
                      "--ffnn-hidden", "4", "--cache-dir", str(cache), "--quiet"]) == 0
         results.append(tmp_path / ds / "results.json")
     computed = run_cross_set(tmp_path / "a", subset=n, folds=2, runs=runs, cache_dir=cache,
-                             progress=False, log=None)
+                             verbose=False, log=None)
     reused = run_cross_set(tmp_path / "b", subset=n, folds=2, runs=runs, cache_dir=cache,
-                           within=results, progress=False, log=None)
+                           within=results, verbose=False, log=None)
     for key in ("within Emotion6", "within OASIS"):
         a, b = computed["rows"][0][key], reused["rows"][0][key]
         assert a["test_r_V_mean"] == pytest.approx(b["test_r_V_mean"], rel=1e-9)
         assert a["test_mse_A_mean"] == pytest.approx(b["test_mse_A_mean"], rel=1e-9)
     with pytest.raises(ValueError, match="not a complete run with folds=3"):
         run_cross_set(tmp_path / "c", subset=n, folds=3, runs=runs, cache_dir=cache,
-                      within=results, progress=False, log=None)
+                      within=results, verbose=False, log=None)
 
 
 def test_an_interrupted_run_resumes_from_its_finished_folds(run, tmp_path, monkeypatch):
@@ -221,7 +221,7 @@ def test_an_interrupted_run_resumes_from_its_finished_folds(run, tmp_path, monke
 
     out, _ = run
     kw = dict(dataset="emotion6", folds=FOLDS, subset=N, tables=("4",), cnn=False,
-              ffnn_max_iter=3, ffnn_hidden=(8,), cache_dir=out / "cache", progress=False)
+              ffnn_max_iter=3, ffnn_hidden=(8,), cache_dir=out / "cache", verbose=False)
     reference = run_reproduction(tmp_path / "ref", log=None, **kw)
     real = _engine.Engine.run
 
@@ -264,14 +264,14 @@ def test_cross_set_resumes_its_fits_and_reads_within_numbers_last(tmp_path, monk
     pending = tmp_path / "emotion6-running" / "results.json"
     with pytest.raises(FileNotFoundError):
         run_cross_set(tmp_path / "x", subset=n, folds=2, runs=runs, cache_dir=cache,
-                      within=[pending, pending], progress=False, log=None)
+                      within=[pending, pending], verbose=False, log=None)
     assert len(calls) == 4 and len(list((tmp_path / "x" / ".checkpoints").glob("*.npzc"))) == 4
     done = run_cross_set(tmp_path / "x", subset=n, folds=2, runs=runs, cache_dir=cache,
-                         progress=False, log=None)
+                         verbose=False, log=None)
     assert len(calls) == 4  # every transfer read back
     assert not (tmp_path / "x" / ".checkpoints").exists()
     fresh = run_cross_set(tmp_path / "y", subset=n, folds=2, runs=runs, cache_dir=cache,
-                          progress=False, log=None)
+                          verbose=False, log=None)
     for a, b in zip(done["rows"], fresh["rows"]):
         for k in ("Emotion6 -> OASIS", "OASIS -> Emotion6", "within OASIS"):
             assert a[k]["test_mse_V" if "->" in k else "test_mse_V_mean"] == pytest.approx(

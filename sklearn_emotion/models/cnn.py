@@ -236,7 +236,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         base, model, head = self._build(keras, Y[tr].mean(axis=0), seed)
         side = self._side()
 
-        store = None
+        resized = None
         if self.train_range == "conv-frozen":
             # the frozen backbone is a fixed function: its pooled features
             # are computed once per image (and cached with ``cache_dir``)
@@ -248,11 +248,11 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             def batch_x(idx, train=True):
                 return (Etr if train else Eva)[idx]
         else:
-            store = ResizedImages(items, side)
+            resized = ResizedImages(items, side)
             trainer = model
 
             def batch_x(idx, train=True):
-                return self._prep(store[(tr if train else va)[idx]])
+                return self._prep(resized[(tr if train else va)[idx]])
 
         optimizer = keras.optimizers.Adam(self.learning_rate)
         micro = self.micro_batch_size if self.train_range == "conv-train" else None
@@ -266,7 +266,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             step = accumulating_step(trainer, optimizer, batch_x, Y[tr], micro)
 
         def validate():
-            size = 64 if store is None else self._forward_size()
+            size = 64 if resized is None else self._forward_size()
             pv = np.concatenate([_infer(trainer, batch_x(c, False))
                                  for c in chunks(len(va), size)])
             return float(np.mean((pv - Y[va]) ** 2)), None
@@ -275,8 +275,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             hist = train_epochs(self, model, step, len(tr), rng,
                                 validate if va is not None else None, "lower learning_rate")
         finally:
-            if store is not None:
-                store.close()
+            if resized is not None:
+                resized.close()
         self.loss_curve_ = hist["loss_curve"]
         self.validation_loss_curve_ = hist["validation_loss_curve"]
         self.n_iter_ = hist["n_iter"]

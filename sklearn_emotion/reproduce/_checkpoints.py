@@ -16,7 +16,7 @@ from .._keys import items_token, modules_of, store_key
 from .._store import read_checked, write_record
 from .._warn import warn_user
 
-__all__ = ["FoldStore", "RECORD_FIELDS"]
+__all__ = ["FoldCheckpoints", "RECORD_FIELDS"]
 
 #: What every fold record holds, and the reproduction's report reads: the
 #: test and train scores per target and the fold's wall time.  Pearson r may
@@ -28,7 +28,7 @@ RECORD_FIELDS = tuple(f"{part}_{m}_{t}" for part in ("test", "train") for m in (
 MAX_CHECKPOINT_BYTES = 256 << 20
 
 
-class FoldStore:
+class FoldCheckpoints:
     """Finished folds of a reproduction, on disk, so an interrupted run resumes.
 
     Each finished fold's record, out-of-fold predictions and extra (the

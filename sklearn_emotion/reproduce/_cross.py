@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import KFold
 
-from ._checkpoints import FoldStore
+from ._checkpoints import FoldCheckpoints
 from ._engine import Engine
 from ._evaluation import evaluate, subset_indices, transfer
 from ._protocol import FEATURE_SETS, TABLE3_SETS, models
 from ._run import compute_features, load_dataset
+from .._warn import DEPRECATED, renamed
 
 __all__ = ["CROSS_RUNS", "run_cross_set"]
 
@@ -30,7 +31,7 @@ CROSS_RUNS = tuple(
 def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"), folds=5,
                   subset=None, runs=CROSS_RUNS, cache_dir=None, n_jobs=None, random_state=0,
                   ffnn_max_iter=300, ffnn_hidden=None, within=None, data_home=None, log=print,
-                  progress=True):
+                  verbose=True, progress=DEPRECATED):
     """Fit on all of one set, test on all of the other, in both directions.
 
     Parameters
@@ -55,12 +56,17 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
         be running when this starts.  Every finished fit is checkpointed in
         ``<output>/.checkpoints/`` (removed on completion), so a rerun after
         an interruption or a refused ``within`` only fits what is left.
+    verbose : bool, default=True
+        Progress bars.
+    progress : deprecated
+        The old name of ``verbose`` (deprecated in 0.2, removed in 0.4).
 
     Returns
     -------
     summary : dict
         Written to ``cross_set.json``.
     """
+    verbose = renamed(verbose, progress, "verbose", "progress", default=True)
     t0 = time.perf_counter()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -72,12 +78,12 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
             keep = subset_indices(len(paths), subset, random_state)
             paths, y = paths[keep], y[keep]
         feats, _ = compute_features(need, paths, cache_dir=cache_dir, n_jobs=n_jobs,
-                                    data_home=data_home, progress=progress, log=log)
+                                    data_home=data_home, verbose=verbose, log=log)
         data.append((name, y, feats))
     regs = models(random_state, ffnn_max_iter, ffnn_hidden)
     cv = KFold(folds, shuffle=True, random_state=random_state)
     # every finished fit is checkpointed, so an interrupted run resumes
-    store = FoldStore(out / ".checkpoints")
+    store = FoldCheckpoints(out / ".checkpoints")
     # one network worker for every transfer and within-set fit; stopped at the end
     with Engine(None, n_jobs) as engine:
         rows = []
@@ -113,7 +119,7 @@ def run_cross_set(output="cross-set-results", *, datasets=("emotion6", "oasis"),
                     row[f"within {name}"] = kn[(row["model"], row["features"])]
                 else:
                     row[f"within {name}"] = evaluate(model, Xi, y, cv, joint=joint,
-                                                     store=store, engine=engine).summary()
+                                                     checkpoints=store, engine=engine).summary()
             _write(out, data, rows, folds, time.perf_counter() - t0)
     summary = _write(out, data, rows, folds, time.perf_counter() - t0, complete=True)
     store.clear()

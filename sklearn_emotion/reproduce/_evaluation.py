@@ -21,10 +21,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVR
 
 from ..pipeline import make_scaler
-from ._checkpoints import FoldStore
+from ._checkpoints import FoldCheckpoints
 from ._engine import Engine, Task
 from ._kernel_grid import svr_grid_search
 from ._protocol import BEST_CANDIDATES, CLIP, FEATURE_SETS
+from .._warn import DEPRECATED, renamed
 
 __all__ = ["NESTED_GRID", "Result", "RowFolds", "evaluate", "fit_fold", "fold_log", "nested_best",
            "nested_info", "plan_folds", "plan_nested", "scores", "subset_indices", "transfer",
@@ -194,10 +195,11 @@ def fold_log(log, table, name, features, k, rec, checkpoint=False, choice=None):
 
 
 def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None, bar=None,
-             store=None, n_jobs=None, engine=None):
+             checkpoints=None, n_jobs=None, engine=None, store=DEPRECATED):
     """Cross-validate ``model`` on a feature matrix; train and test scores per fold.
 
-    ``store`` (a :class:`~._checkpoints.FoldStore`) reads folds an interrupted
+    ``checkpoints`` (a :class:`~._checkpoints.FoldCheckpoints`; ``store`` is
+    its deprecated old name) reads folds an interrupted
     run finished and writes each fold this one finishes.  Each other fold is
     a task of ``engine`` (:class:`~._engine.Engine`; by default this machine,
     where ``n_jobs`` folds of a model that trains no network are fitted at
@@ -205,7 +207,8 @@ def evaluate(model, X, y, cv, *, joint, table="", name="", features="", log=None
     The numbers do not depend on where the folds run; ``fit_seconds`` is
     each fold's wall time beside the others.
     """
-    store = store if store is not None else FoldStore(None)
+    store = renamed(checkpoints, store, "checkpoints", "store")
+    store = store if store is not None else FoldCheckpoints(None)
     splits = list(cv.split(X))
     row = RowFolds(table, name, features, splits, len(y))
     hits, tasks = plan_folds(
@@ -286,10 +289,14 @@ def plan_nested(position, feats, y, splits, store, n_jobs=None):
     return row, hits, tasks
 
 
-def nested_best(feats, y, cv, random_state, n_jobs, log, bar=None, store=None, engine=None):
+def nested_best(feats, y, cv, random_state, n_jobs, log, bar=None, checkpoints=None, engine=None,
+                store=DEPRECATED):
     """Choose feature set and SVR settings inside each training fold (3-fold
-    inner CV), per target; report the outer test folds."""
-    store = store if store is not None else FoldStore(None)
+    inner CV), per target; report the outer test folds.  ``checkpoints`` (a
+    :class:`~._checkpoints.FoldCheckpoints`; ``store`` is its deprecated old
+    name) reads and writes finished folds."""
+    store = renamed(checkpoints, store, "checkpoints", "store")
+    store = store if store is not None else FoldCheckpoints(None)
     splits = list(cv.split(y))
     row, hits, tasks = plan_nested(0, feats, y, splits, store, n_jobs)
     for k, (rec, pte, choice) in sorted(hits.items()):

@@ -11,12 +11,13 @@ from sklearn.model_selection import KFold
 from tqdm.auto import tqdm
 
 from ..pipeline import FEATURE_FAMILIES
-from ._checkpoints import FoldStore
+from ._checkpoints import FoldCheckpoints
 from ._engine import Engine
 from ._evaluation import (Columns, Result, RowFolds, fit_fold, fold_log, nested_info, plan_folds,
                           plan_nested, subset_indices, uses_tensorflow)
 from ._protocol import BEST_CANDIDATES, CNN_ROWS, FEATURE_SETS, cnn_row, make_plan
 from ._report import Report, write_report
+from .._warn import DEPRECATED, renamed
 
 __all__ = ["compute_features", "load_dataset", "run_reproduction"]
 
@@ -43,7 +44,7 @@ def load_dataset(dataset="emotion6", data_home=None):
 
 
 def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None,
-                     data_home=None, progress=False, log=None):
+                     data_home=None, verbose=False, log=None, progress=DEPRECATED):
     """Each named family's features for every image, through the cache.
 
     The network families run in an :class:`~._engine.Engine`'s network
@@ -54,19 +55,21 @@ def compute_features(names, paths, *, families=None, cache_dir=None, n_jobs=None
 
     Returns ``(features, log_info)``: dicts by family name of the matrices and
     of ``computed``/``cached``/``failed``/``seconds``/``n_features``.
+    ``verbose`` shows progress bars (``progress`` is its deprecated old name).
     """
+    verbose = renamed(verbose, progress, "verbose", "progress", default=False)
     with Engine(None, n_jobs) as engine, engine.processes():
         return _compute_features(engine, names, paths, families, cache_dir, n_jobs, data_home,
-                                 progress, log)
+                                 verbose, log)
 
 
-def _compute_features(engine, names, paths, families, cache_dir, n_jobs, data_home, progress,
+def _compute_features(engine, names, paths, families, cache_dir, n_jobs, data_home, verbose,
                       log):
     registry = {**FEATURE_FAMILIES, **(families or {})}
     feats, info = {}, {}
     for name in names:
         est = registry[name]()
-        mech = dict(cache_dir=cache_dir, n_jobs=n_jobs, verbose=progress)
+        mech = dict(cache_dir=cache_dir, n_jobs=n_jobs, verbose=verbose)
         if data_home is not None:
             mech["data_home"] = data_home
         est.set_params(**{k: v for k, v in mech.items() if k in est.get_params()})
@@ -103,7 +106,8 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
                      tables=("2", "3", "4", "best"), n_jobs=None, cache_dir=None,
                      random_state=0, ffnn_max_iter=300, ffnn_hidden=None, cnn=True,
                      cnn_max_iter=100, cnn_train_max_iter=2, backbones=(), data_home=None,
-                     resume=True, log=print, progress=True, scheduler=None):
+                     resume=True, log=print, verbose=True, scheduler=None,
+                     progress=DEPRECATED):
     """Run the paper's protocol on a rated image set and write tables and plots.
 
     Parameters
@@ -144,7 +148,8 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         Keep each finished fold in ``<output>/.checkpoints/`` and read back
         the folds an interrupted run on the same output finished, when the
         model, its features, the targets, the fold and the model-fitting
-        code are all unchanged (see :class:`sklearn_emotion.reproduce._checkpoints.FoldStore`).  The
+        code are all unchanged (see
+        :class:`sklearn_emotion.reproduce._checkpoints.FoldCheckpoints`).  The
         folder is removed when the run completes.  ``False`` ignores and
         removes existing checkpoints.
     scheduler : str, optional
@@ -157,12 +162,17 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
         tables do not depend on where they ran.  Each task's start, end,
         worker and peak memory are in ``results.json`` (``tasks``) and
         ``tasks.png``.
+    verbose : bool, default=True
+        Progress bars (feature extraction, then fits).
+    progress : deprecated
+        The old name of ``verbose`` (deprecated in 0.2, removed in 0.4).
 
     Returns
     -------
     summary : dict
         Everything written to ``results.json``.
     """
+    verbose = renamed(verbose, progress, "verbose", "progress", default=True)
     t_start = time.perf_counter()
     log = log or (lambda message: None)
     out = Path(output)
@@ -176,26 +186,26 @@ def run_reproduction(output="emotion6-results", *, dataset="emotion6", folds=5, 
                                      backbones=backbones)
     order = families_needed(tables, runs, sets, families)
     feats, feat_info = compute_features(order, paths, families=families, cache_dir=cache_dir,
-                                        n_jobs=n_jobs, data_home=data_home, progress=progress,
+                                        n_jobs=n_jobs, data_home=data_home, verbose=verbose,
                                         log=log)
     rep = Report(out, name, paths, y, folds, random_state, features=feat_info,
                  n_jobs=joblib.effective_n_jobs(n_jobs), scheduler=scheduler)
     if name != "Emotion6":
         rep.notes.append(_other_set_note(name))
-    store = FoldStore(out / ".checkpoints")
+    checkpoints = FoldCheckpoints(out / ".checkpoints")
     if not resume:
-        store.clear()
-    rows = _Rows(rep, store, list(cv.split(paths)), y, log, t_start)
+        checkpoints.clear()
+    rows = _Rows(rep, checkpoints, list(cv.split(paths)), y, log, t_start)
     if "4" in tables and cnn:
         rows.plan_cnn(paths, {"conv-frozen": cnn_max_iter, "conv-train": cnn_train_max_iter},
                       random_state, data_home, cache_dir)
     rows.plan_runs(runs, sets, feats)
     if "best" in tables:
         rows.plan_nested(feats, n_jobs if scheduler is None else 1)
-    rows.fit(scheduler, n_jobs, progress)
+    rows.fit(scheduler, n_jobs, verbose)
     rep.complete, rep.wall = True, time.perf_counter() - t_start
     summary = write_report(rep, log=log)
-    store.clear()
+    checkpoints.clear()
     return summary
 
 
@@ -226,8 +236,9 @@ class _Rows:
     memory never sits under the FFNN fits.
     """
 
-    def __init__(self, rep, store, splits, y, log, t_start):
-        self.rep, self.store, self.splits, self.y, self.log = rep, store, splits, y, log
+    def __init__(self, rep, checkpoints, splits, y, log, t_start):
+        self.rep, self.checkpoints, self.splits = rep, checkpoints, splits
+        self.y, self.log = y, log
         self.t_start = t_start
         self.rows: dict[tuple, RowFolds] = {}
         self.copies: dict[tuple, list] = {}
@@ -238,11 +249,11 @@ class _Rows:
 
     def plan(self, position, stage, model, X, joint, table, name, features):
         """The folds of one row: read from checkpoints, or tasks of ``stage``."""
-        store, y, splits = self.store, self.y, self.splits
+        checkpoints, y, splits = self.checkpoints, self.y, self.splits
         self.rows[position] = RowFolds(table, name, features, splits, len(y))
         self.hits[position], tasks = plan_folds(
-            position, fit_fold, lambda tr, te: (model, joint, X, y, tr, te), store,
-            lambda tr, te: store.key(model, joint, X, y, tr, te), splits,
+            position, fit_fold, lambda tr, te: (model, joint, X, y, tr, te), checkpoints,
+            lambda tr, te: checkpoints.key(model, joint, X, y, tr, te), splits,
             network=uses_tensorflow(model),
             info={"table": table, "model": name, "features": features})
         self.stages[stage] += tasks
@@ -271,7 +282,7 @@ class _Rows:
     def plan_nested(self, feats, n_jobs):
         """The nested search's row (the best configuration)."""
         self.rows[(1, 0)], self.hits[(1, 0)], tasks = plan_nested(
-            (1, 0), feats, self.y, self.splits, self.store, n_jobs)
+            (1, 0), feats, self.y, self.splits, self.checkpoints, n_jobs)
         self.stages[2] += tasks
 
     def _place(self, position):
@@ -295,11 +306,11 @@ class _Rows:
         if row.add(k, rec, pte, extra):
             self._place(position)
 
-    def fit(self, scheduler, n_jobs, progress):
+    def fit(self, scheduler, n_jobs, verbose):
         """Every fold: the checkpointed ones first, then the tasks, on the engine."""
-        rep, store = self.rep, self.store
+        rep, checkpoints = self.rep, self.checkpoints
         n_fits = len(self.rows) * len(self.splits)
-        self.bar = tqdm(total=n_fits, desc="reproduce (fits)", disable=not progress,
+        self.bar = tqdm(total=n_fits, desc="reproduce (fits)", disable=not verbose,
                         unit="fold")
         for position in sorted(self.hits, key=lambda p: (p[0] != 2, p)):
             for k, (rec, pte, extra) in sorted(self.hits[position].items()):
@@ -313,12 +324,12 @@ class _Rows:
                 self.log(f"fits on the Dask cluster {scheduler} ({engine.workers} worker "
                          "threads)")
             for task, (rec, pte, extra), record in engine.run(self.stages):
-                store.save(task.info["key"], rec, pte, extra)
+                checkpoints.save(task.info["key"], rec, pte, extra)
                 rep.tasks.append({k: v for k, v in record.items() if k != "key"})
                 self._arrived(*task.name, rec, pte, extra)
         self.bar.close()
-        if store.resumed:
-            rep.notes.append(f"{store.resumed} of {n_fits} folds were read from the checkpoints "
-                             "of an interrupted run on this output (same features, targets, "
-                             "folds, model settings and model code); their fit_seconds are "
-                             "that run's.")
+        if checkpoints.resumed:
+            rep.notes.append(f"{checkpoints.resumed} of {n_fits} folds were read from the "
+                             "checkpoints of an interrupted run on this output (same features, "
+                             "targets, folds, model settings and model code); their "
+                             "fit_seconds are that run's.")
