@@ -13,3 +13,14 @@ if not os.environ.get("SKLEARN_EMOTION_DATA") and (REPO.parent / "shared").is_di
     os.environ["SKLEARN_EMOTION_DATA"] = str(REPO.parent / "shared")
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Derived files built on first use (EfficientNet-Lite2's LiteRT port) go to a
+# folder of this session, never into the user's cache or the data home.
+if not os.environ.get("SKLEARN_EMOTION_DERIVED"):
+    import atexit
+    import shutil
+    import tempfile
+
+    _derived = tempfile.mkdtemp(prefix="sklearn-emotion-derived-")
+    os.environ["SKLEARN_EMOTION_DERIVED"] = _derived
+    atexit.register(shutil.rmtree, _derived, ignore_errors=True)

@@ -10,6 +10,10 @@ from .resources import REGISTRY, ResourceError, fetch
 
 #: Registered ImageNet weights of the backbones built here from Keras layers.
 LITE2_WEIGHTS = "models/efficientnet-lite2-9656183e.pth"
+#: EfficientNet-Lite2's LiteRT port: the layers v2 pools as its outputs.
+LITE2_TFLITE = "models/efficientnet_lite2_taps_float32.tflite"
+#: Where a derived file is built on first use when the data home lacks it.
+DERIVED_ENV = "SKLEARN_EMOTION_DERIVED"
 
 # name -> (keras.applications class, preprocessing module, input side); the
 # networks built here from Keras layers have no keras.applications class
@@ -123,3 +127,82 @@ def build_backbone(name, weights, *, include_top, data_home=None, pooling=None):
                 "weights='models/mobilenet_v2_1.0_224_imagenet.weights.h5'"
             ) from exc
         raise
+
+
+def _nvidia_gpu() -> bool:
+    """Whether this machine has an NVIDIA GPU (the driver lists one), without
+    importing TensorFlow."""
+    folder = Path("/proc/driver/nvidia/gpus")
+    try:
+        return folder.is_dir() and any(folder.iterdir())
+    except OSError:
+        return False
+
+
+def lite2_runtime() -> str:
+    """``"litert"`` or ``"keras"``: what runs EfficientNet-Lite2 under the
+    current ``runtime`` setting (see :func:`sklearn_emotion.set_config`)."""
+    from ._config import RUNTIMES, get_config
+
+    runtime = get_config()["runtime"]
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime (or $SKLEARN_EMOTION_RUNTIME) must be one of {RUNTIMES}, "
+                         f"got {runtime!r}")
+    if runtime == "auto":
+        return "keras" if _nvidia_gpu() else "litert"
+    return runtime
+
+
+def derived_home() -> Path:
+    """The folder of derived files built on first use: ``$SKLEARN_EMOTION_DERIVED``,
+    or ``derived/`` in the per-user cache.  A data home may be shared and
+    read-only, so the package never writes into it unasked (``data fetch``
+    does, when told)."""
+    value = os.environ.get(DERIVED_ENV)
+    if value:
+        return Path(value).expanduser()
+    import pooch
+
+    return Path(pooch.os_cache("sklearn-emotion")) / "derived"
+
+
+def lite2_tflite(data_home=None) -> Path:
+    """EfficientNet-Lite2's LiteRT port: the data home's copy (from ``data
+    fetch``), or one built on first use in :func:`derived_home` from the
+    registered weights and checked against the registry's sha256.
+
+    Raises
+    ------
+    ResourceError
+        When it cannot be had: no weights, or this TensorFlow converts them
+        to other bytes than the registered ones.
+    """
+    from ._convert import write_lite2_tflite
+    from ._store import move_into_place
+    from .resources import check_file
+
+    res = REGISTRY[LITE2_TFLITE]
+    try:
+        return fetch(LITE2_TFLITE, data_home, download=False)
+    except ResourceError:
+        pass
+    target = derived_home() / LITE2_TFLITE
+    if target.is_file() and check_file(res, target)[0]:
+        return target
+    src = fetch(LITE2_WEIGHTS, data_home)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        write_lite2_tflite(src, tmp)
+        ok, digest = check_file(res, tmp)
+        if not ok:
+            from ._quiet import import_tensorflow
+
+            raise ResourceError(
+                f"the LiteRT port converted here has sha256 {digest}, not the registered "
+                f"{res.sha256} (TensorFlow {import_tensorflow().__version__} converts "
+                "differently from the one that made it)")
+        move_into_place(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

@@ -42,7 +42,11 @@ _global_config = {
     "max_pixels": _env("SKLEARN_EMOTION_MAX_PIXELS", 89_478_485, int),
     "working_pixels": _env("SKLEARN_EMOTION_WORKING_PIXELS", DEFAULT_WORKING_PIXELS, int),
     "claim_timeout": _env("SKLEARN_EMOTION_CLAIM_TIMEOUT", 600.0, float),
+    "runtime": os.environ.get("SKLEARN_EMOTION_RUNTIME") or "auto",
 }
+
+#: The values of the ``runtime`` setting.
+RUNTIMES = ("auto", "litert", "keras")
 _local = threading.local()
 
 
@@ -59,8 +63,8 @@ def get_config() -> dict:
     Returns
     -------
     config : dict
-        A copy: ``max_pixels``, ``working_pixels`` and ``claim_timeout``
-        (see :func:`set_config`).
+        A copy: ``max_pixels``, ``working_pixels``, ``claim_timeout`` and
+        ``runtime`` (see :func:`set_config`).
     """
     return dict(_current())
 
@@ -71,6 +75,10 @@ def _checked(name, value):
 
     import numpy as np
 
+    if name == "runtime":
+        if value not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {value!r}")
+        return value
     if name == "claim_timeout":
         ok = (isinstance(value, (int, float, np.integer, np.floating))
               and not isinstance(value, bool) and math.isfinite(value) and value > 0)
@@ -82,7 +90,7 @@ def _checked(name, value):
     return int(value)
 
 
-def set_config(*, max_pixels=None, working_pixels=None, claim_timeout=None):
+def set_config(*, max_pixels=None, working_pixels=None, claim_timeout=None, runtime=None):
     """Change settings for the calling thread (and the work it dispatches).
 
     Parameters
@@ -104,6 +112,14 @@ def set_config(*, max_pixels=None, working_pixels=None, claim_timeout=None):
         waits for an entry another one claimed.  Default 600, or
         ``$SKLEARN_EMOTION_CLAIM_TIMEOUT``.  A dead claim holder on the same
         machine is noticed within seconds whatever this is.
+    runtime : {"auto", "litert", "keras"}, optional
+        What runs a network that exists in both forms (EfficientNet-Lite2,
+        the shipped v2's second backbone): ``"litert"`` its LiteRT port
+        (about three times faster on a CPU), ``"keras"`` its Keras graph
+        (TensorFlow places it: a GPU when present), ``"auto"`` (default,
+        or ``$SKLEARN_EMOTION_RUNTIME``) Keras when this machine has an
+        NVIDIA GPU, LiteRT otherwise.  The two agree within float32
+        rounding; the feature cache keeps their features apart.
 
     See Also
     --------
@@ -111,7 +127,7 @@ def set_config(*, max_pixels=None, working_pixels=None, claim_timeout=None):
     """
     new = {name: _checked(name, value) for name, value in
            (("max_pixels", max_pixels), ("working_pixels", working_pixels),
-            ("claim_timeout", claim_timeout)) if value is not None}
+            ("claim_timeout", claim_timeout), ("runtime", runtime)) if value is not None}
     config = _current()
     config.update(new)
     if max_pixels is not None:
@@ -128,7 +144,7 @@ def _raise_pillow_guard(max_pixels):
 
 
 @contextmanager
-def config_context(*, max_pixels=None, working_pixels=None, claim_timeout=None):
+def config_context(*, max_pixels=None, working_pixels=None, claim_timeout=None, runtime=None):
     """Settings for a ``with`` block, restored when it ends (even on error).
 
     Parameters are those of :func:`set_config`; None leaves a setting as
@@ -147,7 +163,7 @@ def config_context(*, max_pixels=None, working_pixels=None, claim_timeout=None):
     """
     old = get_config()
     set_config(max_pixels=max_pixels, working_pixels=working_pixels,
-               claim_timeout=claim_timeout)
+               claim_timeout=claim_timeout, runtime=runtime)
     try:
         yield
     finally:

@@ -10,7 +10,9 @@ accepts (``sklearn-emotion data fetch``):
 - :func:`w2c_table`: the colour-naming table ``w2c.npy`` from the authors'
   ``w2c.mat``;
 - :func:`ade20k_labels`: the 151 scene-parsing class names from ADE20K's
-  ``objectInfo150.csv``.
+  ``objectInfo150.csv``;
+- :func:`write_lite2_tflite`: EfficientNet-Lite2's LiteRT port (the layers
+  the shipped v2 pools as its outputs) from its registered weights.
 
 Each is a pure function from the upstream file's content to arrays, with a
 thin writer around it.
@@ -25,8 +27,9 @@ import numpy as np
 
 from ._quiet import filtered_stderr
 
-__all__ = ["BUILDERS", "ade20k_labels", "mobilenet_v2_keras_weights", "tflite_conv_weights",
-           "w2c_table", "write_ade20k_labels", "write_keras_weights", "write_w2c"]
+__all__ = ["BUILDERS", "ade20k_labels", "convert_lite2_in_this_process",
+           "mobilenet_v2_keras_weights", "tflite_conv_weights", "w2c_table",
+           "write_ade20k_labels", "write_keras_weights", "write_lite2_tflite", "write_w2c"]
 
 #: Keras' BatchNormalization epsilon in keras.applications.MobileNetV2.
 _BN_EPSILON = 1e-3
@@ -201,10 +204,70 @@ def write_ade20k_labels(csv_path, target):
     return Path(target)
 
 
+def write_lite2_tflite(pth_path, target):
+    """Convert EfficientNet-Lite2 to a LiteRT float32 model.
+
+    The network is the package's Keras port with the weights of
+    ``pth_path``; its outputs are the layers of
+    :data:`~sklearn_emotion._efficientnet.LITE2_LAYERS`, in that order (the
+    signature's ``output_0``, ``output_1``, ...), and its input is a batch
+    of one float32 RGB image on [0, 255] at 260 × 260 (the port normalises
+    inside).  No quantisation: the activations agree with the Keras graph's
+    within float32 rounding (``tests/test_efficientnet.py``).
+
+    The conversion runs in a fresh Python process: the converter's bytes
+    name Keras' automatic tensor names, which depend on what else the
+    calling process has built; in a fresh process they are always the same,
+    so the result can be checked against the registry's sha256.
+
+    Parameters
+    ----------
+    pth_path : path-like
+        The registered weights (``models/efficientnet-lite2-9656183e.pth``).
+    target : path-like
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import subprocess
+    import sys
+
+    code = ("import sys; from sklearn_emotion._convert import convert_lite2_in_this_process "
+            "as f; f(sys.argv[1], sys.argv[2])")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", code, os.fspath(pth_path), os.fspath(target)],
+                          capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeError(f"converting EfficientNet-Lite2 to LiteRT failed: {last}")
+    return Path(target)
+
+
+def convert_lite2_in_this_process(pth_path, target):
+    """:func:`write_lite2_tflite`'s work, in the calling process (whose
+    earlier Keras models change the bytes, not the numbers)."""
+    from ._efficientnet import LITE2_LAYERS, build_efficientnet_lite2, load_state
+    from ._quiet import import_keras, import_tensorflow
+
+    keras, tf = import_keras(), import_tensorflow()
+    model = build_efficientnet_lite2(load_state(pth_path))
+    taps = keras.Model(model.input, [model.get_layer(n).output for n in LITE2_LAYERS])
+    import contextlib
+    import io
+
+    # the converter prints the exported signature on standard output
+    with filtered_stderr(), contextlib.redirect_stdout(io.StringIO()):
+        blob = tf.lite.TFLiteConverter.from_keras_model(taps).convert()
+    Path(target).write_bytes(blob)
+    return Path(target)
+
+
 #: Converter of each registry ``build`` name: ``f(source_path, target_path)``.
 BUILDERS = {
     "w2c_from_mat": write_w2c,
     "ade20k_labels_from_csv": write_ade20k_labels,
     "keras_mobilenet_v2_from_tflite": lambda src, dst: write_keras_weights(src, dst, True),
     "keras_mobilenet_v2_notop_from_tflite": lambda src, dst: write_keras_weights(src, dst, False),
+    "lite2_tflite_from_pth": write_lite2_tflite,
 }

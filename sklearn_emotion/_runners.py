@@ -109,6 +109,22 @@ class TFLiteRunner:
             raise ValueError(f"{self.path}: no tensor named {missing}")
         self.extra = [by_name[t] for t in self.tensors]
 
+    def signature_outputs(self):
+        """The names :meth:`run` gives the outputs of the model's signature,
+        in the signature's order (``output_0``, ``output_1``, ...): the order
+        of a converted Keras model's outputs.  None without a signature."""
+        sigs = self.interpreter.get_signature_list()
+        if not sigs:
+            return None
+        details = self.interpreter.get_signature_runner(next(iter(sigs))).get_output_details()
+        position = {d["index"]: k for k, d in enumerate(self.outputs)}
+
+        def order(name):
+            tail = name.rsplit("_", 1)[-1]
+            return (0, int(tail), name) if tail.isdigit() else (1, 0, name)
+
+        return [f"output{position[details[n]['index']]}" for n in sorted(details, key=order)]
+
     @property
     def input_shape(self):
         return tuple(int(s) for s in self.input["shape"])

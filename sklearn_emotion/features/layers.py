@@ -18,10 +18,13 @@ import numpy as np
 from .._quiet import import_keras
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
-from .._backbones import LITE2_WEIGHTS, build_backbone, model_kind, preprocess_fn, resolve_file
+from .._backbones import (LITE2_TFLITE, LITE2_WEIGHTS, build_backbone, lite2_runtime,
+                          lite2_tflite, model_kind, preprocess_fn, resolve_file)
 from .._image import resize_rgb
 from .._runners import KerasRunner, TFLiteRunner
 from .._efficientnet import LITE2_LAYERS
+from .._warn import warn_user
+from ..resources import ResourceError
 from ._base import ImageTransformer
 
 __all__ = ["PooledLayerFeatures", "pool_feature_maps", "DEFAULT_LAYERS"]
@@ -283,7 +286,52 @@ class PooledLayerFeatures(ImageTransformer):
         return [self._build_runner(b, kind, wanted) for b, kind, wanted
                 in zip(self._backbones(), self._kinds(), self._layer_lists())]
 
+    def _lite2_choice(self):
+        """What runs EfficientNet-Lite2 here: ``("litert", path)`` or
+        ``("keras", why)``, decided once (the cache key names it)."""
+        return self._lazy_get("lite2_choice", self._choose_lite2)
+
+    def _choose_lite2(self):
+        if lite2_runtime() == "keras":
+            return ("keras", "runtime")
+        try:
+            return ("litert", lite2_tflite(self.data_home))
+        except (ResourceError, OSError, ImportError, ValueError) as exc:
+            warn_user(f"EfficientNet-Lite2 runs through Keras, about three times slower: its "
+                      f"LiteRT port is not available ({exc}); `sklearn-emotion data fetch "
+                      f"{LITE2_TFLITE}` puts it in a writable data home", UserWarning)
+            return ("keras", "unavailable")
+
+    def _uses_lite2_port(self, backbone, weights, wanted):
+        """Whether this backbone is the one the LiteRT port covers: the
+        registered EfficientNet-Lite2 weights, tapped at the default layers."""
+        return (backbone == "efficientnet_lite2" and weights in (LITE2_WEIGHTS, "imagenet")
+                and list(wanted) == list(DEFAULT_LAYERS["efficientnet_lite2"]))
+
+    def _make_cache_token(self):
+        name, params = super()._make_cache_token()
+        ports = [self._uses_lite2_port(b, self._named_weights(b), w) for b, w in
+                 zip(self._backbones(), self._layer_lists())]
+        if any(ports):  # the two runtimes agree within float32 rounding, not bit for bit
+            params = sorted(params + [("__lite2_runtime", self._lite2_choice()[0])])
+        return name, params
+
+    def _named_weights(self, backbone):
+        if backbone == "efficientnet_lite2" and self.weights == _MOBILENET_WEIGHTS:
+            return LITE2_WEIGHTS  # the default names MobileNetV2's weights
+        return self.weights
+
     def _build_runner(self, backbone, kind, wanted):
+        if (kind == "named" and self._uses_lite2_port(backbone, self._named_weights(backbone),
+                                                      wanted)
+                and self._lite2_choice()[0] == "litert"):
+            runner = TFLiteRunner(self._lite2_choice()[1], self.num_threads)
+            outputs = runner.signature_outputs()
+            channels = [int(runner.outputs[int(n[len("output"):])]["shape"][-1])
+                        for n in outputs]
+            # float32 RGB on [0, 255] in: the port normalises inside
+            return dict(kind="tflite_raw", runner=runner, tensors=outputs, channels=channels,
+                        side=runner.input_shape[1:3], pre=None)
         if kind == "tflite":
             path = resolve_file(backbone, self.data_home)
             probe = TFLiteRunner(path, self.num_threads)
@@ -308,9 +356,7 @@ class PooledLayerFeatures(ImageTransformer):
         keras = import_keras()
 
         if kind == "named":
-            weights = self.weights
-            if backbone == "efficientnet_lite2" and weights == _MOBILENET_WEIGHTS:
-                weights = LITE2_WEIGHTS  # the default names MobileNetV2's weights
+            weights = self._named_weights(backbone)
             model = build_backbone(backbone, weights, include_top=True,
                                    data_home=self.data_home)
             pre = preprocess_fn(backbone)
@@ -341,7 +387,10 @@ class PooledLayerFeatures(ImageTransformer):
     def _forward(self, r, batch):
         """Pooled features of a batch of resized RGB uint8 images, by one backbone."""
         stats = self._stats()
-        if r["kind"] == "tflite":
+        if r["kind"] == "tflite_raw":
+            res = r["runner"].run(batch.astype(np.float32))
+            maps = [res[name] for name in r["tensors"]]
+        elif r["kind"] == "tflite":
             runner = r["runner"]
             if runner.input_dtype == np.uint8:
                 x = batch.astype(np.uint8)
