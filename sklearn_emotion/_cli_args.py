@@ -199,6 +199,9 @@ def add_predict(sub, common):
     q.add_argument("--plot", default=None, help="PNG of the images placed in V-A space")
     q.add_argument("--batch-size", type=int, default=32,
                    help="images decoded and predicted at a time (default: %(default)s)")
+    q.add_argument("--n-jobs", type=int, default=-1,
+                   help="threads decoding images while the networks run (the networks use "
+                        "every core themselves); -1: one per core (default: %(default)s)")
     q.add_argument("--strict", action="store_true",
                    help="exit with status 1 when any input could not be predicted (by default "
                         "only when none could)")

@@ -268,12 +268,12 @@ def _cmd_predict(args):
     from .collection import find_images, score_files, training_overlap
 
     entries, hidden = find_images(args.images)
-    # --batch-size is also the networks' batch (it changes no framework
-    # object, so the built networks stay)
+    # --batch-size is also the networks' batch; neither it nor --n-jobs
+    # changes a framework object, so the built networks stay
     from ._predict import image_transformers
 
     for t in image_transformers(getattr(model, "features_", model)):
-        t.set_params(batch_size=max(1, int(args.batch_size)))
+        t.set_params(batch_size=max(1, int(args.batch_size)), n_jobs=args.n_jobs)
     out = Path(args.output)
     # a description of the predicted point, not a category prediction: the
     # word whose rated valence and arousal lie nearest it (README, "predict")

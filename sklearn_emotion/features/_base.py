@@ -472,11 +472,11 @@ class ImageTransformer(TransformerMixin, BaseEstimator):
         if self._parallel == "model":
             # decode the next chunks in threads while the network runs on
             # this one (PIL, TensorFlow and LiteRT release the GIL); up to
-            # max(1, n_jobs) chunks are prepared ahead
+            # n_jobs chunks are prepared ahead (-1: one per core)
             from collections import deque
             from concurrent.futures import ThreadPoolExecutor
 
-            depth = max(1, int(self.n_jobs or 1))
+            depth = max(1, joblib.effective_n_jobs(self.n_jobs))
             self._build_before_threads()
             prepare = with_config(_prepare_chunk)
             with ThreadPoolExecutor(max_workers=depth) as pool:
