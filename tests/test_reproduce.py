@@ -342,8 +342,14 @@ def test_light_tasks_run_in_loky_workers_that_exit_when_idle():
     assert str(os.getpid()) not in workers
 
     def loky_children():
-        return [c for c in psutil.Process().children(recursive=True)
-                if "LokyProcess" in " ".join(c.cmdline())]
+        found = []
+        for c in psutil.Process().children(recursive=True):
+            try:
+                if "LokyProcess" in " ".join(c.cmdline()):
+                    found.append(c)
+            except psutil.Error:  # exited (or a zombie) while being looked at: gone
+                continue
+        return found
 
     deadline = time.monotonic() + IDLE_WORKER_TIMEOUT + 20
     while loky_children() and time.monotonic() < deadline:
