@@ -162,14 +162,17 @@ def dask_run(paths):
     model = load_pretrained()
     for t in image_transformers(model.features_):
         t.set_params(num_threads=1, n_jobs=1)
+    mem = PeakMemory(os.getpid())  # this process, the nannies and the workers
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster):
         t0 = time.perf_counter()
         res = sed.predict(model, paths, partition_size=256)
         arr, errors = dask.compute(res.array, res.errors)
         wall = time.perf_counter() - t0
+    peak = mem.stop()
     return {"wall": wall, "rows": int(len(arr)), "failed": len(errors),
-            "finite_rows": int(np.isfinite(arr).all(axis=1).sum())}
+            "finite_rows": int(np.isfinite(arr).all(axis=1).sum()),
+            "peak_rss_mib": {str(k): v / 2**20 for k, v in peak.items()}}
 
 
 def main(argv=None):
@@ -213,7 +216,8 @@ def main(argv=None):
         f"{(args.n - k['rows_at_end']) / r['wall']:.1f} (rows it scored) | {peak(r):,.0f} | "
         f"{len(r['peak_rss_mib'])} |",
         f"| `sklearn_emotion.dask.predict`, LocalCluster 2 workers × 1 thread | "
-        f"{d['wall']:.0f} | {args.n / d['wall']:.1f} | (workers: not sampled) | 2 workers |",
+        f"{d['wall']:.0f} | {args.n / d['wall']:.1f} | {peak(d):,.0f} | "
+        f"{len(d['peak_rss_mib'])} (client, nannies, workers) |",
         "",
         f"Killed and resumed against uninterrupted: same rows in the same order: "
         f"**{same}**; largest difference of any number: {worst:.1e}.",
