@@ -70,3 +70,15 @@ run sklearn_emotion/resources.py '        return "the connection was refused"' '
 run sklearn_emotion/datasets/_ratings.py '            return raw.decode("utf-16")' '            return raw.decode("utf-8", "replace")' "tests/test_adapt.py -k utf16"
 run sklearn_emotion/_plotting.py "            d[~free] = np.inf" "            pass" "tests/test_plotting.py"
 run sklearn_emotion/_affect_model.py "        seen = training_overlap(self, paths) if paths else []" "        seen = []" "tests/test_adapt.py -k warns_on"
+# issues 37 and 39 (this session): the claim sequence's end, the store's move,
+# the keys' working-pixels rule and FIFO refusal, the renamed parameters, the
+# before/after record, the runtime in the cache key and its choice
+K=tests/test_keys.py
+E=tests/test_efficientnet.py
+run sklearn_emotion/_feature_cache.py "            if failed(k0):" "            if False:" "tests/test_store.py -k settle"
+run sklearn_emotion/_store.py '            os.replace(aside / "old", dest)' "            pass" "tests/test_store.py -k move_into_place"
+run sklearn_emotion/_keys.py '    return {} if n == DEFAULT_WORKING_PIXELS else {"working_pixels": n}' "    return {}" "$K"
+run sklearn_emotion/_warn.py "    if value is not default:" "    if False:" "tests/test_checkpoints.py -k old_parameter"
+run sklearn_emotion/_affect_io.py '        head.ood_threshold_ = desc.get("ood_threshold")' "        head.ood_threshold_ = None" "tests/test_outputs_unchanged.py"
+run sklearn_emotion/features/layers.py '            params = sorted(params + [("__lite2_runtime", self._lite2_choice()[0])])' "            pass" "$E -k cache_key"
+run sklearn_emotion/_backbones.py '        return "keras" if _nvidia_gpu() else "litert"' '        return "litert"' "$E -k auto_runtime"

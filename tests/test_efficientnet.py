@@ -266,3 +266,15 @@ def test_the_runtime_is_part_of_the_cache_key(tmp_path):
     with pytest.raises(ValueError, match="runtime must be one of"):
         with config_context(runtime="gpu"):
             pass
+
+
+def test_auto_runtime_is_keras_on_an_nvidia_gpu_and_litert_otherwise(monkeypatch):
+    from sklearn_emotion import _backbones, config_context
+
+    for gpu, want in ((True, "keras"), (False, "litert")):
+        monkeypatch.setattr(_backbones, "_nvidia_gpu", lambda gpu=gpu: gpu)
+        assert _backbones.lite2_runtime() == want
+        with config_context(runtime="litert"):
+            assert _backbones.lite2_runtime() == "litert"
+        with config_context(runtime="keras"):
+            assert _backbones.lite2_runtime() == "keras"
