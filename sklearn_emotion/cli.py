@@ -244,9 +244,6 @@ def _cmd_data(args):
 
 
 def _cmd_predict(args):
-    import numpy as np
-    import pandas as pd
-
     from ._lexicons import nearest_emotion_word
     from .pretrained import UntrustedPickleError, load_model
 
@@ -295,24 +292,9 @@ def _cmd_predict(args):
     print(f"predicted {len(good)} image(s) with {which}; wrote {out}"
           + (f" (after the {done.resumed} row(s) it held)" if done.resumed else ""))
     if args.plot:
-        table = pd.read_csv(out, keep_default_na=True)
-        table = table[table["error"].isna() & table["valence"].notna()]
-        if len(table):
-            from ._plotting import plot_va_thumbnails
+        from .collection import plot_predictions
 
-            low = [c for c in table.columns if c.startswith(("valence_low_", "arousal_low_"))]
-            high = [c for c in table.columns if c.startswith(("valence_high_", "arousal_high_"))]
-            intervals = None
-            if len(low) == 2 and len(high) == 2:
-                intervals = np.stack([table[low].to_numpy(np.float64),
-                                      table[high].to_numpy(np.float64)], axis=-1)
-            paths_ok = list(table["path"])
-            unusual = (table["unusual"].astype(str) == "True").to_numpy() \
-                if "unusual" in table.columns else None
-            plot_va_thumbnails(paths_ok, table[["valence", "arousal"]].to_numpy(np.float64),
-                               args.plot, limits=None, labels=[Path(p).name for p in paths_ok],
-                               intervals=intervals, unusual=unusual,
-                               title=f"Predicted valence-arousal ({which})")
+        if plot_predictions(out, args.plot, title=f"Predicted valence-arousal ({which})"):
             print(f"wrote {args.plot}")
     if failed:
         print(f"failed ({len(failed)}): could not be read", file=sys.stderr)

@@ -26,7 +26,8 @@ from ._image import IMAGE_EXTENSIONS
 from ._warn import DEPRECATED, renamed
 from .datasets import training_overlap
 
-__all__ = ["Entry", "ScoreSummary", "find_images", "score_files", "sniff", "training_overlap"]
+__all__ = ["Entry", "ScoreSummary", "find_images", "plot_predictions", "score_files", "sniff",
+           "training_overlap"]
 
 
 @dataclass(frozen=True)
@@ -309,3 +310,44 @@ def _score_chunk(model, chunk, method, params, extra_columns):
             if i not in errors:
                 values[i] = records[k]
     return names, [(e.path, errors.get(i, ""), values.get(i, {})) for i, e in enumerate(chunk)]
+
+
+def plot_predictions(csv_path, dest, *, title="Predicted valence-arousal"):
+    """Draw the scored images of a predictions CSV (:func:`score_files`) in
+    the valence-arousal plane: thumbnails, their 80 % intervals when the CSV
+    has them, unusual images framed (:func:`~sklearn_emotion._plotting.plot_va_thumbnails`).
+
+    Parameters
+    ----------
+    csv_path : path-like
+        Written by :func:`score_files` (or ``sklearn-emotion predict``).
+    dest : path-like
+        The PNG.
+    title : str
+
+    Returns
+    -------
+    int
+        Images placed; 0 (and no file) when the CSV holds no scored image.
+    """
+    import pandas as pd
+
+    from ._plotting import plot_va_thumbnails
+
+    table = pd.read_csv(csv_path, keep_default_na=True)
+    table = table[table["error"].isna() & table["valence"].notna()]
+    if not len(table):
+        return 0
+    low = [c for c in table.columns if c.startswith(("valence_low_", "arousal_low_"))]
+    high = [c for c in table.columns if c.startswith(("valence_high_", "arousal_high_"))]
+    intervals = None
+    if len(low) == 2 and len(high) == 2:
+        intervals = np.stack([table[low].to_numpy(np.float64),
+                              table[high].to_numpy(np.float64)], axis=-1)
+    paths = list(table["path"])
+    unusual = ((table["unusual"].astype(str) == "True").to_numpy()
+               if "unusual" in table.columns else None)
+    plot_va_thumbnails(paths, table[["valence", "arousal"]].to_numpy(np.float64), dest,
+                       limits=None, labels=[Path(p).name for p in paths], intervals=intervals,
+                       unusual=unusual, title=title)
+    return len(table)
