@@ -2,6 +2,7 @@
 against the PyTorch reference's logits."""
 
 import io
+import os
 import pickle
 import shutil
 import sys
@@ -228,11 +229,19 @@ def test_litert_port_is_built_on_first_use_and_checked(tmp_path, monkeypatch):
     import hashlib
 
     from sklearn_emotion import PooledLayerFeatures, config_context
-    from sklearn_emotion._backbones import LITE2_TFLITE, derived_home, lite2_tflite
+    from sklearn_emotion._backbones import LITE2_TFLITE, LITE2_WEIGHTS, derived_home, lite2_tflite
     from sklearn_emotion.resources import REGISTRY
 
     _weights()
     monkeypatch.setenv("SKLEARN_EMOTION_DERIVED", str(tmp_path / "derived"))
+    # a data home without the port (the weights come from the extra or the
+    # shared data home's copy, linked, never copied)
+    home = tmp_path / "home"
+    (home / "models").mkdir(parents=True)
+    shared = Path(os.environ["SKLEARN_EMOTION_DATA"]) / "models" / Path(LITE2_WEIGHTS).name
+    if shared.is_file():
+        (home / "models" / shared.name).symlink_to(shared)
+    monkeypatch.setenv("SKLEARN_EMOTION_DATA", str(home))
     assert derived_home() == tmp_path / "derived"
     path = lite2_tflite()
     assert path == tmp_path / "derived" / LITE2_TFLITE
