@@ -6,14 +6,12 @@ from ._quiet import import_keras
 import os
 from pathlib import Path
 
-from .resources import REGISTRY, ResourceError, fetch
+from .resources import REGISTRY, ResourceError, derived_home, fetch, get_data_home
 
 #: Registered ImageNet weights of the backbones built here from Keras layers.
 LITE2_WEIGHTS = "models/efficientnet-lite2-9656183e.pth"
 #: EfficientNet-Lite2's LiteRT port: the layers v2 pools as its outputs.
 LITE2_TFLITE = "models/efficientnet_lite2_taps_float32.tflite"
-#: Where a derived file is built on first use when the data home lacks it.
-DERIVED_ENV = "SKLEARN_EMOTION_DERIVED"
 
 # name -> (keras.applications class, preprocessing module, input side); the
 # networks built here from Keras layers have no keras.applications class
@@ -153,29 +151,18 @@ def lite2_runtime() -> str:
     return runtime
 
 
-def derived_home() -> Path:
-    """The folder of derived files built on first use: ``$SKLEARN_EMOTION_DERIVED``,
-    or ``derived/`` in the per-user cache.  A data home may be shared and
-    read-only, so the package never writes into it unasked (``data fetch``
-    does, when told)."""
-    value = os.environ.get(DERIVED_ENV)
-    if value:
-        return Path(value).expanduser()
-    import pooch
-
-    return Path(pooch.os_cache("sklearn-emotion")) / "derived"
-
-
 def lite2_tflite(data_home=None) -> Path:
     """EfficientNet-Lite2's LiteRT port: the data home's copy (from ``data
     fetch``), or one built on first use in :func:`derived_home` from the
-    registered weights and checked against the registry's sha256.
+    registered weights.  Either is checked against the registry's sha256
+    or, where this TensorFlow or CPU converts to other bytes, by its numbers
+    (:func:`~sklearn_emotion._convert.check_lite2_port`).
 
     Raises
     ------
     ResourceError
-        When it cannot be had: no weights, or this TensorFlow converts them
-        to other bytes than the registered ones.
+        When it cannot be had: no weights, or the data home's copy or the
+        one converted here is not the port.
     """
     from ._convert import write_lite2_tflite
     from ._store import move_into_place
@@ -185,23 +172,20 @@ def lite2_tflite(data_home=None) -> Path:
     try:
         return fetch(LITE2_TFLITE, data_home, download=False)
     except ResourceError:
-        pass
+        if (get_data_home(data_home) / LITE2_TFLITE).is_file():
+            raise  # the data home's copy is refused: say so, never work around it
     target = derived_home() / LITE2_TFLITE
-    if target.is_file() and check_file(res, target)[0]:
+    if target.is_file() and check_file(res, target, data_home)[0]:
         return target
     src = fetch(LITE2_WEIGHTS, data_home)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         write_lite2_tflite(src, tmp)
-        ok, digest = check_file(res, tmp)
+        ok, how = check_file(res, tmp, data_home)
         if not ok:
-            from ._quiet import import_tensorflow
-
-            raise ResourceError(
-                f"the LiteRT port converted here has sha256 {digest}, not the registered "
-                f"{res.sha256} (TensorFlow {import_tensorflow().__version__} converts "
-                "differently from the one that made it)")
+            raise ResourceError(f"the LiteRT port converted here is refused: its sha256 is "
+                                f"{how}, not the registered {res.sha256}")
         move_into_place(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -27,7 +27,9 @@ import numpy as np
 
 from ._quiet import filtered_stderr
 
-__all__ = ["BUILDERS", "ade20k_labels", "convert_lite2_in_this_process",
+__all__ = ["BUILDERS", "LITE2_PORT_TOLERANCE", "VERIFIERS", "ade20k_labels",
+           "check_lite2_port", "convert_lite2_in_this_process", "lite2_port_difference",
+           "lite2_difference_in_this_process", "lite2_probe_images",
            "mobilenet_v2_keras_weights", "tflite_conv_weights", "w2c_table",
            "write_ade20k_labels", "write_keras_weights", "write_lite2_tflite", "write_w2c"]
 
@@ -262,6 +264,101 @@ def convert_lite2_in_this_process(pth_path, target):
     Path(target).write_bytes(blob)
     return Path(target)
 
+
+#: Largest difference accepted between the LiteRT port's layers and the
+#: Keras port's, relative to each layer's largest magnitude on the probe
+#: images.  Measured on this machine's builds: 1e-5 (float32 rounding of
+#: another kernel order); a port of other weights or other layers is off by
+#: more than 1e-2.
+LITE2_PORT_TOLERANCE = 1e-4
+
+
+def lite2_probe_images():
+    """The probe images of :func:`lite2_port_difference`: three of
+    scikit-image's photographs and a seeded noise image, 260 × 260 RGB,
+    float32 on [0, 255]."""
+    from skimage import data
+
+    from ._image import resize_rgb
+
+    photos = [getattr(data, n)() for n in ("astronaut", "chelsea", "coffee")]
+    noise = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    return [resize_rgb(im, (260, 260)).astype(np.float32) for im in photos + [noise]]
+
+
+def lite2_port_difference(tflite_path, pth_path):
+    """How far a LiteRT port is from EfficientNet-Lite2's Keras port.
+
+    Converters of other TensorFlow versions, or on another CPU, write other
+    bytes for the same network (folded constants round differently), so a
+    port built here is checked by its numbers: each of the eight layers of
+    :data:`~sklearn_emotion._efficientnet.LITE2_LAYERS`, on the probe images
+    of :func:`lite2_probe_images`, against the Keras graph with the weights
+    of ``pth_path``.  Runs in a fresh Python process, as the conversion does.
+
+    Returns
+    -------
+    float
+        The largest absolute difference of any layer, divided by that
+        layer's largest magnitude; ``inf`` when the file is not a port of
+        these layers (other shapes, other outputs, not a model).
+    """
+    import subprocess
+    import sys
+
+    code = ("import sys; from sklearn_emotion._convert import lite2_difference_in_this_process "
+            "as f; print(repr(f(sys.argv[1], sys.argv[2])))")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", code, os.fspath(tflite_path),
+                           os.fspath(pth_path)], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeError(f"checking {tflite_path} against EfficientNet-Lite2 failed: {last}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def lite2_difference_in_this_process(tflite_path, pth_path):
+    """:func:`lite2_port_difference`'s work, in the calling process."""
+    from ._efficientnet import LITE2_LAYERS, build_efficientnet_lite2, load_state
+    from ._quiet import import_keras
+    from ._runners import TFLiteRunner, _graph
+
+    keras = import_keras()
+    model = build_efficientnet_lite2(load_state(pth_path))
+    taps = keras.Model(model.input, [model.get_layer(n).output for n in LITE2_LAYERS])
+    probe = np.stack(lite2_probe_images())
+    want = [np.asarray(o) for o in _graph(taps)(probe)]
+    try:
+        runner = TFLiteRunner(tflite_path, num_threads=1)
+        names = runner.signature_outputs()
+        if runner.input_shape != (1, 260, 260, 3) or names is None or len(names) != len(want):
+            return float("inf")
+        got = runner.run(probe)
+        got = [got[n] for n in names]
+    except (ValueError, RuntimeError):  # not a model, or other tensors
+        return float("inf")
+    worst = 0.0
+    for g, w in zip(got, want):
+        if g.shape != w.shape:
+            return float("inf")
+        worst = max(worst, float(np.abs(g - w).max() / max(np.abs(w).max(), 1e-12)))
+    return worst
+
+
+def check_lite2_port(path, source):
+    """``(ok, how)``: whether ``path`` is EfficientNet-Lite2's LiteRT port of
+    the weights ``source``, by :func:`lite2_port_difference` within
+    :data:`LITE2_PORT_TOLERANCE`; ``how`` says the difference found."""
+    diff = lite2_port_difference(path, source)
+    if diff == float("inf"):
+        return False, "it is not a LiteRT model of EfficientNet-Lite2's eight tapped layers"
+    return diff <= LITE2_PORT_TOLERANCE, (
+        f"its layers differ from the Keras port's by {diff:.2g} of their scale "
+        f"(accepted: {LITE2_PORT_TOLERANCE:g})")
+
+
+#: Check of each registry ``verify`` name: ``f(file_path, source_path) -> (ok, how)``.
+VERIFIERS = {"lite2_port_numbers": check_lite2_port}
 
 #: Converter of each registry ``build`` name: ``f(source_path, target_path)``.
 BUILDERS = {

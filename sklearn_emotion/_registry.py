@@ -44,6 +44,12 @@ class Resource:
         For a container whose bytes depend on the library that wrote it (an
         HDF5 weights file): the digest of its datasets (names, dtypes,
         shapes and bytes), accepted in place of ``sha256``.
+    verify : str or None
+        For a file built here whose bytes depend on the converter's version
+        and on the CPU (a converted network): a check of its numbers against
+        the file it is built from (a key of
+        ``sklearn_emotion._convert.VERIFIERS``), accepted in place of
+        ``sha256``, whose bytes are those of the build that registered it.
     how : str or None
         Where there is no URL: exactly how to get the file.
     extract_tree : bool
@@ -67,6 +73,7 @@ class Resource:
     build: str | None = None
     derive_from: str | None = None
     content_sha256: str | None = None
+    verify: str | None = None
     how: str | None = None
     extract_tree: bool = False
     upstream_name: str | None = None
@@ -200,10 +207,11 @@ REGISTRY: dict[str, Resource] = {
         "are the eight layers the shipped v2 pools (sklearn_emotion._efficientnet.LITE2_LAYERS, "
         "in order) and whose input is float32 RGB on [0, 255] (the normalisation is inside). "
         "Made by sklearn_emotion._convert.write_lite2_tflite with TensorFlow's TFLite converter "
-        "(these bytes: TensorFlow 2.21; another version may write other bytes, which are "
-        "refused, and the Keras graph is used instead).",
+        "(these bytes: TensorFlow 2.21 on the developers' machine; another version or CPU "
+        "may write other bytes, which are accepted when their layers equal the Keras port's "
+        "on probe images: sklearn_emotion._convert.check_lite2_port).",
         size=19178864, licence="Apache-2.0", build="lite2_tflite_from_pth",
-        derive_from="models/efficientnet-lite2-9656183e.pth",
+        derive_from="models/efficientnet-lite2-9656183e.pth", verify="lite2_port_numbers",
     ),
 }
 

@@ -29,6 +29,7 @@ __all__ = [
     "DATA_HOME_ENV",
     "MIRROR_ENV",
     "check_file",
+    "derived_home",
     "content_digest",
     "content_token",
     "file_sha256",
@@ -146,8 +147,14 @@ def content_token(value):
     return value
 
 
-def check_file(res: Resource, path: Path) -> tuple[bool, str]:
-    """Whether ``path`` is the registered file: ``(ok, how it was checked)``."""
+def check_file(res: Resource, path: Path, data_home=None) -> tuple[bool, str]:
+    """Whether ``path`` is the registered file: ``(ok, how)``.
+
+    ``how`` is how it was checked (``"sha256"``, ``"content"`` or
+    ``"numbers"``) when ok, else its sha256 (and, for a file checked by its
+    numbers, what they showed).  ``data_home`` is where the source of a file
+    checked by its numbers is found.
+    """
     digest = file_sha256(path)
     if digest == res.sha256:
         return True, "sha256"
@@ -157,7 +164,70 @@ def check_file(res: Resource, path: Path) -> tuple[bool, str]:
                 return True, "content"
         except OSError:
             pass
+    if res.verify is not None:
+        ok, how = _checked_by_numbers(res, path, digest, data_home)
+        return (True, "numbers") if ok else (False, f"{digest} ({how})")
     return False, digest
+
+
+#: Where derived files are built on first use when the data home lacks them.
+DERIVED_ENV = "SKLEARN_EMOTION_DERIVED"
+
+
+def derived_home() -> Path:
+    """The folder of derived files built on first use: ``$SKLEARN_EMOTION_DERIVED``,
+    or ``derived/`` in the per-user cache.  A data home may be shared and
+    read-only, so the package never writes into it unasked (``data fetch``
+    does, when told)."""
+    value = os.environ.get(DERIVED_ENV)
+    if value:
+        return Path(value).expanduser()
+    import pooch
+
+    return Path(pooch.os_cache("sklearn-emotion")) / "derived"
+
+
+#: (check, sha256) -> (ok, how): the numbers checks this process made.
+_CHECKED: dict = {}
+
+
+def _checked_by_numbers(res, path, digest, data_home):
+    """``(ok, how)`` of ``res.verify``'s check of ``path`` against its source.
+
+    A check takes seconds (it runs both networks in a fresh process), so a
+    passed one is remembered: in this process, and in ``derived_home()``
+    under the file's sha256 (another file is checked again).
+    """
+    import json
+
+    from ._store import atomic_write, read_bounded
+
+    key = (res.verify, digest)
+    if key in _CHECKED:
+        return _CHECKED[key]
+    record = derived_home() / "checked" / f"{res.verify}-{digest}.json"
+    try:
+        rec = json.loads(read_bounded(record, 1 << 12))
+        if isinstance(rec, dict) and rec.get("sha256") == digest and rec.get("ok") is True:
+            _CHECKED[key] = (True, str(rec.get("how", "")))
+            return _CHECKED[key]
+    except (OSError, ValueError):
+        pass
+    from ._convert import VERIFIERS
+
+    try:
+        source = fetch(res.derive_from, data_home, download=False)
+    except ResourceError as exc:
+        return False, f"not checked: its source is missing ({exc})"
+    ok, how = VERIFIERS[res.verify](path, source)
+    if ok:
+        body = json.dumps({"sha256": digest, "ok": True, "how": how}).encode()
+        try:
+            atomic_write(record, lambda f: f.write(body))
+        except OSError:  # a read-only cache: checked again next time
+            pass
+    _CHECKED[key] = (ok, how)
+    return ok, how
 
 
 def _mirror(mirror):
@@ -421,7 +491,7 @@ def status(data_home=None, *, registry=None):
         if not path.is_file():
             row["status"] = "missing"
         else:
-            ok, how = check_file(res, path)
+            ok, how = check_file(res, path, home)
             row["status"] = "present" if ok else "wrong hash"
             row["checked"] = how if ok else None
         rows.append(row)
@@ -479,7 +549,7 @@ def _place(name, res, home, target, where, url, mirror, verbose, registry):
         work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=home))
         (work / _SCRATCH_OWNER).write_text(_scratch_owner(), encoding="utf-8")
         made_file = _materialise(name, res, home, work, mirror, verbose, registry)
-        ok, digest = check_file(res, made_file)
+        ok, digest = check_file(res, made_file, home)
         if not ok:
             raise ResourceError(
                 f"{where}. The file made from {url or res.derive_from} has sha256 "
@@ -588,7 +658,7 @@ def fetch(
         _place(name, res, home, target, where, url, mirror, verbose, registry)
         if not target.is_file():
             raise ResourceError(f"{where}; download from {url} did not produce it")
-    ok, digest = check_file(res, target)
+    ok, digest = check_file(res, target, home)
     if not ok:
         raise ResourceError(
             f"resource {name!r} at {target} has sha256 {digest}, expected "

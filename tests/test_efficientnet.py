@@ -223,16 +223,21 @@ def test_litert_port_equals_the_keras_graph_layer_for_layer(emotion6_paths):
 
 def test_litert_port_is_built_on_first_use_and_checked(tmp_path, monkeypatch):
     """Without a copy in the data home, the port is converted once into the
-    derived folder and verified against the registry's sha256; a file of
-    other bytes (another TensorFlow's converter) is refused, and the
-    features then come from the Keras graph, with a warning that says why."""
+    derived folder.  Its bytes are the registered ones only where the
+    converter and the CPU are those that registered them; elsewhere it is
+    accepted by its numbers (its layers against the Keras port's on probe
+    images), and that check is remembered under its sha256.  A file that is
+    not the port is refused, and the features come from the Keras graph,
+    with a warning that says why."""
     import hashlib
 
     from sklearn_emotion import PooledLayerFeatures, config_context
-    from sklearn_emotion._backbones import LITE2_TFLITE, LITE2_WEIGHTS, derived_home, lite2_tflite
-    from sklearn_emotion.resources import REGISTRY
+    from sklearn_emotion._backbones import LITE2_TFLITE, LITE2_WEIGHTS, lite2_tflite
+    from sklearn_emotion.resources import (REGISTRY, ResourceError, _CHECKED, check_file,
+                                           derived_home)
 
     _weights()
+    mobilenet = fetch("models/mobilenet_v2_1.0_224_quant.tflite", download=False)
     monkeypatch.setenv("SKLEARN_EMOTION_DERIVED", str(tmp_path / "derived"))
     # a data home without the port (the weights come from the extra or the
     # shared data home's copy, linked, never copied)
@@ -245,21 +250,36 @@ def test_litert_port_is_built_on_first_use_and_checked(tmp_path, monkeypatch):
     assert derived_home() == tmp_path / "derived"
     path = lite2_tflite()
     assert path == tmp_path / "derived" / LITE2_TFLITE
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == REGISTRY[LITE2_TFLITE].sha256
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    ok, how = check_file(REGISTRY[LITE2_TFLITE], path)
+    assert ok and how == ("sha256" if digest == REGISTRY[LITE2_TFLITE].sha256 else "numbers")
     stamp = path.stat().st_mtime_ns
     assert lite2_tflite() == path and path.stat().st_mtime_ns == stamp  # not rebuilt
     path.write_bytes(b"damaged")
     assert lite2_tflite() == path and path.stat().st_size == REGISTRY[LITE2_TFLITE].size
-    # another converter's bytes: refused, and Keras runs instead
+
+    # bytes other than the registered ones (another converter or CPU): the
+    # numbers decide, and a passed check is kept under the file's sha256
     from dataclasses import replace
 
-    monkeypatch.setitem(REGISTRY, LITE2_TFLITE, replace(REGISTRY[LITE2_TFLITE], sha256="0" * 64))
-    monkeypatch.setenv("SKLEARN_EMOTION_DERIVED", str(tmp_path / "other"))
+    _CHECKED.clear()
+    other = replace(REGISTRY[LITE2_TFLITE], sha256="0" * 64)
+    assert check_file(other, path) == (True, "numbers")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    record = tmp_path / "derived" / "checked" / f"lite2_port_numbers-{digest}.json"
+    assert record.is_file()
+
+    # a file that is not the port: refused (here MobileNetV2's model)
+    wrong = home / LITE2_TFLITE
+    shutil.copyfile(mobilenet, wrong)
+    with pytest.raises(ResourceError, match="not a LiteRT model of EfficientNet-Lite2"):
+        lite2_tflite()
     with config_context(runtime="litert"), pytest.warns(
-            UserWarning, match="runs through Keras.*not the registered 0000"):
+            UserWarning, match="runs through Keras.*not a LiteRT model"):
         f = PooledLayerFeatures(backbone="efficientnet_lite2").fit([])
         assert [r["kind"] for r in f.runner()] == ["named"]
-    assert not list((tmp_path / "other").rglob("*.tflite"))  # nothing refused is left
+    assert not list((tmp_path / "derived" / "checked").glob(
+        f"*-{hashlib.sha256(wrong.read_bytes()).hexdigest()}.json"))  # nothing refused is kept
 
 
 def test_the_runtime_is_part_of_the_cache_key(tmp_path):

@@ -59,8 +59,14 @@ def test_every_output_is_what_the_old_code_gave(now, name):
     assert got.shape == want.shape
     if want.dtype == bool:
         np.testing.assert_array_equal(got, want)  # the unusual flags, exactly
+    elif name.startswith("v2_"):
+        # the arithmetic did not change, but TensorFlow's CPU kernels for the
+        # Keras graph differ by CPU in the last bits of float32: bit for bit
+        # on the recording machine's CPU, within 4.4e-6 on another (measured)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     else:
-        # the arithmetic did not change: equal up to the last bits of float64
+        # v1 (the uint8 TFLite network, then numpy): equal up to the last
+        # bits of float64 on any CPU
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
 
 
