@@ -164,7 +164,10 @@ class PooledLayerFeatures(ImageTransformer):
         from the data home or the ``[efficientnet]`` extra).  Ignored for a
         ``.tflite`` network or a ``keras.Model``.
     num_threads : int, optional
-        TFLite interpreter threads; None uses every core.
+        Threads of one TFLite interpreter.  None uses every core, as one
+        single-threaded interpreter per core sharing each batch's images
+        (see :class:`~sklearn_emotion._runners.TFLiteRunner`): the same
+        numbers, faster.
     data_home : str or path-like, optional
         Where registered resources are found.
     cache_dir, batch_size, n_jobs, verbose, on_error, memory
@@ -387,17 +390,19 @@ class PooledLayerFeatures(ImageTransformer):
     def _forward(self, r, batch):
         """Pooled features of a batch of resized RGB uint8 images, by one backbone."""
         stats = self._stats()
-        if r["kind"] == "tflite_raw":
-            res = r["runner"].run(batch.astype(np.float32))
-            maps = [res[name] for name in r["tensors"]]
-        elif r["kind"] == "tflite":
+        if r["kind"] in ("tflite", "tflite_raw"):
             runner = r["runner"]
-            if runner.input_dtype == np.uint8:
+            if r["kind"] == "tflite_raw":
+                x = batch.astype(np.float32)
+            elif runner.input_dtype == np.uint8:
                 x = batch.astype(np.uint8)
             else:
                 x = (batch.astype(np.float32) / 127.5 - 1.0).astype(runner.input_dtype)
-            res = runner.run(x)
-            maps = [res[name] for name in r["tensors"]]
+            wanted = set(r["tensors"])
+            # pooled in the interpreters' threads, image by image
+            res = runner.run(x, reduce=lambda name, t: pool_feature_maps(t, stats)[0]
+                             if name in wanted else t[0, :0])
+            return np.concatenate([res[name] for name in r["tensors"]], axis=1)
         else:
             x = batch.astype(np.float32)
             if r["pre"] is not None:
@@ -426,8 +431,14 @@ class PooledLayerFeatures(ImageTransformer):
             side = tuple(r["side"])
             batch = np.stack([im[side] if isinstance(im, _Resized) else resize_rgb(im, side)
                               for im in images])
-            feats = self._forward(r, batch)
-            if self.flip:
-                feats = 0.5 * (feats + self._forward(r, batch[:, :, ::-1]))
+            if self.flip and r["kind"] in ("tflite", "tflite_raw"):
+                # the images and their mirror images in one run: its
+                # interpreters share them all, even for a single image
+                both = self._forward(r, np.concatenate([batch, batch[:, :, ::-1]]))
+                feats = 0.5 * (both[:len(batch)] + both[len(batch):])
+            else:
+                feats = self._forward(r, batch)
+                if self.flip:
+                    feats = 0.5 * (feats + self._forward(r, batch[:, :, ::-1]))
             out.append(feats)
         return np.concatenate(out, axis=1)

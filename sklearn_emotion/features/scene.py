@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import joblib
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from scipy.special import softmax
@@ -139,7 +140,9 @@ class SceneFeatures(ImageTransformer):
             if self._is_keras():
                 side = tuple(int(s) for s in self.model.input_shape[1:3])
                 return dict(runner=KerasRunner(self.model), side=side, keras=True)
-            r = TFLiteRunner(resolve_file(self.model, self.data_home), self.num_threads)
+            # one image per call (below): one interpreter with every core's threads
+            r = TFLiteRunner(resolve_file(self.model, self.data_home),
+                             self.num_threads or joblib.cpu_count())
             return dict(runner=r, side=r.input_shape[1:3], keras=False)
 
         return self._lazy_get("runner", build)
