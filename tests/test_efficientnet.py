@@ -307,3 +307,50 @@ def test_auto_runtime_is_keras_on_an_nvidia_gpu_and_litert_otherwise(monkeypatch
             assert _backbones.lite2_runtime() == "litert"
         with config_context(runtime="keras"):
             assert _backbones.lite2_runtime() == "keras"
+
+
+def test_the_ports_difference_is_the_largest_relative_one_by_hand():
+    """``lite2_difference_in_this_process`` against the same quantity worked
+    out here: each layer of the port (LiteRT's API, by hand) and of the
+    Keras graph on the probe images, the largest absolute difference over
+    the layer's largest magnitude, the largest over layers."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from sklearn_emotion._backbones import LITE2_WEIGHTS, lite2_tflite
+    from sklearn_emotion._convert import (LITE2_PORT_TOLERANCE,
+                                          lite2_difference_in_this_process,
+                                          lite2_probe_images)
+    from sklearn_emotion._efficientnet import (LITE2_LAYERS, build_efficientnet_lite2,
+                                                load_state)
+    from sklearn_emotion._quiet import import_keras
+
+    keras = import_keras()
+    _weights()
+    port, pth = lite2_tflite(), fetch(LITE2_WEIGHTS, download=False)
+    probe = lite2_probe_images()
+    assert len(probe) == 4 and all(p.shape == (260, 260, 3) for p in probe)
+    model = build_efficientnet_lite2(load_state(pth))
+    it = Interpreter(model_path=str(port), num_threads=2)
+    runner = it.get_signature_runner()
+    worst = 0.0
+    got = [runner(**{next(iter(it.get_signature_list()["serving_default"]["inputs"])):
+                     x[None]}) for x in probe]
+    for k, name in enumerate(LITE2_LAYERS):
+        tap = keras.Model(model.input, model.get_layer(name).output)
+        want = np.concatenate([np.asarray(tap(x[None], training=False)) for x in probe])
+        mine = np.concatenate([g[f"output_{k}"] for g in got])
+        worst = max(worst, float(np.abs(mine - want).max() / np.abs(want).max()))
+    diff = lite2_difference_in_this_process(port, pth)
+    assert diff == pytest.approx(worst, rel=0.05, abs=1e-7)
+    assert 0 < diff <= LITE2_PORT_TOLERANCE
+
+
+@pytest.mark.parametrize("diff, ok", [(5e-5, True), (1e-4, True), (2e-4, False),
+                                      (float("inf"), False)])
+def test_the_port_check_accepts_up_to_its_tolerance(diff, ok, monkeypatch):
+    from sklearn_emotion import _convert
+
+    monkeypatch.setattr(_convert, "lite2_port_difference", lambda path, source: diff)
+    got, how = _convert.check_lite2_port("port.tflite", "weights.pth")
+    assert got is ok
+    assert ("not a LiteRT model" in how) if diff == float("inf") else (f"{diff:.2g}" in how)
