@@ -89,7 +89,5 @@ run sklearn_emotion/_runners.py "            for i in range(k, n, copies):" "   
 run sklearn_emotion/_runners.py '                    rows[i] = [reduce(name, _dequantize(it.get_tensor(d["index"]), d))' '                    rows[i] = [reduce(name, it.get_tensor(d["index"]).astype(np.float32))' "$T"
 run sklearn_emotion/_convert.py "        worst = max(worst, float(np.abs(g - w).max() / max(np.abs(w).max(), 1e-12)))" "        worst = max(worst, float(np.abs(g - w).mean() / max(np.abs(w).max(), 1e-12)))" "$E -k by_hand"
 run sklearn_emotion/_convert.py "    return diff <= LITE2_PORT_TOLERANCE, (" "    return diff < 1, (" "$E -k tolerance"
-run sklearn_emotion/resources.py "    if ok:
-        body" "    if True:
-        body" "$E -k first_use"
+run sklearn_emotion/resources.py "    if ok:" "    if True:" "$E -k first_use"
 run sklearn_emotion/_backbones.py "            raise  # the data home's copy is refused: say so, never work around it" "            pass" "$E -k first_use"
