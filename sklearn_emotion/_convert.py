@@ -232,18 +232,26 @@ def write_lite2_tflite(pth_path, target):
     -------
     pathlib.Path
     """
+    _in_fresh_process("convert_lite2_in_this_process", pth_path, target,
+                      what="converting EfficientNet-Lite2 to LiteRT")
+    return Path(target)
+
+
+def _in_fresh_process(function, *args, what):
+    """``function(*args)`` of this module in a fresh Python process (one
+    that has built no Keras model); returns what it printed last."""
     import subprocess
     import sys
 
-    code = ("import sys; from sklearn_emotion._convert import convert_lite2_in_this_process "
-            "as f; f(sys.argv[1], sys.argv[2])")
+    code = (f"import sys; from sklearn_emotion._convert import {function} as f; "
+            "print(repr(f(*sys.argv[1:])))")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-c", code, os.fspath(pth_path), os.fspath(target)],
+    done = subprocess.run([sys.executable, "-c", code, *map(os.fspath, args)],
                           capture_output=True, text=True, env=env)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise RuntimeError(f"converting EfficientNet-Lite2 to LiteRT failed: {last}")
-    return Path(target)
+        raise RuntimeError(f"{what} failed: {last}")
+    return (done.stdout.strip().splitlines() or [""])[-1]
 
 
 def convert_lite2_in_this_process(pth_path, target):
@@ -303,18 +311,9 @@ def lite2_port_difference(tflite_path, pth_path):
         layer's largest magnitude; ``inf`` when the file is not a port of
         these layers (other shapes, other outputs, not a model).
     """
-    import subprocess
-    import sys
-
-    code = ("import sys; from sklearn_emotion._convert import lite2_difference_in_this_process "
-            "as f; print(repr(f(sys.argv[1], sys.argv[2])))")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([sys.executable, "-c", code, os.fspath(tflite_path),
-                           os.fspath(pth_path)], capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise RuntimeError(f"checking {tflite_path} against EfficientNet-Lite2 failed: {last}")
-    return float(done.stdout.strip().splitlines()[-1])
+    return float(_in_fresh_process(
+        "lite2_difference_in_this_process", tflite_path, pth_path,
+        what=f"checking {tflite_path} against EfficientNet-Lite2"))
 
 
 def lite2_difference_in_this_process(tflite_path, pth_path):
