@@ -320,13 +320,13 @@ def lite2_difference_in_this_process(tflite_path, pth_path):
     """:func:`lite2_port_difference`'s work, in the calling process."""
     from ._efficientnet import LITE2_LAYERS, build_efficientnet_lite2, load_state
     from ._quiet import import_keras
-    from ._runners import TFLiteRunner, _graph
+    from ._runners import TFLiteRunner, infer
 
     keras = import_keras()
     model = build_efficientnet_lite2(load_state(pth_path))
     taps = keras.Model(model.input, [model.get_layer(n).output for n in LITE2_LAYERS])
     probe = np.stack(lite2_probe_images())
-    want = [np.asarray(o) for o in _graph(taps)(probe)]
+    want = infer(taps, probe)
     try:
         runner = TFLiteRunner(tflite_path, num_threads=1)
         names = runner.signature_outputs()

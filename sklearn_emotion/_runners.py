@@ -39,8 +39,12 @@ def _graph(model):
 
 
 def infer(model, x):
-    """``model`` on the batch ``x`` in inference mode, as a numpy array."""
-    return np.asarray(_graph(model)(np.asarray(x)))
+    """``model`` on the batch ``x`` in inference mode: a numpy array, or a
+    list of them for a model of several outputs."""
+    out = _graph(model)(np.asarray(x))
+    if isinstance(out, (list, tuple)):
+        return [np.asarray(o) for o in out]
+    return np.asarray(out)
 
 
 class _OwnGraphsFilter(logging.Filter):

@@ -691,7 +691,9 @@ def test_the_quick_look_tables_are_what_the_old_code_gave(run):
     """Before and after the restructuring of issue 37: this run's tables
     against ``tests/data/outputs_before.tables.csv``, the same command run at
     29414ff (``benchmarks/record_outputs.py``).  Every score equal up to the
-    last bits; the nested row's label alone was reworded since (issue 38)."""
+    last bits on the recording machine's CPU, and on any CPU where no
+    TensorFlow kernel is involved (below); the nested row's label alone was
+    reworded since (issue 38)."""
     from pathlib import Path
 
     out, args = run
@@ -705,6 +707,24 @@ def test_the_quick_look_tables_are_what_the_old_code_gave(run):
     relabelled = now["features"] != before["features"]
     assert list(now.loc[relabelled, "features"]) == [
         "one per fold, from: " + before.loc[relabelled, "features"].iloc[0].replace(" / ", "; ")]
-    scores = [c for c in now.columns if c.startswith(("train_", "test_", "epochs_"))]
-    np.testing.assert_allclose(now[scores].to_numpy(float), before[scores].to_numpy(float),
+    scores = [c for c in now.columns if c.startswith(("train_", "test_"))]
+    epochs = [c for c in now.columns if c.startswith("epochs_")]
+    # Rows computed without TensorFlow (the low-level and semantic features,
+    # the TFLite object features, scikit-learn's models on them) are equal
+    # up to the last bits on any CPU.  TensorFlow's CPU kernels (the Keras
+    # object features, every Keras-trained model) differ by CPU in the last
+    # float32 bits: bit for bit on the recording machine's CPU; on another,
+    # measured, within 5.3e-4 relative (the fine-tuned CNN), ill-conditioned
+    # rows (no clipping) within 1e-5 of their huge values, and an early
+    # stop's epoch moved by one.
+    no_tf = (before["features"].isin(["low-level", "semantic", "all (TFLite object)"])
+             & ~before["model"].str.startswith(("FFNN", "CNN"))) | (
+        before["model"] == "mean of training targets")
+    assert no_tf.sum() == 3
+    np.testing.assert_allclose(now.loc[no_tf, scores + epochs].to_numpy(float),
+                               before.loc[no_tf, scores + epochs].to_numpy(float),
                                rtol=0, atol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(now[scores].to_numpy(float), before[scores].to_numpy(float),
+                               rtol=1e-3, atol=1e-3, equal_nan=True)
+    np.testing.assert_allclose(now[epochs].to_numpy(float), before[epochs].to_numpy(float),
+                               rtol=0, atol=1, equal_nan=True)
